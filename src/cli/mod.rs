@@ -1,0 +1,116 @@
+//! The `botwright` command line: one function per subcommand.
+
+pub mod check;
+pub mod eval;
+pub mod graph;
+pub mod texts;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Declarative Telegram bots: compile, test and run TOML bot files.
+#[derive(Debug, Parser)]
+#[command(name = "botwright", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile bot files and print every diagnostic.
+    Check(check::Args),
+    /// Print a bot's compiled state graph (Mermaid or DOT).
+    Graph(graph::Args),
+    /// List every built-in text key with its default and variables.
+    Texts(texts::Args),
+    /// Evaluate one expression and print its value as text.
+    Eval(eval::Args),
+    /// Talk to a bot in the terminal, offline.
+    Chat(crate::cli_chat::Args),
+    /// Replay `*.chat` transcripts against their bots.
+    Test(crate::transcript::cli::Args),
+}
+
+/// Exit codes of cli.md.
+pub const OK: u8 = 0;
+pub const PROBLEMS: u8 = 1;
+pub const USAGE: u8 = 2;
+
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Graph(a) => graph::run(a),
+        Command::Texts(a) => texts::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Chat(a) => crate::cli_chat::run(a),
+        Command::Test(a) => crate::transcript::cli::run(a),
+    }
+}
+
+/// The bot files named by `paths`: files as given, directories by their `*.toml`, sorted.
+pub fn bot_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    files_with_extension(paths, "toml")
+}
+
+pub fn files_with_extension(paths: &[PathBuf], extension: &str) -> std::io::Result<Vec<PathBuf>> {
+    let default = [PathBuf::from("bots")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|e| e == extension) && f.is_file())
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{}: no such file or directory", p.display()),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether to colour output on stdout: only on a terminal and never with NO_COLOR.
+pub fn colour_choice(stream_is_terminal: bool) -> termcolor::ColorChoice {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if stream_is_terminal && !no_color {
+        termcolor::ColorChoice::Auto
+    } else {
+        termcolor::ColorChoice::Never
+    }
+}
+
+/// Compiles one bot file for a command that needs it, printing diagnostics to stderr.
+/// `None` (after printing) when it cannot be read or has errors.
+pub fn load_bot(path: &std::path::Path) -> Option<crate::model::CompiledBot> {
+    let mut found = Vec::new();
+    match crate::validate::compile_path(path, &mut found) {
+        Ok(bot) => {
+            let errors: Vec<_> = found.into_iter().filter(|d| d.is_error()).collect();
+            if !errors.is_empty() {
+                let mut err = termcolor::StandardStream::stderr(termcolor::ColorChoice::Never);
+                let _ = crate::diagnostics::render(
+                    &errors,
+                    crate::diagnostics::Format::Human,
+                    &mut err,
+                );
+            }
+            bot
+        }
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            None
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! botwright: declarative Telegram bots. See ARCHITECTURE.md for the map.
+
+pub mod cli;
+pub mod cli_chat;
+pub mod diagnostics;
+pub mod expr;
+pub mod graph;
+pub mod model;
+pub mod syntax;
+pub mod texts;
+pub mod transcript;
+pub mod validate;
+
+/// The language of a bot's built-in texts.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Ru,
+    En,
+}

@@ -1,0 +1,162 @@
+//! The compiled bot: what the engine runs. Built by `validate`, never by hand
+//! from TOML.
+//!
+//! **Invariant:** a `CompiledBot` has passed every compile-time check: every
+//! reference resolves, every template parsed, disabled records are gone.
+
+use crate::Language;
+use crate::expr::{Expr, Template};
+use chrono_tz::Tz;
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Index of a record in [`CompiledBot::records`]. Valid only with the bot it came from;
+/// stored state uses [`Record::id`] plus [`CompiledBot::hash`] instead.
+pub type RecordIdx = usize;
+
+#[derive(Debug)]
+pub struct CompiledBot {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub token_env: String,
+    pub language: Language,
+    /// Normalized start and cancel words.
+    pub start: Vec<String>,
+    pub cancel: Vec<String>,
+    pub timezone: Option<Tz>,
+    pub allow_code: bool,
+    /// Every text key with its template: the bot's override or the built-in default.
+    pub texts: HashMap<&'static str, Template>,
+    pub records: Vec<Record>,
+    /// Normalized word → top-level record.
+    pub top: HashMap<String, RecordIdx>,
+    pub algorithms: IndexMap<String, Algorithm>,
+    /// Normalized name or title → exposed algorithm, for code mode.
+    pub code_names: HashMap<String, String>,
+    pub auth: Option<Auth>,
+    pub notifications: IndexMap<String, Notification>,
+    /// A hash of the definition (hex): stored sessions and buttons carry it.
+    pub hash: String,
+}
+
+#[derive(Debug)]
+pub struct Record {
+    /// The id written in the file, or a derived `#N` (N: its position among the file's keywords).
+    pub id: String,
+    /// The words as written; the first is the button label.
+    pub words: Vec<String>,
+    pub is_star: bool,
+    pub parent: Option<RecordIdx>,
+    pub action: Action,
+    pub then: Option<RecordIdx>,
+    pub menu: Option<Vec<Vec<String>>>,
+    pub hide_menu: bool,
+    /// Options (records whose parent is this one), in file order.
+    pub options: Vec<RecordIdx>,
+    /// Normalized word → option, for the static options of this record.
+    pub option_index: HashMap<String, RecordIdx>,
+    /// The first `"*"` option, taken last.
+    pub star_option: Option<RecordIdx>,
+}
+
+impl Record {
+    /// The button label: the first word as written.
+    pub fn label(&self) -> &str {
+        self.words.first().map(String::as_str).unwrap_or(&self.id)
+    }
+
+    pub fn is_choice(&self) -> bool {
+        matches!(self.action, Action::Choice { .. })
+    }
+}
+
+#[derive(Debug)]
+pub enum Action {
+    Reply(Template),
+    Run(String),
+    Choice {
+        title: Template,
+        options_from: Option<String>,
+        confirm: bool,
+        columns: usize,
+    },
+    Alias(RecordIdx),
+    Input {
+        question: Template,
+        save_as: Option<String>,
+    },
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Reply(_) => "reply",
+            Action::Run(_) => "run",
+            Action::Choice { .. } => "choice",
+            Action::Alias(_) => "alias",
+            Action::Input { .. } => "input",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Algorithm {
+    pub name: String,
+    pub kind: AlgorithmKind,
+    pub timeout: Duration,
+    pub exposed: bool,
+    pub title: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum AlgorithmKind {
+    Expr(Expr),
+    /// The URL as written; `${VAR}` is replaced from the environment when called.
+    Http(String),
+    Builtin(String),
+}
+
+#[derive(Debug)]
+pub struct Auth {
+    pub required: bool,
+    pub confirm: bool,
+    pub algorithm: Option<String>,
+    pub scenario: Option<String>,
+    pub responsible: Vec<i64>,
+    pub kinds: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Notification {
+    pub name: String,
+    pub text: Template,
+    pub buttons: Vec<Vec<(String, String)>>,
+    pub attachments: bool,
+}
+
+/// Matching ignores case and all white space: Unicode lowercase, white space removed, nothing else.
+pub fn normalize(word: &str) -> String {
+    word.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+impl CompiledBot {
+    pub fn record_by_id(&self, id: &str) -> Option<RecordIdx> {
+        self.records.iter().position(|r| r.id == id)
+    }
+
+    pub fn text(&self, key: &str) -> &Template {
+        self.texts
+            .get(key)
+            .unwrap_or_else(|| panic!("text key `{key}` is in the built-in table"))
+    }
+
+    /// The first eight hex digits of the hash: what buttons carry.
+    pub fn short_hash(&self) -> &str {
+        &self.hash[..8]
+    }
+}

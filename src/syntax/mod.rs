@@ -1,0 +1,612 @@
+//! Bot file → spanned raw model. Reads TOML with spans, reports syntax
+//! errors, unknown keys (with a suggestion) and values of the wrong type,
+//! and keeps going so that every problem is reported at once.
+//!
+//! **Invariant:** nothing after this module sees TOML; every value a user
+//! wrote keeps the byte range it came from.
+
+use crate::diagnostics::{Code, Diagnostic, SourceFile, suggest};
+use serde_spanned::Spanned;
+use std::ops::Range;
+use std::sync::Arc;
+use toml::de::{DeTable, DeValue};
+
+/// A value with the byte range of the file it was written at.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sp<T> {
+    pub value: T,
+    pub span: Range<usize>,
+}
+
+impl<T> Sp<T> {
+    pub fn new(value: T, span: Range<usize>) -> Sp<T> {
+        Sp { value, span }
+    }
+}
+
+pub type Words = Sp<Vec<Sp<String>>>;
+
+#[derive(Debug, Default)]
+pub struct RawBot {
+    pub bot: RawBotSection,
+    pub texts: Vec<(Sp<String>, Sp<String>)>,
+    pub keywords: Vec<RawKeyword>,
+    pub algorithms: Vec<RawAlgorithm>,
+    pub auth: Option<RawAuth>,
+    pub notifications: Vec<RawNotification>,
+}
+
+#[derive(Debug, Default)]
+pub struct RawBotSection {
+    /// Where `[bot]` is, or the file's start when it is missing.
+    pub span: Range<usize>,
+    pub present: bool,
+    pub name: Option<Sp<String>>,
+    pub description: Option<Sp<String>>,
+    pub token_env: Option<Sp<String>>,
+    pub language: Option<Sp<String>>,
+    pub start: Option<Words>,
+    pub cancel: Option<Words>,
+    pub unknown: Option<Sp<String>>,
+    pub timezone: Option<Sp<String>>,
+    pub allow_code: Option<Sp<bool>>,
+}
+
+#[derive(Debug, Default)]
+pub struct RawKeyword {
+    pub span: Range<usize>,
+    pub id: Option<Sp<String>>,
+    pub r#match: Option<Words>,
+    pub parent: Option<Sp<String>>,
+    pub disabled: Option<Sp<bool>>,
+    pub reply: Option<Sp<String>>,
+    pub run: Option<Sp<String>>,
+    pub choice: Option<Sp<String>>,
+    pub options_from: Option<Sp<String>>,
+    pub confirm: Option<Sp<bool>>,
+    pub columns: Option<Sp<i64>>,
+    pub alias: Option<Sp<String>>,
+    pub input: Option<Sp<String>>,
+    pub save_as: Option<Sp<String>>,
+    pub then: Option<Sp<String>>,
+    pub menu: Option<Sp<Vec<Vec<Sp<String>>>>>,
+    pub hide_menu: Option<Sp<bool>>,
+}
+
+#[derive(Debug, Default)]
+pub struct RawAlgorithm {
+    pub name: Sp<String>,
+    pub span: Range<usize>,
+    pub expr: Option<Sp<String>>,
+    pub http: Option<Sp<String>>,
+    pub builtin: Option<Sp<String>>,
+    pub timeout: Option<Sp<String>>,
+    pub exposed: Option<Sp<bool>>,
+    pub title: Option<Sp<String>>,
+}
+
+#[derive(Debug, Default)]
+pub struct RawAuth {
+    pub span: Range<usize>,
+    pub required: Option<Sp<bool>>,
+    pub request: Option<Sp<String>>,
+    pub confirm: Option<Sp<bool>>,
+    pub algorithm: Option<Sp<String>>,
+    pub scenario: Option<Sp<String>>,
+    pub responsible: Option<Sp<Vec<Sp<i64>>>>,
+    pub principal_kinds: Option<Words>,
+}
+
+#[derive(Debug, Default)]
+pub struct RawNotification {
+    pub name: Sp<String>,
+    pub span: Range<usize>,
+    pub text: Option<Sp<String>>,
+    pub buttons: Option<Sp<Vec<Vec<RawLinkButton>>>>,
+    pub attachments: Option<Sp<bool>>,
+}
+
+#[derive(Debug)]
+pub struct RawLinkButton {
+    pub text: Sp<String>,
+    pub url: Sp<String>,
+}
+
+const TOP_KEYS: &[&str] = &[
+    "bot",
+    "texts",
+    "keyword",
+    "algorithms",
+    "auth",
+    "notifications",
+];
+const BOT_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "token_env",
+    "language",
+    "start",
+    "cancel",
+    "unknown",
+    "timezone",
+    "allow_code",
+];
+pub const KEYWORD_KEYS: &[&str] = &[
+    "id",
+    "match",
+    "parent",
+    "disabled",
+    "reply",
+    "run",
+    "choice",
+    "options_from",
+    "confirm",
+    "columns",
+    "alias",
+    "input",
+    "save_as",
+    "then",
+    "menu",
+    "hide_menu",
+];
+const ALGORITHM_KEYS: &[&str] = &["expr", "http", "builtin", "timeout", "exposed", "title"];
+const AUTH_KEYS: &[&str] = &[
+    "required",
+    "request",
+    "confirm",
+    "algorithm",
+    "scenario",
+    "responsible",
+    "principal_kinds",
+];
+const NOTIFICATION_KEYS: &[&str] = &["text", "buttons", "attachments"];
+
+/// Parses one bot file. Problems go to `diagnostics`; the raw model holds whatever could be read.
+pub fn parse(file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnostic>) -> Option<RawBot> {
+    let (doc, errors) = DeTable::parse_recoverable(&file.text);
+    let mut reader = Reader { file, diagnostics };
+    if !errors.is_empty() {
+        for e in errors {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_string();
+            reader.diagnostics.push(Diagnostic::new(
+                file,
+                span,
+                Code::TomlSyntax,
+                format!("invalid TOML: {message}"),
+            ));
+        }
+        return None;
+    }
+    reader.find_tokens_in_table(doc.get_ref());
+    Some(reader.bot(doc.get_ref()))
+}
+
+struct Reader<'a> {
+    file: &'a Arc<SourceFile>,
+    diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+type Field<'t, 'i> = (&'t str, &'t Spanned<DeValue<'i>>);
+
+impl Reader<'_> {
+    fn push(
+        &mut self,
+        span: Range<usize>,
+        code: Code,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.diagnostics
+            .push(Diagnostic::new(self.file, span, code, message));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    /// The known fields of a table, reporting the unknown ones with a suggestion.
+    fn fields<'t, 'i>(
+        &mut self,
+        table: &'t DeTable<'i>,
+        known: &[&str],
+        context: &str,
+    ) -> Vec<Field<'t, 'i>> {
+        let mut out = Vec::new();
+        for (key, value) in table.iter() {
+            let name: &str = key.get_ref();
+            if known.contains(&name) {
+                out.push((name, value));
+                continue;
+            }
+            let d = self.push(
+                key.span(),
+                Code::UnknownKey,
+                format!("unknown key `{name}` in {context}"),
+            );
+            match suggest(name, known.iter().copied()) {
+                Some(s) => d.help = Some(format!("did you mean `{s}`?")),
+                None => d.help = Some(format!("the keys of {context} are: {}", known.join(", "))),
+            }
+        }
+        out
+    }
+
+    fn wrong_type(&mut self, value: &Spanned<DeValue>, key: &str, wanted: &str) {
+        let found = value.get_ref().type_str();
+        self.push(
+            value.span(),
+            Code::WrongType,
+            format!("`{key}` must be {wanted}, not {found}"),
+        );
+    }
+
+    fn string(&mut self, value: &Spanned<DeValue>, key: &str) -> Option<Sp<String>> {
+        match value.get_ref() {
+            DeValue::String(s) => Some(Sp::new(s.to_string(), value.span())),
+            _ => {
+                self.wrong_type(value, key, "a string");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, value: &Spanned<DeValue>, key: &str) -> Option<Sp<bool>> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(Sp::new(*b, value.span())),
+            _ => {
+                self.wrong_type(value, key, "true or false");
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, value: &Spanned<DeValue>, key: &str) -> Option<Sp<i64>> {
+        match value.get_ref() {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Some(Sp::new(n, value.span())),
+                Err(_) => {
+                    self.push(
+                        value.span(),
+                        Code::BadValue,
+                        format!("`{key}` is out of range"),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(value, key, "a whole number");
+                None
+            }
+        }
+    }
+
+    /// A string or an array of strings. With `split_commas`, a single string is split on commas.
+    fn words(&mut self, value: &Spanned<DeValue>, key: &str, split_commas: bool) -> Option<Words> {
+        match value.get_ref() {
+            DeValue::String(s) => {
+                let words = if split_commas {
+                    split_words(s, value.span())
+                } else {
+                    vec![Sp::new(s.trim().to_string(), value.span())]
+                };
+                Some(Sp::new(words, value.span()))
+            }
+            DeValue::Array(items) => {
+                let mut words = Vec::new();
+                for item in items.iter() {
+                    if let Some(s) = self.string(item, key) {
+                        words.push(Sp::new(s.value.trim().to_string(), s.span));
+                    }
+                }
+                Some(Sp::new(words, value.span()))
+            }
+            _ => {
+                self.wrong_type(value, key, "a string or an array of strings");
+                None
+            }
+        }
+    }
+
+    fn table<'t, 'i>(
+        &mut self,
+        value: &'t Spanned<DeValue<'i>>,
+        key: &str,
+    ) -> Option<&'t DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                self.wrong_type(value, key, "a table");
+                None
+            }
+        }
+    }
+
+    fn bot(&mut self, doc: &DeTable) -> RawBot {
+        let mut raw = RawBot::default();
+        for (key, value) in self.fields(doc, TOP_KEYS, "a bot file") {
+            match key {
+                "bot" => {
+                    if let Some(t) = self.table(value, key) {
+                        raw.bot = self.bot_section(t, value.span());
+                    }
+                }
+                "texts" => {
+                    if let Some(t) = self.table(value, key) {
+                        for (k, v) in t.iter() {
+                            if let Some(s) = self.string(v, k.get_ref()) {
+                                raw.texts
+                                    .push((Sp::new(k.get_ref().to_string(), k.span()), s));
+                            }
+                        }
+                    }
+                }
+                "keyword" => match value.get_ref() {
+                    DeValue::Array(items) => {
+                        for item in items.iter() {
+                            if let Some(t) = self.table(item, "keyword") {
+                                raw.keywords.push(self.keyword(t, item.span()));
+                            }
+                        }
+                    }
+                    _ => self.wrong_type(value, key, "an array of tables (`[[keyword]]`)"),
+                },
+                "algorithms" => {
+                    if let Some(t) = self.table(value, key) {
+                        for (name, v) in t.iter() {
+                            if let Some(body) = self.table(v, name.get_ref()) {
+                                let name = Sp::new(name.get_ref().to_string(), name.span());
+                                raw.algorithms.push(self.algorithm(name, body, v.span()));
+                            }
+                        }
+                    }
+                }
+                "auth" => {
+                    if let Some(t) = self.table(value, key) {
+                        raw.auth = Some(self.auth(t, value.span()));
+                    }
+                }
+                "notifications" => {
+                    if let Some(t) = self.table(value, key) {
+                        for (name, v) in t.iter() {
+                            if let Some(body) = self.table(v, name.get_ref()) {
+                                let name = Sp::new(name.get_ref().to_string(), name.span());
+                                raw.notifications
+                                    .push(self.notification(name, body, v.span()));
+                            }
+                        }
+                    }
+                }
+                _ => unreachable!("known top-level key {key}"),
+            }
+        }
+        raw
+    }
+
+    fn bot_section(&mut self, t: &DeTable, span: Range<usize>) -> RawBotSection {
+        let mut s = RawBotSection {
+            span,
+            present: true,
+            ..Default::default()
+        };
+        for (key, v) in self.fields(t, BOT_KEYS, "[bot]") {
+            match key {
+                "name" => s.name = self.string(v, key),
+                "description" => s.description = self.string(v, key),
+                "token_env" => s.token_env = self.string(v, key),
+                "language" => s.language = self.string(v, key),
+                "start" => s.start = self.words(v, key, false),
+                "cancel" => s.cancel = self.words(v, key, false),
+                "unknown" => s.unknown = self.string(v, key),
+                "timezone" => s.timezone = self.string(v, key),
+                "allow_code" => s.allow_code = self.boolean(v, key),
+                _ => unreachable!(),
+            }
+        }
+        s
+    }
+
+    fn keyword(&mut self, t: &DeTable, span: Range<usize>) -> RawKeyword {
+        let mut k = RawKeyword {
+            span,
+            ..Default::default()
+        };
+        for (key, v) in self.fields(t, KEYWORD_KEYS, "a [[keyword]]") {
+            match key {
+                "id" => k.id = self.string(v, key),
+                "match" => k.r#match = self.words(v, key, true),
+                "parent" => k.parent = self.string(v, key),
+                "disabled" => k.disabled = self.boolean(v, key),
+                "reply" => k.reply = self.string(v, key),
+                "run" => k.run = self.string(v, key),
+                "choice" => k.choice = self.string(v, key),
+                "options_from" => k.options_from = self.string(v, key),
+                "confirm" => k.confirm = self.boolean(v, key),
+                "columns" => k.columns = self.integer(v, key),
+                "alias" => k.alias = self.string(v, key),
+                "input" => k.input = self.string(v, key),
+                "save_as" => k.save_as = self.string(v, key),
+                "then" => k.then = self.string(v, key),
+                "menu" => k.menu = self.menu(v),
+                "hide_menu" => k.hide_menu = self.boolean(v, key),
+                _ => unreachable!(),
+            }
+        }
+        k
+    }
+
+    /// `menu`: an array of strings (one button per row) or of arrays of strings (rows).
+    fn menu(&mut self, v: &Spanned<DeValue>) -> Option<Sp<Vec<Vec<Sp<String>>>>> {
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(v, "menu", "an array of strings or of arrays of strings");
+            return None;
+        };
+        let mut rows = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => rows.push(vec![Sp::new(s.to_string(), item.span())]),
+                DeValue::Array(row) => {
+                    let row: Vec<_> = row.iter().filter_map(|b| self.string(b, "menu")).collect();
+                    rows.push(row);
+                }
+                _ => self.wrong_type(item, "menu", "a string or an array of strings"),
+            }
+        }
+        Some(Sp::new(rows, v.span()))
+    }
+
+    fn algorithm(&mut self, name: Sp<String>, t: &DeTable, span: Range<usize>) -> RawAlgorithm {
+        let context = format!("[algorithms.{}]", name.value);
+        let mut a = RawAlgorithm {
+            name,
+            span,
+            ..Default::default()
+        };
+        for (key, v) in self.fields(t, ALGORITHM_KEYS, &context) {
+            match key {
+                "expr" => a.expr = self.string(v, key),
+                "http" => a.http = self.string(v, key),
+                "builtin" => a.builtin = self.string(v, key),
+                "timeout" => a.timeout = self.string(v, key),
+                "exposed" => a.exposed = self.boolean(v, key),
+                "title" => a.title = self.string(v, key),
+                _ => unreachable!(),
+            }
+        }
+        a
+    }
+
+    fn auth(&mut self, t: &DeTable, span: Range<usize>) -> RawAuth {
+        let mut a = RawAuth {
+            span,
+            ..Default::default()
+        };
+        for (key, v) in self.fields(t, AUTH_KEYS, "[auth]") {
+            match key {
+                "required" => a.required = self.boolean(v, key),
+                "request" => a.request = self.string(v, key),
+                "confirm" => a.confirm = self.boolean(v, key),
+                "algorithm" => a.algorithm = self.string(v, key),
+                "scenario" => a.scenario = self.string(v, key),
+                "responsible" => match v.get_ref() {
+                    DeValue::Array(items) => {
+                        let ids = items.iter().filter_map(|i| self.integer(i, key)).collect();
+                        a.responsible = Some(Sp::new(ids, v.span()));
+                    }
+                    _ => self.wrong_type(v, key, "an array of Telegram user ids"),
+                },
+                "principal_kinds" => a.principal_kinds = self.words(v, key, false),
+                _ => unreachable!(),
+            }
+        }
+        a
+    }
+
+    fn notification(
+        &mut self,
+        name: Sp<String>,
+        t: &DeTable,
+        span: Range<usize>,
+    ) -> RawNotification {
+        let context = format!("[notifications.{}]", name.value);
+        let mut n = RawNotification {
+            name,
+            span,
+            ..Default::default()
+        };
+        for (key, v) in self.fields(t, NOTIFICATION_KEYS, &context) {
+            match key {
+                "text" => n.text = self.string(v, key),
+                "attachments" => n.attachments = self.boolean(v, key),
+                "buttons" => n.buttons = self.link_buttons(v),
+                _ => unreachable!(),
+            }
+        }
+        n
+    }
+
+    /// Rows of `{text, url}` buttons; a flat array means one button per row.
+    fn link_buttons(&mut self, v: &Spanned<DeValue>) -> Option<Sp<Vec<Vec<RawLinkButton>>>> {
+        let DeValue::Array(items) = v.get_ref() else {
+            self.wrong_type(v, "buttons", "an array of rows of {text, url} buttons");
+            return None;
+        };
+        let mut rows = Vec::new();
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::Table(_) => rows.push(self.link_button(item).into_iter().collect()),
+                DeValue::Array(row) => {
+                    rows.push(row.iter().filter_map(|b| self.link_button(b)).collect())
+                }
+                _ => self.wrong_type(item, "buttons", "a {text, url} button or a row of them"),
+            }
+        }
+        Some(Sp::new(rows, v.span()))
+    }
+
+    fn link_button(&mut self, v: &Spanned<DeValue>) -> Option<RawLinkButton> {
+        let t = self.table(v, "button")?;
+        let (mut text, mut url) = (None, None);
+        for (key, value) in self.fields(t, &["text", "url"], "a button") {
+            match key {
+                "text" => text = self.string(value, key),
+                _ => url = self.string(value, key),
+            }
+        }
+        match (text, url) {
+            (Some(text), Some(url)) => Some(RawLinkButton { text, url }),
+            _ => {
+                self.push(
+                    v.span(),
+                    Code::MissingKey,
+                    "a button needs both `text` and `url`",
+                );
+                None
+            }
+        }
+    }
+
+    fn find_tokens_in_table(&mut self, table: &DeTable) {
+        for (_, v) in table.iter() {
+            self.find_tokens(v);
+        }
+    }
+
+    fn find_tokens(&mut self, value: &Spanned<DeValue>) {
+        match value.get_ref() {
+            DeValue::String(s) if looks_like_token(s) => {
+                self.push(value.span(), Code::TokenLiteral, "this looks like a Telegram bot token")
+                    .help = Some("never write a token in a bot file: put it in an environment variable and name that variable in `token_env`".into());
+            }
+            DeValue::Array(items) => items.iter().for_each(|i| self.find_tokens(i)),
+            DeValue::Table(t) => self.find_tokens_in_table(t),
+            _ => {}
+        }
+    }
+}
+
+/// Splits a `match` string on commas, keeping each word's own span where the
+/// string is written without escapes (else the whole string's span).
+fn split_words(s: &str, span: Range<usize>) -> Vec<Sp<String>> {
+    s.split(',')
+        .map(|w| w.trim())
+        .filter(|w| !w.is_empty())
+        .map(|w| Sp::new(w.to_string(), span.clone()))
+        .collect()
+}
+
+/// Whether a text contains something shaped like a bot token: digits, a colon, 30+ token characters.
+pub fn looks_like_token(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    for (i, _) in s.match_indices(':') {
+        let digits = bytes[..i]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let tail = bytes[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')
+            .count();
+        if (6..=12).contains(&digits) && tail >= 30 {
+            return true;
+        }
+    }
+    false
+}

@@ -1,0 +1,78 @@
+//! The built-in texts: every message the bot itself says, with its Russian
+//! and English default and the variables it may use beyond the common ones.
+
+/// One built-in text.
+#[derive(Debug)]
+pub struct TextKey {
+    pub key: &'static str,
+    pub ru: &'static str,
+    pub en: &'static str,
+    /// Variables this text may use besides the ones every text may use.
+    pub extra_vars: &'static [&'static str],
+    pub about: &'static str,
+}
+
+/// Variables every template may use (bot-format.md, "Texts and templates").
+pub const COMMON_VARS: &[&str] = &[
+    "bot", "user", "input", "selected", "history", "vars", "result",
+];
+
+macro_rules! texts {
+    ($($key:literal => ($ru:literal, $en:literal, [$($var:literal),*], $about:literal);)*) => {
+        pub const TEXTS: &[TextKey] = &[$(TextKey { key: $key, ru: $ru, en: $en, extra_vars: &[$($var),*], about: $about },)*];
+    };
+}
+
+texts! {
+    "greeting" => ("Здравствуйте! Я {{ bot.name }}. {{ bot.description }}", "Hello! I am {{ bot.name }}. {{ bot.description }}", [], "the answer to a start word");
+    "unknown" => ("Не понимаю запрос «{{ input }}». Попробуйте иначе.", "I do not understand “{{ input }}”. Please try again.", [], "the reply to a request nothing matched");
+    "yes" => ("Да", "Yes", [], "the label of the yes button");
+    "no" => ("Нет", "No", [], "the label of the no button");
+    "choice_confirm" => ("Вы выбрали «{{ selected }}». Подтвердить?", "You chose “{{ selected }}”. Confirm?", [], "asks to confirm an option of a choice with `confirm`");
+    "choice_cancelled" => ("Выбор отменён.", "Choice cancelled.", [], "answers a cancel word when nothing but a choice was pending");
+    "choice_stale" => ("Эта кнопка устарела. Начните заново.", "This button is out of date. Please start again.", [], "answers a press of an out-of-date or unknown button");
+    "algorithm_failed" => ("Не удалось выполнить запрос. Попробуйте позже.", "The request failed. Please try later.", [], "an algorithm failed");
+    "algorithm_timeout" => ("Запрос выполняется слишком долго. Попробуйте позже.", "The request took too long. Please try later.", [], "an algorithm did not answer in time");
+    "empty_result" => ("Нет данных.", "Nothing found.", [], "an algorithm returned nothing");
+    "code_error" => ("Ошибка: {{ error }}", "Error: {{ error }}", ["error"], "a typed expression failed to evaluate");
+    "auth_already_decided" => ("Эта заявка уже рассмотрена.", "This request has already been decided.", [], "an operator decides a request another operator already decided");
+    "unsupported_message" => ("Я понимаю только текст.", "I only understand text.", [], "a message with no text");
+    "too_many_requests" => ("Слишком много сообщений. Подождите минуту.", "Too many messages. Please wait a minute.", [], "a user sent more than 20 messages in 60 seconds");
+    "input_cancelled" => ("Ввод отменён.", "Input cancelled.", [], "a cancel word while an input or authorization step was pending");
+    "auth_request" => ("Чтобы пользоваться ботом, нужно зарегистрироваться.", "You need to register to use this bot.", [], "an unregistered user wrote to a bot with required authorization");
+    "auth_button" => ("Зарегистрироваться", "Register", [], "the label of the registration button");
+    "auth_enter_data" => ("Введите данные для регистрации (например, ФИО и организацию).", "Enter your registration data (for example, your name and company).", [], "asks for the registration data");
+    "auth_confirm" => ("Вы ввели: «{{ input }}». Всё верно?", "You entered: “{{ input }}”. Is that right?", [], "asks to confirm the registration data");
+    "auth_reenter" => ("Введите данные ещё раз.", "Please enter your data again.", [], "the user said the data was wrong");
+    "auth_success" => ("Вы зарегистрированы как {{ user.principal.name }}.", "You are registered as {{ user.principal.name }}.", [], "the user is registered");
+    "auth_pending" => ("Ваша заявка на регистрацию рассматривается.", "Your registration request is being reviewed.", [], "an unregistered user with a pending request wrote");
+    "auth_sent_to_responsible" => ("Заявка отправлена ответственному. Ожидайте решения.", "Your request was sent to an operator. Please wait.", [], "the request went to the responsible operators");
+    "auth_scenario_started" => ("Заявка на регистрацию принята в работу.", "Your registration request is being processed.", [], "an authorization process was started elsewhere");
+    "auth_failed" => ("Не удалось зарегистрировать вас.", "Registration failed.", [], "no way of registering succeeded");
+    "auth_rejected" => ("В регистрации отказано: {{ reason }}", "Registration rejected: {{ reason }}", ["reason"], "an operator rejected the request");
+    "auth_already" => ("Вы уже зарегистрированы.", "You are already registered.", [], "a registered user pressed an old registration button");
+    "auth_request_to_responsible" => ("Заявка на регистрацию от {{ user.name }} ({{ user.key }}): {{ input }}", "Registration request from {{ user.name }} ({{ user.key }}): {{ input }}", [], "what a responsible operator receives");
+    "auth_approve_button" => ("Одобрить", "Approve", [], "the label of the operator's approve button");
+    "auth_reject_button" => ("Отклонить", "Reject", [], "the label of the operator's reject button");
+    "auth_choose_kind" => ("Выберите вид пользователя для {{ user.name }}.", "Choose the kind of user for {{ user.name }}.", [], "asks an approving operator for the kind");
+    "auth_enter_name" => ("Введите имя пользователя (по умолчанию «{{ input }}»).", "Enter the user's name (default “{{ input }}”).", [], "asks an approving operator for the name");
+    "auth_reject_reason" => ("Укажите причину отказа.", "Give the reason for rejecting.", [], "asks a rejecting operator for the reason");
+    "auth_responsible_done" => ("Пользователь {{ user.name }} зарегистрирован.", "User {{ user.name }} is registered.", [], "tells the operator the user is registered");
+    "auth_responsible_rejected" => ("Заявка {{ user.name }} отклонена.", "The request of {{ user.name }} is rejected.", ["reason"], "tells the operator the request is rejected");
+    "not_authorized" => ("Вы не можете рассматривать заявки этого бота.", "You may not decide requests of this bot.", [], "someone who is not a responsible operator pressed an operator's button");
+    "choose_option" => ("Выберите вариант:", "Choose an option:", [], "the title of options an algorithm returns without a text of its own");
+}
+
+/// The built-in text for `key`, if there is one.
+pub fn find(key: &str) -> Option<&'static TextKey> {
+    TEXTS.iter().find(|t| t.key == key)
+}
+
+impl TextKey {
+    pub fn default_for(&self, language: crate::Language) -> &'static str {
+        match language {
+            crate::Language::Ru => self.ru,
+            crate::Language::En => self.en,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+pub fn run(_: Args) -> u8 {
+    2
+}

@@ -1,0 +1,980 @@
+//! Raw model → compiled bot: every compile-time check of bot-format.md.
+//! All problems of a file are reported at once; a bot with errors is not built.
+
+mod graph_checks;
+mod templates;
+
+pub use templates::{MAX_MESSAGE, check_html};
+
+use crate::Language;
+use crate::diagnostics::{Code, Diagnostic, SourceFile, suggest};
+use crate::expr::Template;
+use crate::model::{
+    Action, Algorithm, AlgorithmKind, Auth, CompiledBot, Notification, Record, normalize,
+};
+use crate::syntax::{self, RawBot, RawKeyword, Sp};
+use crate::texts::{self, COMMON_VARS};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+use templates::TextChecker;
+
+/// The most options one choice may offer.
+pub const MAX_OPTIONS: usize = 100;
+/// Telegram's limit for a button label, in bytes.
+pub const MAX_LABEL: usize = 64;
+
+/// Compiles one bot file's text. Diagnostics (warnings included) go to `diagnostics`;
+/// the bot is returned only when there are no errors.
+pub fn compile(
+    id: &str,
+    file: &Arc<SourceFile>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<CompiledBot> {
+    let before = diagnostics.len();
+    let raw = syntax::parse(file, diagnostics)?;
+    let bot = Validator { file, diagnostics }.bot(id, raw);
+    if diagnostics[before..].iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        bot
+    }
+}
+
+/// Reads and compiles a bot file from disk; its id is the file stem.
+pub fn compile_path(
+    path: &std::path::Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> std::io::Result<Option<CompiledBot>> {
+    let text = std::fs::read_to_string(path)?;
+    let id = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("bot")
+        .to_string();
+    let file = SourceFile::new(path.display().to_string(), text);
+    Ok(compile(&id, &file, diagnostics))
+}
+
+struct Validator<'a> {
+    file: &'a Arc<SourceFile>,
+    diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+/// What is known of one keyword record while checking.
+struct Entry<'r> {
+    raw: &'r RawKeyword,
+    id: String,
+    parent: Option<usize>,
+    disabled: bool,
+}
+
+impl Validator<'_> {
+    fn push(
+        &mut self,
+        span: Range<usize>,
+        code: Code,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.diagnostics
+            .push(Diagnostic::new(self.file, span, code, message));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    fn texts(&mut self) -> TextChecker<'_> {
+        TextChecker {
+            file: self.file,
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    fn bot(&mut self, id: &str, raw: RawBot) -> Option<CompiledBot> {
+        let section = &raw.bot;
+        let header = if section.present {
+            section.span.clone()
+        } else {
+            0..0
+        };
+        let name = self.required(&section.name, "name", &header);
+        let token_env = self.required(&section.token_env, "token_env", &header);
+        let language = match &section.language {
+            None => Language::Ru,
+            Some(l) if l.value == "ru" => Language::Ru,
+            Some(l) if l.value == "en" => Language::En,
+            Some(l) => {
+                self.push(
+                    l.span.clone(),
+                    Code::BadValue,
+                    format!("unknown language `{}`", l.value),
+                )
+                .help = Some("use \"ru\" or \"en\"".into());
+                Language::Ru
+            }
+        };
+        let timezone =
+            section
+                .timezone
+                .as_ref()
+                .and_then(|tz| match tz.value.parse::<chrono_tz::Tz>() {
+                    Ok(z) => Some(z),
+                    Err(_) => {
+                        let d = self.push(
+                            tz.span.clone(),
+                            Code::BadValue,
+                            format!("unknown time zone `{}`", tz.value),
+                        );
+                        d.help = Some("use an IANA name such as \"Europe/Moscow\"".into());
+                        None
+                    }
+                });
+        let start = self.word_list(&section.start, &["/start", "Старт"]);
+        let cancel = self.word_list(&section.cancel, &["/cancel", "Отмена"]);
+        let algorithms = self.algorithms(&raw);
+        let texts = self.bot_texts(&raw, language);
+        let auth = self.auth(&raw, &algorithms);
+        let notifications = self.notifications(&raw);
+        let (records, top) = self.keywords(&raw, &algorithms);
+        let mut code_names = HashMap::new();
+        for a in algorithms.values().filter(|a| a.exposed) {
+            code_names.insert(normalize(&a.name), a.name.clone());
+            if let Some(title) = &a.title {
+                code_names.insert(normalize(title), a.name.clone());
+            }
+        }
+        let hash = definition_hash(id, &self.file.text);
+        Some(CompiledBot {
+            id: id.to_string(),
+            name: name?,
+            description: section
+                .description
+                .as_ref()
+                .map(|d| d.value.clone())
+                .unwrap_or_default(),
+            token_env: token_env?,
+            language,
+            start,
+            cancel,
+            timezone,
+            allow_code: section.allow_code.as_ref().is_some_and(|a| a.value),
+            texts: texts?,
+            records: records?,
+            top,
+            algorithms,
+            code_names,
+            auth,
+            notifications,
+            hash,
+        })
+    }
+
+    fn required(
+        &mut self,
+        value: &Option<Sp<String>>,
+        key: &str,
+        header: &Range<usize>,
+    ) -> Option<String> {
+        match value {
+            Some(v) if !v.value.trim().is_empty() => Some(v.value.clone()),
+            Some(v) => {
+                self.push(
+                    v.span.clone(),
+                    Code::BadValue,
+                    format!("`{key}` must not be empty"),
+                );
+                None
+            }
+            None => {
+                let d = self.push(
+                    header.clone(),
+                    Code::MissingKey,
+                    format!("[bot] has no `{key}`"),
+                );
+                d.help = Some(match key {
+                    "token_env" => "add `token_env = \"MY_BOT_TOKEN\"`: the environment variable that holds the token".into(),
+                    _ => format!("add `{key} = \"...\"` to [bot]"),
+                });
+                None
+            }
+        }
+    }
+
+    fn word_list(&mut self, words: &Option<syntax::Words>, default: &[&str]) -> Vec<String> {
+        match words {
+            None => default.iter().map(|w| normalize(w)).collect(),
+            Some(w) => w
+                .value
+                .iter()
+                .map(|w| normalize(&w.value))
+                .filter(|w| !w.is_empty())
+                .collect(),
+        }
+    }
+
+    fn algorithms(&mut self, raw: &RawBot) -> indexmap::IndexMap<String, Algorithm> {
+        let mut out = indexmap::IndexMap::new();
+        for a in &raw.algorithms {
+            let kinds: Vec<(&str, &Sp<String>)> = [
+                ("expr", &a.expr),
+                ("http", &a.http),
+                ("builtin", &a.builtin),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+            .collect();
+            let kind = match kinds.as_slice() {
+                [("expr", e)] => self
+                    .texts()
+                    .expression(e, COMMON_VARS)
+                    .map(AlgorithmKind::Expr),
+                [("http", url)] => Some(AlgorithmKind::Http(url.value.clone())),
+                [(_, name)] => Some(AlgorithmKind::Builtin(name.value.clone())),
+                [] => {
+                    self.push(
+                        a.name.span.clone(),
+                        Code::AlgorithmKind,
+                        format!(
+                            "algorithm `{}` has none of `expr`, `http`, `builtin`",
+                            a.name.value
+                        ),
+                    )
+                    .help = Some("give it exactly one of them".into());
+                    None
+                }
+                [_, (second, v), ..] => {
+                    self.push(v.span.clone(), Code::AlgorithmKind, format!("algorithm `{}` has more than one of `expr`, `http`, `builtin` (also `{second}`)", a.name.value))
+                        .help = Some("give it exactly one of them".into());
+                    None
+                }
+            };
+            let default_timeout = Duration::from_secs(10);
+            let timeout = match &a.timeout {
+                None => default_timeout,
+                Some(t) => parse_duration(&t.value).unwrap_or_else(|| {
+                    self.push(
+                        t.span.clone(),
+                        Code::BadValue,
+                        format!("`{}` is not a duration", t.value),
+                    )
+                    .help = Some("write a number with `ms`, `s` or `m`, such as \"5s\"".into());
+                    default_timeout
+                }),
+            };
+            // A kind that failed to compile is still registered (as a builtin placeholder
+            // that never runs: the bot has errors) so references to it are not reported twice.
+            out.insert(
+                a.name.value.clone(),
+                Algorithm {
+                    name: a.name.value.clone(),
+                    kind: kind.unwrap_or(AlgorithmKind::Builtin(String::new())),
+                    timeout,
+                    exposed: a.exposed.as_ref().is_some_and(|e| e.value),
+                    title: a.title.as_ref().map(|t| t.value.clone()),
+                },
+            );
+        }
+        out
+    }
+
+    fn bot_texts(
+        &mut self,
+        raw: &RawBot,
+        language: Language,
+    ) -> Option<HashMap<&'static str, Template>> {
+        let mut overrides: Vec<(&'static str, &Sp<String>)> = Vec::new();
+        for (key, value) in &raw.texts {
+            match texts::find(&key.value) {
+                Some(t) => overrides.push((t.key, value)),
+                None => {
+                    let d = self.push(
+                        key.span.clone(),
+                        Code::UnknownText,
+                        format!("unknown text key `{}`", key.value),
+                    );
+                    d.help = Some(
+                        match suggest(&key.value, texts::TEXTS.iter().map(|t| t.key)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "`botwright texts` lists every text key".into(),
+                        },
+                    );
+                }
+            }
+        }
+        if let Some(u) = &raw.bot.unknown {
+            overrides.push(("unknown", u));
+        }
+        if let Some(r) = raw.auth.as_ref().and_then(|a| a.request.as_ref()) {
+            overrides.push(("auth_request", r));
+        }
+        let mut out = HashMap::new();
+        let mut ok = true;
+        for t in texts::TEXTS {
+            let default =
+                crate::expr::parse_template(t.default_for(language)).expect("built-in texts parse");
+            out.insert(t.key, default);
+        }
+        for (key, value) in overrides {
+            let t = texts::find(key).expect("known key");
+            let known: Vec<&str> = COMMON_VARS.iter().chain(t.extra_vars).copied().collect();
+            match self.texts().template(value, &known) {
+                Some(template) => {
+                    if matches!(
+                        key,
+                        "yes" | "no" | "auth_button" | "auth_approve_button" | "auth_reject_button"
+                    ) {
+                        self.label(&value.value, &value.span);
+                    }
+                    out.insert(t.key, template);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn label(&mut self, label: &str, span: &Range<usize>) {
+        if label.len() > MAX_LABEL {
+            self.push(
+                span.clone(),
+                Code::LabelTooLong,
+                format!(
+                    "the button label `{label}` is {} bytes; Telegram allows {MAX_LABEL}",
+                    label.len()
+                ),
+            )
+            .help = Some("shorten it; Cyrillic letters take two bytes each".into());
+        }
+    }
+
+    fn algorithm_ref(
+        &mut self,
+        name: &Sp<String>,
+        algorithms: &indexmap::IndexMap<String, Algorithm>,
+    ) {
+        if !algorithms.contains_key(&name.value) {
+            let d = self.push(
+                name.span.clone(),
+                Code::UnknownAlgorithm,
+                format!("unknown algorithm `{}`", name.value),
+            );
+            d.help = Some(
+                match suggest(&name.value, algorithms.keys().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("define it in [algorithms.{}]", name.value),
+                },
+            );
+        }
+    }
+
+    fn auth(
+        &mut self,
+        raw: &RawBot,
+        algorithms: &indexmap::IndexMap<String, Algorithm>,
+    ) -> Option<Auth> {
+        let a = raw.auth.as_ref()?;
+        for name in [&a.algorithm, &a.scenario].into_iter().flatten() {
+            self.algorithm_ref(name, algorithms);
+        }
+        let required = a.required.as_ref().is_some_and(|r| r.value);
+        let responsible: Vec<i64> = a
+            .responsible
+            .as_ref()
+            .map(|r| r.value.iter().map(|i| i.value).collect())
+            .unwrap_or_default();
+        if required && a.algorithm.is_none() && a.scenario.is_none() && responsible.is_empty() {
+            let span = a
+                .required
+                .as_ref()
+                .map(|r| r.span.clone())
+                .unwrap_or(a.span.clone());
+            self.push(
+                span,
+                Code::AuthWithoutFallback,
+                "authorization is required but there is no way to register",
+            )
+            .help = Some(
+                "set at least one of `algorithm`, `scenario` or `responsible` in [auth]".into(),
+            );
+        }
+        let kinds = match &a.principal_kinds {
+            Some(k) => {
+                for w in &k.value {
+                    self.label(&w.value, &w.span);
+                }
+                if k.value.is_empty() {
+                    self.push(
+                        k.span.clone(),
+                        Code::BadValue,
+                        "`principal_kinds` must name at least one kind",
+                    );
+                }
+                k.value.iter().map(|w| w.value.clone()).collect()
+            }
+            None => vec!["user".into(), "partner".into(), "counterparty".into()],
+        };
+        Some(Auth {
+            required,
+            confirm: a.confirm.as_ref().is_none_or(|c| c.value),
+            algorithm: a.algorithm.as_ref().map(|n| n.value.clone()),
+            scenario: a.scenario.as_ref().map(|n| n.value.clone()),
+            responsible,
+            kinds,
+        })
+    }
+
+    fn notifications(&mut self, raw: &RawBot) -> indexmap::IndexMap<String, Notification> {
+        let mut out = indexmap::IndexMap::new();
+        let known: Vec<&str> = COMMON_VARS.iter().copied().chain(["data"]).collect();
+        for n in &raw.notifications {
+            let Some(text) = &n.text else {
+                self.push(
+                    n.name.span.clone(),
+                    Code::MissingKey,
+                    format!("notification `{}` has no `text`", n.name.value),
+                );
+                continue;
+            };
+            let Some(template) = self.texts().template(text, &known) else {
+                continue;
+            };
+            let mut buttons = Vec::new();
+            for row in n.buttons.iter().flat_map(|b| &b.value) {
+                let mut out_row = Vec::new();
+                for b in row {
+                    self.label(&b.text.value, &b.text.span);
+                    out_row.push((b.text.value.clone(), b.url.value.clone()));
+                }
+                buttons.push(out_row);
+            }
+            out.insert(
+                n.name.value.clone(),
+                Notification {
+                    name: n.name.value.clone(),
+                    text: template,
+                    buttons,
+                    attachments: n.attachments.as_ref().is_none_or(|a| a.value),
+                },
+            );
+        }
+        out
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn keywords(
+        &mut self,
+        raw: &RawBot,
+        algorithms: &indexmap::IndexMap<String, Algorithm>,
+    ) -> (Option<Vec<Record>>, HashMap<String, usize>) {
+        let keywords = &raw.keywords;
+        // Ids: explicit ones checked and unique; the others derived from the position.
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut entries: Vec<Entry> = Vec::with_capacity(keywords.len());
+        for (i, k) in keywords.iter().enumerate() {
+            let id = match &k.id {
+                Some(id) => {
+                    if id.value.is_empty()
+                        || !id
+                            .value
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    {
+                        self.push(
+                            id.span.clone(),
+                            Code::BadId,
+                            format!("`{}` is not a valid id", id.value),
+                        )
+                        .help = Some("ids are lowercase Latin letters, digits and `_`".into());
+                    }
+                    if by_id.contains_key(&id.value) {
+                        self.push(
+                            id.span.clone(),
+                            Code::DuplicateId,
+                            format!("another record already has the id `{}`", id.value),
+                        )
+                        .help = Some("ids must be unique in the bot".into());
+                    } else {
+                        by_id.insert(id.value.clone(), i);
+                    }
+                    id.value.clone()
+                }
+                None => format!("#{}", i + 1),
+            };
+            entries.push(Entry {
+                raw: k,
+                id,
+                parent: None,
+                disabled: k.disabled.as_ref().is_some_and(|d| d.value),
+            });
+        }
+        // Parents, then disabled-ness inherited down the parent chain.
+        for e in entries.iter_mut() {
+            if let Some(p) = &e.raw.parent {
+                e.parent = by_id.get(&p.value).copied();
+            }
+        }
+        for i in 0..entries.len() {
+            let mut at = entries[i].parent;
+            let mut steps = 0;
+            while let Some(p) = at {
+                if entries[p].disabled || steps > entries.len() {
+                    entries[i].disabled = true;
+                    break;
+                }
+                at = entries[p].parent;
+                steps += 1;
+            }
+        }
+        // Enabled records get their compiled index.
+        let mut index: Vec<Option<usize>> = vec![None; entries.len()];
+        let mut next = 0;
+        for (i, e) in entries.iter().enumerate() {
+            if !e.disabled {
+                index[i] = Some(next);
+                next += 1;
+            }
+        }
+        let resolve = |this: &mut Self, name: &Sp<String>, what: &str| -> Option<usize> {
+            match by_id.get(&name.value) {
+                None => {
+                    let d = this.push(
+                        name.span.clone(),
+                        Code::UnknownRecord,
+                        format!("`{what}` names no record: `{}`", name.value),
+                    );
+                    d.help = Some(
+                        match suggest(&name.value, by_id.keys().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "give the record you mean an `id`".into(),
+                        },
+                    );
+                    None
+                }
+                Some(&target) if entries[target].disabled => {
+                    this.push(
+                        name.span.clone(),
+                        Code::DisabledRecord,
+                        format!("`{what}` names the disabled record `{}`", name.value),
+                    )
+                    .help = Some("enable that record or point elsewhere".into());
+                    None
+                }
+                Some(&target) => index[target],
+            }
+        };
+        let mut records: Vec<Record> = Vec::with_capacity(next);
+        let mut ok = true;
+        for (i, e) in entries.iter().enumerate() {
+            if e.disabled {
+                continue;
+            }
+            let k = e.raw;
+            let parent = match &k.parent {
+                Some(p) => {
+                    let r = resolve(self, p, "parent");
+                    ok &= r.is_some();
+                    r
+                }
+                None => None,
+            };
+            let then = match &k.then {
+                Some(t) => {
+                    let r = resolve(self, t, "then");
+                    ok &= r.is_some();
+                    r
+                }
+                None => None,
+            };
+            let action = self.action(k, i, algorithms, &|this: &mut Self, name: &Sp<String>| {
+                resolve(this, name, "alias")
+            });
+            let words: Vec<String> = k
+                .r#match
+                .as_ref()
+                .map(|m| m.value.iter().map(|w| w.value.clone()).collect())
+                .unwrap_or_default();
+            if let Some(m) = &k.r#match
+                && m.value.is_empty()
+            {
+                self.push(m.span.clone(), Code::BadValue, "`match` has no words")
+                    .help =
+                    Some("write the words that trigger this record, separated by commas".into());
+            }
+            let is_star = words.iter().any(|w| w == "*");
+            if is_star && k.parent.is_none() {
+                self.push(
+                    k.r#match
+                        .as_ref()
+                        .expect("words come from match")
+                        .span
+                        .clone(),
+                    Code::StarOutsideOption,
+                    "`*` matches anything only in an option",
+                )
+                .help = Some("give this record a `parent`, or match real words".into());
+            }
+            if let Some(parent) = &k.parent
+                && words.is_empty()
+            {
+                let span = parent.span.clone();
+                self.push(
+                    span,
+                    Code::OptionWithoutMatch,
+                    "an option needs `match`: its first word is the button label",
+                );
+            }
+            if let Some(first) = words.first().filter(|w| *w != "*")
+                && k.parent.is_some()
+            {
+                self.label(
+                    first,
+                    &k.r#match.as_ref().expect("words come from match").span,
+                );
+            }
+            if let Some(menu) = &k.menu {
+                for b in menu.value.iter().flatten() {
+                    self.label(&b.value, &b.span);
+                }
+            }
+            if action.is_none() {
+                ok = false;
+            }
+            // A record whose action has errors stays as a placeholder, so that the
+            // checks below still see every record and report all problems at once.
+            let action = action.unwrap_or(Action::Reply(Template::plain("")));
+            {
+                records.push(Record {
+                    id: e.id.clone(),
+                    words,
+                    is_star,
+                    parent,
+                    action,
+                    then,
+                    menu: k.menu.as_ref().map(|m| {
+                        m.value
+                            .iter()
+                            .map(|r| r.iter().map(|b| b.value.clone()).collect())
+                            .collect()
+                    }),
+                    hide_menu: k.hide_menu.as_ref().is_some_and(|h| h.value),
+                    options: Vec::new(),
+                    option_index: HashMap::new(),
+                    star_option: None,
+                });
+            }
+        }
+        // Word indexes per scope, options per parent.
+        let spans: Vec<&RawKeyword> = entries
+            .iter()
+            .filter(|e| !e.disabled)
+            .map(|e| e.raw)
+            .collect();
+        let mut top = HashMap::new();
+        for r in 0..records.len() {
+            if let Some(p) = records[r].parent {
+                records[p].options.push(r);
+            }
+        }
+        let mut word_owner: HashMap<(Option<usize>, String), usize> = HashMap::new();
+        for r in 0..records.len() {
+            let scope = records[r].parent;
+            let mut seen_here = HashSet::new();
+            for (wi, w) in records[r].words.clone().iter().enumerate() {
+                if w == "*" {
+                    continue;
+                }
+                let n = normalize(w);
+                if !seen_here.insert(n.clone()) {
+                    continue;
+                }
+                if let Some(&other) = word_owner.get(&(scope, n.clone())) {
+                    let span = word_span(spans[r], wi);
+                    let where_ = match scope {
+                        None => "at the top level".to_string(),
+                        Some(p) => format!("among the options of `{}`", records[p].label()),
+                    };
+                    self.push(
+                        span,
+                        Code::DuplicateWord,
+                        format!(
+                            "the word `{w}` is already matched by record `{}` {where_}",
+                            records[other].id
+                        ),
+                    )
+                    .help = Some("matching ignores case and spaces; remove one of them".into());
+                    continue;
+                }
+                word_owner.insert((scope, n.clone()), r);
+                match scope {
+                    None => {
+                        top.insert(n, r);
+                    }
+                    Some(p) => {
+                        records[p].option_index.insert(n, r);
+                    }
+                }
+            }
+        }
+        for r in 0..records.len() {
+            let options = records[r].options.clone();
+            if let Some(&star) = options.iter().find(|&&o| records[o].is_star) {
+                records[r].star_option = Some(star);
+                let after: Vec<usize> = options
+                    .iter()
+                    .copied()
+                    .skip_while(|&o| o != star)
+                    .skip(1)
+                    .collect();
+                for o in after {
+                    self.push(spans[o].span.clone(), Code::ShadowedOption, format!("option `{}` can never be chosen by typing: the earlier `*` option takes everything", records[o].label()))
+                        .help = Some("move the `*` option last".into());
+                }
+            }
+            let raw = spans[r];
+            match &records[r].action {
+                Action::Choice { options_from, .. } => {
+                    let static_options = options.iter().filter(|&&o| !records[o].is_star).count();
+                    if options.is_empty() && options_from.is_none() {
+                        let span = raw
+                            .choice
+                            .as_ref()
+                            .map(|c| c.span.clone())
+                            .unwrap_or(raw.span.clone());
+                        self.push(
+                            span,
+                            Code::ChoiceWithoutOptions,
+                            format!("the choice `{}` has no options", records[r].id),
+                        )
+                        .help = Some(format!(
+                            "add records with `parent = \"{}\"`, or set `options_from`",
+                            records[r].id
+                        ));
+                    }
+                    if static_options > MAX_OPTIONS {
+                        let span = raw
+                            .choice
+                            .as_ref()
+                            .map(|c| c.span.clone())
+                            .unwrap_or(raw.span.clone());
+                        self.push(span, Code::TooManyOptions, format!("the choice `{}` has {static_options} options; Telegram shows at most {MAX_OPTIONS}", records[r].id))
+                            .help = Some("split it into nested choices".into());
+                    }
+                }
+                Action::Run(_) => {}
+                _ if !options.is_empty() => {
+                    for &o in &options {
+                        let span = spans[o]
+                            .parent
+                            .as_ref()
+                            .map(|p| p.span.clone())
+                            .unwrap_or(spans[o].span.clone());
+                        self.push(span, Code::ParentNotChoice, format!("the parent `{}` is a `{}` record, not a `choice` or `run`", records[r].id, records[r].action.kind()))
+                            .help = Some("options belong to a record with `choice` (or `run` of an algorithm that returns options)".into());
+                    }
+                }
+                _ => {}
+            }
+            if records[r].menu.is_some() && matches!(records[r].action, Action::Choice { .. }) {
+                self.push(spans[r].menu.as_ref().map(|m| m.span.clone()).unwrap_or(raw.span.clone()), Code::MenuWithButtons, "a choice message carries inline buttons, so its menu goes on a message of its own")
+                    .help = Some("put the menu on a `reply` record that leads to the choice with `then`".into());
+            }
+        }
+        graph_checks::check(self.file, self.diagnostics, &records, &spans);
+        (ok.then_some(records), top)
+    }
+
+    /// The one action of a record, checking the keys that go with it.
+    fn action(
+        &mut self,
+        k: &RawKeyword,
+        _position: usize,
+        algorithms: &indexmap::IndexMap<String, Algorithm>,
+        resolve_alias: &dyn Fn(&mut Self, &Sp<String>) -> Option<usize>,
+    ) -> Option<Action> {
+        let present: Vec<(&str, &Range<usize>)> = [
+            ("reply", k.reply.as_ref().map(|v| &v.span)),
+            ("run", k.run.as_ref().map(|v| &v.span)),
+            ("choice", k.choice.as_ref().map(|v| &v.span)),
+            ("alias", k.alias.as_ref().map(|v| &v.span)),
+            ("input", k.input.as_ref().map(|v| &v.span)),
+        ]
+        .into_iter()
+        .filter_map(|(n, s)| s.map(|s| (n, s)))
+        .collect();
+        let misplaced = |this: &mut Self,
+                         key: &str,
+                         span: Option<&Range<usize>>,
+                         allowed: &[&str],
+                         kind: &str| {
+            if let Some(span) = span
+                && !allowed.contains(&kind)
+            {
+                this.push(
+                    span.clone(),
+                    Code::MisplacedKey,
+                    format!("`{key}` does not apply to a `{kind}` record"),
+                )
+                .help = Some(format!("`{key}` goes with {}", allowed.join(" or ")));
+            }
+        };
+        let kind = match present.as_slice() {
+            [] => {
+                self.push(k.span.clone(), Code::NoAction, "this record does nothing")
+                    .help =
+                    Some("give it one of `reply`, `run`, `choice`, `alias`, `input`".into());
+                return None;
+            }
+            [(kind, _)] => *kind,
+            [(first, _), (second, span), ..] => {
+                self.push(
+                    (*span).clone(),
+                    Code::SeveralActions,
+                    format!("this record has both `{first}` and `{second}`"),
+                )
+                .help = Some("a record does exactly one thing; split it into two records".into());
+                return None;
+            }
+        };
+        misplaced(
+            self,
+            "options_from",
+            k.options_from.as_ref().map(|v| &v.span),
+            &["choice"],
+            kind,
+        );
+        misplaced(
+            self,
+            "confirm",
+            k.confirm.as_ref().map(|v| &v.span),
+            &["choice"],
+            kind,
+        );
+        misplaced(
+            self,
+            "columns",
+            k.columns.as_ref().map(|v| &v.span),
+            &["choice"],
+            kind,
+        );
+        misplaced(
+            self,
+            "save_as",
+            k.save_as.as_ref().map(|v| &v.span),
+            &["input"],
+            kind,
+        );
+        misplaced(
+            self,
+            "then",
+            k.then.as_ref().map(|v| &v.span),
+            &["input", "reply", "run"],
+            kind,
+        );
+        let known = COMMON_VARS;
+        Some(match kind {
+            "reply" => Action::Reply(self.texts().template(k.reply.as_ref()?, known)?),
+            "run" => {
+                let name = k.run.as_ref()?;
+                self.algorithm_ref(name, algorithms);
+                Action::Run(name.value.clone())
+            }
+            "choice" => {
+                if let Some(f) = &k.options_from {
+                    self.algorithm_ref(f, algorithms);
+                }
+                let columns = match &k.columns {
+                    None => 1,
+                    Some(c) if (1..=8).contains(&c.value) => c.value as usize,
+                    Some(c) => {
+                        self.push(
+                            c.span.clone(),
+                            Code::BadValue,
+                            "`columns` must be from 1 to 8",
+                        )
+                        .help = Some("Telegram shows at most 8 buttons in a row".into());
+                        1
+                    }
+                };
+                Action::Choice {
+                    title: self.texts().template(k.choice.as_ref()?, known)?,
+                    options_from: k.options_from.as_ref().map(|f| f.value.clone()),
+                    confirm: k.confirm.as_ref().is_some_and(|c| c.value),
+                    columns,
+                }
+            }
+            "alias" => Action::Alias(resolve_alias(self, k.alias.as_ref()?)?),
+            _ => {
+                if k.then.is_none() {
+                    self.push(
+                        k.input.as_ref()?.span.clone(),
+                        Code::InputWithoutThen,
+                        "an `input` step needs `then`",
+                    )
+                    .help =
+                        Some("name the record that handles the answer: `then = \"its_id\"`".into());
+                }
+                if let Some(s) = &k.save_as
+                    && (s.value.is_empty()
+                        || !s.value.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                {
+                    self.push(
+                        s.span.clone(),
+                        Code::BadValue,
+                        format!("`{}` is not a variable name", s.value),
+                    )
+                    .help = Some(
+                        "use letters, digits and `_`, so that templates can write `vars.NAME`"
+                            .into(),
+                    );
+                }
+                Action::Input {
+                    question: self.texts().template(k.input.as_ref()?, known)?,
+                    save_as: k.save_as.as_ref().map(|s| s.value.clone()),
+                }
+            }
+        })
+    }
+}
+
+/// The span of the `n`th word of a record's `match`.
+fn word_span(k: &RawKeyword, n: usize) -> Range<usize> {
+    k.r#match
+        .as_ref()
+        .and_then(|m| m.value.get(n))
+        .map(|w| w.span.clone())
+        .unwrap_or(k.span.clone())
+}
+
+/// Parses `500ms`, `5s`, `2m`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" | "min" => Some(Duration::from_secs(n * 60)),
+        _ => None,
+    }
+}
+
+/// A hash of the definition: the bot id and its TOML value tree (comments and
+/// layout do not count), so that a changed bot never continues an old session.
+fn definition_hash(id: &str, text: &str) -> String {
+    let canonical = match toml::from_str::<toml::Table>(text) {
+        Ok(table) => toml::to_string(&table).unwrap_or_else(|_| text.to_string()),
+        Err(_) => text.to_string(),
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(id.as_bytes());
+    hasher.update([0]);
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update([0]);
+    hasher.update(canonical.as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
