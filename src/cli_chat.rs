@@ -1,5 +1,160 @@
+//! `botwright chat`: talk to a bot in the terminal, offline.
+
+use crate::engine::{self, Event, Keyboard, Principal, User, World};
+use crate::store::{MemoryWorld, Stub};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
 #[derive(Debug, clap::Args)]
-pub struct Args {}
-pub fn run(_: Args) -> u8 {
-    2
+pub struct Args {
+    pub bot_file: PathBuf,
+    /// Your Telegram user id in this chat.
+    #[arg(long, default_value_t = 1)]
+    pub user: i64,
+    /// Start registered as this principal: KIND ID NAME.
+    #[arg(long, num_args = 3, value_names = ["KIND", "ID", "NAME"])]
+    pub registered: Option<Vec<String>>,
+    /// Stub an algorithm: NAME=JSON, NAME=fail or NAME=timeout; may be repeated.
+    #[arg(long = "stub", value_name = "NAME=JSON")]
+    pub stubs: Vec<String>,
+}
+
+pub fn run(args: Args) -> u8 {
+    let Some(bot) = crate::cli::load_bot(&args.bot_file) else {
+        return crate::cli::PROBLEMS;
+    };
+    let mut world = MemoryWorld {
+        http: true,
+        ..MemoryWorld::default()
+    };
+    for s in &args.stubs {
+        let Some((name, value)) = s.split_once('=') else {
+            eprintln!("error: --stub {s}: write NAME=JSON");
+            return crate::cli::USAGE;
+        };
+        match Stub::parse(value) {
+            Ok(stub) => {
+                world.stubs.insert(name.trim().to_string(), stub);
+            }
+            Err(e) => {
+                eprintln!("error: --stub {s}: {e}");
+                return crate::cli::USAGE;
+            }
+        }
+    }
+    let mut user = User {
+        id: args.user,
+        chat: args.user,
+        name: format!("User {}", args.user),
+        username: None,
+    };
+    let now = || chrono::Local::now().fixed_offset();
+    if let Some(r) = &args.registered {
+        let p = Principal {
+            kind: r[0].clone(),
+            id: r[1].clone(),
+            name: r[2].clone(),
+        };
+        world.register(user.chat, &p, &user.name, now());
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let _ = writeln!(
+        out,
+        "Talking to {} ({}) as user {}. Type messages; [label] presses a button; /user ID switches user; /quit leaves.",
+        bot.name, bot.id, user.id
+    );
+    let mut history: Vec<engine::Outgoing> = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "/quit" {
+            break;
+        }
+        if let Some(id) = line.strip_prefix("/user ") {
+            match id.trim().parse() {
+                Ok(id) => {
+                    user = User {
+                        id,
+                        chat: id,
+                        name: format!("User {id}"),
+                        username: None,
+                    };
+                    let _ = writeln!(out, "(now user {id})");
+                }
+                Err(_) => {
+                    let _ = writeln!(out, "(write /user and a numeric id)");
+                }
+            }
+            continue;
+        }
+        let event = match line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            Some(label) => {
+                let data =
+                    history
+                        .iter()
+                        .rev()
+                        .filter(|m| m.to == user.chat)
+                        .find_map(|m| match &m.keyboard {
+                            Keyboard::Inline(rows) => rows
+                                .iter()
+                                .flatten()
+                                .find(|b| b.label == label)
+                                .map(|b| b.data.clone()),
+                            _ => None,
+                        });
+                match data {
+                    Some(d) => Event::Button(d),
+                    None => {
+                        let _ = writeln!(out, "(no button [{label}] on your messages)");
+                        continue;
+                    }
+                }
+            }
+            None => Event::Text(line.to_string()),
+        };
+        for m in engine::handle(&bot, &mut world, &user, &event, now()) {
+            let prefix = if m.to == user.chat {
+                "bot".to_string()
+            } else {
+                format!("bot → {}", m.to)
+            };
+            let _ = writeln!(out, "{prefix}: {}", m.text);
+            match &m.keyboard {
+                Keyboard::Inline(rows) => {
+                    for r in rows {
+                        let _ = writeln!(
+                            out,
+                            "     {}",
+                            r.iter()
+                                .map(|b| format!("[{}]", b.label))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        );
+                    }
+                }
+                Keyboard::Menu(rows) => {
+                    for r in rows {
+                        let _ = writeln!(
+                            out,
+                            "     menu: {}",
+                            r.iter()
+                                .map(|b| format!("[{b}]"))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        );
+                    }
+                }
+                Keyboard::RemoveMenu => {
+                    let _ = writeln!(out, "     (menu removed)");
+                }
+                Keyboard::None => {}
+            }
+            history.push(m);
+        }
+    }
+    crate::cli::OK
 }

@@ -1,11 +1,14 @@
 //! botwright: declarative Telegram bots. See ARCHITECTURE.md for the map.
 
+pub mod algorithms;
 pub mod cli;
 pub mod cli_chat;
 pub mod diagnostics;
+pub mod engine;
 pub mod expr;
 pub mod graph;
 pub mod model;
+pub mod store;
 pub mod syntax;
 pub mod texts;
 pub mod transcript;

@@ -1,1 +1,478 @@
+//! Transcripts (`*.chat`, ../shared/spec/transcripts.md): parsing and replay
+//! against a compiled bot with an in-memory world and a fixed clock.
+
 pub mod cli;
+
+use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User, World};
+use crate::model::CompiledBot;
+use crate::store::{MemoryWorld, Stub};
+use chrono::{DateTime, FixedOffset};
+use std::collections::{HashMap, VecDeque};
+
+/// The clock of a transcript without `@now`: a fixed instant, never the real clock.
+pub const DEFAULT_NOW: &str = "2021-02-06T14:00:00+03:00";
+
+/// One line of a transcript that does something.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    Bot(String),
+    User {
+        id: i64,
+        name: String,
+    },
+    Registered {
+        kind: String,
+        id: String,
+        name: String,
+    },
+    Now(DateTime<FixedOffset>),
+    Stub {
+        algorithm: String,
+        stub: Stub,
+    },
+    Send(String),
+    Press(String),
+    Expect(String),
+    ExpectButtons(Vec<String>),
+    ExpectMenu(Vec<String>),
+    ExpectOther {
+        to: i64,
+        text: String,
+    },
+    ExpectOtherButtons {
+        to: i64,
+        row: Vec<String>,
+    },
+}
+
+/// A transcript line that could not be read, or an expectation that did not hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Parses a transcript into numbered lines.
+pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
+    let mut out = Vec::new();
+    let mut seen_send = false;
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fail = |message: String| Failure { line: n, message };
+        let parsed = if let Some(rest) = line.strip_prefix('@') {
+            let (word, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let rest = rest.trim();
+            match word {
+                "bot" if !seen_send => Line::Bot(rest.to_string()),
+                "bot" => {
+                    return Err(fail(
+                        "`@bot` belongs in the header, before the first `>`".into(),
+                    ));
+                }
+                "user" => {
+                    let (id, name) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                    let id = id.parse().map_err(|_| {
+                        fail(format!(
+                            "`@user` needs a numeric Telegram user id, not `{id}`"
+                        ))
+                    })?;
+                    let name = unquote(name.trim());
+                    Line::User {
+                        id,
+                        name: if name.is_empty() {
+                            format!("User {id}")
+                        } else {
+                            name
+                        },
+                    }
+                }
+                "registered" => {
+                    let mut parts = rest.splitn(3, char::is_whitespace);
+                    let (kind, id, name) = (parts.next(), parts.next(), parts.next());
+                    match (kind, id, name) {
+                        (Some(k), Some(i), Some(nm)) if !k.is_empty() => Line::Registered {
+                            kind: k.into(),
+                            id: i.into(),
+                            name: unquote(nm.trim()),
+                        },
+                        _ => return Err(fail("write `@registered KIND ID \"NAME\"`".into())),
+                    }
+                }
+                "now" => Line::Now(DateTime::parse_from_rfc3339(rest).map_err(|e| {
+                    fail(format!(
+                        "`@now` needs an RFC 3339 time such as {DEFAULT_NOW}: {e}"
+                    ))
+                })?),
+                "stub" => {
+                    let (name, value) = rest.split_once('=').ok_or_else(|| {
+                        fail("write `@stub ALGORITHM = JSON` (or `= fail`, `= timeout`)".into())
+                    })?;
+                    Line::Stub {
+                        algorithm: name.trim().to_string(),
+                        stub: Stub::parse(value).map_err(|e| fail(format!("`@stub`: {e}")))?,
+                    }
+                }
+                other => return Err(fail(format!("unknown directive `@{other}`"))),
+            }
+        } else if let Some(rest) = line.strip_prefix("<<") {
+            let rest = rest.trim();
+            let (id, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let to = id
+                .parse()
+                .map_err(|_| fail(format!("`<<` needs a user id first, not `{id}`")))?;
+            let text = text.trim();
+            match button_row(text) {
+                Some(row) => Line::ExpectOtherButtons { to, row },
+                None => Line::ExpectOther {
+                    to,
+                    text: text.to_string(),
+                },
+            }
+        } else if let Some(rest) = line.strip_prefix('<') {
+            let rest = rest.trim();
+            if let Some(menu) = rest.strip_prefix("menu:") {
+                Line::ExpectMenu(
+                    button_row(menu.trim())
+                        .ok_or_else(|| fail("write `< menu: [A] [B]`".into()))?,
+                )
+            } else if let Some(row) = button_row(rest) {
+                Line::ExpectButtons(row)
+            } else {
+                Line::Expect(rest.to_string())
+            }
+        } else if let Some(rest) = line.strip_prefix('>') {
+            seen_send = true;
+            let rest = rest.trim();
+            match rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+                Some(label) if !label.contains("] [") => Line::Press(label.to_string()),
+                _ => Line::Send(rest.to_string()),
+            }
+        } else {
+            return Err(fail(format!(
+                "a transcript line starts with `>`, `<`, `<<`, `@` or `#`: `{line}`"
+            )));
+        };
+        out.push((n, parsed));
+    }
+    Ok(out)
+}
+
+fn unquote(s: &str) -> String {
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
+        .to_string()
+}
+
+/// `[A] [B]` → `["A", "B"]`; `None` when the text is not only buttons.
+fn button_row(text: &str) -> Option<Vec<String>> {
+    let mut rest = text.trim();
+    if !rest.starts_with('[') {
+        return None;
+    }
+    let mut row = Vec::new();
+    while !rest.is_empty() {
+        let inner = rest.strip_prefix('[')?;
+        let end = inner.find(']')?;
+        row.push(inner[..end].to_string());
+        rest = inner[end + 1..].trim_start();
+    }
+    Some(row)
+}
+
+/// Whether `actual` matches an expected line: trimmed, `\n` for a line break,
+/// `*` for any run of characters, `\*` for a star.
+pub fn matches(expected: &str, actual: &str) -> bool {
+    #[derive(PartialEq)]
+    enum Tok {
+        Char(char),
+        Any,
+    }
+    let mut pattern = Vec::new();
+    let mut chars = expected.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'n') => {
+                chars.next();
+                pattern.push(Tok::Char('\n'));
+            }
+            '\\' if chars.peek() == Some(&'*') => {
+                chars.next();
+                pattern.push(Tok::Char('*'));
+            }
+            '*' => pattern.push(Tok::Any),
+            c => pattern.push(Tok::Char(c)),
+        }
+    }
+    let text: Vec<char> = actual.trim().chars().collect();
+    // Glob matching with backtracking to the last star: linear in practice.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == Tok::Char(text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == Tok::Any {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while p < pattern.len() && pattern[p] == Tok::Any {
+        p += 1;
+    }
+    p == pattern.len()
+}
+
+/// Replays a transcript against a bot. `Ok` when every line held.
+pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure> {
+    let mut world = MemoryWorld::default();
+    let mut user = User {
+        id: 1,
+        chat: 1,
+        name: "Test User".into(),
+        username: None,
+    };
+    let mut now = DateTime::parse_from_rfc3339(DEFAULT_NOW).expect("valid default");
+    // Every message sent so far, per chat, for finding buttons to press.
+    let mut sent: HashMap<i64, Vec<Outgoing>> = HashMap::new();
+    // Messages of the last `>` not yet matched, per recipient.
+    let mut queue: HashMap<i64, VecDeque<Outgoing>> = HashMap::new();
+    let mut last_send_line = 0;
+    // The message just matched, whose buttons the next lines may list.
+    let mut matched: Option<(Outgoing, usize)> = None;
+    let mut rows_checked = 0;
+    let check_rows_complete = |matched: &Option<(Outgoing, usize)>,
+                               rows_checked: usize|
+     -> Result<(), Failure> {
+        if let Some((m, line)) = matched
+            && rows_checked > 0
+            && let Keyboard::Inline(rows) = &m.keyboard
+            && rows.len() != rows_checked
+        {
+            return Err(Failure {
+                line: *line,
+                message: format!(
+                    "the message has {} rows of buttons, the transcript lists {rows_checked}\n  actual: {}",
+                    rows.len(),
+                    describe(m)
+                ),
+            });
+        }
+        Ok(())
+    };
+    let leftovers = |queue: &HashMap<i64, VecDeque<Outgoing>>,
+                     line: usize|
+     -> Result<(), Failure> {
+        let mut extra: Vec<(&i64, &Outgoing)> = queue
+            .iter()
+            .flat_map(|(to, q)| q.iter().map(move |m| (to, m)))
+            .collect();
+        extra.sort_by_key(|(to, _)| **to);
+        match extra.first() {
+            Some((to, m)) => Err(Failure {
+                line,
+                message: format!(
+                    "the bot sent a message the transcript does not expect (to {to})\n  actual: {}",
+                    describe(m)
+                ),
+            }),
+            None => Ok(()),
+        }
+    };
+    for (n, line) in lines {
+        let n = *n;
+        let is_expectation = matches!(
+            line,
+            Line::Expect(_)
+                | Line::ExpectButtons(_)
+                | Line::ExpectMenu(_)
+                | Line::ExpectOther { .. }
+                | Line::ExpectOtherButtons { .. }
+        );
+        if !is_expectation || matches!(line, Line::Expect(_) | Line::ExpectOther { .. }) {
+            check_rows_complete(&matched, rows_checked)?;
+        }
+        if !is_expectation {
+            leftovers(&queue, last_send_line)?;
+            matched = None;
+        }
+        match line {
+            Line::Bot(_) => {}
+            Line::User { id, name } => {
+                user = User {
+                    id: *id,
+                    chat: *id,
+                    name: name.clone(),
+                    username: None,
+                }
+            }
+            Line::Registered { kind, id, name } => {
+                let p = Principal {
+                    kind: kind.clone(),
+                    id: id.clone(),
+                    name: name.clone(),
+                };
+                world.register(user.chat, &p, &user.name, now);
+            }
+            Line::Now(t) => now = *t,
+            Line::Stub { algorithm, stub } => {
+                if !bot.algorithms.contains_key(algorithm) {
+                    return Err(Failure {
+                        line: n,
+                        message: format!("`@stub`: the bot has no algorithm `{algorithm}`"),
+                    });
+                }
+                world.stubs.insert(algorithm.clone(), stub.clone());
+            }
+            Line::Send(text) | Line::Press(text) => {
+                let event = if let Line::Press(label) = line {
+                    let found = sent.get(&user.chat).and_then(|msgs| {
+                        msgs.iter().rev().find_map(|m| match &m.keyboard {
+                            Keyboard::Inline(rows) => rows
+                                .iter()
+                                .flatten()
+                                .find(|b| b.label == *label)
+                                .map(|b| b.data.clone()),
+                            _ => None,
+                        })
+                    });
+                    match found {
+                        Some(data) => Event::Button(data),
+                        None => {
+                            return Err(Failure {
+                                line: n,
+                                message: format!(
+                                    "no message to user {} has a button [{label}]",
+                                    user.id
+                                ),
+                            });
+                        }
+                    }
+                } else {
+                    Event::Text(text.replace("\\n", "\n"))
+                };
+                let out = engine::handle(bot, &mut world, &user, &event, now);
+                for m in out {
+                    sent.entry(m.to).or_default().push(m.clone());
+                    queue.entry(m.to).or_default().push_back(m);
+                }
+                last_send_line = n;
+            }
+            Line::Expect(text) | Line::ExpectOther { text, .. } => {
+                let to = match line {
+                    Line::ExpectOther { to, .. } => *to,
+                    _ => user.chat,
+                };
+                let Some(m) = queue.get_mut(&to).and_then(VecDeque::pop_front) else {
+                    return Err(Failure {
+                        line: n,
+                        message: format!(
+                            "expected a message to {to}: {text}\n  actual: nothing more was sent"
+                        ),
+                    });
+                };
+                if !matches(text, &m.text) {
+                    return Err(Failure {
+                        line: n,
+                        message: format!("expected: {text}\n  actual: {}", describe(&m)),
+                    });
+                }
+                matched = Some((m, n));
+                rows_checked = 0;
+            }
+            Line::ExpectButtons(row) | Line::ExpectOtherButtons { row, .. } => {
+                let Some((m, _)) = &matched else {
+                    return Err(Failure {
+                        line: n,
+                        message: "a button line must follow the message it belongs to".into(),
+                    });
+                };
+                let actual: Option<Vec<String>> = match &m.keyboard {
+                    Keyboard::Inline(rows) => rows
+                        .get(rows_checked)
+                        .map(|r| r.iter().map(|b| b.label.clone()).collect()),
+                    _ => None,
+                };
+                if actual.as_ref() != Some(row) {
+                    return Err(Failure {
+                        line: n,
+                        message: format!(
+                            "expected buttons: {}\n  actual: {}",
+                            show_row(row),
+                            describe(m)
+                        ),
+                    });
+                }
+                rows_checked += 1;
+            }
+            Line::ExpectMenu(row) => {
+                let Some((m, _)) = &matched else {
+                    return Err(Failure {
+                        line: n,
+                        message: "a menu line must follow the message it belongs to".into(),
+                    });
+                };
+                let actual = match &m.keyboard {
+                    Keyboard::Menu(rows) => rows.get(rows_checked).cloned(),
+                    _ => None,
+                };
+                if actual.as_ref() != Some(row) {
+                    return Err(Failure {
+                        line: n,
+                        message: format!(
+                            "expected menu: {}\n  actual: {}",
+                            show_row(row),
+                            describe(m)
+                        ),
+                    });
+                }
+                rows_checked += 1;
+            }
+        }
+    }
+    check_rows_complete(&matched, rows_checked)?;
+    leftovers(&queue, last_send_line)
+}
+
+fn show_row(row: &[String]) -> String {
+    row.iter()
+        .map(|b| format!("[{b}]"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A message as a transcript would write it.
+pub fn describe(m: &Outgoing) -> String {
+    let mut s = m.text.replace('\n', "\\n");
+    match &m.keyboard {
+        Keyboard::Inline(rows) => {
+            for r in rows {
+                s.push_str(&format!(
+                    " | {}",
+                    r.iter()
+                        .map(|b| format!("[{}]", b.label))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+            }
+        }
+        Keyboard::Menu(rows) => {
+            for r in rows {
+                s.push_str(&format!(" | menu: {}", show_row(r)));
+            }
+        }
+        Keyboard::RemoveMenu => s.push_str(" | (menu removed)"),
+        Keyboard::None => {}
+    }
+    s
+}

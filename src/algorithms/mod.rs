@@ -1,0 +1,184 @@
+//! Algorithms behind one call: `expr` (evaluated here), `http` (a POST to the
+//! business system) and `builtin` (Rust functions a host program registers).
+
+use crate::expr::{self, Context, Value};
+use crate::model::{Algorithm, AlgorithmKind, CompiledBot};
+use chrono::{DateTime, FixedOffset};
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// One call of an algorithm: everything it may read.
+pub struct AlgorithmCall<'a> {
+    pub bot: &'a CompiledBot,
+    pub algorithm: &'a Algorithm,
+    /// The template variables at the call (`user`, `input`, `selected`, `history`, `vars`, …).
+    pub vars: &'a IndexMap<String, Value>,
+    pub now: DateTime<FixedOffset>,
+}
+
+impl AlgorithmCall<'_> {
+    /// The JSON body an `http` algorithm receives (bot-format.md).
+    pub fn request_json(&self) -> serde_json::Value {
+        let get = |k: &str| {
+            self.vars
+                .get(k)
+                .map(Value::to_json)
+                .unwrap_or(serde_json::Value::Null)
+        };
+        serde_json::json!({
+            "bot": self.bot.id,
+            "algorithm": self.algorithm.name,
+            "user": get("user"),
+            "input": get("input"),
+            "selected": get("selected"),
+            "history": get("history"),
+            "vars": get("vars"),
+        })
+    }
+}
+
+/// Why an algorithm gave no result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlgorithmFailure {
+    Failed(String),
+    Timeout,
+}
+
+impl fmt::Display for AlgorithmFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AlgorithmFailure::Failed(cause) => f.write_str(cause),
+            AlgorithmFailure::Timeout => f.write_str("timed out"),
+        }
+    }
+}
+
+/// A Rust function registered under a `builtin` name.
+pub type BuiltinFn = Arc<dyn Fn(&AlgorithmCall) -> Result<Value, AlgorithmFailure> + Send + Sync>;
+
+/// The builtin functions a host program registers before running bots.
+#[derive(Clone, Default)]
+pub struct Builtins {
+    functions: HashMap<String, BuiltinFn>,
+}
+
+impl Builtins {
+    pub fn register(
+        &mut self,
+        name: &str,
+        f: impl Fn(&AlgorithmCall) -> Result<Value, AlgorithmFailure> + Send + Sync + 'static,
+    ) {
+        self.functions.insert(name.to_string(), Arc::new(f));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&BuiltinFn> {
+        self.functions.get(name)
+    }
+}
+
+/// Runs an algorithm for real. `http` calls go out only when `http` is allowed.
+pub fn run(
+    call: &AlgorithmCall,
+    builtins: &Builtins,
+    http: bool,
+) -> Result<Value, AlgorithmFailure> {
+    match &call.algorithm.kind {
+        AlgorithmKind::Expr(e) => {
+            let ctx = Context {
+                vars: call.vars,
+                now: call.now,
+                tz: call.bot.timezone,
+            };
+            expr::evaluate(e, &ctx).map_err(|e| AlgorithmFailure::Failed(e.0))
+        }
+        AlgorithmKind::Builtin(name) => match builtins.get(name) {
+            Some(f) => f(call),
+            None => Err(AlgorithmFailure::Failed(format!(
+                "no builtin `{name}` is registered"
+            ))),
+        },
+        AlgorithmKind::Http(url) if http => http_call(call, url),
+        AlgorithmKind::Http(_) => Err(AlgorithmFailure::Failed(
+            "http algorithms are not called here (stub them)".into(),
+        )),
+    }
+}
+
+/// `${VAR}` in a URL, replaced from the environment.
+pub fn expand_env(url: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = url;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').ok_or("unclosed `${` in the URL")?;
+        let name = &rest[start + 2..start + end];
+        out.push_str(
+            &std::env::var(name)
+                .map_err(|_| format!("the environment variable {name} is not set"))?,
+        );
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn http_call(call: &AlgorithmCall, url: &str) -> Result<Value, AlgorithmFailure> {
+    let url = expand_env(url).map_err(AlgorithmFailure::Failed)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(call.algorithm.timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let body = call.request_json();
+    let mut response = match agent.post(&url).send_json(&body) {
+        Ok(r) => r,
+        Err(ureq::Error::Timeout(_)) => return Err(AlgorithmFailure::Timeout),
+        Err(e) => {
+            return Err(AlgorithmFailure::Failed(format!(
+                "request failed: {}",
+                redact_url(&e.to_string())
+            )));
+        }
+    };
+    let status = response.status();
+    if !status.is_success() {
+        return Err(AlgorithmFailure::Failed(format!(
+            "the business system answered {status}"
+        )));
+    }
+    let text = match response
+        .body_mut()
+        .with_config()
+        .limit(1024 * 1024)
+        .read_to_string()
+    {
+        Ok(t) => t,
+        Err(ureq::Error::Timeout(_)) => return Err(AlgorithmFailure::Timeout),
+        Err(e) => {
+            return Err(AlgorithmFailure::Failed(format!(
+                "reading the answer failed: {e}"
+            )));
+        }
+    };
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| AlgorithmFailure::Failed(format!("the answer is not JSON: {e}")))?;
+    Value::from_json(&json).map_err(AlgorithmFailure::Failed)
+}
+
+/// Hides anything that looks like a bot token in a message that may carry a URL.
+pub fn redact_url(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_inclusive(|c: char| c == '/' || c.is_whitespace()) {
+        if crate::syntax::looks_like_token(word) {
+            out.push_str("<redacted>");
+            if word.ends_with('/') {
+                out.push('/');
+            }
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}

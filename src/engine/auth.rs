@@ -1,0 +1,437 @@
+//! Authorization: algorithm → scenario → responsible operators → failure,
+//! and the operators' side of it.
+
+use super::buttons::Callback;
+use super::session::Pending;
+use super::step::{Scope, Turn};
+use super::{AuthRequest, AuthStatus, InlineButton, Keyboard, Principal, User};
+use crate::expr::Value;
+use crate::model::normalize;
+
+impl Turn<'_> {
+    /// An unregistered user of a bot with required authorization wrote something.
+    pub(super) fn auth_gate(&mut self) {
+        self.session.open = None;
+        if self.world.pending_auth_request(self.user.chat).is_some() {
+            return self.say("auth_pending", &[], Keyboard::None);
+        }
+        let button = InlineButton {
+            label: self.label("auth_button"),
+            data: Callback::Register.encode(),
+        };
+        self.say("auth_request", &[], Keyboard::Inline(vec![vec![button]]));
+    }
+
+    /// The registration button was pressed (or its label typed).
+    pub(super) fn register_pressed(&mut self) {
+        if self.bot.auth.is_none() || self.world.registration(self.user.chat).is_some() {
+            return self.say("auth_already", &[], Keyboard::None);
+        }
+        if self.world.pending_auth_request(self.user.chat).is_some() {
+            return self.say("auth_pending", &[], Keyboard::None);
+        }
+        self.session.pending = Some(Pending::AuthData);
+        self.say("auth_enter_data", &[], Keyboard::None);
+    }
+
+    fn ask_auth_confirm(&mut self, data: &str, seq: u32) {
+        let scope = Scope {
+            input: Some(data.to_string()),
+            ..Scope::default()
+        };
+        let text = self.render_text("auth_confirm", &self.scope_vars(&scope, &[]));
+        let row = vec![
+            InlineButton {
+                label: self.label("yes"),
+                data: Callback::AuthConfirm { seq, yes: true }.encode(),
+            },
+            InlineButton {
+                label: self.label("no"),
+                data: Callback::AuthConfirm { seq, yes: false }.encode(),
+            },
+        ];
+        self.send_to(self.user.chat, text, Keyboard::Inline(vec![row]));
+    }
+
+    /// A pending authorization step of this user (as a user or as an operator) takes the text.
+    pub(super) fn auth_pending_step(&mut self, pending: Pending, text: &str, norm: &str) {
+        match pending {
+            Pending::AuthData => {
+                let data = text.trim().to_string();
+                let confirm = self.bot.auth.as_ref().is_none_or(|a| a.confirm);
+                if confirm {
+                    self.session.seq = self.session.seq.wrapping_add(1);
+                    let seq = self.session.seq;
+                    self.session.pending = Some(Pending::AuthConfirm {
+                        data: data.clone(),
+                        seq,
+                    });
+                    self.ask_auth_confirm(&data, seq);
+                } else {
+                    self.auth_chain(&data);
+                }
+            }
+            Pending::AuthConfirm { data, seq } => {
+                if norm == normalize(&self.label("yes")) {
+                    self.auth_chain(&data);
+                } else if norm == normalize(&self.label("no")) {
+                    self.reenter();
+                } else {
+                    self.session.pending = Some(Pending::AuthConfirm {
+                        data: data.clone(),
+                        seq,
+                    });
+                    self.ask_auth_confirm(&data, seq);
+                }
+            }
+            Pending::OperatorKind { request } => {
+                let kinds = self
+                    .bot
+                    .auth
+                    .as_ref()
+                    .map(|a| a.kinds.clone())
+                    .unwrap_or_default();
+                match kinds.iter().find(|k| normalize(k) == norm) {
+                    Some(kind) => self.ask_name(request, kind.clone()),
+                    None => {
+                        self.session.pending = Some(Pending::OperatorKind { request });
+                        self.ask_kind(request);
+                    }
+                }
+            }
+            Pending::OperatorName { request, kind } => {
+                self.approve(request, kind, text.trim().to_string())
+            }
+            Pending::OperatorReason { request } => self.reject(request, text.trim().to_string()),
+            Pending::Input { .. } | Pending::Confirm { .. } => unreachable!("handled by the step"),
+        }
+    }
+
+    fn reenter(&mut self) {
+        self.session.pending = Some(Pending::AuthData);
+        self.say("auth_reenter", &[], Keyboard::None);
+    }
+
+    /// Tries the ways of registering in order until one succeeds.
+    fn auth_chain(&mut self, data: &str) {
+        let Some(auth) = self.bot.auth.as_ref() else {
+            return;
+        };
+        let scope = Scope {
+            input: Some(data.to_string()),
+            ..Scope::default()
+        };
+        if let Some(name) = &auth.algorithm
+            && let Ok(value) = self.try_algorithm(name, &scope, &[])
+        {
+            match principal_of(&value) {
+                Some(p) => {
+                    self.world
+                        .register(self.user.chat, &p, &self.user.name, self.now);
+                    self.refresh_user();
+                    return self.say(
+                        "auth_success",
+                        &[("input", Value::text(data))],
+                        Keyboard::None,
+                    );
+                }
+                None => {
+                    tracing::info!(bot = %self.bot.id, algorithm = %name, "authorization algorithm gave no principal")
+                }
+            }
+        }
+        if let Some(name) = &auth.scenario
+            && self.try_algorithm(name, &scope, &[]).is_ok()
+        {
+            self.new_request(data);
+            return self.say(
+                "auth_scenario_started",
+                &[("input", Value::text(data))],
+                Keyboard::None,
+            );
+        }
+        if !auth.responsible.is_empty() {
+            let id = self.new_request(data);
+            let requester = self.user.clone();
+            let vars = self.request_vars(&requester, data, &[]);
+            let text = self.render_text("auth_request_to_responsible", &vars);
+            let row = vec![
+                InlineButton {
+                    label: self.label("auth_approve_button"),
+                    data: Callback::Approve { request: id }.encode(),
+                },
+                InlineButton {
+                    label: self.label("auth_reject_button"),
+                    data: Callback::Reject { request: id }.encode(),
+                },
+            ];
+            for &operator in &auth.responsible {
+                self.send_to(operator, text.clone(), Keyboard::Inline(vec![row.clone()]));
+            }
+            return self.say(
+                "auth_sent_to_responsible",
+                &[("input", Value::text(data))],
+                Keyboard::None,
+            );
+        }
+        self.say(
+            "auth_failed",
+            &[("input", Value::text(data))],
+            Keyboard::None,
+        );
+    }
+
+    fn new_request(&mut self, data: &str) -> u64 {
+        self.world.create_auth_request(AuthRequest {
+            id: 0,
+            key: self.user.chat,
+            user_id: self.user.id,
+            name: self.user.name.clone(),
+            username: self.user.username.clone(),
+            data: data.to_string(),
+            status: AuthStatus::Pending,
+            created_at: self.now,
+            reason: None,
+        })
+    }
+
+    /// Variables of a text about a request: `user` is the requester, `input` their data.
+    fn request_vars(
+        &mut self,
+        requester: &User,
+        data: &str,
+        extra: &[(&str, Value)],
+    ) -> indexmap::IndexMap<String, Value> {
+        let user = self.user_value(requester);
+        let scope = Scope {
+            input: Some(data.to_string()),
+            ..Scope::default()
+        };
+        let mut vars = self.scope_vars(&scope, extra);
+        vars.insert("user".into(), user);
+        vars
+    }
+
+    fn requester(request: &AuthRequest) -> User {
+        User {
+            id: request.user_id,
+            chat: request.key,
+            name: request.name.clone(),
+            username: request.username.clone(),
+        }
+    }
+
+    /// Buttons of the registration flow and of operators.
+    pub(super) fn auth_button(&mut self, callback: Callback) {
+        match callback {
+            Callback::Register => self.register_pressed(),
+            Callback::AuthConfirm { seq, yes } => match self.session.pending.take() {
+                Some(Pending::AuthConfirm { data, seq: s }) if s == seq => {
+                    if yes {
+                        self.auth_chain(&data);
+                    } else {
+                        self.reenter();
+                    }
+                }
+                other => {
+                    self.session.pending = other;
+                    if self.world.registration(self.user.chat).is_some() {
+                        self.say("auth_already", &[], Keyboard::None);
+                    } else {
+                        self.say("choice_stale", &[], Keyboard::None);
+                    }
+                }
+            },
+            Callback::Approve { request } => {
+                if let Some(_req) = self.operator_request(request) {
+                    let kinds = self
+                        .bot
+                        .auth
+                        .as_ref()
+                        .map(|a| a.kinds.clone())
+                        .unwrap_or_default();
+                    if kinds.len() == 1 {
+                        self.ask_name(request, kinds[0].clone());
+                    } else {
+                        self.session.pending = Some(Pending::OperatorKind { request });
+                        self.ask_kind(request);
+                    }
+                }
+            }
+            Callback::Reject { request } => {
+                if let Some(req) = self.operator_request(request) {
+                    self.session.pending = Some(Pending::OperatorReason { request });
+                    let requester = Self::requester(&req);
+                    let vars = self.request_vars(&requester, &req.data, &[]);
+                    let text = self.render_text("auth_reject_reason", &vars);
+                    self.send_to(self.user.chat, text, Keyboard::None);
+                }
+            }
+            Callback::Kind { request, index } => {
+                if self.operator_request(request).is_some() {
+                    let kinds = self
+                        .bot
+                        .auth
+                        .as_ref()
+                        .map(|a| a.kinds.clone())
+                        .unwrap_or_default();
+                    match kinds.get(index) {
+                        Some(kind) => self.ask_name(request, kind.clone()),
+                        None => self.say("choice_stale", &[], Keyboard::None),
+                    }
+                }
+            }
+            Callback::DefaultName { request } => {
+                if let Some(req) = self.operator_request(request) {
+                    match self.session.pending.take() {
+                        Some(Pending::OperatorName { request: r, kind }) if r == request => {
+                            self.approve(request, kind, req.data.clone())
+                        }
+                        other => {
+                            self.session.pending = other;
+                            self.say("choice_stale", &[], Keyboard::None);
+                        }
+                    }
+                }
+            }
+            Callback::Option { .. } | Callback::Dynamic { .. } | Callback::Confirm { .. } => {
+                unreachable!("handled by the step")
+            }
+        }
+    }
+
+    /// The request an operator acts on, if this user may and it is still undecided.
+    /// Otherwise tells them why and gives `None`.
+    fn operator_request(&mut self, id: u64) -> Option<AuthRequest> {
+        let responsible = self
+            .bot
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.responsible.contains(&self.user.id));
+        if !responsible {
+            self.say("not_authorized", &[], Keyboard::None);
+            return None;
+        }
+        match self.world.auth_request(id) {
+            Some(r) if r.status == AuthStatus::Pending => Some(r),
+            Some(_) => {
+                self.session.pending = None;
+                self.say("auth_already_decided", &[], Keyboard::None);
+                None
+            }
+            None => {
+                self.say("choice_stale", &[], Keyboard::None);
+                None
+            }
+        }
+    }
+
+    fn ask_kind(&mut self, request: u64) {
+        let Some(req) = self.world.auth_request(request) else {
+            return;
+        };
+        let kinds = self
+            .bot
+            .auth
+            .as_ref()
+            .map(|a| a.kinds.clone())
+            .unwrap_or_default();
+        let rows = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                vec![InlineButton {
+                    label: super::step::shorten_label(k),
+                    data: Callback::Kind { request, index: i }.encode(),
+                }]
+            })
+            .collect();
+        let requester = Self::requester(&req);
+        let vars = self.request_vars(&requester, &req.data, &[]);
+        let text = self.render_text("auth_choose_kind", &vars);
+        self.send_to(self.user.chat, text, Keyboard::Inline(rows));
+    }
+
+    fn ask_name(&mut self, request: u64, kind: String) {
+        let Some(req) = self.world.auth_request(request) else {
+            return;
+        };
+        self.session.pending = Some(Pending::OperatorName { request, kind });
+        let requester = Self::requester(&req);
+        let vars = self.request_vars(&requester, &req.data, &[]);
+        let text = self.render_text("auth_enter_name", &vars);
+        let keyboard = if req.data.is_empty() {
+            Keyboard::None
+        } else {
+            Keyboard::Inline(vec![vec![InlineButton {
+                label: super::step::shorten_label(&req.data),
+                data: Callback::DefaultName { request }.encode(),
+            }]])
+        };
+        self.send_to(self.user.chat, text, keyboard);
+    }
+
+    fn approve(&mut self, request: u64, kind: String, name: String) {
+        let Some(mut req) = self.operator_request(request) else {
+            return;
+        };
+        let name = if name.is_empty() {
+            req.data.clone()
+        } else {
+            name
+        };
+        let principal = Principal {
+            kind,
+            id: req.key.to_string(),
+            name,
+        };
+        finish_approval(self.world, &mut req, &principal, self.now);
+        let requester = Self::requester(&req);
+        let vars = self.request_vars(&requester, &req.data, &[]);
+        let to_user = self.render_text("auth_success", &vars);
+        self.send_to(req.key, to_user, Keyboard::None);
+        let to_operator = self.render_text("auth_responsible_done", &vars);
+        self.send_to(self.user.chat, to_operator, Keyboard::None);
+    }
+
+    fn reject(&mut self, request: u64, reason: String) {
+        let Some(mut req) = self.operator_request(request) else {
+            return;
+        };
+        req.status = AuthStatus::Rejected;
+        req.reason = Some(reason.clone());
+        self.world.update_auth_request(&req);
+        let requester = Self::requester(&req);
+        let vars = self.request_vars(&requester, &req.data, &[("reason", Value::text(&reason))]);
+        let to_user = self.render_text("auth_rejected", &vars);
+        self.send_to(req.key, to_user, Keyboard::None);
+        let to_operator = self.render_text("auth_responsible_rejected", &vars);
+        self.send_to(self.user.chat, to_operator, Keyboard::None);
+    }
+}
+
+/// Registers the requester and marks the request approved (also used by the HTTP API).
+pub fn finish_approval(
+    world: &mut dyn super::World,
+    req: &mut AuthRequest,
+    principal: &Principal,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) {
+    world.register(req.key, principal, &req.name, now);
+    req.status = AuthStatus::Approved;
+    world.update_auth_request(req);
+}
+
+/// A `principal` in an algorithm's result, if it has a usable one.
+fn principal_of(value: &Value) -> Option<Principal> {
+    let p = value.member("principal");
+    let field = |k: &str| match p.member(k) {
+        Value::Null => None,
+        v => Some(v.to_text()),
+    };
+    Some(Principal {
+        kind: field("kind")?,
+        id: field("id")?,
+        name: field("name").unwrap_or_default(),
+    })
+}

@@ -1,0 +1,141 @@
+//! The dialogue engine: one step of the processing order of bot-format.md.
+//!
+//! **Invariant:** the engine does no I/O of its own and never reads the
+//! clock. Sessions, registrations, authorization requests and algorithm
+//! calls go through [`World`]; the time comes in as an argument. That is
+//! what lets transcripts, `chat`, property tests and the Telegram runtime
+//! share one implementation.
+
+mod auth;
+mod buttons;
+mod session;
+mod step;
+
+pub use buttons::Callback;
+pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
+pub use step::handle;
+
+use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
+use crate::expr::Value;
+use serde::{Deserialize, Serialize};
+
+/// Who sent an event. In a private chat `chat` equals `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub chat: i64,
+    pub name: String,
+    pub username: Option<String>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Text(String),
+    /// A press of an inline button, with its callback data.
+    Button(String),
+    /// A message without text (a sticker, a photo, a voice note).
+    Unsupported,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outgoing {
+    /// The chat to send to.
+    pub to: i64,
+    /// HTML text.
+    pub text: String,
+    pub keyboard: Keyboard,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub enum Keyboard {
+    #[default]
+    None,
+    Inline(Vec<Vec<InlineButton>>),
+    /// A persistent reply keyboard (`menu`).
+    Menu(Vec<Vec<String>>),
+    /// Removes the reply keyboard (`hide_menu`).
+    RemoveMenu,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InlineButton {
+    pub label: String,
+    pub data: String,
+}
+
+/// A registered user's identity in the business system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+}
+
+impl Principal {
+    pub fn to_value(&self) -> Value {
+        Value::object([
+            ("kind", Value::text(&self.kind)),
+            ("id", Value::text(&self.id)),
+            ("name", Value::text(&self.name)),
+        ])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl AuthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthStatus::Pending => "pending",
+            AuthStatus::Approved => "approved",
+            AuthStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// A request to be registered, waiting for an operator or a process elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub id: u64,
+    /// The requesting user's chat: their key.
+    pub key: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub username: Option<String>,
+    pub data: String,
+    pub status: AuthStatus,
+    pub created_at: chrono::DateTime<chrono::FixedOffset>,
+    pub reason: Option<String>,
+}
+
+/// Everything the engine reads or changes outside itself.
+pub trait World {
+    /// The stored session of a user in a chat, if any (the engine checks its hash).
+    fn session(&mut self, chat: i64, user: i64) -> Option<Session>;
+    fn save_session(&mut self, chat: i64, user: i64, session: &Session);
+    /// The principal a chat is registered as in this bot.
+    fn registration(&mut self, key: i64) -> Option<Principal>;
+    fn register(
+        &mut self,
+        key: i64,
+        principal: &Principal,
+        name: &str,
+        at: chrono::DateTime<chrono::FixedOffset>,
+    );
+    /// Stores a new request and gives it its id (the request's `id` is ignored).
+    fn create_auth_request(&mut self, request: AuthRequest) -> u64;
+    fn auth_request(&mut self, id: u64) -> Option<AuthRequest>;
+    /// The pending request of a chat, if any.
+    fn pending_auth_request(&mut self, key: i64) -> Option<AuthRequest>;
+    fn update_auth_request(&mut self, request: &AuthRequest);
+    /// Runs an algorithm (or its stub).
+    fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure>;
+}

@@ -1,0 +1,80 @@
+//! What the engine remembers of one user between messages. Serializable;
+//! names records by their stable ids and carries the definition hash.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// The hash of the definition this session was made with.
+    pub hash: String,
+    /// The choice (or options-returning run) whose options are on offer.
+    pub open: Option<OpenChoice>,
+    /// A step waiting for this user's next message.
+    pub pending: Option<Pending>,
+    /// Values saved by `input` steps (`vars`).
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// A counter that makes every offered dynamic list and confirmation unique.
+    pub seq: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenChoice {
+    pub record: String,
+    pub history: Vec<HistoryEntry>,
+    /// The options an algorithm returned; they live only while this choice is open.
+    pub dynamic: Option<Vec<DynamicOption>>,
+    pub seq: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DynamicOption {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The choice record's id (to cut history on re-entry).
+    pub record: String,
+    /// The choice's label: its first word, or its id when it has none.
+    pub choice: String,
+    pub title: String,
+    pub selected: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Pending {
+    /// An `input` step waits for its answer.
+    Input {
+        record: String,
+        history: Vec<HistoryEntry>,
+        selected: Option<String>,
+    },
+    /// A choice with `confirm` waits for yes or no.
+    Confirm {
+        open: OpenChoice,
+        option: ChosenOption,
+        seq: u32,
+    },
+    /// The registration data is awaited.
+    AuthData,
+    /// The registration data waits for confirmation.
+    AuthConfirm { data: String, seq: u32 },
+    /// An approving operator chooses the kind.
+    OperatorKind { request: u64 },
+    /// An approving operator enters the name.
+    OperatorName { request: u64, kind: String },
+    /// A rejecting operator enters the reason.
+    OperatorReason { request: u64 },
+}
+
+/// An option the user took, before its action runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ChosenOption {
+    /// A static option record, by id; `typed` is what a `"*"` option received.
+    Static {
+        record: String,
+        typed: Option<String>,
+    },
+    Dynamic(DynamicOption),
+}

@@ -1,0 +1,1114 @@
+//! One incoming event, handled in the processing order of bot-format.md.
+
+use super::buttons::Callback;
+use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
+use super::{Event, InlineButton, Keyboard, Outgoing, User, World};
+use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
+use crate::expr::{self, Context, Value};
+use crate::model::{Action, CompiledBot, RecordIdx, normalize};
+use chrono::{DateTime, FixedOffset};
+use indexmap::IndexMap;
+
+/// How many records one event may pass through (`alias`, `then`): a guard
+/// behind the compile-time cycle check.
+const MAX_HOPS: usize = 64;
+/// The longest button label, in bytes.
+const MAX_LABEL: usize = 64;
+
+/// Handles one event of one user and returns the messages to send.
+pub fn handle(
+    bot: &CompiledBot,
+    world: &mut dyn World,
+    user: &User,
+    event: &Event,
+    now: DateTime<FixedOffset>,
+) -> Vec<Outgoing> {
+    let stored = world.session(user.chat, user.id);
+    let session = match stored {
+        Some(s) if s.hash == bot.hash => s,
+        Some(_) => {
+            tracing::info!(bot = %bot.id, chat = user.chat, "stored session belongs to another definition; starting at the top level");
+            Session {
+                hash: bot.hash.clone(),
+                ..Session::default()
+            }
+        }
+        None => Session {
+            hash: bot.hash.clone(),
+            ..Session::default()
+        },
+    };
+    let mut turn = Turn {
+        bot,
+        world,
+        user,
+        now,
+        session,
+        out: Vec::new(),
+        cached_user: None,
+        last_result: None,
+    };
+    turn.refresh_user();
+    match event {
+        Event::Text(text) => turn.text(text),
+        Event::Button(data) => turn.button(data),
+        Event::Unsupported => turn.say("unsupported_message", &[], Keyboard::None),
+    }
+    let Turn {
+        session,
+        out,
+        world,
+        ..
+    } = turn;
+    world.save_session(user.chat, user.id, &session);
+    out
+}
+
+/// The context of a record's action: what templates and algorithms see.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Scope {
+    pub input: Option<String>,
+    pub selected: Option<String>,
+    pub history: Vec<HistoryEntry>,
+    pub result: Option<Value>,
+}
+
+/// What running a record left behind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Outcome {
+    /// Done; nothing waits for the user.
+    Done,
+    /// A choice (or options) is open, or a step is pending.
+    Waiting,
+    /// An algorithm failed; the conversation stays where it was.
+    Failed,
+}
+
+pub(super) struct Turn<'a> {
+    pub bot: &'a CompiledBot,
+    pub world: &'a mut dyn World,
+    pub user: &'a User,
+    pub now: DateTime<FixedOffset>,
+    pub session: Session,
+    pub out: Vec<Outgoing>,
+    /// The `user` variable of the current user, read once per event.
+    pub cached_user: Option<Value>,
+    /// The result of the algorithm that ran last in this step (`result` after `then`).
+    pub last_result: Option<Value>,
+}
+
+impl Turn<'_> {
+    // ----- sending -----
+
+    pub fn send_to(&mut self, to: i64, text: String, keyboard: Keyboard) {
+        let mut chunks = split_message(&text);
+        let last = chunks.pop().unwrap_or_default();
+        for c in chunks {
+            self.out.push(Outgoing {
+                to,
+                text: c,
+                keyboard: Keyboard::None,
+            });
+        }
+        self.out.push(Outgoing {
+            to,
+            text: last,
+            keyboard,
+        });
+    }
+
+    /// Renders a built-in text for this user and sends it.
+    pub fn say(&mut self, key: &str, extra: &[(&str, Value)], keyboard: Keyboard) {
+        let text = self.render_text(key, &self.scope_vars(&Scope::default(), extra));
+        self.send_to(self.user.chat, text, keyboard);
+    }
+
+    pub fn render_text(&self, key: &str, vars: &IndexMap<String, Value>) -> String {
+        self.render(self.bot.text(key), vars)
+    }
+
+    pub fn render(&self, template: &expr::Template, vars: &IndexMap<String, Value>) -> String {
+        let ctx = Context {
+            vars,
+            now: self.now,
+            tz: self.bot.timezone,
+        };
+        match expr::render(template, &ctx, true) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(bot = %self.bot.id, error = %e, "a template failed to render");
+                let mut text = String::new();
+                for s in &template.segments {
+                    if let crate::expr::ast::Segment::Text(t) = s {
+                        text.push_str(t);
+                    }
+                }
+                text
+            }
+        }
+    }
+
+    pub fn label(&self, key: &str) -> String {
+        shorten_label(&self.render_text(key, &self.scope_vars(&Scope::default(), &[])))
+    }
+
+    // ----- variables -----
+
+    pub fn refresh_user(&mut self) {
+        let user = self.user;
+        self.cached_user = Some(self.user_value(user));
+    }
+
+    pub fn user_value(&mut self, user: &User) -> Value {
+        let principal = self
+            .world
+            .registration(user.chat)
+            .map(|p| p.to_value())
+            .unwrap_or(Value::Null);
+        Value::object([
+            ("id", Value::from(user.id)),
+            ("key", Value::from(user.chat)),
+            ("name", Value::text(&user.name)),
+            (
+                "username",
+                user.username
+                    .as_ref()
+                    .map(Value::text)
+                    .unwrap_or(Value::Null),
+            ),
+            ("principal", principal),
+        ])
+    }
+
+    pub fn bot_value(&self) -> Value {
+        Value::object([
+            ("name", Value::text(&self.bot.name)),
+            ("description", Value::text(&self.bot.description)),
+            ("id", Value::text(&self.bot.id)),
+        ])
+    }
+
+    pub fn scope_vars(&self, scope: &Scope, extra: &[(&str, Value)]) -> IndexMap<String, Value> {
+        let mut vars = IndexMap::with_capacity(8 + extra.len());
+        vars.insert("bot".to_string(), self.bot_value());
+        vars.insert(
+            "user".to_string(),
+            self.cached_user.clone().unwrap_or(Value::Null),
+        );
+        vars.insert(
+            "input".to_string(),
+            scope.input.clone().map(Value::Text).unwrap_or(Value::Null),
+        );
+        vars.insert(
+            "selected".to_string(),
+            scope
+                .selected
+                .clone()
+                .map(Value::Text)
+                .unwrap_or(Value::Null),
+        );
+        vars.insert(
+            "history".to_string(),
+            Value::List(
+                scope
+                    .history
+                    .iter()
+                    .map(|h| {
+                        Value::object([
+                            ("choice", Value::text(&h.choice)),
+                            ("title", Value::text(&h.title)),
+                            ("selected", Value::text(&h.selected)),
+                        ])
+                    })
+                    .collect(),
+            ),
+        );
+        let session_vars = serde_json::Value::Object(self.session.vars.clone());
+        vars.insert(
+            "vars".to_string(),
+            Value::from_json(&session_vars).unwrap_or(Value::Null),
+        );
+        vars.insert(
+            "result".to_string(),
+            scope.result.clone().unwrap_or(Value::Null),
+        );
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.clone());
+        }
+        vars
+    }
+}
+
+impl Turn<'_> {
+    fn is_cancel(&self, norm: &str) -> bool {
+        self.bot.cancel.iter().any(|w| w == norm)
+    }
+
+    fn text(&mut self, text: &str) {
+        let norm = normalize(text);
+        // A cancel word is checked before anything else, always.
+        if self.is_cancel(&norm) {
+            let key = match &self.session.pending {
+                Some(Pending::Input { .. } | Pending::AuthData | Pending::AuthConfirm { .. })
+                | Some(
+                    Pending::OperatorKind { .. }
+                    | Pending::OperatorName { .. }
+                    | Pending::OperatorReason { .. },
+                ) => "input_cancelled",
+                _ => "choice_cancelled",
+            };
+            self.session.pending = None;
+            self.session.open = None;
+            self.say(key, &[], Keyboard::None);
+            return;
+        }
+        // 1. A pending step takes the message.
+        if let Some(pending) = self.session.pending.take() {
+            self.pending(pending, text, &norm);
+            return;
+        }
+        // 2. A start word: the greeting.
+        if self.bot.start.contains(&norm) {
+            self.session.open = None;
+            let greeting_scope = Scope {
+                input: Some(text.to_string()),
+                ..Scope::default()
+            };
+            let greeting = self.render_text("greeting", &self.scope_vars(&greeting_scope, &[]));
+            self.send_to(self.user.chat, greeting, Keyboard::None);
+            if self.must_register() {
+                self.auth_gate();
+            }
+            return;
+        }
+        // 3. An unregistered user of a bot with required authorization.
+        if self.must_register() {
+            // Typing the registration button's label is pressing it.
+            if norm == normalize(&self.label("auth_button")) {
+                self.register_pressed();
+            } else {
+                self.auth_gate();
+            }
+            return;
+        }
+        // 4. An open choice: its options, a "*" option last.
+        if let Some(open) = self.session.open.clone()
+            && self.open_choice_text(&open, text, &norm)
+        {
+            return;
+        }
+        // 5. Code mode.
+        if self.bot.allow_code && self.code(text, &norm) {
+            return;
+        }
+        // 6. Top-level keywords.
+        if let Some(&record) = self.bot.top.get(&norm) {
+            let before = self.session.open.take();
+            let scope = Scope {
+                input: Some(text.to_string()),
+                ..Scope::default()
+            };
+            if self.execute(record, scope, 0) == Outcome::Failed {
+                self.session.open = before;
+            }
+            return;
+        }
+        // 7. Unknown.
+        let scope = Scope {
+            input: Some(text.to_string()),
+            ..Scope::default()
+        };
+        let reply = self.render_text("unknown", &self.scope_vars(&scope, &[]));
+        self.send_to(self.user.chat, reply, Keyboard::None);
+    }
+
+    /// Whether this user must register before reaching anything.
+    pub(super) fn must_register(&mut self) -> bool {
+        match &self.bot.auth {
+            Some(a) if a.required => self.world.registration(self.user.chat).is_none(),
+            _ => false,
+        }
+    }
+
+    fn pending(&mut self, pending: Pending, text: &str, norm: &str) {
+        match pending {
+            Pending::Input {
+                record,
+                history,
+                selected,
+            } => {
+                let Some(idx) = self.bot.record_by_id(&record) else {
+                    return self.stale();
+                };
+                let Action::Input { save_as, .. } = &self.bot.records[idx].action else {
+                    return self.stale();
+                };
+                if let Some(name) = save_as {
+                    self.session
+                        .vars
+                        .insert(name.clone(), serde_json::Value::String(text.to_string()));
+                }
+                let scope = Scope {
+                    input: Some(text.to_string()),
+                    selected,
+                    history,
+                    result: None,
+                };
+                if let Some(next) = self.bot.records[idx].then {
+                    // The answer stays consumed even if what follows fails.
+                    self.execute(next, scope, 0);
+                }
+            }
+            Pending::Confirm { open, option, seq } => {
+                let yes = normalize(&self.label("yes"));
+                let no = normalize(&self.label("no"));
+                if norm == yes {
+                    self.confirmed(open, option, true);
+                } else if norm == no {
+                    self.confirmed(open, option, false);
+                } else {
+                    // The confirmation takes the message: ask again.
+                    self.session.pending = Some(Pending::Confirm {
+                        open: open.clone(),
+                        option: option.clone(),
+                        seq,
+                    });
+                    self.ask_confirm(&open, &option, seq);
+                }
+            }
+            other => self.auth_pending_step(other, text, norm),
+        }
+    }
+
+    fn stale(&mut self) {
+        self.session.open = None;
+        self.session.pending = None;
+        self.say("choice_stale", &[], Keyboard::None);
+    }
+
+    fn button(&mut self, data: &str) {
+        let Some(callback) = Callback::decode(data) else {
+            tracing::info!(bot = %self.bot.id, "a button press with unknown data");
+            return self.say("choice_stale", &[], Keyboard::None);
+        };
+        match callback {
+            Callback::Option { hash, record } => {
+                if hash != self.bot.short_hash() {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                }
+                if self.must_register() {
+                    return self.auth_gate();
+                }
+                let Some(option) = self.bot.records.get(record) else {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                };
+                let Some(choice) = option.parent.filter(|&p| self.bot.records[p].is_choice())
+                else {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                };
+                if option.is_star {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                }
+                // The open choice keeps its own path; an earlier message's button re-enters
+                // its choice with the path of parents that leads to it.
+                let open = match &self.session.open {
+                    Some(o) if o.record == self.bot.records[choice].id && o.dynamic.is_none() => {
+                        o.clone()
+                    }
+                    _ => OpenChoice {
+                        record: self.bot.records[choice].id.clone(),
+                        history: self.static_history(choice),
+                        dynamic: None,
+                        seq: 0,
+                    },
+                };
+                self.session.pending = None;
+                let chosen = ChosenOption::Static {
+                    record: option.id.clone(),
+                    typed: None,
+                };
+                self.choose(open, chosen);
+            }
+            Callback::Dynamic { hash, seq, index } => {
+                if hash != self.bot.short_hash() {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                }
+                if self.must_register() {
+                    return self.auth_gate();
+                }
+                let open = match &self.session.open {
+                    Some(o) if o.seq == seq => o.clone(),
+                    _ => return self.say("choice_stale", &[], Keyboard::None),
+                };
+                let Some(item) = open.dynamic.as_ref().and_then(|d| d.get(index)).cloned() else {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                };
+                self.session.pending = None;
+                self.choose(open, ChosenOption::Dynamic(item));
+            }
+            Callback::Confirm { hash, seq, yes } => {
+                if hash != self.bot.short_hash() {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                }
+                match self.session.pending.take() {
+                    Some(Pending::Confirm {
+                        open,
+                        option,
+                        seq: s,
+                    }) if s == seq => self.confirmed(open, option, yes),
+                    other => {
+                        self.session.pending = other;
+                        self.say("choice_stale", &[], Keyboard::None);
+                    }
+                }
+            }
+            other => self.auth_button(other),
+        }
+    }
+
+    /// The history that leads to a choice through its static parents.
+    fn static_history(&self, choice: RecordIdx) -> Vec<HistoryEntry> {
+        let mut chain = Vec::new();
+        let mut at = choice;
+        while let Some(parent) = self.bot.records[at].parent {
+            chain.push((parent, at));
+            at = parent;
+            if chain.len() > self.bot.records.len() {
+                break;
+            }
+        }
+        chain.reverse();
+        let vars = self.scope_vars(&Scope::default(), &[]);
+        chain
+            .into_iter()
+            .filter(|(p, _)| self.bot.records[*p].is_choice())
+            .map(|(p, option)| HistoryEntry {
+                record: self.bot.records[p].id.clone(),
+                choice: self.bot.records[p].label().to_string(),
+                title: match &self.bot.records[p].action {
+                    Action::Choice { title, .. } => self.render(title, &vars),
+                    _ => String::new(),
+                },
+                selected: self.bot.records[option].label().to_string(),
+            })
+            .collect()
+    }
+
+    /// Text typed while a choice is open. Returns whether an option took it.
+    fn open_choice_text(&mut self, open: &OpenChoice, text: &str, norm: &str) -> bool {
+        let Some(choice) = self.bot.record_by_id(&open.record) else {
+            self.session.open = None;
+            return false;
+        };
+        let record = &self.bot.records[choice];
+        let chosen = if let Some(items) = &open.dynamic {
+            match items
+                .iter()
+                .find(|i| normalize(&i.label) == norm || normalize(&i.value) == norm)
+            {
+                Some(item) => ChosenOption::Dynamic(item.clone()),
+                None if record.star_option.is_some() => ChosenOption::Dynamic(DynamicOption {
+                    label: text.to_string(),
+                    value: text.to_string(),
+                }),
+                None => return false,
+            }
+        } else if let Some(&o) = record.option_index.get(norm) {
+            ChosenOption::Static {
+                record: self.bot.records[o].id.clone(),
+                typed: None,
+            }
+        } else if let Some(star) = record.star_option {
+            ChosenOption::Static {
+                record: self.bot.records[star].id.clone(),
+                typed: Some(text.to_string()),
+            }
+        } else {
+            return false;
+        };
+        self.choose(open.clone(), chosen);
+        true
+    }
+
+    /// An option was taken: confirm first when the choice asks for it.
+    fn choose(&mut self, open: OpenChoice, chosen: ChosenOption) {
+        let Some(choice) = self.bot.record_by_id(&open.record) else {
+            return self.stale();
+        };
+        if let Action::Choice { confirm: true, .. } = self.bot.records[choice].action {
+            self.session.seq = self.session.seq.wrapping_add(1);
+            let seq = self.session.seq;
+            self.session.pending = Some(Pending::Confirm {
+                open: open.clone(),
+                option: chosen.clone(),
+                seq,
+            });
+            self.session.open = Some(open.clone());
+            return self.ask_confirm(&open, &chosen, seq);
+        }
+        self.take_option(open, chosen);
+    }
+
+    fn selected_text(&self, chosen: &ChosenOption) -> String {
+        match chosen {
+            ChosenOption::Static { typed: Some(t), .. } => t.clone(),
+            ChosenOption::Static {
+                record,
+                typed: None,
+            } => self
+                .bot
+                .record_by_id(record)
+                .map(|r| self.bot.records[r].label().to_string())
+                .unwrap_or_default(),
+            ChosenOption::Dynamic(item) => item.value.clone(),
+        }
+    }
+
+    fn ask_confirm(&mut self, open: &OpenChoice, chosen: &ChosenOption, seq: u32) {
+        let scope = Scope {
+            selected: Some(self.selected_text(chosen)),
+            history: open.history.clone(),
+            ..Scope::default()
+        };
+        let text = self.render_text("choice_confirm", &self.scope_vars(&scope, &[]));
+        let hash = self.bot.short_hash().to_string();
+        let row = vec![
+            InlineButton {
+                label: self.label("yes"),
+                data: Callback::Confirm {
+                    hash: hash.clone(),
+                    seq,
+                    yes: true,
+                }
+                .encode(),
+            },
+            InlineButton {
+                label: self.label("no"),
+                data: Callback::Confirm {
+                    hash,
+                    seq,
+                    yes: false,
+                }
+                .encode(),
+            },
+        ];
+        self.send_to(self.user.chat, text, Keyboard::Inline(vec![row]));
+    }
+
+    fn confirmed(&mut self, open: OpenChoice, chosen: ChosenOption, yes: bool) {
+        if yes {
+            return self.take_option(open, chosen);
+        }
+        // No: the choice message again, and nothing else.
+        let Some(choice) = self.bot.record_by_id(&open.record) else {
+            return self.stale();
+        };
+        self.resend_choice(choice, open);
+    }
+
+    /// Sends a choice's message again with the options it had.
+    fn resend_choice(&mut self, choice: RecordIdx, open: OpenChoice) {
+        let scope = Scope {
+            history: open.history.clone(),
+            ..Scope::default()
+        };
+        let title = match &self.bot.records[choice].action {
+            Action::Choice { title, .. } => self.render(title, &self.scope_vars(&scope, &[])),
+            _ => self.render_text("choose_option", &self.scope_vars(&scope, &[])),
+        };
+        let keyboard = match &open.dynamic {
+            Some(items) => self.dynamic_keyboard(choice, items, open.seq),
+            None => self.static_keyboard(choice),
+        };
+        self.session.open = Some(open);
+        self.send_to(self.user.chat, title, keyboard);
+    }
+
+    /// Runs the action of the option taken, then closes the choice unless something new waits.
+    fn take_option(&mut self, open: OpenChoice, chosen: ChosenOption) {
+        let Some(choice) = self.bot.record_by_id(&open.record) else {
+            return self.stale();
+        };
+        let record = &self.bot.records[choice];
+        let selected = self.selected_text(&chosen);
+        let target = match &chosen {
+            ChosenOption::Static { record: id, .. } => self.bot.record_by_id(id),
+            ChosenOption::Dynamic(item) => record
+                .option_index
+                .get(&normalize(&item.value))
+                .or_else(|| record.option_index.get(&normalize(&item.label)))
+                .copied()
+                .or(record.star_option),
+        };
+        let Some(target) = target else {
+            tracing::warn!(bot = %self.bot.id, choice = %record.id, "an option was chosen that no record handles");
+            self.session.open = None;
+            let scope = Scope {
+                input: Some(selected),
+                ..Scope::default()
+            };
+            let reply = self.render_text("unknown", &self.scope_vars(&scope, &[]));
+            return self.send_to(self.user.chat, reply, Keyboard::None);
+        };
+        let title = match &record.action {
+            Action::Choice { title, .. } => self.render(
+                title,
+                &self.scope_vars(
+                    &Scope {
+                        history: open.history.clone(),
+                        ..Scope::default()
+                    },
+                    &[],
+                ),
+            ),
+            _ => String::new(),
+        };
+        let mut history = open.history.clone();
+        history.push(HistoryEntry {
+            record: record.id.clone(),
+            choice: record.label().to_string(),
+            title,
+            selected: selected.clone(),
+        });
+        let before = Some(open.clone());
+        self.session.open = None;
+        let input = match &chosen {
+            ChosenOption::Static { typed: Some(t), .. } => t.clone(),
+            _ => selected.clone(),
+        };
+        let scope = Scope {
+            input: Some(input),
+            selected: Some(selected),
+            history,
+            result: None,
+        };
+        if self.execute(target, scope, 0) == Outcome::Failed {
+            // Nothing the algorithm would have changed is changed: the choice stays open.
+            self.session.open = before;
+        }
+    }
+
+    // ----- records -----
+
+    pub(super) fn execute(&mut self, record: RecordIdx, scope: Scope, hops: usize) -> Outcome {
+        if hops > MAX_HOPS {
+            tracing::error!(bot = %self.bot.id, "too many hand-overs in one step");
+            self.say("algorithm_failed", &[], Keyboard::None);
+            return Outcome::Failed;
+        }
+        let bot = self.bot;
+        let r = &bot.records[record];
+        let first_message = self.out.len();
+        let outcome = match &r.action {
+            Action::Reply(template) => {
+                let text = self.render(template, &self.scope_vars(&scope, &[]));
+                self.send_to(self.user.chat, text, Keyboard::None);
+                Outcome::Done
+            }
+            Action::Alias(target) => return self.execute(*target, scope, hops + 1),
+            Action::Input { question, .. } => {
+                let text = self.render(question, &self.scope_vars(&scope, &[]));
+                self.send_to(self.user.chat, text, Keyboard::None);
+                self.session.pending = Some(Pending::Input {
+                    record: r.id.clone(),
+                    history: scope.history.clone(),
+                    selected: scope.selected.clone(),
+                });
+                Outcome::Waiting
+            }
+            Action::Choice {
+                title,
+                options_from,
+                ..
+            } => self.open_choice(record, title, options_from.as_deref(), scope.clone()),
+            Action::Run(name) => self.run_record(record, name, &scope),
+        };
+        self.attach_menu(record, first_message);
+        if outcome == Outcome::Done
+            && let Some(next) = r.then
+        {
+            let mut scope = scope;
+            if let Action::Run(_) = r.action {
+                scope.result = self.last_result.clone();
+            }
+            return self.execute(next, scope, hops + 1);
+        }
+        outcome
+    }
+
+    fn attach_menu(&mut self, record: RecordIdx, first_message: usize) {
+        let r = &self.bot.records[record];
+        let keyboard = if let Some(menu) = &r.menu {
+            Keyboard::Menu(menu.clone())
+        } else if r.hide_menu {
+            Keyboard::RemoveMenu
+        } else {
+            return;
+        };
+        if let Some(m) = self.out[first_message..]
+            .iter_mut()
+            .rev()
+            .find(|m| m.keyboard == Keyboard::None)
+        {
+            m.keyboard = keyboard;
+        }
+    }
+
+    fn static_keyboard(&self, choice: RecordIdx) -> Keyboard {
+        let r = &self.bot.records[choice];
+        let columns = match r.action {
+            Action::Choice { columns, .. } => columns,
+            _ => 1,
+        };
+        let hash = self.bot.short_hash();
+        let buttons: Vec<InlineButton> = r
+            .options
+            .iter()
+            .filter(|&&o| !self.bot.records[o].is_star)
+            .map(|&o| InlineButton {
+                label: self.bot.records[o].label().to_string(),
+                data: Callback::Option {
+                    hash: hash.to_string(),
+                    record: o,
+                }
+                .encode(),
+            })
+            .collect();
+        Keyboard::Inline(
+            buttons
+                .chunks(columns.max(1))
+                .map(<[InlineButton]>::to_vec)
+                .collect(),
+        )
+    }
+
+    fn dynamic_keyboard(&self, choice: RecordIdx, items: &[DynamicOption], seq: u32) -> Keyboard {
+        let columns = match self.bot.records[choice].action {
+            Action::Choice { columns, .. } => columns,
+            _ => 1,
+        };
+        let hash = self.bot.short_hash();
+        let buttons: Vec<InlineButton> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| InlineButton {
+                label: item.label.clone(),
+                data: Callback::Dynamic {
+                    hash: hash.to_string(),
+                    seq,
+                    index: i,
+                }
+                .encode(),
+            })
+            .collect();
+        Keyboard::Inline(
+            buttons
+                .chunks(columns.max(1))
+                .map(<[InlineButton]>::to_vec)
+                .collect(),
+        )
+    }
+
+    fn open_choice(
+        &mut self,
+        record: RecordIdx,
+        title: &expr::Template,
+        options_from: Option<&str>,
+        scope: Scope,
+    ) -> Outcome {
+        let r = &self.bot.records[record];
+        // Re-entering a choice on the path cuts the path back to where it was first entered.
+        let mut history = scope.history.clone();
+        if let Some(at) = history.iter().position(|h| h.record == r.id) {
+            history.truncate(at);
+        }
+        let scope = Scope {
+            history: history.clone(),
+            ..scope
+        };
+        let (dynamic, text_override) = match options_from {
+            None => (None, None),
+            Some(name) => match self.call_algorithm(name, &scope) {
+                Err(()) => return Outcome::Failed,
+                Ok(value) => match parse_options(&value) {
+                    Some((items, text)) if !items.is_empty() => (Some(items), text),
+                    _ => {
+                        self.say("empty_result", &[], Keyboard::None);
+                        return Outcome::Done;
+                    }
+                },
+            },
+        };
+        let title =
+            text_override.unwrap_or_else(|| self.render(title, &self.scope_vars(&scope, &[])));
+        self.session.seq = self.session.seq.wrapping_add(1);
+        let seq = self.session.seq;
+        let keyboard = match &dynamic {
+            Some(items) => self.dynamic_keyboard(record, items, seq),
+            None => self.static_keyboard(record),
+        };
+        self.session.open = Some(OpenChoice {
+            record: r.id.clone(),
+            history,
+            dynamic,
+            seq,
+        });
+        self.send_to(self.user.chat, title, keyboard);
+        Outcome::Waiting
+    }
+
+    fn run_record(&mut self, record: RecordIdx, name: &str, scope: &Scope) -> Outcome {
+        let value = match self.call_algorithm(name, scope) {
+            Ok(v) => v,
+            Err(()) => return Outcome::Failed,
+        };
+        self.last_result = Some(value.clone());
+        let is_expr = matches!(
+            self.bot.algorithms.get(name).map(|a| &a.kind),
+            Some(crate::model::AlgorithmKind::Expr(_))
+        );
+        if value.is_empty_result() {
+            self.say("empty_result", &[], Keyboard::None);
+            return Outcome::Done;
+        }
+        let (text, options) = match &value {
+            Value::List(_) => (None, parse_options(&value)),
+            Value::Object(o) if o.contains_key("choices") => {
+                (o.get("text").map(Value::to_text), parse_options(&value))
+            }
+            Value::Object(o) if o.contains_key("text") => (o.get("text").map(Value::to_text), None),
+            Value::Object(_) => (Some(value.to_text()), None),
+            other => (Some(other.to_text()), None),
+        };
+        match options {
+            Some((items, _)) if !items.is_empty() => {
+                let r = &self.bot.records[record];
+                self.session.seq = self.session.seq.wrapping_add(1);
+                let seq = self.session.seq;
+                let title = match text {
+                    Some(t) => self.algorithm_text(&t, is_expr),
+                    None => self.render_text("choose_option", &self.scope_vars(scope, &[])),
+                };
+                let keyboard = self.dynamic_keyboard(record, &items, seq);
+                self.session.open = Some(OpenChoice {
+                    record: r.id.clone(),
+                    history: scope.history.clone(),
+                    dynamic: Some(items),
+                    seq,
+                });
+                self.send_to(self.user.chat, title, keyboard);
+                Outcome::Waiting
+            }
+            Some(_) if text.is_none() => {
+                self.say("empty_result", &[], Keyboard::None);
+                Outcome::Done
+            }
+            _ => {
+                let text = self.algorithm_text(&text.unwrap_or_default(), is_expr);
+                self.send_to(self.user.chat, text, Keyboard::None);
+                Outcome::Done
+            }
+        }
+    }
+
+    /// An algorithm's text as sent: expr results escaped; others as HTML when it is valid.
+    fn algorithm_text(&self, text: &str, is_expr: bool) -> String {
+        if is_expr || crate::validate::check_html(text).is_err() {
+            expr::escape_html(text)
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Calls an algorithm; a failure is told to the user and logged, and gives `Err`.
+    pub(super) fn call_algorithm(&mut self, name: &str, scope: &Scope) -> Result<Value, ()> {
+        match self.try_algorithm(name, scope, &[]) {
+            Ok(v) => Ok(v),
+            Err(failure) => {
+                let key = match failure {
+                    AlgorithmFailure::Timeout => "algorithm_timeout",
+                    AlgorithmFailure::Failed(_) => "algorithm_failed",
+                };
+                self.say(key, &[], Keyboard::None);
+                Err(())
+            }
+        }
+    }
+
+    /// Calls an algorithm and logs a failure, without telling the user.
+    pub(super) fn try_algorithm(
+        &mut self,
+        name: &str,
+        scope: &Scope,
+        extra: &[(&str, Value)],
+    ) -> Result<Value, AlgorithmFailure> {
+        let Some(algorithm) = self.bot.algorithms.get(name) else {
+            return Err(AlgorithmFailure::Failed(format!(
+                "unknown algorithm `{name}`"
+            )));
+        };
+        let vars = self.scope_vars(scope, extra);
+        let call = AlgorithmCall {
+            bot: self.bot,
+            algorithm,
+            vars: &vars,
+            now: self.now,
+        };
+        let result = self.world.run_algorithm(&call);
+        if let Err(failure) = &result {
+            tracing::warn!(bot = %self.bot.id, algorithm = name, cause = %failure, "algorithm failed");
+        }
+        result
+    }
+
+    fn code(&mut self, text: &str, norm: &str) -> bool {
+        if let Some(name) = self.bot.code_names.get(norm).cloned() {
+            let scope = Scope {
+                input: Some(text.to_string()),
+                ..Scope::default()
+            };
+            if let Ok(value) = self.call_algorithm(&name, &scope) {
+                let is_expr = matches!(
+                    self.bot.algorithms[&name].kind,
+                    crate::model::AlgorithmKind::Expr(_)
+                );
+                if value.is_empty_result() {
+                    self.say("empty_result", &[], Keyboard::None);
+                } else {
+                    let shown = match &value {
+                        Value::Object(o) if o.contains_key("text") => o["text"].to_text(),
+                        other => other.to_text(),
+                    };
+                    let t = self.algorithm_text(&shown, is_expr);
+                    self.send_to(self.user.chat, t, Keyboard::None);
+                }
+            }
+            return true;
+        }
+        let Ok(parsed) = expr::parse_expression(text) else {
+            return false;
+        };
+        if !parsed.has_operator_or_call() {
+            return false;
+        }
+        let scope = Scope {
+            input: Some(text.to_string()),
+            ..Scope::default()
+        };
+        let vars = self.scope_vars(&scope, &[]);
+        let ctx = Context {
+            vars: &vars,
+            now: self.now,
+            tz: self.bot.timezone,
+        };
+        match expr::evaluate(&parsed, &ctx) {
+            Ok(v) => {
+                let t = expr::escape_html(&v.to_text());
+                let t = if t.is_empty() {
+                    self.render_text("empty_result", &vars)
+                } else {
+                    t
+                };
+                self.send_to(self.user.chat, t, Keyboard::None);
+            }
+            Err(e) => self.say("code_error", &[("error", Value::text(e.0))], Keyboard::None),
+        }
+        true
+    }
+}
+
+/// Reads options from an algorithm result: a list, or an object with `choices` (and maybe `text`).
+fn parse_options(value: &Value) -> Option<(Vec<DynamicOption>, Option<String>)> {
+    let (list, text) = match value {
+        Value::List(items) => (items, None),
+        Value::Object(o) => match o.get("choices") {
+            Some(Value::List(items)) => (items, o.get("text").map(Value::to_text)),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let items = list
+        .iter()
+        .take(crate::validate::MAX_OPTIONS)
+        .map(|item| match item {
+            Value::Object(o) => {
+                let value = o
+                    .get("value")
+                    .or_else(|| o.get("label"))
+                    .map(Value::to_text)
+                    .unwrap_or_default();
+                let label = o
+                    .get("label")
+                    .map(Value::to_text)
+                    .unwrap_or_else(|| value.clone());
+                DynamicOption {
+                    label: shorten_label(&label),
+                    value,
+                }
+            }
+            other => {
+                let t = other.to_text();
+                DynamicOption {
+                    label: shorten_label(&t),
+                    value: t,
+                }
+            }
+        })
+        .filter(|o| !o.label.is_empty())
+        .collect();
+    Some((items, text))
+}
+
+/// Shortens a label to Telegram's 64 bytes, ending it with `…`.
+pub(super) fn shorten_label(label: &str) -> String {
+    if label.len() <= MAX_LABEL {
+        return label.to_string();
+    }
+    let mut end = MAX_LABEL - '…'.len_utf8();
+    while !label.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &label[..end])
+}
+
+/// Splits a message over Telegram's 4096 characters at line breaks (a line
+/// that is itself too long is split where it must be); nothing is cut off.
+pub fn split_message(text: &str) -> Vec<String> {
+    const LIMIT: usize = crate::validate::MAX_MESSAGE;
+    if text.chars().count() <= LIMIT {
+        return vec![text.to_string()];
+    }
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    let mut current_len = 0;
+    for line in text.split_inclusive('\n') {
+        let mut line = line;
+        loop {
+            let len = line.chars().count();
+            if current_len + len <= LIMIT {
+                current.push_str(line);
+                current_len += len;
+                break;
+            }
+            if current_len > 0 {
+                chunks.push(std::mem::take(&mut current));
+                current_len = 0;
+                continue;
+            }
+            let cut = line
+                .char_indices()
+                .nth(LIMIT)
+                .map(|(i, _)| i)
+                .unwrap_or(line.len());
+            chunks.push(line[..cut].to_string());
+            line = &line[cut..];
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+        .into_iter()
+        .map(|c| c.trim_end_matches('\n').to_string())
+        .collect()
+}

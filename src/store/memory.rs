@@ -1,0 +1,96 @@
+use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
+use crate::engine::{AuthRequest, AuthStatus, Principal, Session, World};
+use crate::expr::Value;
+use std::collections::HashMap;
+
+/// What a stubbed algorithm does instead of running.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stub {
+    Returns(serde_json::Value),
+    Fails,
+    TimesOut,
+}
+
+/// Everything in memory: sessions, registrations, requests; algorithms run
+/// for real (expressions, builtins) unless stubbed, and never over HTTP
+/// unless `http` is set.
+#[derive(Default)]
+pub struct MemoryWorld {
+    pub sessions: HashMap<(i64, i64), Session>,
+    pub registrations: HashMap<i64, (Principal, String)>,
+    pub requests: Vec<AuthRequest>,
+    pub stubs: HashMap<String, Stub>,
+    pub builtins: Builtins,
+    pub http: bool,
+}
+
+impl World for MemoryWorld {
+    fn session(&mut self, chat: i64, user: i64) -> Option<Session> {
+        self.sessions.get(&(chat, user)).cloned()
+    }
+
+    fn save_session(&mut self, chat: i64, user: i64, session: &Session) {
+        self.sessions.insert((chat, user), session.clone());
+    }
+
+    fn registration(&mut self, key: i64) -> Option<Principal> {
+        self.registrations.get(&key).map(|(p, _)| p.clone())
+    }
+
+    fn register(
+        &mut self,
+        key: i64,
+        principal: &Principal,
+        name: &str,
+        _at: chrono::DateTime<chrono::FixedOffset>,
+    ) {
+        self.registrations
+            .insert(key, (principal.clone(), name.to_string()));
+    }
+
+    fn create_auth_request(&mut self, mut request: AuthRequest) -> u64 {
+        request.id = self.requests.len() as u64 + 1;
+        self.requests.push(request);
+        self.requests.len() as u64
+    }
+
+    fn auth_request(&mut self, id: u64) -> Option<AuthRequest> {
+        self.requests.iter().find(|r| r.id == id).cloned()
+    }
+
+    fn pending_auth_request(&mut self, key: i64) -> Option<AuthRequest> {
+        self.requests
+            .iter()
+            .rev()
+            .find(|r| r.key == key && r.status == AuthStatus::Pending)
+            .cloned()
+    }
+
+    fn update_auth_request(&mut self, request: &AuthRequest) {
+        if let Some(r) = self.requests.iter_mut().find(|r| r.id == request.id) {
+            *r = request.clone();
+        }
+    }
+
+    fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
+        match self.stubs.get(&call.algorithm.name) {
+            Some(Stub::Returns(json)) => Value::from_json(json).map_err(AlgorithmFailure::Failed),
+            Some(Stub::Fails) => Err(AlgorithmFailure::Failed("stubbed to fail".into())),
+            Some(Stub::TimesOut) => Err(AlgorithmFailure::Timeout),
+            None => algorithms::run(call, &self.builtins, self.http),
+        }
+    }
+}
+
+impl Stub {
+    /// Parses the right side of `@stub NAME = …` or `--stub NAME=…`: JSON, `fail` or `timeout`.
+    pub fn parse(text: &str) -> Result<Stub, String> {
+        match text.trim() {
+            "fail" => Ok(Stub::Fails),
+            "timeout" => Ok(Stub::TimesOut),
+            json => serde_json::from_str(json)
+                .map(Stub::Returns)
+                .map_err(|e| format!("not JSON, `fail` or `timeout`: {e}")),
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Storage behind the engine's [`World`](crate::engine::World) seam. This
+//! module has the in-memory implementation used by transcripts, `chat`,
+//! tests and benchmarks.
+
+mod memory;
+
+pub use memory::{MemoryWorld, Stub};
