@@ -62,7 +62,7 @@ codes! {
     WrongArity = "E030", Error, "a function called with the wrong number of arguments";
     StarOutsideOption = "E031", Error, "`*` used outside an option";
     OptionWithoutMatch = "E032", Error, "an option with no words, so no button label";
-    UnknownNotification = "E033", Error, "a notification template with a problem";
+    UnknownNotification = "E033", Error, "a notification without its text";
     Unreachable = "W001", Warning, "a record reachable from nowhere";
     ShadowedOption = "W002", Warning, "an option after a `*` option, which can never be chosen";
     MenuWithButtons = "W003", Warning, "a menu on a record whose message already carries inline buttons";

@@ -74,7 +74,7 @@ impl Callback {
         }
         let parts: Vec<&str> = data.split(':').collect();
         let num = |s: &str| -> Option<u64> {
-            (!s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()))
+            (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()))
                 .then(|| s.parse().ok())
                 .flatten()
         };

@@ -430,7 +430,7 @@ impl Validator<'_> {
             let Some(text) = &n.text else {
                 self.push(
                     n.name.span.clone(),
-                    Code::MissingKey,
+                    Code::UnknownNotification,
                     format!("notification `{}` has no `text`", n.name.value),
                 );
                 continue;

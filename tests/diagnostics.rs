@@ -1,0 +1,190 @@
+//! One fixture per diagnostic code: each must report its code, and its
+//! rendered, colourless output is an insta snapshot.
+
+use botwright::diagnostics::{self, Code, Format, SourceFile};
+
+const HEAD: &str = "[bot]\nname = \"T\"\ntoken_env = \"T_TOKEN\"\n";
+
+fn fixture(code: &str) -> String {
+    let body = match code {
+        "E001" => return "[bot\nname = 1".into(),
+        "E002" => "[[keyword]]\nmatch = \"a\"\nrepyl = \"x\"\n",
+        "E003" => return "[bot]\nname = \"T\"\n".into(),
+        "E004" => {
+            "[[keyword]]\nmatch = \"a\"\nreply = \"123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n"
+        }
+        "E005" => "[[keyword]]\nmatch = \"a\"\nreply = 5\n",
+        "E006" => {
+            "[[keyword]]\nmatch = \"А1\"\nreply = \"x\"\n\n[[keyword]]\nmatch = \"а 1\"\nreply = \"y\"\n"
+        }
+        "E007" => "[[keyword]]\nmatch = \"a\"\nalias = \"nowhere\"\n",
+        "E008" => {
+            "[[keyword]]\nid = \"old\"\nmatch = \"old\"\nreply = \"x\"\ndisabled = true\n\n[[keyword]]\nmatch = \"a\"\nalias = \"old\"\n"
+        }
+        "E009" => {
+            "[[keyword]]\nid = \"r\"\nmatch = \"r\"\nreply = \"x\"\n\n[[keyword]]\nparent = \"r\"\nmatch = \"o\"\nreply = \"y\"\n"
+        }
+        "E010" => "[[keyword]]\nmatch = \"a\"\ninput = \"Your name?\"\n",
+        "E011" => "[[keyword]]\nmatch = \"a\"\nchoice = \"Pick one\"\n",
+        "E012" => "[[keyword]]\nmatch = \"a\"\nreply = \"x\"\nrun = \"calc\"\n",
+        "E013" => "[[keyword]]\nmatch = \"a\"\n",
+        "E014" => {
+            "[[keyword]]\nid = \"p\"\nmatch = \"p\"\nalias = \"q\"\n\n[[keyword]]\nid = \"q\"\nalias = \"p\"\n"
+        }
+        "E015" => "[[keyword]]\nmatch = \"a\"\nrun = \"calc\"\n",
+        "E016" => "[texts]\ngreting = \"Hi\"\n",
+        "E017" => "[[keyword]]\nmatch = \"a\"\nreply = \"<b>bold\"\n",
+        "E018" => "[[keyword]]\nmatch = \"a\"\nreply = \"Sum: {{ 1 + }}\"\n",
+        "E019" => "[[keyword]]\nmatch = \"a\"\nreply = \"Hi {{ usr.name }}\"\n",
+        "E020" => "[[keyword]]\nmatch = \"a\"\nreply = \"{{ shout(input) }}\"\n",
+        "E021" => {
+            "[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"Очень длинная надпись на кнопке которая не помещается\"\nreply = \"x\"\n"
+        }
+        "E022" => {
+            let mut s = String::from("[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\n");
+            for i in 0..101 {
+                s.push_str(&format!(
+                    "\n[[keyword]]\nparent = \"c\"\nmatch = \"o{i}\"\nreply = \"x\"\n"
+                ));
+            }
+            return format!("{HEAD}{s}");
+        }
+        "E023" => "[auth]\nrequired = true\n",
+        "E024" => {
+            return format!(
+                "{HEAD}[[keyword]]\nmatch = \"a\"\nreply = \"{}\"\n",
+                "x".repeat(4100)
+            );
+        }
+        "E025" => {
+            "[[keyword]]\nid = \"a\"\nmatch = \"a\"\nreply = \"x\"\n\n[[keyword]]\nid = \"a\"\nmatch = \"b\"\nreply = \"y\"\n"
+        }
+        "E026" => "[[keyword]]\nid = \"Bad-Id\"\nmatch = \"a\"\nreply = \"x\"\n",
+        "E027" => "[algorithms.calc]\nexpr = \"1\"\nhttp = \"http://127.0.0.1/x\"\n",
+        "E028" => "[algorithms.calc]\nhttp = \"http://127.0.0.1/x\"\ntimeout = \"soon\"\n",
+        "E029" => "[[keyword]]\nmatch = \"a\"\nreply = \"x\"\nconfirm = true\n",
+        "E030" => "[[keyword]]\nmatch = \"a\"\nreply = \"{{ len(input, 2) }}\"\n",
+        "E031" => "[[keyword]]\nmatch = \"*\"\nreply = \"x\"\n",
+        "E032" => {
+            "[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\n\n[[keyword]]\nparent = \"c\"\nreply = \"x\"\n"
+        }
+        "E033" => "[notifications.task]\nattachments = true\n",
+        "W001" => "[[keyword]]\nid = \"lonely\"\nreply = \"x\"\n",
+        "W002" => {
+            "[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"*\"\nreply = \"any\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"late\"\nreply = \"never\"\n"
+        }
+        "W003" => {
+            "[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\nmenu = [\"A\"]\n\n[[keyword]]\nparent = \"c\"\nmatch = \"o\"\nreply = \"x\"\n"
+        }
+        other => panic!("no fixture for {other}"),
+    };
+    format!("{HEAD}{body}")
+}
+
+fn compile(name: &str, text: &str) -> Vec<diagnostics::Diagnostic> {
+    let file = SourceFile::new(format!("{name}.toml"), text);
+    let mut found = Vec::new();
+    botwright::validate::compile("fixture", &file, &mut found);
+    diagnostics::sort(&mut found);
+    found
+}
+
+fn render(found: &[diagnostics::Diagnostic], format: Format) -> String {
+    let mut out = termcolor::NoColor::new(Vec::new());
+    diagnostics::render(found, format, &mut out).expect("render");
+    String::from_utf8(out.into_inner()).expect("utf-8")
+}
+
+#[test]
+fn every_code_has_a_fixture_that_reports_it() {
+    for code in Code::ALL {
+        let name = code.as_str();
+        let found = compile(name, &fixture(name));
+        let rendered = render(&found, Format::Human);
+        assert!(
+            found.iter().any(|d| d.code == *code),
+            "fixture {name} did not report it:\n{rendered}"
+        );
+        // The long-text fixture would make an unreadable snapshot: keep its first lines.
+        let shown: String = rendered
+            .lines()
+            .map(|l| {
+                if l.len() > 200 {
+                    format!(
+                        "{}…",
+                        &l[..l.char_indices().nth(120).map(|(i, _)| i).unwrap_or(l.len())]
+                    )
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        insta::assert_snapshot!(name, shown);
+    }
+}
+
+#[test]
+fn codes_are_unique_and_well_formed() {
+    let mut seen = std::collections::HashSet::new();
+    for code in Code::ALL {
+        let s = code.as_str();
+        assert!(seen.insert(s), "code {s} is used twice");
+        let (letter, digits) = s.split_at(1);
+        assert!(
+            matches!(letter, "E" | "W")
+                && digits.len() == 3
+                && digits.chars().all(|c| c.is_ascii_digit()),
+            "{s}"
+        );
+        assert_eq!(
+            letter == "E",
+            code.severity() == diagnostics::Severity::Error,
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn json_output_has_the_fields_of_the_spec() {
+    let found = compile("E002", &fixture("E002"));
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&found, Format::Json)).expect("JSON array");
+    let first = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|d| d["code"] == "E002")
+        .expect("E002 reported");
+    assert_eq!(first["file"], "E002.toml");
+    assert_eq!(first["line"], 6);
+    assert_eq!(first["column"], 1);
+    assert_eq!(first["end_line"], 6);
+    assert_eq!(first["end_column"], 6);
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["code"], "E002");
+    assert_eq!(first["message"], "unknown key `repyl` in a [[keyword]]");
+    assert_eq!(first["help"], "did you mean `reply`?");
+}
+
+#[test]
+fn github_output_annotates_lines() {
+    let found = compile("E017", &fixture("E017"));
+    let text = render(&found, Format::Github);
+    assert!(
+        text.starts_with("::error file=E017.toml,line=6,col=10,"),
+        "{text}"
+    );
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let text = format!(
+        "{HEAD}nme = 1\n[[keyword]]\nmatch = \"a\"\nreply = \"{{{{ x }}}}\"\n\n[[keyword]]\nmatch = \"b\"\nrun = \"nope\"\n"
+    );
+    let codes: Vec<&str> = compile("many", &text)
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E002", "E019", "E015"]);
+}
