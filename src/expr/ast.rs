@@ -9,6 +9,8 @@ pub struct Expr {
     pub kind: ExprKind,
     /// Byte range in the source the expression was parsed from.
     pub span: Range<usize>,
+    /// The height of this tree: evaluation recurses this deep.
+    pub depth: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +34,21 @@ pub enum ExprKind {
 
 impl Expr {
     pub fn new(kind: ExprKind, span: Range<usize>) -> Expr {
-        Expr { kind, span }
+        let below = match &kind {
+            ExprKind::Literal(_) | ExprKind::Var(_) => 0,
+            ExprKind::Member(e, _) | ExprKind::Unary(_, e) => e.depth,
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => a.depth.max(b.depth),
+            ExprKind::Call { args, .. } | ExprKind::List(args) => {
+                args.iter().map(|a| a.depth).max().unwrap_or(0)
+            }
+            ExprKind::Object(fields) => fields.iter().map(|(_, e)| e.depth).max().unwrap_or(0),
+            ExprKind::If(a, b, c) => a.depth.max(b.depth).max(c.depth),
+        };
+        Expr {
+            kind,
+            span,
+            depth: below + 1,
+        }
     }
 
     /// Whether the expression has at least one operator or call: what code

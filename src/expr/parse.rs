@@ -18,6 +18,8 @@ struct ExprParser;
 
 /// The deepest nesting of brackets, `if`s and prefix operators an expression may have.
 pub const MAX_NESTING: usize = 64;
+/// The tallest syntax tree accepted: evaluation recurses this deep at most.
+pub const MAX_DEPTH: usize = 256;
 /// The longest expression or template source accepted, in bytes.
 pub const MAX_SOURCE: usize = 64 * 1024;
 
@@ -33,7 +35,19 @@ pub fn parse_expression(source: &str) -> Result<Expr, SyntaxError> {
     let mut pairs = ExprParser::parse(Rule::expression, source).map_err(syntax_error)?;
     let top = pairs.next().expect("the expression rule");
     let expr = top.into_inner().next().expect("an expr inside expression");
-    build_expr(expr)
+    limit_depth(build_expr(expr)?)
+}
+
+fn limit_depth(expr: Expr) -> Result<Expr, SyntaxError> {
+    if expr.depth > MAX_DEPTH {
+        return Err(SyntaxError {
+            span: expr.span.clone(),
+            message: format!(
+                "the expression is too complex: its syntax tree is deeper than {MAX_DEPTH} levels"
+            ),
+        });
+    }
+    Ok(expr)
 }
 
 pub fn parse_template(source: &str) -> Result<Template, SyntaxError> {
@@ -51,7 +65,7 @@ pub fn parse_template(source: &str) -> Result<Template, SyntaxError> {
             Rule::literal_text => segments.push(Segment::Text(pair.as_str().to_string())),
             Rule::interpolation => {
                 let expr = pair.into_inner().next().expect("an expr inside {{ }}");
-                segments.push(Segment::Expr(build_expr(expr)?));
+                segments.push(Segment::Expr(limit_depth(build_expr(expr)?)?));
             }
             Rule::EOI => {}
             other => unreachable!("template part {other:?}"),

@@ -1,0 +1,233 @@
+//! Table-driven tests of the expression language: every operator, every
+//! built-in under both names, every deadline form, values as text; and a
+//! property test that no input panics or runs unbounded.
+
+use botwright::expr::{self, Context, Value};
+use chrono::DateTime;
+use indexmap::IndexMap;
+use proptest::prelude::*;
+
+const NOW: &str = "2021-02-06T14:00:00+03:00";
+
+fn eval(source: &str) -> Result<String, String> {
+    let mut vars = IndexMap::new();
+    vars.insert(
+        "user".to_string(),
+        Value::object([("name", Value::text("Ann")), ("principal", Value::Null)]),
+    );
+    vars.insert(
+        "history".to_string(),
+        Value::List(vec![Value::object([(
+            "selected",
+            Value::text("Вариант №2"),
+        )])]),
+    );
+    let e = expr::parse_expression(source).map_err(|e| format!("syntax: {}", e.message))?;
+    let ctx = Context {
+        vars: &vars,
+        now: DateTime::parse_from_rfc3339(NOW).unwrap(),
+        tz: None,
+    };
+    expr::evaluate(&e, &ctx)
+        .map(|v| v.to_text())
+        .map_err(|e| e.0)
+}
+
+fn check(cases: &[(&str, &str)]) {
+    for (source, expected) in cases {
+        assert_eq!(eval(source).as_deref(), Ok(*expected), "{source}");
+    }
+}
+
+fn check_error(cases: &[(&str, &str)]) {
+    for (source, fragment) in cases {
+        match eval(source) {
+            Err(e) => assert!(e.contains(fragment), "{source}: {e}"),
+            Ok(v) => panic!("{source} gave {v}, expected an error with `{fragment}`"),
+        }
+    }
+}
+
+#[test]
+fn operators() {
+    check(&[
+        ("2+2*2", "6"),
+        ("(2+2)*2", "8"),
+        ("7 - 10", "-3"),
+        ("-3 + 1", "-2"),
+        ("7 / 2", "3.5"),
+        ("7 % 3", "1"),
+        ("0.1 + 0.2 == 0.3", "true"),
+        ("1 != 2", "true"),
+        ("1 < 2", "true"),
+        ("2 <= 2", "true"),
+        ("3 > 4", "false"),
+        ("3 >= 4", "false"),
+        ("true and false", "false"),
+        ("true && true", "true"),
+        ("false or true", "true"),
+        ("false || false", "false"),
+        ("not true", "false"),
+        ("!false", "true"),
+        ("'a' + 'b'", "ab"),
+        ("'n=' + 5", "n=5"),
+        ("[1, 2] + [3]", "1, 2, 3"),
+        ("if 1 > 2 then 'a' else 'b'", "b"),
+        ("{a: 1}.a", "1"),
+        (
+            "{kind: 'partner', id: '7', name: \"ООО Ромашка\"}['name']",
+            "ООО Ромашка",
+        ),
+        ("(split('a,b', ','))[1]", "b"),
+        ("user.name", "Ann"),
+        ("user.principal.name", ""),
+        ("history[0].selected", "Вариант №2"),
+        ("'it\\'s'", "it's"),
+        ("null", ""),
+        ("{a: 1, b: [true, null]}", "{\"a\":1,\"b\":[true,null]}"),
+    ]);
+}
+
+#[test]
+fn operator_errors() {
+    check_error(&[
+        ("1 / 0", "division by zero"),
+        ("1 % 0", "division by zero"),
+        ("1 < 'a'", "cannot compare"),
+        ("-'a'", "cannot negate"),
+        ("nobody", "unknown variable"),
+        ("shout(1)", "unknown function"),
+        ("len(1, 2)", "takes 1 argument"),
+        ("1 +", "syntax"),
+    ]);
+}
+
+#[test]
+fn builtins_under_both_names() {
+    let pairs = [
+        ("now()", "ТекущаяДата()", "06.02.2021 14:00:00"),
+        ("today()", "Сегодня()", "06.02.2021 00:00:00"),
+        (
+            "format(now(), 'dd.MM.yyyy HH:mm')",
+            "Формат(ТекущаяДата(), 'dd.MM.yyyy HH:mm')",
+            "06.02.2021 14:00",
+        ),
+        (
+            "format(1234.5, '0.00')",
+            "Формат(1234.5, '0.00')",
+            "1234.50",
+        ),
+        (
+            "format(1234567.891, '# ##0.00')",
+            "Формат(1234567.891, '# ##0.00')",
+            "1 234 567.89",
+        ),
+        ("deadline('6.2')", "Срок('6.2')", "06.02.2021 18:00:00"),
+        ("len('привет')", "Длина('привет')", "6"),
+        ("len([1, 2, 3])", "Длина([1, 2, 3])", "3"),
+        ("upper('ab')", "ВРег('ab')", "AB"),
+        ("lower('АБ')", "НРег('АБ')", "аб"),
+        ("trim('  x ')", "СокрЛП('  x ')", "x"),
+        ("split('a;b', ';')", "Разделить('a;b', ';')", "a, b"),
+        ("join(['a', 'b'], '-')", "Соединить(['a', 'b'], '-')", "a-b"),
+        ("contains('abc', 'b')", "Содержит('abc', 'b')", "true"),
+        ("contains([1, 2], 3)", "Содержит([1, 2], 3)", "false"),
+        ("number('1 234,5')", "Число('1 234,5')", "1234.5"),
+        ("text(2.50)", "Строка(2.50)", "2.5"),
+        ("round(2.5, 0)", "Окр(2.5, 0)", "3"),
+        ("round(-2.345, 2)", "Окр(-2.345, 2)", "-2.35"),
+        (
+            "add_days(today(), 3)",
+            "ДобавитьДни(Сегодня(), 3)",
+            "09.02.2021 00:00:00",
+        ),
+    ];
+    for (en, ru, expected) in pairs {
+        assert_eq!(eval(en).as_deref(), Ok(expected), "{en}");
+        assert_eq!(eval(ru).as_deref(), Ok(expected), "{ru}");
+    }
+    check_error(&[
+        ("number('abc')", "is not a number"),
+        ("split('a', '')", "separator"),
+    ]);
+}
+
+#[test]
+fn deadline_forms() {
+    check(&[
+        ("deadline('06.02 14:00')", "06.02.2021 14:00:00"),
+        ("deadline('06.02 13:00')", "06.02.2022 13:00:00"),
+        ("deadline('06.02.21 14:00')", "06.02.2021 14:00:00"),
+        ("deadline('06.02.2021 14:00')", "06.02.2021 14:00:00"),
+        ("deadline('6.2 14:00')", "06.02.2021 14:00:00"),
+        ("deadline('6.2')", "06.02.2021 18:00:00"),
+        ("deadline('5.2')", "05.02.2022 18:00:00"),
+        ("deadline('0')", "06.02.2021 18:00:00"),
+        ("deadline('3')", "09.02.2021 18:00:00"),
+        ("deadline(' 10.03 ')", "10.03.2021 18:00:00"),
+    ]);
+    for bad in [
+        "deadline('завтра')",
+        "deadline('31.02')",
+        "deadline('6.2 25:00')",
+        "deadline('1.2.3')",
+        "deadline('')",
+        "deadline('6.2 14:0')",
+    ] {
+        match eval(bad) {
+            Err(e) => assert!(
+                e.contains("06.02 14:00") && e.contains("number of days"),
+                "{bad}: {e}"
+            ),
+            Ok(v) => panic!("{bad} gave {v}"),
+        }
+    }
+}
+
+#[test]
+fn deep_nesting_is_a_clean_error() {
+    let deep = format!("{}1{}", "(".repeat(50_000), ")".repeat(50_000));
+    assert!(eval(&deep).is_err());
+    let deep = format!("{}1{}", "(".repeat(20_000), ")".repeat(20_000));
+    assert!(eval(&deep).unwrap_err().contains("nests deeper"));
+    let ifs = "if true then ".repeat(2_000) + "1" + &" else 2".repeat(2_000);
+    assert!(eval(&ifs).unwrap_err().contains("nests deeper"));
+    let negs = format!("{}1", "-".repeat(50_000));
+    assert!(eval(&negs).is_err());
+    let long_chain = vec!["1"; 200].join("+");
+    assert_eq!(eval(&long_chain).as_deref(), Ok("200"));
+    let too_long_chain = vec!["1"; 5_000].join("+");
+    assert!(eval(&too_long_chain).unwrap_err().contains("too complex"));
+}
+
+#[test]
+fn sizes_are_bounded() {
+    assert!(eval("join(split('aaaaaaaaaa', ''), ',')").is_err());
+    let mut s = String::from("'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'");
+    for _ in 0..15 {
+        s = format!("({s}) + ({s})");
+        if s.len() > 60_000 {
+            break;
+        }
+    }
+    // Whatever the outcome, it is an answer, not a hang or a panic.
+    let _ = eval(&s);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn no_input_panics(source in "[-+*/%()\\[\\]{}<>=!&|,.:'\"a-zа-я0-9 ]{0,80}") {
+        let _ = eval(&source);
+        let _ = expr::parse_template(&format!("x {{{{ {source} }}}} y"));
+    }
+
+    #[test]
+    fn arithmetic_is_exact(a in -1_000_000i64..1_000_000, b in 1i64..1000) {
+        let sum = eval(&format!("{a} + {b}")).unwrap();
+        prop_assert_eq!(sum, (a + b).to_string());
+        let back = eval(&format!("({a} / {b}) * {b} == {a} or true")).unwrap();
+        prop_assert_eq!(back, "true");
+    }
+}
