@@ -1,6 +1,6 @@
 //! `botwright chat`: talk to a bot in the terminal, offline.
 
-use crate::engine::{self, Event, Keyboard, Principal, User, World};
+use crate::engine::{self, Event, Principal, User, World};
 use crate::store::{MemoryWorld, Stub};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -93,19 +93,11 @@ pub fn run(args: Args) -> u8 {
         }
         let event = match line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             Some(label) => {
-                let data =
-                    history
-                        .iter()
-                        .rev()
-                        .filter(|m| m.to == user.chat)
-                        .find_map(|m| match &m.keyboard {
-                            Keyboard::Inline(rows) => rows
-                                .iter()
-                                .flatten()
-                                .find(|b| b.label == label)
-                                .map(|b| b.data.clone()),
-                            _ => None,
-                        });
+                let data = history
+                    .iter()
+                    .rev()
+                    .filter(|m| m.to == user.chat)
+                    .find_map(|m| m.keyboard.button_data(label).map(str::to_string));
                 match data {
                     Some(d) => Event::Button(d),
                     None => {
@@ -123,35 +115,8 @@ pub fn run(args: Args) -> u8 {
                 format!("bot → {}", m.to)
             };
             let _ = writeln!(out, "{prefix}: {}", m.text);
-            match &m.keyboard {
-                Keyboard::Inline(rows) => {
-                    for r in rows {
-                        let _ = writeln!(
-                            out,
-                            "     {}",
-                            r.iter()
-                                .map(|b| format!("[{}]", b.label))
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        );
-                    }
-                }
-                Keyboard::Menu(rows) => {
-                    for r in rows {
-                        let _ = writeln!(
-                            out,
-                            "     menu: {}",
-                            r.iter()
-                                .map(|b| format!("[{b}]"))
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        );
-                    }
-                }
-                Keyboard::RemoveMenu => {
-                    let _ = writeln!(out, "     (menu removed)");
-                }
-                Keyboard::None => {}
+            for line in m.keyboard.lines() {
+                let _ = writeln!(out, "     {line}");
             }
             history.push(m);
         }

@@ -50,10 +50,37 @@ pub fn run(cli: Cli) -> u8 {
 
 /// The bot files named by `paths`: files as given, directories by their `*.toml`, sorted.
 pub fn bot_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    files_with_extension(paths, "toml")
+    files_with_extension(paths, "toml", false)
 }
 
-pub fn files_with_extension(paths: &[PathBuf], extension: &str) -> std::io::Result<Vec<PathBuf>> {
+/// Files named by `paths` (default `bots/`): files as given; directories by
+/// their files with `extension`, sorted, and with `recursive` their subdirectories' too.
+pub fn files_with_extension(
+    paths: &[PathBuf],
+    extension: &str,
+    recursive: bool,
+) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(
+        dir: &std::path::Path,
+        extension: &str,
+        recursive: bool,
+        out: &mut Vec<PathBuf>,
+    ) -> std::io::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                if recursive {
+                    walk(&p, extension, recursive, out)?;
+                }
+            } else if p.extension().is_some_and(|e| e == extension) {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
     let default = [PathBuf::from("bots")];
     let paths = if paths.is_empty() {
         &default[..]
@@ -63,13 +90,8 @@ pub fn files_with_extension(paths: &[PathBuf], extension: &str) -> std::io::Resu
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|e| e == extension) && f.is_file())
-                .collect();
-            found.sort();
-            out.extend(found);
-        } else if p.exists() {
+            walk(p, extension, recursive, &mut out)?;
+        } else if p.is_file() {
             out.push(p.clone());
         } else {
             return Err(std::io::Error::new(

@@ -8,7 +8,16 @@ use super::{AuthRequest, AuthStatus, InlineButton, Keyboard, Principal, User};
 use crate::expr::Value;
 use crate::model::normalize;
 
-impl Turn<'_> {
+impl<'a> Turn<'a> {
+    /// The kinds an operator may register a user as.
+    fn kinds(&self) -> &'a [String] {
+        self.bot
+            .auth
+            .as_ref()
+            .map(|a| a.kinds.as_slice())
+            .unwrap_or_default()
+    }
+
     /// An unregistered user of a bot with required authorization wrote something.
     pub(super) fn auth_gate(&mut self) {
         self.session.open = None;
@@ -85,12 +94,7 @@ impl Turn<'_> {
                 }
             }
             Pending::OperatorKind { request } => {
-                let kinds = self
-                    .bot
-                    .auth
-                    .as_ref()
-                    .map(|a| a.kinds.clone())
-                    .unwrap_or_default();
+                let kinds = self.kinds();
                 match kinds.iter().find(|k| normalize(k) == norm) {
                     Some(kind) => self.ask_name(request, kind.clone()),
                     None => {
@@ -244,12 +248,7 @@ impl Turn<'_> {
             },
             Callback::Approve { request } => {
                 if let Some(_req) = self.operator_request(request) {
-                    let kinds = self
-                        .bot
-                        .auth
-                        .as_ref()
-                        .map(|a| a.kinds.clone())
-                        .unwrap_or_default();
+                    let kinds = self.kinds();
                     if kinds.len() == 1 {
                         self.ask_name(request, kinds[0].clone());
                     } else {
@@ -269,12 +268,7 @@ impl Turn<'_> {
             }
             Callback::Kind { request, index } => {
                 if self.operator_request(request).is_some() {
-                    let kinds = self
-                        .bot
-                        .auth
-                        .as_ref()
-                        .map(|a| a.kinds.clone())
-                        .unwrap_or_default();
+                    let kinds = self.kinds();
                     match kinds.get(index) {
                         Some(kind) => self.ask_name(request, kind.clone()),
                         None => self.say("choice_stale", &[], Keyboard::None),
@@ -330,12 +324,7 @@ impl Turn<'_> {
         let Some(req) = self.world.auth_request(request) else {
             return;
         };
-        let kinds = self
-            .bot
-            .auth
-            .as_ref()
-            .map(|a| a.kinds.clone())
-            .unwrap_or_default();
+        let kinds = self.kinds();
         let rows = kinds
             .iter()
             .enumerate()

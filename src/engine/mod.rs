@@ -59,6 +59,55 @@ pub enum Keyboard {
     RemoveMenu,
 }
 
+impl Keyboard {
+    /// The keyboard as transcripts write it, a line per row: `[A] [B]` for
+    /// inline buttons, `menu: [A] [B]` for the reply keyboard.
+    pub fn lines(&self) -> Vec<String> {
+        let row = |labels: Vec<&str>| {
+            labels
+                .iter()
+                .map(|l| format!("[{l}]"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match self {
+            Keyboard::None => Vec::new(),
+            Keyboard::Inline(rows) => rows
+                .iter()
+                .map(|r| row(r.iter().map(|b| b.label.as_str()).collect()))
+                .collect(),
+            Keyboard::Menu(rows) => rows
+                .iter()
+                .map(|r| format!("menu: {}", row(r.iter().map(String::as_str).collect())))
+                .collect(),
+            Keyboard::RemoveMenu => vec!["(menu removed)".to_string()],
+        }
+    }
+
+    /// The labels of row `index` of the inline buttons, or of the reply keyboard when `menu`.
+    pub fn row(&self, index: usize, menu: bool) -> Option<Vec<String>> {
+        match (self, menu) {
+            (Keyboard::Inline(rows), false) => rows
+                .get(index)
+                .map(|r| r.iter().map(|b| b.label.clone()).collect()),
+            (Keyboard::Menu(rows), true) => rows.get(index).cloned(),
+            _ => None,
+        }
+    }
+
+    /// The callback data of the inline button labelled `label`, if this keyboard has one.
+    pub fn button_data(&self, label: &str) -> Option<&str> {
+        match self {
+            Keyboard::Inline(rows) => rows
+                .iter()
+                .flatten()
+                .find(|b| b.label == label)
+                .map(|b| b.data.as_str()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InlineButton {
     pub label: String,

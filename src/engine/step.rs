@@ -755,13 +755,8 @@ impl Turn<'_> {
     }
 
     fn static_keyboard(&self, choice: RecordIdx) -> Keyboard {
-        let r = &self.bot.records[choice];
-        let columns = match r.action {
-            Action::Choice { columns, .. } => columns,
-            _ => 1,
-        };
         let hash = self.bot.short_hash();
-        let buttons: Vec<InlineButton> = r
+        let buttons = self.bot.records[choice]
             .options
             .iter()
             .filter(|&&o| !self.bot.records[o].is_star)
@@ -774,21 +769,12 @@ impl Turn<'_> {
                 .encode(),
             })
             .collect();
-        Keyboard::Inline(
-            buttons
-                .chunks(columns.max(1))
-                .map(<[InlineButton]>::to_vec)
-                .collect(),
-        )
+        self.option_rows(choice, buttons)
     }
 
     fn dynamic_keyboard(&self, choice: RecordIdx, items: &[DynamicOption], seq: u32) -> Keyboard {
-        let columns = match self.bot.records[choice].action {
-            Action::Choice { columns, .. } => columns,
-            _ => 1,
-        };
         let hash = self.bot.short_hash();
-        let buttons: Vec<InlineButton> = items
+        let buttons = items
             .iter()
             .enumerate()
             .map(|(i, item)| InlineButton {
@@ -801,9 +787,18 @@ impl Turn<'_> {
                 .encode(),
             })
             .collect();
+        self.option_rows(choice, buttons)
+    }
+
+    /// Option buttons laid out `columns` per row (one per row unless the choice says otherwise).
+    fn option_rows(&self, choice: RecordIdx, buttons: Vec<InlineButton>) -> Keyboard {
+        let columns = match self.bot.records[choice].action {
+            Action::Choice { columns, .. } => columns.max(1),
+            _ => 1,
+        };
         Keyboard::Inline(
             buttons
-                .chunks(columns.max(1))
+                .chunks(columns)
                 .map(<[InlineButton]>::to_vec)
                 .collect(),
         )

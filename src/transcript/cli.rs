@@ -12,45 +12,8 @@ pub struct Args {
     pub bots: Option<PathBuf>,
 }
 
-fn find_chats(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if p.extension().is_some_and(|e| e == "chat") {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
-    let default = [PathBuf::from("bots")];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out)?;
-        } else if p.is_file() {
-            out.push(p.clone());
-        } else {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("{}: no such file or directory", p.display()),
-            ));
-        }
-    }
-    Ok(out)
-}
-
 pub fn run(args: Args) -> u8 {
-    let chats = match find_chats(&args.paths) {
+    let chats = match crate::cli::files_with_extension(&args.paths, "chat", true) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

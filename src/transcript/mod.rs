@@ -337,14 +337,9 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
             Line::Send(text) | Line::Press(text) => {
                 let event = if let Line::Press(label) = line {
                     let found = sent.get(&user.chat).and_then(|msgs| {
-                        msgs.iter().rev().find_map(|m| match &m.keyboard {
-                            Keyboard::Inline(rows) => rows
-                                .iter()
-                                .flatten()
-                                .find(|b| b.label == *label)
-                                .map(|b| b.data.clone()),
-                            _ => None,
-                        })
+                        msgs.iter()
+                            .rev()
+                            .find_map(|m| m.keyboard.button_data(label).map(str::to_string))
                     });
                     match found {
                         Some(data) => Event::Button(data),
@@ -390,47 +385,22 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 matched = Some((m, n));
                 rows_checked = 0;
             }
-            Line::ExpectButtons(row) | Line::ExpectOtherButtons { row, .. } => {
+            Line::ExpectButtons(row)
+            | Line::ExpectOtherButtons { row, .. }
+            | Line::ExpectMenu(row) => {
+                let menu = matches!(line, Line::ExpectMenu(_));
+                let what = if menu { "menu" } else { "buttons" };
                 let Some((m, _)) = &matched else {
                     return Err(Failure {
                         line: n,
-                        message: "a button line must follow the message it belongs to".into(),
+                        message: format!("a {what} line must follow the message it belongs to"),
                     });
                 };
-                let actual: Option<Vec<String>> = match &m.keyboard {
-                    Keyboard::Inline(rows) => rows
-                        .get(rows_checked)
-                        .map(|r| r.iter().map(|b| b.label.clone()).collect()),
-                    _ => None,
-                };
-                if actual.as_ref() != Some(row) {
+                if m.keyboard.row(rows_checked, menu).as_ref() != Some(row) {
                     return Err(Failure {
                         line: n,
                         message: format!(
-                            "expected buttons: {}\n  actual: {}",
-                            show_row(row),
-                            describe(m)
-                        ),
-                    });
-                }
-                rows_checked += 1;
-            }
-            Line::ExpectMenu(row) => {
-                let Some((m, _)) = &matched else {
-                    return Err(Failure {
-                        line: n,
-                        message: "a menu line must follow the message it belongs to".into(),
-                    });
-                };
-                let actual = match &m.keyboard {
-                    Keyboard::Menu(rows) => rows.get(rows_checked).cloned(),
-                    _ => None,
-                };
-                if actual.as_ref() != Some(row) {
-                    return Err(Failure {
-                        line: n,
-                        message: format!(
-                            "expected menu: {}\n  actual: {}",
+                            "expected {what}: {}\n  actual: {}",
                             show_row(row),
                             describe(m)
                         ),
@@ -454,25 +424,9 @@ fn show_row(row: &[String]) -> String {
 /// A message as a transcript would write it.
 pub fn describe(m: &Outgoing) -> String {
     let mut s = m.text.replace('\n', "\\n");
-    match &m.keyboard {
-        Keyboard::Inline(rows) => {
-            for r in rows {
-                s.push_str(&format!(
-                    " | {}",
-                    r.iter()
-                        .map(|b| format!("[{}]", b.label))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ));
-            }
-        }
-        Keyboard::Menu(rows) => {
-            for r in rows {
-                s.push_str(&format!(" | menu: {}", show_row(r)));
-            }
-        }
-        Keyboard::RemoveMenu => s.push_str(" | (menu removed)"),
-        Keyboard::None => {}
+    for line in m.keyboard.lines() {
+        s.push_str(" | ");
+        s.push_str(&line);
     }
     s
 }
