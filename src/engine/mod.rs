@@ -13,7 +13,7 @@ mod step;
 
 pub use buttons::Callback;
 pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
-pub use step::handle;
+pub use step::{handle, split_message};
 
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::Value;

@@ -1,0 +1,103 @@
+//! Engine behaviour that transcripts cannot express: non-text messages,
+//! stored sessions of another definition, forged buttons, long messages.
+
+use botwright::diagnostics::SourceFile;
+use botwright::engine::{Event, Session, User, World, handle, split_message};
+use botwright::store::MemoryWorld;
+
+fn demo() -> botwright::model::CompiledBot {
+    let text = std::fs::read_to_string("bots/demo.toml").unwrap();
+    botwright::validate::compile("demo", &SourceFile::new("demo.toml", text), &mut Vec::new())
+        .unwrap()
+}
+
+fn now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap()
+}
+
+const USER: User = User {
+    id: 3,
+    chat: 3,
+    name: String::new(),
+    username: None,
+};
+
+#[test]
+fn a_message_without_text_gets_unsupported_message() {
+    let bot = demo();
+    let out = handle(
+        &bot,
+        &mut MemoryWorld::default(),
+        &USER,
+        &Event::Unsupported,
+        now(),
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].text, "Я понимаю только текст.");
+}
+
+#[test]
+fn a_session_of_another_definition_falls_back_to_the_top_level() {
+    let bot = demo();
+    let mut world = MemoryWorld::default();
+    handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now());
+    let mut session = world.session(3, 3).unwrap();
+    assert!(session.open.is_some());
+    session.hash = "0000000000000000".into();
+    world.save_session(3, 3, &session);
+    // "1" would be option 1 of the open choice; with the session dropped it is unknown.
+    let out = handle(&bot, &mut world, &USER, &Event::Text("1".into()), now());
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].text.starts_with("Не понимаю запрос «1»"),
+        "{}",
+        out[0].text
+    );
+    assert_eq!(
+        world.session(3, 3).unwrap(),
+        Session {
+            hash: bot.hash.clone(),
+            ..Session::default()
+        }
+    );
+}
+
+#[test]
+fn forged_buttons_are_stale_and_change_nothing() {
+    let bot = demo();
+    let mut world = MemoryWorld::default();
+    handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now());
+    let before = world.session(3, 3).unwrap();
+    let h = bot.short_hash();
+    for data in [
+        "".to_string(),
+        "garbage".into(),
+        format!("{h}:o:999999"),
+        format!("{h}:o:0"),
+        format!("{h}:d:1:0"),
+        format!("{h}:y:42"),
+        "deadbeef:o:4".into(),
+    ] {
+        let out = handle(&bot, &mut world, &USER, &Event::Button(data.clone()), now());
+        assert_eq!(out.len(), 1, "{data}");
+        assert_eq!(
+            out[0].text, "Эта кнопка устарела. Начните заново.",
+            "{data}"
+        );
+        assert_eq!(world.session(3, 3).unwrap(), before, "{data}");
+    }
+}
+
+#[test]
+fn long_messages_are_split_at_line_breaks_never_cut() {
+    let line = "x".repeat(1000);
+    let text = [line.as_str(); 9].join("\n");
+    let parts = split_message(&text);
+    assert_eq!(parts.len(), 3);
+    assert!(parts.iter().all(|p| p.chars().count() <= 4096));
+    assert_eq!(parts.join("\n"), text);
+    let one_line = "y".repeat(9000);
+    let parts = split_message(&one_line);
+    assert_eq!(parts.concat(), one_line);
+    assert!(parts.iter().all(|p| p.chars().count() <= 4096));
+}
