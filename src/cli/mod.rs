@@ -3,6 +3,7 @@
 pub mod check;
 pub mod eval;
 pub mod graph;
+pub mod run;
 pub mod texts;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ pub enum Command {
     Chat(crate::cli_chat::Args),
     /// Replay `*.chat` transcripts against their bots.
     Test(crate::transcript::cli::Args),
+    /// Serve every bot on Telegram, with state in a database.
+    Run(run::Args),
 }
 
 /// Exit codes of cli.md.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Eval(a) => eval::run(a),
         Command::Chat(a) => crate::cli_chat::run(a),
         Command::Test(a) => crate::transcript::cli::run(a),
+        Command::Run(a) => run::run(a),
     }
 }
 

@@ -48,7 +48,7 @@ pub struct Outgoing {
     pub keyboard: Keyboard,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub enum Keyboard {
     #[default]
     None,
@@ -108,7 +108,7 @@ impl Keyboard {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InlineButton {
     pub label: String,
     pub data: String,

@@ -3,5 +3,6 @@
 //! tests and benchmarks.
 
 mod memory;
+pub mod sql;
 
 pub use memory::{MemoryWorld, Stub};

@@ -1,0 +1,218 @@
+//! `botwright run`: every bot on Telegram at once, state in a database.
+
+use crate::store::sql::SqlStore;
+use crate::telegram::{self, Runtime, ServedBot};
+use std::path::PathBuf;
+use std::sync::Arc;
+use teloxide::prelude::*;
+use tokio::sync::watch;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The directory of bot files.
+    #[arg(long, default_value = "bots")]
+    pub bots: PathBuf,
+    /// Where state lives: sqlite://FILE or postgres://…
+    #[arg(long, default_value = "sqlite://botwright.db")]
+    pub db: String,
+    /// The Bot API address (else TELOXIDE_API_URL, else Telegram's).
+    #[arg(long)]
+    pub api_url: Option<String>,
+    /// Also serve the HTTP API on this address.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Take updates by webhook at URL/ID instead of polling (needs --listen).
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+    /// Long-polling timeout in seconds.
+    #[arg(long, default_value_t = 10, hide = true)]
+    pub poll_timeout: u32,
+}
+
+pub fn run(args: Args) -> u8 {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return super::USAGE;
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BOTWRIGHT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Compiles every bot of the directory; `None` (after printing the diagnostics) when any has errors.
+fn compile_all(dir: &std::path::Path) -> Result<Vec<crate::model::CompiledBot>, String> {
+    let files =
+        super::bot_files(std::slice::from_ref(&dir.to_path_buf())).map_err(|e| e.to_string())?;
+    let mut diagnostics = Vec::new();
+    let mut bots = Vec::new();
+    for f in &files {
+        match crate::validate::compile_path(f, &mut diagnostics) {
+            Ok(Some(b)) => bots.push(b),
+            Ok(None) => {}
+            Err(e) => return Err(format!("cannot read {}: {e}", f.display())),
+        }
+    }
+    let errors: Vec<_> = diagnostics.into_iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        let mut text = termcolor::NoColor::new(Vec::new());
+        let _ = crate::diagnostics::render(&errors, crate::diagnostics::Format::Human, &mut text);
+        return Err(String::from_utf8_lossy(&text.into_inner()).into_owned());
+    }
+    Ok(bots)
+}
+
+async fn serve(args: Args) -> u8 {
+    let bots = match compile_all(&args.bots) {
+        Ok(b) if b.is_empty() => {
+            eprintln!("error: no bot files in {}", args.bots.display());
+            return super::USAGE;
+        }
+        Ok(b) => b,
+        Err(diagnostics) => {
+            eprint!("{diagnostics}");
+            eprintln!("error: the bots have errors; not starting");
+            return super::PROBLEMS;
+        }
+    };
+    let api_url = match args
+        .api_url
+        .clone()
+        .or_else(|| std::env::var("TELOXIDE_API_URL").ok())
+    {
+        Some(u) => match url::Url::parse(&u) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("error: the Bot API URL `{u}` is not valid: {e}");
+                return super::USAGE;
+            }
+        },
+        None => None,
+    };
+    // Every token is checked before anything is served.
+    let mut served = Vec::new();
+    for definition in bots {
+        let var = definition.token_env.clone();
+        let Ok(token) = std::env::var(&var) else {
+            eprintln!(
+                "error: bot `{}`: the environment variable {var} (its token_env) is not set",
+                definition.id
+            );
+            return super::USAGE;
+        };
+        let mut api = Bot::new(token.clone());
+        if let Some(u) = &api_url {
+            api = api.set_api_url(u.clone());
+        }
+        match api.get_me().await {
+            Ok(me) => {
+                tracing::info!(bot = %definition.id, username = %me.username(), "token accepted")
+            }
+            Err(e) => {
+                let why = telegram::redact(&e.to_string(), &token);
+                match e {
+                    teloxide::RequestError::Network(_) | teloxide::RequestError::Io(_) => {
+                        eprintln!(
+                            "error: bot `{}`: cannot reach the Bot API to check the token in {var}: {why}",
+                            definition.id
+                        )
+                    }
+                    _ => eprintln!(
+                        "error: bot `{}`: Telegram rejected the token in {var}: {why}",
+                        definition.id
+                    ),
+                }
+                return super::USAGE;
+            }
+        }
+        served.push(Arc::new(ServedBot::new(definition, api, token)));
+    }
+    let store = match SqlStore::open(&args.db).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return super::USAGE;
+        }
+    };
+    let (stop, shutdown) = watch::channel(false);
+    let runtime = Arc::new(Runtime {
+        store,
+        builtins: Default::default(),
+        clock: telegram::system_clock(),
+        shutdown,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for bot in &served {
+        tasks.spawn(telegram::run_poller(
+            runtime.clone(),
+            bot.clone(),
+            args.poll_timeout,
+        ));
+        tasks.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
+    }
+    tracing::info!(bots = served.len(), "serving");
+    signals(stop, &served, &args.bots).await;
+    while tasks.join_next().await.is_some() {}
+    runtime.store.pool.close().await;
+    tracing::info!("stopped");
+    super::OK
+}
+
+/// Waits for SIGTERM or SIGINT (then asks every task to stop); SIGHUP reloads the bots.
+async fn signals(stop: watch::Sender<bool>, served: &[Arc<ServedBot>], dir: &std::path::Path) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(served, dir),
+        }
+    }
+    tracing::info!("stopping: finishing updates in flight");
+    let _ = stop.send(true);
+}
+
+/// Recompiles the bots; a valid new definition replaces the old one at once, an invalid one is logged and ignored.
+fn reload(served: &[Arc<ServedBot>], dir: &std::path::Path) {
+    match compile_all(dir) {
+        Err(diagnostics) => {
+            tracing::error!(diagnostics = %diagnostics, "reload rejected: the bots have errors; the old definitions keep serving")
+        }
+        Ok(bots) => {
+            for new in bots {
+                match served.iter().find(|b| b.id == new.id) {
+                    Some(bot) => {
+                        let changed = bot.current().hash != new.hash;
+                        *bot.definition.write().expect("definition lock") = Arc::new(new);
+                        tracing::info!(bot = %bot.id, changed, "reloaded");
+                    }
+                    None => {
+                        tracing::warn!(bot = %new.id, "a new bot file needs a restart to be served")
+                    }
+                }
+            }
+        }
+    }
+}

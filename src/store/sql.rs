@@ -1,0 +1,552 @@
+//! State in a real database through sqlx (SQLite by default, PostgreSQL for
+//! scale-out): sessions, registrations, authorization requests, handled
+//! update ids and the outbox. Queries are written once with `$N`
+//! parameters, which both databases accept.
+
+use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
+use crate::engine::{AuthRequest, AuthStatus, Keyboard, Outgoing, Principal, Session, World};
+use crate::expr::Value;
+use chrono::{DateTime, FixedOffset, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+use std::time::Duration;
+
+/// Migrations, versioned in the repository: one file per version and dialect.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct SqlStore {
+    pub pool: AnyPool,
+    pub dialect: Dialect,
+}
+
+/// A database error, with nothing secret in it.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        StoreError(format!("database error: {e}"))
+    }
+}
+
+pub fn now_text(t: DateTime<FixedOffset>) -> String {
+    t.with_timezone(&Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_time(s: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(s).unwrap_or_else(|_| DateTime::<Utc>::UNIX_EPOCH.fixed_offset())
+}
+
+impl SqlStore {
+    /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (dialect, url) = if let Some(path) = url.strip_prefix("sqlite://") {
+            let url = if path.contains('?') {
+                format!("sqlite://{path}")
+            } else {
+                format!("sqlite://{path}?mode=rwc")
+            };
+            (Dialect::Sqlite, url)
+        } else if url.starts_with("sqlite:") {
+            (Dialect::Sqlite, url.to_string())
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Dialect::Postgres, url.to_string())
+        } else {
+            return Err(StoreError(format!(
+                "unsupported database URL (use sqlite://FILE or postgres://…): {}",
+                redact_password(url)
+            )));
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        // SQLite has one writer: one connection serializes updates instead of failing them as busy.
+        let options = match dialect {
+            Dialect::Sqlite => options.max_connections(1).after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Dialect::Postgres => options.max_connections(16),
+        };
+        let pool = options.connect(&url).await.map_err(|e| {
+            StoreError(format!(
+                "cannot open the database {}: {e}",
+                redact_password(&url)
+            ))
+        })?;
+        let store = SqlStore { pool, dialect };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        for (version, sqlite, postgres) in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            if self.dialect == Dialect::Postgres {
+                // Several instances may start at once: one migrates, the others wait.
+                sqlx::query("SELECT pg_advisory_xact_lock(7263541)")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if done.is_none() {
+                let script = if self.dialect == Dialect::Sqlite {
+                    sqlite
+                } else {
+                    postgres
+                };
+                for statement in script.split(';').map(str::trim).filter(|s| {
+                    !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--"))
+                }) {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(version)
+                    .bind(now_text(Utc::now().fixed_offset()))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The stored session of one user, if any (undecodable ones are logged and dropped).
+    pub async fn session(
+        &self,
+        bot: &str,
+        chat: i64,
+        user: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        let data: Option<String> = sqlx::query_scalar(
+            "SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3",
+        )
+        .bind(bot)
+        .bind(chat)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(data.and_then(|d| decode_session(bot, chat, &d)))
+    }
+
+    pub async fn registrations(
+        &self,
+        bot: &str,
+    ) -> Result<Vec<(i64, Principal, String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT chat, kind, principal_id, principal_name, name, registered_at FROM registrations WHERE bot = $1 ORDER BY chat")
+            .bind(bot)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let p = Principal {
+                    kind: r.get(1),
+                    id: r.get(2),
+                    name: r.get(3),
+                };
+                (r.get::<i64, _>(0), p, r.get(4), r.get(5))
+            })
+            .collect())
+    }
+
+    pub async fn outbox_statuses(
+        &self,
+        bot: &str,
+    ) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, chat, text, status FROM outbox WHERE bot = $1 ORDER BY id")
+                .bind(bot)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect())
+    }
+
+    /// Queued messages of a bot that are due, oldest first.
+    pub async fn due_messages(
+        &self,
+        bot: &str,
+        now: DateTime<FixedOffset>,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, chat, text, keyboard, attachments, attempts FROM outbox \
+             WHERE bot = $1 AND status IN ('queued', 'scheduled') AND due_at <= $2 ORDER BY id LIMIT $3",
+        )
+        .bind(bot)
+        .bind(now_text(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(OutboxMessage::from_row).collect())
+    }
+
+    /// Chats with a queued message not yet due (in back-off): later messages to them wait, to keep order.
+    pub async fn chats_waiting(
+        &self,
+        bot: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT chat FROM outbox WHERE bot = $1 AND status = 'queued' AND due_at > $2",
+        )
+        .bind(bot)
+        .bind(now_text(now))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn mark_sent(
+        &self,
+        id: i64,
+        telegram_id: i64,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET status = 'sent', telegram_message_id = $1, sent_at = $2 WHERE id = $3")
+            .bind(telegram_id)
+            .bind(now_text(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mark_retry(
+        &self,
+        id: i64,
+        attempts: i64,
+        due: DateTime<FixedOffset>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET status = 'queued', attempts = $1, due_at = $2, last_error = $3 WHERE id = $4")
+            .bind(attempts)
+            .bind(now_text(due))
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mark_failed(&self, id: i64, attempts: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'failed', attempts = $1, last_error = $2 WHERE id = $3",
+        )
+        .bind(attempts)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces a message's text (used to resend a business system's text escaped when Telegram rejects its HTML).
+    pub async fn replace_text(&self, id: i64, text: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET text = $1 WHERE id = $2")
+            .bind(text)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn decode_session(bot: &str, chat: i64, data: &str) -> Option<Session> {
+    match serde_json::from_str(data) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(bot, chat, error = %e, "a stored session cannot be decoded; starting at the top level");
+            None
+        }
+    }
+}
+
+/// Hides the password of a database URL.
+pub fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A message waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub chat: i64,
+    pub text: String,
+    pub keyboard: Keyboard,
+    pub attachments: serde_json::Value,
+    pub attempts: i64,
+}
+
+impl OutboxMessage {
+    fn from_row(r: &AnyRow) -> OutboxMessage {
+        let keyboard: String = r.get(3);
+        let attachments: String = r.get(4);
+        OutboxMessage {
+            id: r.get(0),
+            chat: r.get(1),
+            text: r.get(2),
+            keyboard: serde_json::from_str(&keyboard).unwrap_or_default(),
+            attachments: serde_json::from_str(&attachments).unwrap_or(serde_json::Value::Null),
+            attempts: r.get(5),
+        }
+    }
+}
+
+/// Puts messages into the outbox inside a transaction.
+pub async fn enqueue(
+    tx: &mut Transaction<'static, Any>,
+    bot: &str,
+    messages: &[Outgoing],
+    now: DateTime<FixedOffset>,
+) -> Result<(), sqlx::Error> {
+    for m in messages {
+        sqlx::query(
+            "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts) \
+             VALUES ($1, $2, $3, $4, '[]', 'queued', $5, $5, 0)",
+        )
+        .bind(bot)
+        .bind(m.to)
+        .bind(&m.text)
+        .bind(serde_json::to_string(&m.keyboard).expect("keyboards serialize"))
+        .bind(now_text(now))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The engine's world inside one database transaction. Engine calls are
+/// synchronous, so each query is driven to completion on the runtime from a
+/// blocking thread. The first database error is kept; the caller then rolls back.
+pub struct TxWorld<'b> {
+    pub tx: Option<Transaction<'static, Any>>,
+    pub bot: String,
+    pub handle: tokio::runtime::Handle,
+    pub builtins: &'b Builtins,
+    pub error: Option<sqlx::Error>,
+}
+
+impl TxWorld<'_> {
+    fn run<T: Default>(
+        &mut self,
+        f: impl AsyncFnOnce(&mut Transaction<'static, Any>, &str) -> Result<T, sqlx::Error>,
+    ) -> T {
+        if self.error.is_some() {
+            return T::default();
+        }
+        let mut tx = self.tx.take().expect("transaction present");
+        let bot = self.bot.clone();
+        let result = self.handle.block_on(f(&mut tx, &bot));
+        self.tx = Some(tx);
+        match result {
+            Ok(v) => v,
+            Err(e) => {
+                self.error = Some(e);
+                T::default()
+            }
+        }
+    }
+}
+
+fn request_from_row(r: &AnyRow) -> AuthRequest {
+    let status: String = r.get(6);
+    AuthRequest {
+        id: r.get::<i64, _>(0) as u64,
+        key: r.get(1),
+        user_id: r.get(2),
+        name: r.get(3),
+        username: r.get(4),
+        data: r.get(5),
+        status: match status.as_str() {
+            "approved" => AuthStatus::Approved,
+            "rejected" => AuthStatus::Rejected,
+            _ => AuthStatus::Pending,
+        },
+        reason: r.get(7),
+        created_at: parse_time(&r.get::<String, _>(8)),
+    }
+}
+
+const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
+
+impl World for TxWorld<'_> {
+    fn session(&mut self, chat: i64, user: i64) -> Option<Session> {
+        let data: Option<String> = self.run(async |tx, bot| {
+            sqlx::query_scalar(
+                "SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3",
+            )
+            .bind(bot)
+            .bind(chat)
+            .bind(user)
+            .fetch_optional(&mut **tx)
+            .await
+        });
+        data.and_then(|d| decode_session(&self.bot, chat, &d))
+    }
+
+    fn save_session(&mut self, chat: i64, user: i64, session: &Session) {
+        let data = serde_json::to_string(session).expect("sessions serialize");
+        let now = now_text(Utc::now().fixed_offset());
+        self.run(async |tx, bot| {
+            sqlx::query(
+                "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            )
+            .bind(bot)
+            .bind(chat)
+            .bind(user)
+            .bind(&data)
+            .bind(&now)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn registration(&mut self, key: i64) -> Option<Principal> {
+        let row: Option<(String, String, String)> = self.run(async |tx, bot| {
+            sqlx::query("SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2")
+                .bind(bot)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await
+                .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2))))
+        });
+        row.map(|(kind, id, name)| Principal { kind, id, name })
+    }
+
+    fn register(&mut self, key: i64, principal: &Principal, name: &str, at: DateTime<FixedOffset>) {
+        let at = now_text(at);
+        self.run(async |tx, bot| {
+            sqlx::query(
+                "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
+                 principal_id = excluded.principal_id, principal_name = excluded.principal_name, name = excluded.name, \
+                 registered_at = excluded.registered_at",
+            )
+            .bind(bot)
+            .bind(key)
+            .bind(&principal.kind)
+            .bind(&principal.id)
+            .bind(&principal.name)
+            .bind(name)
+            .bind(&at)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn create_auth_request(&mut self, r: AuthRequest) -> u64 {
+        let created = now_text(r.created_at);
+        let id: i64 = self.run(async |tx, bot| {
+            sqlx::query_scalar(
+                "INSERT INTO auth_requests (bot, chat, user_id, name, username, data, status, reason, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(bot)
+            .bind(r.key)
+            .bind(r.user_id)
+            .bind(&r.name)
+            .bind(&r.username)
+            .bind(&r.data)
+            .bind(r.status.as_str())
+            .bind(&r.reason)
+            .bind(&created)
+            .fetch_one(&mut **tx)
+            .await
+        });
+        id as u64
+    }
+
+    fn auth_request(&mut self, id: u64) -> Option<AuthRequest> {
+        self.run(async |tx, bot| {
+            sqlx::query(&format!(
+                "SELECT {REQUEST_COLUMNS} FROM auth_requests WHERE bot = $1 AND id = $2"
+            ))
+            .bind(bot)
+            .bind(id as i64)
+            .fetch_optional(&mut **tx)
+            .await
+            .map(|r| r.as_ref().map(request_from_row))
+        })
+    }
+
+    fn pending_auth_request(&mut self, key: i64) -> Option<AuthRequest> {
+        self.run(async |tx, bot| {
+            sqlx::query(&format!("SELECT {REQUEST_COLUMNS} FROM auth_requests WHERE bot = $1 AND chat = $2 AND status = 'pending' ORDER BY id DESC LIMIT 1"))
+                .bind(bot)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await
+                .map(|r| r.as_ref().map(request_from_row))
+        })
+    }
+
+    fn update_auth_request(&mut self, r: &AuthRequest) {
+        self.run(async |tx, bot| {
+            sqlx::query(
+                "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4",
+            )
+            .bind(r.status.as_str())
+            .bind(&r.reason)
+            .bind(bot)
+            .bind(r.id as i64)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
+        algorithms::run(call, self.builtins, true)
+    }
+}

@@ -1,0 +1,232 @@
+//! Sends the outbox of one bot: in order per chat, within Telegram's limits
+//! (per bot and per chat), waiting out `retry_after`, backing off on network
+//! errors and server failures.
+
+use super::{Runtime, ServedBot, redact};
+use crate::engine::Keyboard;
+use crate::store::sql::OutboxMessage;
+use chrono::{DateTime, FixedOffset};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use teloxide::prelude::*;
+use teloxide::types::{
+    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, KeyboardRemove,
+    ParseMode, ReplyMarkup,
+};
+use teloxide::{ApiError, RequestError};
+
+/// How many times a message is tried before it is `failed` (a 429 is not a try).
+pub const MAX_ATTEMPTS: i64 = 5;
+/// Telegram's limits: about 30 messages a second per bot, and bursts to one chat kept short.
+const PER_BOT: (f64, f64) = (30.0, 30.0);
+const PER_CHAT: (f64, f64) = (5.0, 1.0);
+
+/// A token bucket: `capacity` tokens, refilled at `rate` per second.
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    rate: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new((capacity, rate): (f64, f64)) -> Bucket {
+        Bucket {
+            tokens: capacity,
+            capacity,
+            rate,
+            at: Instant::now(),
+        }
+    }
+
+    /// How long to wait before one token is available (zero: take it now).
+    fn wait(&mut self) -> Duration {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate)
+            .min(self.capacity);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+        }
+    }
+}
+
+/// What happened to one send.
+enum Sent {
+    Ok(i64),
+    RetryAfter(Duration),
+    Transient(String),
+    Permanent(String),
+    BadMarkup,
+}
+
+pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
+    let mut shutdown = runtime.shutdown.clone();
+    let mut per_bot = Bucket::new(PER_BOT);
+    let mut per_chat: HashMap<i64, Bucket> = HashMap::new();
+    loop {
+        let now = (runtime.clock)();
+        let batch = match runtime.store.due_messages(&bot.id, now, 100).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(bot = %bot.id, error = %e, "cannot read the outbox");
+                Vec::new()
+            }
+        };
+        let mut blocked: HashSet<i64> = runtime
+            .store
+            .chats_waiting(&bot.id, now)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut sent_any = false;
+        for m in batch {
+            if blocked.contains(&m.chat) {
+                continue;
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            for wait in [
+                per_bot.wait(),
+                per_chat
+                    .entry(m.chat)
+                    .or_insert_with(|| Bucket::new(PER_CHAT))
+                    .wait(),
+            ] {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            sent_any = true;
+            if !deliver(&runtime, &bot, &m).await {
+                // Later messages to this chat wait for this one, to keep their order.
+                blocked.insert(m.chat);
+            }
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        if !sent_any {
+            tokio::select! {
+                _ = bot.outbox.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+    tracing::info!(bot = %bot.id, "sender stopped");
+}
+
+/// Sends one message and records the outcome. `false` when it is still queued.
+async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> bool {
+    let mut text = m.text.clone();
+    loop {
+        let outcome = send(bot, m.chat, &text, &m.keyboard).await;
+        let now: DateTime<FixedOffset> = (runtime.clock)();
+        let stored = match outcome {
+            Sent::Ok(id) => {
+                crate::metrics::MESSAGES_SENT.inc();
+                runtime.store.mark_sent(m.id, id, now).await
+            }
+            Sent::RetryAfter(d) => {
+                tracing::warn!(bot = %bot.id, seconds = d.as_secs(), "Telegram asks to slow down");
+                tokio::time::sleep(d).await;
+                continue;
+            }
+            Sent::BadMarkup if text == m.text => {
+                // Telegram rejected the HTML: send the same text escaped.
+                text = crate::expr::escape_html(&m.text);
+                let _ = runtime.store.replace_text(m.id, &text).await;
+                continue;
+            }
+            Sent::BadMarkup => {
+                runtime
+                    .store
+                    .mark_failed(
+                        m.id,
+                        m.attempts + 1,
+                        "Telegram rejected the message's markup",
+                    )
+                    .await
+            }
+            Sent::Permanent(e) => {
+                crate::metrics::SEND_FAILURES.inc();
+                tracing::warn!(bot = %bot.id, chat = m.chat, error = %e, "message failed");
+                runtime.store.mark_failed(m.id, m.attempts + 1, &e).await
+            }
+            Sent::Transient(e) => {
+                crate::metrics::SEND_FAILURES.inc();
+                let attempts = m.attempts + 1;
+                if attempts >= MAX_ATTEMPTS {
+                    tracing::warn!(bot = %bot.id, chat = m.chat, error = %e, attempts, "message failed after retries");
+                    runtime.store.mark_failed(m.id, attempts, &e).await
+                } else {
+                    let delay = chrono::Duration::milliseconds(500 * (1 << attempts));
+                    tracing::info!(bot = %bot.id, chat = m.chat, error = %e, attempts, "sending failed; retrying later");
+                    let _ = runtime
+                        .store
+                        .mark_retry(m.id, attempts, now + delay, &e)
+                        .await;
+                    return false;
+                }
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(bot = %bot.id, error = %e, "cannot record a message's status");
+        }
+        return true;
+    }
+}
+
+fn markup(keyboard: &Keyboard) -> Option<ReplyMarkup> {
+    match keyboard {
+        Keyboard::None => None,
+        Keyboard::Inline(rows) => Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(
+            rows.iter().map(|r| {
+                r.iter()
+                    .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone()))
+                    .collect::<Vec<_>>()
+            }),
+        ))),
+        Keyboard::Menu(rows) => Some(ReplyMarkup::Keyboard(
+            KeyboardMarkup::new(rows.iter().map(|r| {
+                r.iter()
+                    .map(|b| KeyboardButton::new(b.clone()))
+                    .collect::<Vec<_>>()
+            }))
+            .resize_keyboard(),
+        )),
+        Keyboard::RemoveMenu => Some(ReplyMarkup::KeyboardRemove(KeyboardRemove::new())),
+    }
+}
+
+async fn send(bot: &ServedBot, chat: i64, text: &str, keyboard: &Keyboard) -> Sent {
+    let mut request = bot
+        .api
+        .send_message(ChatId(chat), text)
+        .parse_mode(ParseMode::Html);
+    if let Some(m) = markup(keyboard) {
+        request = request.reply_markup(m);
+    }
+    match request.await {
+        Ok(message) => Sent::Ok(message.id.0 as i64),
+        Err(e) => classify(e, &bot.token),
+    }
+}
+
+fn classify(e: RequestError, token: &str) -> Sent {
+    match e {
+        RequestError::RetryAfter(s) => Sent::RetryAfter(s.duration()),
+        RequestError::Api(ApiError::CantParseEntities(_)) => Sent::BadMarkup,
+        // Unknown API answers include Telegram's own 5xx failures: worth another try.
+        RequestError::Api(ApiError::Unknown(d)) => Sent::Transient(redact(&d, token)),
+        RequestError::Api(other) => Sent::Permanent(redact(&other.to_string(), token)),
+        other => Sent::Transient(redact(&other.to_string(), token)),
+    }
+}

@@ -1,0 +1,282 @@
+//! End to end: the `botwright run` binary against a fake Bot API server.
+
+mod support;
+
+use support::{Botwright, Failure, FakeTelegram, wait_for};
+
+const DEMO: &str = "111111:demo-token-for-tests";
+const CLOSED: &str = "222222:closed-token-for-tests";
+
+/// A bots directory with the demo bot and a closed bot, and the environment naming their tokens.
+fn bots_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("bots/demo.toml", dir.path().join("demo.toml")).unwrap();
+    std::fs::copy(
+        "tests/transcripts/closed.toml",
+        dir.path().join("closed.toml"),
+    )
+    .unwrap();
+    dir
+}
+
+const ENV: &[(&str, &str)] = &[("DEMO_BOT_TOKEN", DEMO), ("CLOSED_TOKEN", CLOSED)];
+
+async fn fake() -> FakeTelegram {
+    let fake = FakeTelegram::start().await;
+    fake.add_bot(DEMO, 111111, "demo_bot");
+    fake.add_bot(CLOSED, 222222, "closed_bot");
+    fake
+}
+
+fn db(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("state.db").display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_bots_text_and_buttons_crash_and_restart() {
+    let fake = fake().await;
+    let bots = bots_dir();
+    let state = tempfile::tempdir().unwrap();
+    let log = state.path().join("log");
+    let mut bw = Botwright::start(bots.path(), &db(&state), &fake.url, ENV, log.clone());
+
+    // Two bots in one process.
+    fake.text(DEMO, 7, "Ann", "а 1");
+    fake.text(CLOSED, 8, "Bob", "secret");
+    wait_for("demo answers", || {
+        fake.sent(DEMO, 7) == ["Ответ на ключевое слово А1"]
+    })
+    .await;
+    wait_for("closed bot asks to register", || {
+        fake.sent(CLOSED, 8) == ["You need to register to use this bot."]
+    })
+    .await;
+
+    // A registration and a button conversation.
+    let register = fake.button(CLOSED, 8, "Register").expect("register button");
+    fake.press(CLOSED, 8, "Bob", &register);
+    wait_for("data asked", || fake.sent(CLOSED, 8).len() == 2).await;
+    fake.text(CLOSED, 8, "Bob", "Ann");
+    wait_for("registered", || {
+        fake.sent(CLOSED, 8)
+            .last()
+            .is_some_and(|t| t == "You are registered as Ann A..")
+    })
+    .await;
+    wait_for("callback answered", || {
+        !fake.calls(CLOSED, "AnswerCallbackQuery").is_empty()
+    })
+    .await;
+
+    fake.text(DEMO, 7, "Ann", "Выбор");
+    wait_for("choice", || fake.sent(DEMO, 7).len() == 2).await;
+    let option = fake.button(DEMO, 7, "Вариант №2").expect("option button");
+    fake.press(DEMO, 7, "Ann", &option);
+    wait_for("confirmation", || fake.sent(DEMO, 7).len() == 3).await;
+    let yes = fake.button(DEMO, 7, "Да").unwrap();
+
+    // kill -9 in the middle of the conversation, then a restart on the same database.
+    bw.child.kill().unwrap();
+    bw.child.wait().unwrap();
+    let mut bw = Botwright::start(bots.path(), &db(&state), &fake.url, ENV, log.clone());
+    fake.press(DEMO, 7, "Ann", &yes);
+    wait_for("the old button still works", || {
+        fake.sent(DEMO, 7)
+            .last()
+            .is_some_and(|t| t == "Уточните вариант №2")
+    })
+    .await;
+    fake.text(CLOSED, 8, "Bob", "secret");
+    wait_for("the registration was kept", || {
+        fake.sent(CLOSED, 8)
+            .last()
+            .is_some_and(|t| t == "The secret is 42, Ann A..")
+    })
+    .await;
+
+    // An update delivered twice is handled once.
+    let before = fake.sent(DEMO, 7).len();
+    let id = fake.text(DEMO, 7, "Ann", "А1");
+    wait_for("answered once", || fake.sent(DEMO, 7).len() == before + 1).await;
+    wait_for("confirmed", || fake.unconfirmed(DEMO) == 0).await;
+    fake.push_with_id(DEMO, support::message_update(7, "Ann", "А1"), id);
+    fake.text(DEMO, 7, "Ann", "Меню");
+    wait_for("the next update is answered", || {
+        fake.sent(DEMO, 7)
+            .last()
+            .is_some_and(|t| t.starts_with("Я умею"))
+    })
+    .await;
+    assert_eq!(
+        fake.sent(DEMO, 7).len(),
+        before + 2,
+        "the repeated update was not answered again"
+    );
+
+    // A sticker is not text.
+    fake.push(DEMO, support::sticker_update(7, "Ann"));
+    wait_for("unsupported", || {
+        fake.sent(DEMO, 7)
+            .last()
+            .is_some_and(|t| t == "Я понимаю только текст.")
+    })
+    .await;
+
+    // SIGTERM stops cleanly.
+    bw.signal("TERM");
+    assert_eq!(bw.exit_code().await, Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    for token in [DEMO, CLOSED] {
+        assert!(!text.contains(token), "a token in the log:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_and_server_errors_retried() {
+    let fake = fake().await;
+    let bots = bots_dir();
+    let state = tempfile::tempdir().unwrap();
+    let _bw = Botwright::start(
+        bots.path(),
+        &db(&state),
+        &fake.url,
+        ENV,
+        state.path().join("log"),
+    );
+    wait_for("polling", || !fake.calls(DEMO, "GetUpdates").is_empty()).await;
+    fake.fail_next("SendMessage", Failure::TooManyRequests { retry_after: 1 });
+    fake.fail_next("SendMessage", Failure::ServerError);
+    fake.text(DEMO, 9, "Eve", "А1");
+    wait_for("sent after the failures", || fake.sent(DEMO, 9).len() == 3).await;
+    let calls = fake.calls(DEMO, "SendMessage");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.body["text"] == "Ответ на ключевое слово А1")
+    );
+    let waited = calls[1].at - calls[0].at;
+    assert!(
+        waited >= std::time::Duration::from_millis(950),
+        "retried after {waited:?}, not the 1 s Telegram asked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_a_broken_file_keeps_serving_and_a_good_one_replaces() {
+    let fake = fake().await;
+    let bots = bots_dir();
+    let state = tempfile::tempdir().unwrap();
+    let bw = Botwright::start(
+        bots.path(),
+        &db(&state),
+        &fake.url,
+        ENV,
+        state.path().join("log"),
+    );
+    fake.text(DEMO, 5, "Kim", "А1");
+    wait_for("answer", || fake.sent(DEMO, 5).len() == 1).await;
+
+    let good = std::fs::read_to_string("bots/demo.toml").unwrap();
+    std::fs::write(
+        bots.path().join("demo.toml"),
+        good.replace(
+            "reply = \"Ответ на ключевое слово А1\"",
+            "reply = \"{{ nope }}\"",
+        ),
+    )
+    .unwrap();
+    bw.signal("HUP");
+    wait_for("reload rejected", || {
+        bw.log_text().contains("reload rejected")
+    })
+    .await;
+    fake.text(DEMO, 5, "Kim", "А1");
+    wait_for("old definition answers", || {
+        fake.sent(DEMO, 5) == ["Ответ на ключевое слово А1", "Ответ на ключевое слово А1"]
+    })
+    .await;
+
+    std::fs::write(
+        bots.path().join("demo.toml"),
+        good.replace("Ответ на ключевое слово А1", "Новый ответ"),
+    )
+    .unwrap();
+    bw.signal("HUP");
+    wait_for("reloaded", || bw.log_text().contains("reloaded")).await;
+    fake.text(DEMO, 5, "Kim", "А1");
+    wait_for("new definition answers", || {
+        fake.sent(DEMO, 5)
+            .last()
+            .is_some_and(|t| t == "Новый ответ")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_refuses_missing_and_rejected_tokens_without_printing_them() {
+    let fake = fake().await;
+    let bots = bots_dir();
+    let state = tempfile::tempdir().unwrap();
+
+    let mut missing = Botwright::start(
+        bots.path(),
+        &db(&state),
+        &fake.url,
+        &[("DEMO_BOT_TOKEN", DEMO)],
+        state.path().join("missing"),
+    );
+    assert_eq!(missing.exit_code().await, Some(2));
+    let text = missing.log_text();
+    assert!(
+        text.contains("bot `closed`") && text.contains("CLOSED_TOKEN"),
+        "{text}"
+    );
+
+    let wrong = "333333:wrong-token-nobody-knows-about";
+    let mut rejected = Botwright::start(
+        bots.path(),
+        &db(&state),
+        &fake.url,
+        &[("DEMO_BOT_TOKEN", DEMO), ("CLOSED_TOKEN", wrong)],
+        state.path().join("rejected"),
+    );
+    assert_eq!(rejected.exit_code().await, Some(2));
+    let text = rejected.log_text();
+    assert!(
+        text.contains("bot `closed`") && text.contains("CLOSED_TOKEN"),
+        "{text}"
+    );
+    assert!(!text.contains(wrong), "{text}");
+
+    // A network error carries the request URL, with the token in it: it must not be printed.
+    let closed_port = "http://127.0.0.1:9";
+    let mut unreachable = Botwright::start(
+        bots.path(),
+        &db(&state),
+        closed_port,
+        ENV,
+        state.path().join("unreachable"),
+    );
+    assert_eq!(unreachable.exit_code().await, Some(2));
+    let text = unreachable.log_text();
+    assert!(
+        !text.contains(DEMO) && !text.contains("demo-token"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cannot reach the Bot API") && text.contains("CLOSED_TOKEN"),
+        "{text}"
+    );
+
+    // Bots with errors: exit 1 with the diagnostics.
+    std::fs::write(bots.path().join("broken.toml"), "[bot]\nname = 1\n").unwrap();
+    let mut broken = Botwright::start(
+        bots.path(),
+        &db(&state),
+        &fake.url,
+        ENV,
+        state.path().join("broken"),
+    );
+    assert_eq!(broken.exit_code().await, Some(1));
+    assert!(broken.log_text().contains("error[E005]"));
+}

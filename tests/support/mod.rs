@@ -1,0 +1,383 @@
+//! A fake Telegram Bot API server on 127.0.0.1 for end-to-end tests, and
+//! helpers to run the `botwright` binary against it.
+
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// One request the fake server received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub token: String,
+    pub method: String,
+    pub body: Value,
+    pub at: Instant,
+}
+
+/// A failure to answer instead of the real thing.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    TooManyRequests { retry_after: u64 },
+    ServerError,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// token → (bot id, username)
+    bots: HashMap<String, (i64, String)>,
+    /// token → updates not yet confirmed by an offset
+    updates: HashMap<String, Vec<Value>>,
+    next_update: HashMap<String, i64>,
+    calls: Vec<Call>,
+    failures: HashMap<String, VecDeque<Failure>>,
+    next_message: i64,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeTelegram {
+    inner: Arc<Mutex<Inner>>,
+    new_update: Arc<Notify>,
+    pub url: String,
+}
+
+impl FakeTelegram {
+    /// Starts the server on a free port of 127.0.0.1 in the current runtime.
+    pub async fn start() -> FakeTelegram {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let fake = FakeTelegram {
+            url,
+            ..FakeTelegram::default()
+        };
+        let app = Router::new()
+            .route("/{bot}/{method}", axum::routing::any(handle))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        fake
+    }
+
+    pub fn add_bot(&self, token: &str, id: i64, username: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .bots
+            .insert(token.to_string(), (id, username.to_string()));
+    }
+
+    /// Queues an update for a bot, giving it the next update id; returns the id.
+    pub fn push(&self, token: &str, mut update: Value) -> i64 {
+        let mut inner = self.inner.lock().unwrap();
+        let next = inner.next_update.entry(token.to_string()).or_insert(100);
+        *next += 1;
+        let id = *next;
+        update["update_id"] = json!(id);
+        inner
+            .updates
+            .entry(token.to_string())
+            .or_default()
+            .push(update);
+        drop(inner);
+        self.new_update.notify_waiters();
+        id
+    }
+
+    /// Queues an update with a given id (to deliver one again).
+    pub fn push_with_id(&self, token: &str, mut update: Value, id: i64) {
+        update["update_id"] = json!(id);
+        self.inner
+            .lock()
+            .unwrap()
+            .updates
+            .entry(token.to_string())
+            .or_default()
+            .push(update);
+        self.new_update.notify_waiters();
+    }
+
+    pub fn text(&self, token: &str, chat: i64, name: &str, text: &str) -> i64 {
+        self.push(token, message_update(chat, name, text))
+    }
+
+    pub fn press(&self, token: &str, chat: i64, name: &str, data: &str) -> i64 {
+        self.push(token, callback_update(chat, name, data))
+    }
+
+    pub fn fail_next(&self, method: &str, failure: Failure) {
+        self.inner
+            .lock()
+            .unwrap()
+            .failures
+            .entry(method.to_string())
+            .or_default()
+            .push_back(failure);
+    }
+
+    pub fn calls(&self, token: &str, method: &str) -> Vec<Call> {
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.token == token && c.method == method)
+            .cloned()
+            .collect()
+    }
+
+    /// Texts of the messages a bot sent to a chat, in order.
+    pub fn sent(&self, token: &str, chat: i64) -> Vec<String> {
+        self.calls(token, "SendMessage")
+            .into_iter()
+            .filter(|c| c.body["chat_id"].as_i64() == Some(chat))
+            .map(|c| c.body["text"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// The callback data of the newest button labelled `label` in a chat.
+    pub fn button(&self, token: &str, chat: i64, label: &str) -> Option<String> {
+        self.calls(token, "SendMessage")
+            .into_iter()
+            .rev()
+            .filter(|c| c.body["chat_id"].as_i64() == Some(chat))
+            .find_map(|c| {
+                c.body["reply_markup"]["inline_keyboard"]
+                    .as_array()?
+                    .iter()
+                    .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+                    .find_map(|b| {
+                        (b["text"].as_str() == Some(label))
+                            .then(|| b["callback_data"].as_str().unwrap_or("").to_string())
+                    })
+            })
+    }
+
+    /// Updates still waiting to be confirmed by an offset.
+    pub fn unconfirmed(&self, token: &str) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .updates
+            .get(token)
+            .map_or(0, Vec::len)
+    }
+}
+
+pub fn message_update(chat: i64, name: &str, text: &str) -> Value {
+    json!({"message": {
+        "message_id": 1, "date": 1_600_000_000,
+        "chat": {"id": chat, "type": "private", "first_name": name},
+        "from": {"id": chat, "is_bot": false, "first_name": name},
+        "text": text
+    }})
+}
+
+pub fn sticker_update(chat: i64, name: &str) -> Value {
+    json!({"message": {
+        "message_id": 1, "date": 1_600_000_000,
+        "chat": {"id": chat, "type": "private", "first_name": name},
+        "from": {"id": chat, "is_bot": false, "first_name": name},
+        "sticker": {"file_id": "f", "file_unique_id": "u", "type": "regular", "width": 1, "height": 1, "is_animated": false, "is_video": false}
+    }})
+}
+
+pub fn callback_update(chat: i64, name: &str, data: &str) -> Value {
+    json!({"callback_query": {
+        "id": format!("cq{chat}{}", data.len()),
+        "from": {"id": chat, "is_bot": false, "first_name": name},
+        "chat_instance": "ci",
+        "data": data,
+        "message": {
+            "message_id": 5, "date": 1_600_000_000,
+            "chat": {"id": chat, "type": "private", "first_name": name},
+            "text": "…"
+        }
+    }})
+}
+
+fn ok(result: Value) -> Response {
+    axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+async fn handle(
+    State(fake): State<FakeTelegram>,
+    Path((bot, method)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let token = bot.strip_prefix("bot").unwrap_or("").to_string();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let failure = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.calls.push(Call {
+            token: token.clone(),
+            method: method.clone(),
+            body: body.clone(),
+            at: Instant::now(),
+        });
+        if !inner.bots.contains_key(&token) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
+            )
+                .into_response();
+        }
+        inner
+            .failures
+            .get_mut(&method)
+            .and_then(VecDeque::pop_front)
+    };
+    match failure {
+        Some(Failure::TooManyRequests { retry_after }) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({"ok": false, "error_code": 429, "description": format!("Too Many Requests: retry after {retry_after}"), "parameters": {"retry_after": retry_after}})),
+            )
+                .into_response();
+        }
+        Some(Failure::ServerError) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(
+                    json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}),
+                ),
+            )
+                .into_response();
+        }
+        None => {}
+    }
+    match method.as_str() {
+        "GetMe" => {
+            let (id, username) = fake.inner.lock().unwrap().bots[&token].clone();
+            ok(json!({
+                "id": id, "is_bot": true, "first_name": username, "username": username,
+                "can_join_groups": false, "can_read_all_group_messages": false, "supports_inline_queries": false,
+                "can_connect_to_business": false, "has_main_web_app": false
+            }))
+        }
+        "GetUpdates" => {
+            let offset = body["offset"].as_i64().unwrap_or(0);
+            let timeout = body["timeout"].as_u64().unwrap_or(0).min(5);
+            let deadline = Instant::now() + Duration::from_secs(timeout);
+            loop {
+                let notified = fake.new_update.notified();
+                let pending: Vec<Value> = {
+                    let mut inner = fake.inner.lock().unwrap();
+                    let list = inner.updates.entry(token.clone()).or_default();
+                    // An offset confirms every update before it.
+                    list.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                    list.clone()
+                };
+                if !pending.is_empty() || Instant::now() >= deadline {
+                    return ok(Value::Array(pending));
+                }
+                let _ = tokio::time::timeout(deadline - Instant::now(), notified).await;
+            }
+        }
+        "SendMessage" | "SendDocument" => {
+            let id = {
+                let mut inner = fake.inner.lock().unwrap();
+                inner.next_message += 1;
+                inner.next_message
+            };
+            let chat = body["chat_id"].as_i64().unwrap_or(0);
+            ok(
+                json!({"message_id": id, "date": 1_600_000_000, "chat": {"id": chat, "type": "private", "first_name": "U"}, "text": body["text"]}),
+            )
+        }
+        "GetWebhookInfo" => {
+            ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
+        }
+        _ => ok(json!(true)),
+    }
+}
+
+/// Waits until `condition` holds, checking every 20 ms, for at most 60 seconds.
+pub async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A `botwright run` process with its stderr in a file.
+pub struct Botwright {
+    pub child: Child,
+    pub log: std::path::PathBuf,
+}
+
+impl Botwright {
+    pub fn start(
+        bots: &std::path::Path,
+        db: &str,
+        api: &str,
+        env: &[(&str, &str)],
+        log: std::path::PathBuf,
+    ) -> Botwright {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_botwright"));
+        cmd.args(["run", "--bots"]).arg(bots).args([
+            "--db",
+            db,
+            "--api-url",
+            api,
+            "--poll-timeout",
+            "1",
+        ]);
+        cmd.env_remove("TELOXIDE_API_URL")
+            .env("BOTWRIGHT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Botwright {
+            child: cmd.spawn().unwrap(),
+            log,
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit (at most 60 s) and gives its exit code.
+    pub async fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "botwright did not stop");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Botwright {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
