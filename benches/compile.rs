@@ -14,7 +14,9 @@ fn generated_bot(n: usize) -> String {
     let mut made = 0;
     let mut c = 0;
     while made < n {
-        s.push_str(&format!("\n[[keyword]]\nid = \"c{c}\"\nmatch = \"choice {c}, выбор {c}\"\nchoice = \"Pick {{{{ user.name }}}}\"\n"));
+        s.push_str(&format!(
+            "\n[[keyword]]\nid = \"c{c}\"\nmatch = \"choice {c}, выбор {c}\"\nchoice = \"Pick {{{{ user.name }}}}\"\n"
+        ));
         made += 1;
         for o in 0..10 {
             if made >= n {
@@ -47,16 +49,13 @@ fn compile(c: &mut Criterion) {
 }
 
 fn template(c: &mut Criterion) {
-    let t = expr::parse_template("Здравствуйте, {{ user.name }}! Заказ {{ vars.order }} будет {{ format(now(), 'dd.MM.yyyy') }}.").unwrap();
+    let t = expr::parse_template(
+        "Здравствуйте, {{ user.name }}! Заказ {{ vars.order }} будет {{ format(now(), 'dd.MM.yyyy') }}.",
+    )
+    .unwrap();
     let mut vars = IndexMap::new();
-    vars.insert(
-        "user".to_string(),
-        Value::object([("name", Value::text("Анна"))]),
-    );
-    vars.insert(
-        "vars".to_string(),
-        Value::object([("order", Value::text("№ 128"))]),
-    );
+    vars.insert("user".to_string(), Value::object([("name", Value::text("Анна"))]));
+    vars.insert("vars".to_string(), Value::object([("order", Value::text("№ 128"))]));
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     c.bench_function("render_template", |b| {
         b.iter(|| {
@@ -72,9 +71,7 @@ fn template(c: &mut Criterion) {
 
 fn engine(c: &mut Criterion) {
     let text = std::fs::read_to_string("bots/demo.toml").unwrap();
-    let bot =
-        botwright::validate::compile("demo", &SourceFile::new("demo.toml", text), &mut Vec::new())
-            .unwrap();
+    let bot = botwright::validate::compile("demo", &SourceFile::new("demo.toml", text), &mut Vec::new()).unwrap();
     let user = User {
         id: 1,
         chat: 1,
@@ -84,26 +81,16 @@ fn engine(c: &mut Criterion) {
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let mut world = botwright::store::MemoryWorld::default();
     c.bench_function("engine_keyword_reply", |b| {
-        b.iter(|| {
-            black_box(handle(
-                &bot,
-                &mut world,
-                &user,
-                &Event::Text("А1".into()),
-                now,
-            ))
-        })
+        b.iter(|| black_box(handle(&bot, &mut world, &user, &Event::Text("А1".into()), now)))
     });
     let mut world = botwright::store::MemoryWorld::default();
     handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now);
     let press = |label: &str, out: &[botwright::engine::Outgoing]| -> String {
         out.iter()
             .find_map(|m| match &m.keyboard {
-                botwright::engine::Keyboard::Inline(rows) => rows
-                    .iter()
-                    .flatten()
-                    .find(|b| b.label == label)
-                    .map(|b| b.data.clone()),
+                botwright::engine::Keyboard::Inline(rows) => {
+                    rows.iter().flatten().find(|b| b.label == label).map(|b| b.data.clone())
+                }
                 _ => None,
             })
             .unwrap()
@@ -115,15 +102,7 @@ fn engine(c: &mut Criterion) {
     let out = handle(&bot, &mut world, &user, &Event::Button(yes), now);
     let nested = press("Вариант 2.2", &out);
     c.bench_function("engine_nested_button", |b| {
-        b.iter(|| {
-            black_box(handle(
-                &bot,
-                &mut world,
-                &user,
-                &Event::Button(nested.clone()),
-                now,
-            ))
-        })
+        b.iter(|| black_box(handle(&bot, &mut world, &user, &Event::Button(nested.clone()), now)))
     });
 }
 

@@ -29,9 +29,7 @@ const USERS: i64 = 100_000;
 
 fn main() {
     let text = std::fs::read_to_string("bots/demo.toml").unwrap();
-    let bot =
-        botwright::validate::compile("demo", &SourceFile::new("demo.toml", text), &mut Vec::new())
-            .unwrap();
+    let bot = botwright::validate::compile("demo", &SourceFile::new("demo.toml", text), &mut Vec::new()).unwrap();
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let mut world = MemoryWorld::default();
     world.sessions.reserve(USERS as usize);

@@ -30,29 +30,15 @@ impl Counter {
     }
 }
 
-pub static UPDATES_HANDLED: Counter = Counter::new(
-    "botwright_updates_handled_total",
-    "Updates handled and committed.",
-);
-pub static MESSAGES_SENT: Counter = Counter::new(
-    "botwright_messages_sent_total",
-    "Messages Telegram acknowledged.",
-);
-pub static SEND_FAILURES: Counter = Counter::new(
-    "botwright_send_failures_total",
-    "Failed attempts to send a message.",
-);
+pub static UPDATES_HANDLED: Counter = Counter::new("botwright_updates_handled_total", "Updates handled and committed.");
+pub static MESSAGES_SENT: Counter = Counter::new("botwright_messages_sent_total", "Messages Telegram acknowledged.");
+pub static SEND_FAILURES: Counter = Counter::new("botwright_send_failures_total", "Failed attempts to send a message.");
 pub static HANDLING_MICROS: Counter = Counter::new(
     "botwright_handling_seconds_sum_micros",
     "Total time spent handling updates, in microseconds.",
 );
 
-const COUNTERS: [&Counter; 4] = [
-    &UPDATES_HANDLED,
-    &MESSAGES_SENT,
-    &SEND_FAILURES,
-    &HANDLING_MICROS,
-];
+const COUNTERS: [&Counter; 4] = [&UPDATES_HANDLED, &MESSAGES_SENT, &SEND_FAILURES, &HANDLING_MICROS];
 
 /// The metrics in Prometheus' text format; `queue_depth` is read from the outbox by the caller.
 pub fn render(queue_depth: i64) -> String {

@@ -80,19 +80,10 @@ fn a_wrong_transcript_fails_at_its_line() {
 #[test]
 fn a_changed_definition_makes_old_buttons_stale() {
     let text = std::fs::read_to_string("bots/demo.toml").unwrap();
-    let old = botwright::validate::compile(
-        "demo",
-        &SourceFile::new("demo.toml", text.clone()),
-        &mut Vec::new(),
-    )
-    .unwrap();
+    let old =
+        botwright::validate::compile("demo", &SourceFile::new("demo.toml", text.clone()), &mut Vec::new()).unwrap();
     let changed = text.replace("Ответ на ключевое слово А1", "Новый ответ");
-    let new = botwright::validate::compile(
-        "demo",
-        &SourceFile::new("demo.toml", changed),
-        &mut Vec::new(),
-    )
-    .unwrap();
+    let new = botwright::validate::compile("demo", &SourceFile::new("demo.toml", changed), &mut Vec::new()).unwrap();
     assert_ne!(old.hash, new.hash);
     let same_with_comment = format!("# a comment\n{text}");
     let commented = botwright::validate::compile(
@@ -101,10 +92,7 @@ fn a_changed_definition_makes_old_buttons_stale() {
         &mut Vec::new(),
     )
     .unwrap();
-    assert_eq!(
-        old.hash, commented.hash,
-        "comments do not change the definition"
-    );
+    assert_eq!(old.hash, commented.hash, "comments do not change the definition");
 
     use botwright::engine::{Event, Keyboard, User, handle};
     let mut world = botwright::store::MemoryWorld::default();

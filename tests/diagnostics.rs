@@ -10,13 +10,9 @@ fn fixture(code: &str) -> String {
         "E001" => return "[bot\nname = 1".into(),
         "E002" => "[[keyword]]\nmatch = \"a\"\nrepyl = \"x\"\n",
         "E003" => return "[bot]\nname = \"T\"\n".into(),
-        "E004" => {
-            "[[keyword]]\nmatch = \"a\"\nreply = \"123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n"
-        }
+        "E004" => "[[keyword]]\nmatch = \"a\"\nreply = \"123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n",
         "E005" => "[[keyword]]\nmatch = \"a\"\nreply = 5\n",
-        "E006" => {
-            "[[keyword]]\nmatch = \"А1\"\nreply = \"x\"\n\n[[keyword]]\nmatch = \"а 1\"\nreply = \"y\"\n"
-        }
+        "E006" => "[[keyword]]\nmatch = \"А1\"\nreply = \"x\"\n\n[[keyword]]\nmatch = \"а 1\"\nreply = \"y\"\n",
         "E007" => "[[keyword]]\nmatch = \"a\"\nalias = \"nowhere\"\n",
         "E008" => {
             "[[keyword]]\nid = \"old\"\nmatch = \"old\"\nreply = \"x\"\ndisabled = true\n\n[[keyword]]\nmatch = \"a\"\nalias = \"old\"\n"
@@ -28,9 +24,7 @@ fn fixture(code: &str) -> String {
         "E011" => "[[keyword]]\nmatch = \"a\"\nchoice = \"Pick one\"\n",
         "E012" => "[[keyword]]\nmatch = \"a\"\nreply = \"x\"\nrun = \"calc\"\n",
         "E013" => "[[keyword]]\nmatch = \"a\"\n",
-        "E014" => {
-            "[[keyword]]\nid = \"p\"\nmatch = \"p\"\nalias = \"q\"\n\n[[keyword]]\nid = \"q\"\nalias = \"p\"\n"
-        }
+        "E014" => "[[keyword]]\nid = \"p\"\nmatch = \"p\"\nalias = \"q\"\n\n[[keyword]]\nid = \"q\"\nalias = \"p\"\n",
         "E015" => "[[keyword]]\nmatch = \"a\"\nrun = \"calc\"\n",
         "E016" => "[texts]\ngreting = \"Hi\"\n",
         "E017" => "[[keyword]]\nmatch = \"a\"\nreply = \"<b>bold\"\n",
@@ -51,10 +45,7 @@ fn fixture(code: &str) -> String {
         }
         "E023" => "[auth]\nrequired = true\n",
         "E024" => {
-            return format!(
-                "{HEAD}[[keyword]]\nmatch = \"a\"\nreply = \"{}\"\n",
-                "x".repeat(4100)
-            );
+            return format!("{HEAD}[[keyword]]\nmatch = \"a\"\nreply = \"{}\"\n", "x".repeat(4100));
         }
         "E025" => {
             "[[keyword]]\nid = \"a\"\nmatch = \"a\"\nreply = \"x\"\n\n[[keyword]]\nid = \"a\"\nmatch = \"b\"\nreply = \"y\"\n"
@@ -132,24 +123,17 @@ fn codes_are_unique_and_well_formed() {
         assert!(seen.insert(s), "code {s} is used twice");
         let (letter, digits) = s.split_at(1);
         assert!(
-            matches!(letter, "E" | "W")
-                && digits.len() == 3
-                && digits.chars().all(|c| c.is_ascii_digit()),
+            matches!(letter, "E" | "W") && digits.len() == 3 && digits.chars().all(|c| c.is_ascii_digit()),
             "{s}"
         );
-        assert_eq!(
-            letter == "E",
-            code.severity() == diagnostics::Severity::Error,
-            "{s}"
-        );
+        assert_eq!(letter == "E", code.severity() == diagnostics::Severity::Error, "{s}");
     }
 }
 
 #[test]
 fn json_output_has_the_fields_of_the_spec() {
     let found = compile("E002", &fixture("E002"));
-    let json: serde_json::Value =
-        serde_json::from_str(&render(&found, Format::Json)).expect("JSON array");
+    let json: serde_json::Value = serde_json::from_str(&render(&found, Format::Json)).expect("JSON array");
     let first = json
         .as_array()
         .expect("array")
@@ -171,10 +155,7 @@ fn json_output_has_the_fields_of_the_spec() {
 fn github_output_annotates_lines() {
     let found = compile("E017", &fixture("E017"));
     let text = render(&found, Format::Github);
-    assert!(
-        text.starts_with("::error file=E017.toml,line=6,col=10,"),
-        "{text}"
-    );
+    assert!(text.starts_with("::error file=E017.toml,line=6,col=10,"), "{text}");
 }
 
 #[test]
@@ -182,9 +163,6 @@ fn all_problems_are_reported_at_once() {
     let text = format!(
         "{HEAD}nme = 1\n[[keyword]]\nmatch = \"a\"\nreply = \"{{{{ x }}}}\"\n\n[[keyword]]\nmatch = \"b\"\nrun = \"nope\"\n"
     );
-    let codes: Vec<&str> = compile("many", &text)
-        .iter()
-        .map(|d| d.code.as_str())
-        .collect();
+    let codes: Vec<&str> = compile("many", &text).iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E002", "E019", "E015"]);
 }

@@ -7,8 +7,7 @@ use botwright::store::MemoryWorld;
 
 fn demo() -> botwright::model::CompiledBot {
     let text = std::fs::read_to_string("bots/demo.toml").unwrap();
-    botwright::validate::compile("demo", &SourceFile::new("demo.toml", text), &mut Vec::new())
-        .unwrap()
+    botwright::validate::compile("demo", &SourceFile::new("demo.toml", text), &mut Vec::new()).unwrap()
 }
 
 fn now() -> chrono::DateTime<chrono::FixedOffset> {
@@ -25,13 +24,7 @@ const USER: User = User {
 #[test]
 fn a_message_without_text_gets_unsupported_message() {
     let bot = demo();
-    let out = handle(
-        &bot,
-        &mut MemoryWorld::default(),
-        &USER,
-        &Event::Unsupported,
-        now(),
-    );
+    let out = handle(&bot, &mut MemoryWorld::default(), &USER, &Event::Unsupported, now());
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "Я понимаю только текст.");
 }
@@ -48,11 +41,7 @@ fn a_session_of_another_definition_falls_back_to_the_top_level() {
     // "1" would be option 1 of the open choice; with the session dropped it is unknown.
     let out = handle(&bot, &mut world, &USER, &Event::Text("1".into()), now());
     assert_eq!(out.len(), 1);
-    assert!(
-        out[0].text.starts_with("Не понимаю запрос «1»"),
-        "{}",
-        out[0].text
-    );
+    assert!(out[0].text.starts_with("Не понимаю запрос «1»"), "{}", out[0].text);
     assert_eq!(
         world.session(3, 3).unwrap(),
         Session {
@@ -80,10 +69,7 @@ fn forged_buttons_are_stale_and_change_nothing() {
     ] {
         let out = handle(&bot, &mut world, &USER, &Event::Button(data.clone()), now());
         assert_eq!(out.len(), 1, "{data}");
-        assert_eq!(
-            out[0].text, "Эта кнопка устарела. Начните заново.",
-            "{data}"
-        );
+        assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.", "{data}");
         assert_eq!(world.session(3, 3).unwrap(), before, "{data}");
     }
 }

@@ -11,12 +11,7 @@ fn bots() -> Vec<botwright::model::CompiledBot> {
         .iter()
         .map(|id| {
             let text = std::fs::read_to_string(format!("bots/{id}.toml")).unwrap();
-            botwright::validate::compile(
-                id,
-                &SourceFile::new(format!("{id}.toml"), text),
-                &mut Vec::new(),
-            )
-            .unwrap()
+            botwright::validate::compile(id, &SourceFile::new(format!("{id}.toml"), text), &mut Vec::new()).unwrap()
         })
         .collect()
 }

@@ -17,10 +17,7 @@ fn eval(source: &str) -> Result<String, String> {
     );
     vars.insert(
         "history".to_string(),
-        Value::List(vec![Value::object([(
-            "selected",
-            Value::text("Вариант №2"),
-        )])]),
+        Value::List(vec![Value::object([("selected", Value::text("Вариант №2"))])]),
     );
     let e = expr::parse_expression(source).map_err(|e| format!("syntax: {}", e.message))?;
     let ctx = Context {
@@ -28,9 +25,7 @@ fn eval(source: &str) -> Result<String, String> {
         now: DateTime::parse_from_rfc3339(NOW).unwrap(),
         tz: None,
     };
-    expr::evaluate(&e, &ctx)
-        .map(|v| v.to_text())
-        .map_err(|e| e.0)
+    expr::evaluate(&e, &ctx).map(|v| v.to_text()).map_err(|e| e.0)
 }
 
 fn check(cases: &[(&str, &str)]) {
@@ -112,11 +107,7 @@ fn builtins_under_both_names() {
             "Формат(ТекущаяДата(), 'dd.MM.yyyy HH:mm')",
             "06.02.2021 14:00",
         ),
-        (
-            "format(1234.5, '0.00')",
-            "Формат(1234.5, '0.00')",
-            "1234.50",
-        ),
+        ("format(1234.5, '0.00')", "Формат(1234.5, '0.00')", "1234.50"),
         (
             "format(1234567.891, '# ##0.00')",
             "Формат(1234567.891, '# ##0.00')",
@@ -146,10 +137,7 @@ fn builtins_under_both_names() {
         assert_eq!(eval(en).as_deref(), Ok(expected), "{en}");
         assert_eq!(eval(ru).as_deref(), Ok(expected), "{ru}");
     }
-    check_error(&[
-        ("number('abc')", "is not a number"),
-        ("split('a', '')", "separator"),
-    ]);
+    check_error(&[("number('abc')", "is not a number"), ("split('a', '')", "separator")]);
 }
 
 #[test]
@@ -175,10 +163,7 @@ fn deadline_forms() {
         "deadline('6.2 14:0')",
     ] {
         match eval(bad) {
-            Err(e) => assert!(
-                e.contains("06.02 14:00") && e.contains("number of days"),
-                "{bad}: {e}"
-            ),
+            Err(e) => assert!(e.contains("06.02 14:00") && e.contains("number of days"), "{bad}: {e}"),
             Ok(v) => panic!("{bad} gave {v}"),
         }
     }

@@ -23,11 +23,7 @@ fn serve() -> (String, Arc<Mutex<Vec<String>>>) {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut request_line = String::new();
                 reader.read_line(&mut request_line).unwrap();
-                let path = request_line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .to_string();
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
                 let mut length = 0;
                 loop {
                     let mut header = String::new();
@@ -123,17 +119,8 @@ http = "{address}/bad"
 "#
     );
     let mut diagnostics = Vec::new();
-    let bot = botwright::validate::compile(
-        "shop",
-        &SourceFile::new("shop.toml", text),
-        &mut diagnostics,
-    );
-    bot.unwrap_or_else(|| {
-        panic!(
-            "{:?}",
-            diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>()
-        )
-    })
+    let bot = botwright::validate::compile("shop", &SourceFile::new("shop.toml", text), &mut diagnostics);
+    bot.unwrap_or_else(|| panic!("{:?}", diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>()))
 }
 
 #[test]
@@ -175,20 +162,10 @@ fn http_algorithms_succeed_fail_and_time_out_cleanly() {
 
     // Failures leave the choice open: after each one the next option still works.
     assert_eq!(send("pick"), ["Pick"]);
-    assert_eq!(
-        send("slow"),
-        ["Запрос выполняется слишком долго. Попробуйте позже."]
-    );
-    assert_eq!(
-        send("500"),
-        ["Не удалось выполнить запрос. Попробуйте позже."]
-    );
-    assert_eq!(
-        send("bad"),
-        ["Не удалось выполнить запрос. Попробуйте позже."]
-    );
-    let last: serde_json::Value =
-        serde_json::from_str(bodies.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(send("slow"), ["Запрос выполняется слишком долго. Попробуйте позже."]);
+    assert_eq!(send("500"), ["Не удалось выполнить запрос. Попробуйте позже."]);
+    assert_eq!(send("bad"), ["Не удалось выполнить запрос. Попробуйте позже."]);
+    let last: serde_json::Value = serde_json::from_str(bodies.lock().unwrap().last().unwrap()).unwrap();
     assert_eq!(last["history"][0]["selected"], "bad");
     assert_eq!(last["selected"], "bad");
 }

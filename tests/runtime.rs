@@ -11,11 +11,7 @@ const CLOSED: &str = "222222:closed-token-for-tests";
 fn bots_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy("bots/demo.toml", dir.path().join("demo.toml")).unwrap();
-    std::fs::copy(
-        "tests/transcripts/closed.toml",
-        dir.path().join("closed.toml"),
-    )
-    .unwrap();
+    std::fs::copy("tests/transcripts/closed.toml", dir.path().join("closed.toml")).unwrap();
     dir
 }
 
@@ -43,10 +39,7 @@ async fn two_bots_text_and_buttons_crash_and_restart() {
     // Two bots in one process.
     fake.text(DEMO, 7, "Ann", "а 1");
     fake.text(CLOSED, 8, "Bob", "secret");
-    wait_for("demo answers", || {
-        fake.sent(DEMO, 7) == ["Ответ на ключевое слово А1"]
-    })
-    .await;
+    wait_for("demo answers", || fake.sent(DEMO, 7) == ["Ответ на ключевое слово А1"]).await;
     wait_for("closed bot asks to register", || {
         fake.sent(CLOSED, 8) == ["You need to register to use this bot."]
     })
@@ -81,9 +74,7 @@ async fn two_bots_text_and_buttons_crash_and_restart() {
     let mut bw = Botwright::start(bots.path(), &db(&state), &fake.url, ENV, log.clone());
     fake.press(DEMO, 7, "Ann", &yes);
     wait_for("the old button still works", || {
-        fake.sent(DEMO, 7)
-            .last()
-            .is_some_and(|t| t == "Уточните вариант №2")
+        fake.sent(DEMO, 7).last().is_some_and(|t| t == "Уточните вариант №2")
     })
     .await;
     fake.text(CLOSED, 8, "Bob", "secret");
@@ -102,9 +93,7 @@ async fn two_bots_text_and_buttons_crash_and_restart() {
     fake.push_with_id(DEMO, support::message_update(7, "Ann", "А1"), id);
     fake.text(DEMO, 7, "Ann", "Меню");
     wait_for("the next update is answered", || {
-        fake.sent(DEMO, 7)
-            .last()
-            .is_some_and(|t| t.starts_with("Я умею"))
+        fake.sent(DEMO, 7).last().is_some_and(|t| t.starts_with("Я умею"))
     })
     .await;
     assert_eq!(
@@ -136,24 +125,14 @@ async fn retry_after_is_honoured_and_server_errors_retried() {
     let fake = fake().await;
     let bots = bots_dir();
     let state = tempfile::tempdir().unwrap();
-    let _bw = Botwright::start(
-        bots.path(),
-        &db(&state),
-        &fake.url,
-        ENV,
-        state.path().join("log"),
-    );
+    let _bw = Botwright::start(bots.path(), &db(&state), &fake.url, ENV, state.path().join("log"));
     wait_for("polling", || !fake.calls(DEMO, "GetUpdates").is_empty()).await;
     fake.fail_next("SendMessage", Failure::TooManyRequests { retry_after: 1 });
     fake.fail_next("SendMessage", Failure::ServerError);
     fake.text(DEMO, 9, "Eve", "А1");
     wait_for("sent after the failures", || fake.sent(DEMO, 9).len() == 3).await;
     let calls = fake.calls(DEMO, "SendMessage");
-    assert!(
-        calls
-            .iter()
-            .all(|c| c.body["text"] == "Ответ на ключевое слово А1")
-    );
+    assert!(calls.iter().all(|c| c.body["text"] == "Ответ на ключевое слово А1"));
     let waited = calls[1].at - calls[0].at;
     assert!(
         waited >= std::time::Duration::from_millis(950),
@@ -166,30 +145,18 @@ async fn sighup_with_a_broken_file_keeps_serving_and_a_good_one_replaces() {
     let fake = fake().await;
     let bots = bots_dir();
     let state = tempfile::tempdir().unwrap();
-    let bw = Botwright::start(
-        bots.path(),
-        &db(&state),
-        &fake.url,
-        ENV,
-        state.path().join("log"),
-    );
+    let bw = Botwright::start(bots.path(), &db(&state), &fake.url, ENV, state.path().join("log"));
     fake.text(DEMO, 5, "Kim", "А1");
     wait_for("answer", || fake.sent(DEMO, 5).len() == 1).await;
 
     let good = std::fs::read_to_string("bots/demo.toml").unwrap();
     std::fs::write(
         bots.path().join("demo.toml"),
-        good.replace(
-            "reply = \"Ответ на ключевое слово А1\"",
-            "reply = \"{{ nope }}\"",
-        ),
+        good.replace("reply = \"Ответ на ключевое слово А1\"", "reply = \"{{ nope }}\""),
     )
     .unwrap();
     bw.signal("HUP");
-    wait_for("reload rejected", || {
-        bw.log_text().contains("reload rejected")
-    })
-    .await;
+    wait_for("reload rejected", || bw.log_text().contains("reload rejected")).await;
     fake.text(DEMO, 5, "Kim", "А1");
     wait_for("old definition answers", || {
         fake.sent(DEMO, 5) == ["Ответ на ключевое слово А1", "Ответ на ключевое слово А1"]
@@ -205,9 +172,7 @@ async fn sighup_with_a_broken_file_keeps_serving_and_a_good_one_replaces() {
     wait_for("reloaded", || bw.log_text().contains("reloaded")).await;
     fake.text(DEMO, 5, "Kim", "А1");
     wait_for("new definition answers", || {
-        fake.sent(DEMO, 5)
-            .last()
-            .is_some_and(|t| t == "Новый ответ")
+        fake.sent(DEMO, 5).last().is_some_and(|t| t == "Новый ответ")
     })
     .await;
 }
@@ -227,10 +192,7 @@ async fn start_up_refuses_missing_and_rejected_tokens_without_printing_them() {
     );
     assert_eq!(missing.exit_code().await, Some(2));
     let text = missing.log_text();
-    assert!(
-        text.contains("bot `closed`") && text.contains("CLOSED_TOKEN"),
-        "{text}"
-    );
+    assert!(text.contains("bot `closed`") && text.contains("CLOSED_TOKEN"), "{text}");
 
     let wrong = "333333:wrong-token-nobody-knows-about";
     let mut rejected = Botwright::start(
@@ -242,10 +204,7 @@ async fn start_up_refuses_missing_and_rejected_tokens_without_printing_them() {
     );
     assert_eq!(rejected.exit_code().await, Some(2));
     let text = rejected.log_text();
-    assert!(
-        text.contains("bot `closed`") && text.contains("CLOSED_TOKEN"),
-        "{text}"
-    );
+    assert!(text.contains("bot `closed`") && text.contains("CLOSED_TOKEN"), "{text}");
     assert!(!text.contains(wrong), "{text}");
 
     // A network error carries the request URL, with the token in it: it must not be printed.
@@ -259,10 +218,7 @@ async fn start_up_refuses_missing_and_rejected_tokens_without_printing_them() {
     );
     assert_eq!(unreachable.exit_code().await, Some(2));
     let text = unreachable.log_text();
-    assert!(
-        !text.contains(DEMO) && !text.contains("demo-token"),
-        "{text}"
-    );
+    assert!(!text.contains(DEMO) && !text.contains("demo-token"), "{text}");
     assert!(
         text.contains("cannot reach the Bot API") && text.contains("CLOSED_TOKEN"),
         "{text}"
@@ -270,13 +226,7 @@ async fn start_up_refuses_missing_and_rejected_tokens_without_printing_them() {
 
     // Bots with errors: exit 1 with the diagnostics.
     std::fs::write(bots.path().join("broken.toml"), "[bot]\nname = 1\n").unwrap();
-    let mut broken = Botwright::start(
-        bots.path(),
-        &db(&state),
-        &fake.url,
-        ENV,
-        state.path().join("broken"),
-    );
+    let mut broken = Botwright::start(bots.path(), &db(&state), &fake.url, ENV, state.path().join("broken"));
     assert_eq!(broken.exit_code().await, Some(1));
     assert!(broken.log_text().contains("error[E005]"));
 }

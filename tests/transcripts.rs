@@ -19,17 +19,9 @@ fn engine_transcripts_pass() {
             _ => None,
         });
         let mut diagnostics = Vec::new();
-        let bot = botwright::validate::compile_path(
-            &dir.join(format!("{}.toml", id.unwrap())),
-            &mut diagnostics,
-        )
-        .unwrap();
-        let bot = bot.unwrap_or_else(|| {
-            panic!(
-                "{:?}",
-                diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>()
-            )
-        });
+        let bot =
+            botwright::validate::compile_path(&dir.join(format!("{}.toml", id.unwrap())), &mut diagnostics).unwrap();
+        let bot = bot.unwrap_or_else(|| panic!("{:?}", diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>()));
         if let Err(f) = botwright::transcript::replay(&bot, &lines) {
             panic!("{}:{}: {}", chat.display(), f.line, f.message);
         }

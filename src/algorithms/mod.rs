@@ -21,12 +21,7 @@ pub struct AlgorithmCall<'a> {
 impl AlgorithmCall<'_> {
     /// The JSON body an `http` algorithm receives (bot-format.md).
     pub fn request_json(&self) -> serde_json::Value {
-        let get = |k: &str| {
-            self.vars
-                .get(k)
-                .map(Value::to_json)
-                .unwrap_or(serde_json::Value::Null)
-        };
+        let get = |k: &str| self.vars.get(k).map(Value::to_json).unwrap_or(serde_json::Value::Null);
         serde_json::json!({
             "bot": self.bot.id,
             "algorithm": self.algorithm.name,
@@ -79,11 +74,7 @@ impl Builtins {
 }
 
 /// Runs an algorithm for real. `http` calls go out only when `http` is allowed.
-pub fn run(
-    call: &AlgorithmCall,
-    builtins: &Builtins,
-    http: bool,
-) -> Result<Value, AlgorithmFailure> {
+pub fn run(call: &AlgorithmCall, builtins: &Builtins, http: bool) -> Result<Value, AlgorithmFailure> {
     match &call.algorithm.kind {
         AlgorithmKind::Expr(e) => {
             let ctx = Context {
@@ -95,9 +86,7 @@ pub fn run(
         }
         AlgorithmKind::Builtin(name) => match builtins.get(name) {
             Some(f) => f(call),
-            None => Err(AlgorithmFailure::Failed(format!(
-                "no builtin `{name}` is registered"
-            ))),
+            None => Err(AlgorithmFailure::Failed(format!("no builtin `{name}` is registered"))),
         },
         AlgorithmKind::Http(url) if http => http_call(call, url),
         AlgorithmKind::Http(_) => Err(AlgorithmFailure::Failed(
@@ -114,10 +103,7 @@ pub fn expand_env(url: &str) -> Result<String, String> {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}').ok_or("unclosed `${` in the URL")?;
         let name = &rest[start + 2..start + end];
-        out.push_str(
-            &std::env::var(name)
-                .map_err(|_| format!("the environment variable {name} is not set"))?,
-        );
+        out.push_str(&std::env::var(name).map_err(|_| format!("the environment variable {name} is not set"))?);
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
@@ -148,22 +134,15 @@ fn http_call(call: &AlgorithmCall, url: &str) -> Result<Value, AlgorithmFailure>
             "the business system answered {status}"
         )));
     }
-    let text = match response
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_string()
-    {
+    let text = match response.body_mut().with_config().limit(1024 * 1024).read_to_string() {
         Ok(t) => t,
         Err(ureq::Error::Timeout(_)) => return Err(AlgorithmFailure::Timeout),
         Err(e) => {
-            return Err(AlgorithmFailure::Failed(format!(
-                "reading the answer failed: {e}"
-            )));
+            return Err(AlgorithmFailure::Failed(format!("reading the answer failed: {e}")));
         }
     };
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| AlgorithmFailure::Failed(format!("the answer is not JSON: {e}")))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| AlgorithmFailure::Failed(format!("the answer is not JSON: {e}")))?;
     Value::from_json(&json).map_err(AlgorithmFailure::Failed)
 }
 

@@ -51,25 +51,13 @@ pub fn run(args: Args) -> u8 {
 
 pub fn parse_var(v: &str) -> Result<(String, Value), String> {
     let (name, json) = v.split_once('=').ok_or("write NAME=JSON")?;
-    let json: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("bad JSON: {e}"))?;
+    let json: serde_json::Value = serde_json::from_str(json).map_err(|e| format!("bad JSON: {e}"))?;
     Ok((name.trim().to_string(), Value::from_json(&json)?))
 }
 
 /// Parses and evaluates an expression, giving its value as text.
-pub fn evaluate(
-    source: &str,
-    vars: &IndexMap<String, Value>,
-    now: DateTime<FixedOffset>,
-) -> Result<String, String> {
-    let e = expr::parse_expression(source)
-        .map_err(|e| format!("at {}: {}", e.span.start + 1, e.message))?;
-    let ctx = Context {
-        vars,
-        now,
-        tz: None,
-    };
-    expr::evaluate(&e, &ctx)
-        .map(|v| v.to_text())
-        .map_err(|e| e.0)
+pub fn evaluate(source: &str, vars: &IndexMap<String, Value>, now: DateTime<FixedOffset>) -> Result<String, String> {
+    let e = expr::parse_expression(source).map_err(|e| format!("at {}: {}", e.span.start + 1, e.message))?;
+    let ctx = Context { vars, now, tz: None };
+    expr::evaluate(&e, &ctx).map(|v| v.to_text()).map_err(|e| e.0)
 }

@@ -59,17 +59,8 @@ pub fn bot_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 
 /// Files named by `paths` (default `bots/`): files as given; directories by
 /// their files with `extension`, sorted, and with `recursive` their subdirectories' too.
-pub fn files_with_extension(
-    paths: &[PathBuf],
-    extension: &str,
-    recursive: bool,
-) -> std::io::Result<Vec<PathBuf>> {
-    fn walk(
-        dir: &std::path::Path,
-        extension: &str,
-        recursive: bool,
-        out: &mut Vec<PathBuf>,
-    ) -> std::io::Result<()> {
+pub fn files_with_extension(paths: &[PathBuf], extension: &str, recursive: bool) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &std::path::Path, extension: &str, recursive: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
@@ -86,11 +77,7 @@ pub fn files_with_extension(
         Ok(())
     }
     let default = [PathBuf::from("bots")];
-    let paths = if paths.is_empty() {
-        &default[..]
-    } else {
-        paths
-    };
+    let paths = if paths.is_empty() { &default[..] } else { paths };
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -126,11 +113,7 @@ pub fn load_bot(path: &std::path::Path) -> Option<crate::model::CompiledBot> {
             let errors: Vec<_> = found.into_iter().filter(|d| d.is_error()).collect();
             if !errors.is_empty() {
                 let mut err = termcolor::StandardStream::stderr(termcolor::ColorChoice::Never);
-                let _ = crate::diagnostics::render(
-                    &errors,
-                    crate::diagnostics::Format::Human,
-                    &mut err,
-                );
+                let _ = crate::diagnostics::render(&errors, crate::diagnostics::Format::Human, &mut err);
             }
             bot
         }

@@ -27,14 +27,17 @@ pub struct Args {
     /// Long-polling timeout in seconds.
     #[arg(long, default_value_t = 10, hide = true)]
     pub poll_timeout: u32,
+    /// Messages a second per bot (Telegram allows about 30).
+    #[arg(long, default_value_t = 30.0, hide = true)]
+    pub bot_rate: f64,
+    /// Messages a second to one chat after a burst of five.
+    #[arg(long, default_value_t = 1.0, hide = true)]
+    pub chat_rate: f64,
 }
 
 pub fn run(args: Args) -> u8 {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -56,8 +59,7 @@ fn init_logging() {
 
 /// Compiles every bot of the directory; `None` (after printing the diagnostics) when any has errors.
 fn compile_all(dir: &std::path::Path) -> Result<Vec<crate::model::CompiledBot>, String> {
-    let files =
-        super::bot_files(std::slice::from_ref(&dir.to_path_buf())).map_err(|e| e.to_string())?;
+    let files = super::bot_files(std::slice::from_ref(&dir.to_path_buf())).map_err(|e| e.to_string())?;
     let mut diagnostics = Vec::new();
     let mut bots = Vec::new();
     for f in &files {
@@ -89,11 +91,7 @@ async fn serve(args: Args) -> u8 {
             return super::PROBLEMS;
         }
     };
-    let api_url = match args
-        .api_url
-        .clone()
-        .or_else(|| std::env::var("TELOXIDE_API_URL").ok())
-    {
+    let api_url = match args.api_url.clone().or_else(|| std::env::var("TELOXIDE_API_URL").ok()) {
         Some(u) => match url::Url::parse(&u) {
             Ok(u) => Some(u),
             Err(e) => {
@@ -153,15 +151,16 @@ async fn serve(args: Args) -> u8 {
         store,
         builtins: Default::default(),
         clock: telegram::system_clock(),
+        limits: telegram::Limits {
+            per_bot: args.bot_rate.max(0.1),
+            per_chat: args.chat_rate.max(0.01),
+            chat_burst: 5.0,
+        },
         shutdown,
     });
     let mut tasks = tokio::task::JoinSet::new();
     for bot in &served {
-        tasks.spawn(telegram::run_poller(
-            runtime.clone(),
-            bot.clone(),
-            args.poll_timeout,
-        ));
+        tasks.spawn(telegram::run_poller(runtime.clone(), bot.clone(), args.poll_timeout));
         tasks.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
     }
     tracing::info!(bots = served.len(), "serving");

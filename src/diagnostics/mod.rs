@@ -67,12 +67,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(
-        file: &Arc<SourceFile>,
-        span: Range<usize>,
-        code: Code,
-        message: impl Into<String>,
-    ) -> Diagnostic {
+    pub fn new(file: &Arc<SourceFile>, span: Range<usize>, code: Code, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             file: file.clone(),
             span,
@@ -106,11 +101,7 @@ impl Diagnostic {
 /// Sorts diagnostics by file, then position, then code, as `check` prints them.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (a.file.path.as_str(), a.span.start, a.code).cmp(&(
-            b.file.path.as_str(),
-            b.span.start,
-            b.code,
-        ))
+        (a.file.path.as_str(), a.span.start, a.code).cmp(&(b.file.path.as_str(), b.span.start, b.code))
     });
 }
 

@@ -11,11 +11,7 @@ pub enum Format {
 }
 
 /// Writes every diagnostic in `format`. Human output is coloured only when `out` supports it.
-pub fn render(
-    diagnostics: &[Diagnostic],
-    format: Format,
-    out: &mut dyn WriteColor,
-) -> std::io::Result<()> {
+pub fn render(diagnostics: &[Diagnostic], format: Format, out: &mut dyn WriteColor) -> std::io::Result<()> {
     match format {
         Format::Human => human(diagnostics, out),
         Format::Json => {
@@ -66,10 +62,7 @@ fn human(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> std::io::Resul
         out.reset()?;
         let source_line = d.file.text.lines().nth(line - 1).unwrap_or("");
         let gutter = line.to_string().len();
-        let blue = ColorSpec::new()
-            .set_fg(Some(Color::Blue))
-            .set_bold(true)
-            .clone();
+        let blue = ColorSpec::new().set_fg(Some(Color::Blue)).set_bold(true).clone();
         out.set_color(&blue)?;
         writeln!(out, "{:gutter$} |", "")?;
         write!(out, "{line} | ")?;
@@ -125,9 +118,7 @@ pub fn summary(files: usize, diagnostics: &[Diagnostic]) -> String {
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {

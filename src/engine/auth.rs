@@ -11,11 +11,7 @@ use crate::model::normalize;
 impl<'a> Turn<'a> {
     /// The kinds an operator may register a user as.
     fn kinds(&self) -> &'a [String] {
-        self.bot
-            .auth
-            .as_ref()
-            .map(|a| a.kinds.as_slice())
-            .unwrap_or_default()
+        self.bot.auth.as_ref().map(|a| a.kinds.as_slice()).unwrap_or_default()
     }
 
     /// An unregistered user of a bot with required authorization wrote something.
@@ -103,9 +99,7 @@ impl<'a> Turn<'a> {
                     }
                 }
             }
-            Pending::OperatorName { request, kind } => {
-                self.approve(request, kind, text.trim().to_string())
-            }
+            Pending::OperatorName { request, kind } => self.approve(request, kind, text.trim().to_string()),
             Pending::OperatorReason { request } => self.reject(request, text.trim().to_string()),
             Pending::Input { .. } | Pending::Confirm { .. } => unreachable!("handled by the step"),
         }
@@ -130,14 +124,9 @@ impl<'a> Turn<'a> {
         {
             match principal_of(&value) {
                 Some(p) => {
-                    self.world
-                        .register(self.user.chat, &p, &self.user.name, self.now);
+                    self.world.register(self.user.chat, &p, &self.user.name, self.now);
                     self.refresh_user();
-                    return self.say(
-                        "auth_success",
-                        &[("input", Value::text(data))],
-                        Keyboard::None,
-                    );
+                    return self.say("auth_success", &[("input", Value::text(data))], Keyboard::None);
                 }
                 None => {
                     tracing::info!(bot = %self.bot.id, algorithm = %name, "authorization algorithm gave no principal")
@@ -148,11 +137,7 @@ impl<'a> Turn<'a> {
             && self.try_algorithm(name, &scope, &[]).is_ok()
         {
             self.new_request(data);
-            return self.say(
-                "auth_scenario_started",
-                &[("input", Value::text(data))],
-                Keyboard::None,
-            );
+            return self.say("auth_scenario_started", &[("input", Value::text(data))], Keyboard::None);
         }
         if !auth.responsible.is_empty() {
             let id = self.new_request(data);
@@ -178,11 +163,7 @@ impl<'a> Turn<'a> {
                 Keyboard::None,
             );
         }
-        self.say(
-            "auth_failed",
-            &[("input", Value::text(data))],
-            Keyboard::None,
-        );
+        self.say("auth_failed", &[("input", Value::text(data))], Keyboard::None);
     }
 
     fn new_request(&mut self, data: &str) -> u64 {
@@ -364,11 +345,7 @@ impl<'a> Turn<'a> {
         let Some(mut req) = self.operator_request(request) else {
             return;
         };
-        let name = if name.is_empty() {
-            req.data.clone()
-        } else {
-            name
-        };
+        let name = if name.is_empty() { req.data.clone() } else { name };
         let principal = Principal {
             kind,
             id: req.key.to_string(),

@@ -63,13 +63,7 @@ impl Keyboard {
     /// The keyboard as transcripts write it, a line per row: `[A] [B]` for
     /// inline buttons, `menu: [A] [B]` for the reply keyboard.
     pub fn lines(&self) -> Vec<String> {
-        let row = |labels: Vec<&str>| {
-            labels
-                .iter()
-                .map(|l| format!("[{l}]"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let row = |labels: Vec<&str>| labels.iter().map(|l| format!("[{l}]")).collect::<Vec<_>>().join(" ");
         match self {
             Keyboard::None => Vec::new(),
             Keyboard::Inline(rows) => rows
@@ -87,9 +81,7 @@ impl Keyboard {
     /// The labels of row `index` of the inline buttons, or of the reply keyboard when `menu`.
     pub fn row(&self, index: usize, menu: bool) -> Option<Vec<String>> {
         match (self, menu) {
-            (Keyboard::Inline(rows), false) => rows
-                .get(index)
-                .map(|r| r.iter().map(|b| b.label.clone()).collect()),
+            (Keyboard::Inline(rows), false) => rows.get(index).map(|r| r.iter().map(|b| b.label.clone()).collect()),
             (Keyboard::Menu(rows), true) => rows.get(index).cloned(),
             _ => None,
         }
@@ -172,13 +164,7 @@ pub trait World {
     fn save_session(&mut self, chat: i64, user: i64, session: &Session);
     /// The principal a chat is registered as in this bot.
     fn registration(&mut self, key: i64) -> Option<Principal>;
-    fn register(
-        &mut self,
-        key: i64,
-        principal: &Principal,
-        name: &str,
-        at: chrono::DateTime<chrono::FixedOffset>,
-    );
+    fn register(&mut self, key: i64, principal: &Principal, name: &str, at: chrono::DateTime<chrono::FixedOffset>);
     /// Stores a new request and gives it its id (the request's `id` is ignored).
     fn create_auth_request(&mut self, request: AuthRequest) -> u64;
     fn auth_request(&mut self, id: u64) -> Option<AuthRequest>;

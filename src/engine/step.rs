@@ -55,10 +55,7 @@ pub fn handle(
         Event::Unsupported => turn.say("unsupported_message", &[], Keyboard::None),
     }
     let Turn {
-        session,
-        out,
-        world,
-        ..
+        session, out, world, ..
     } = turn;
     world.save_session(user.chat, user.id, &session);
     out
@@ -171,10 +168,7 @@ impl Turn<'_> {
             ("name", Value::text(&user.name)),
             (
                 "username",
-                user.username
-                    .as_ref()
-                    .map(Value::text)
-                    .unwrap_or(Value::Null),
+                user.username.as_ref().map(Value::text).unwrap_or(Value::Null),
             ),
             ("principal", principal),
         ])
@@ -191,21 +185,14 @@ impl Turn<'_> {
     pub fn scope_vars(&self, scope: &Scope, extra: &[(&str, Value)]) -> IndexMap<String, Value> {
         let mut vars = IndexMap::with_capacity(8 + extra.len());
         vars.insert("bot".to_string(), self.bot_value());
-        vars.insert(
-            "user".to_string(),
-            self.cached_user.clone().unwrap_or(Value::Null),
-        );
+        vars.insert("user".to_string(), self.cached_user.clone().unwrap_or(Value::Null));
         vars.insert(
             "input".to_string(),
             scope.input.clone().map(Value::Text).unwrap_or(Value::Null),
         );
         vars.insert(
             "selected".to_string(),
-            scope
-                .selected
-                .clone()
-                .map(Value::Text)
-                .unwrap_or(Value::Null),
+            scope.selected.clone().map(Value::Text).unwrap_or(Value::Null),
         );
         vars.insert(
             "history".to_string(),
@@ -228,10 +215,7 @@ impl Turn<'_> {
             "vars".to_string(),
             Value::from_json(&session_vars).unwrap_or(Value::Null),
         );
-        vars.insert(
-            "result".to_string(),
-            scope.result.clone().unwrap_or(Value::Null),
-        );
+        vars.insert("result".to_string(), scope.result.clone().unwrap_or(Value::Null));
         for (k, v) in extra {
             vars.insert(k.to_string(), v.clone());
         }
@@ -250,11 +234,9 @@ impl Turn<'_> {
         if self.is_cancel(&norm) {
             let key = match &self.session.pending {
                 Some(Pending::Input { .. } | Pending::AuthData | Pending::AuthConfirm { .. })
-                | Some(
-                    Pending::OperatorKind { .. }
-                    | Pending::OperatorName { .. }
-                    | Pending::OperatorReason { .. },
-                ) => "input_cancelled",
+                | Some(Pending::OperatorKind { .. } | Pending::OperatorName { .. } | Pending::OperatorReason { .. }) => {
+                    "input_cancelled"
+                }
                 _ => "choice_cancelled",
             };
             self.session.pending = None;
@@ -402,8 +384,7 @@ impl Turn<'_> {
                 let Some(option) = self.bot.records.get(record) else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
-                let Some(choice) = option.parent.filter(|&p| self.bot.records[p].is_choice())
-                else {
+                let Some(choice) = option.parent.filter(|&p| self.bot.records[p].is_choice()) else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
                 if option.is_star {
@@ -412,9 +393,7 @@ impl Turn<'_> {
                 // The open choice keeps its own path; an earlier message's button re-enters
                 // its choice with the path of parents that leads to it.
                 let open = match &self.session.open {
-                    Some(o) if o.record == self.bot.records[choice].id && o.dynamic.is_none() => {
-                        o.clone()
-                    }
+                    Some(o) if o.record == self.bot.records[choice].id && o.dynamic.is_none() => o.clone(),
                     _ => OpenChoice {
                         record: self.bot.records[choice].id.clone(),
                         history: self.static_history(choice),
@@ -451,11 +430,7 @@ impl Turn<'_> {
                     return self.say("choice_stale", &[], Keyboard::None);
                 }
                 match self.session.pending.take() {
-                    Some(Pending::Confirm {
-                        open,
-                        option,
-                        seq: s,
-                    }) if s == seq => self.confirmed(open, option, yes),
+                    Some(Pending::Confirm { open, option, seq: s }) if s == seq => self.confirmed(open, option, yes),
                     other => {
                         self.session.pending = other;
                         self.say("choice_stale", &[], Keyboard::None);
@@ -552,10 +527,7 @@ impl Turn<'_> {
     fn selected_text(&self, chosen: &ChosenOption) -> String {
         match chosen {
             ChosenOption::Static { typed: Some(t), .. } => t.clone(),
-            ChosenOption::Static {
-                record,
-                typed: None,
-            } => self
+            ChosenOption::Static { record, typed: None } => self
                 .bot
                 .record_by_id(record)
                 .map(|r| self.bot.records[r].label().to_string())
@@ -584,12 +556,7 @@ impl Turn<'_> {
             },
             InlineButton {
                 label: self.label("no"),
-                data: Callback::Confirm {
-                    hash,
-                    seq,
-                    yes: false,
-                }
-                .encode(),
+                data: Callback::Confirm { hash, seq, yes: false }.encode(),
             },
         ];
         self.send_to(self.user.chat, text, Keyboard::Inline(vec![row]));
@@ -717,9 +684,7 @@ impl Turn<'_> {
                 Outcome::Waiting
             }
             Action::Choice {
-                title,
-                options_from,
-                ..
+                title, options_from, ..
             } => self.open_choice(record, title, options_from.as_deref(), scope.clone()),
             Action::Run(name) => self.run_record(record, name, &scope),
         };
@@ -796,12 +761,7 @@ impl Turn<'_> {
             Action::Choice { columns, .. } => columns.max(1),
             _ => 1,
         };
-        Keyboard::Inline(
-            buttons
-                .chunks(columns)
-                .map(<[InlineButton]>::to_vec)
-                .collect(),
-        )
+        Keyboard::Inline(buttons.chunks(columns).map(<[InlineButton]>::to_vec).collect())
     }
 
     fn open_choice(
@@ -834,8 +794,7 @@ impl Turn<'_> {
                 },
             },
         };
-        let title =
-            text_override.unwrap_or_else(|| self.render(title, &self.scope_vars(&scope, &[])));
+        let title = text_override.unwrap_or_else(|| self.render(title, &self.scope_vars(&scope, &[])));
         self.session.seq = self.session.seq.wrapping_add(1);
         let seq = self.session.seq;
         let keyboard = match &dynamic {
@@ -868,9 +827,7 @@ impl Turn<'_> {
         }
         let (text, options) = match &value {
             Value::List(_) => (None, parse_options(&value)),
-            Value::Object(o) if o.contains_key("choices") => {
-                (o.get("text").map(Value::to_text), parse_options(&value))
-            }
+            Value::Object(o) if o.contains_key("choices") => (o.get("text").map(Value::to_text), parse_options(&value)),
             Value::Object(o) if o.contains_key("text") => (o.get("text").map(Value::to_text), None),
             Value::Object(_) => (Some(value.to_text()), None),
             other => (Some(other.to_text()), None),
@@ -938,9 +895,7 @@ impl Turn<'_> {
         extra: &[(&str, Value)],
     ) -> Result<Value, AlgorithmFailure> {
         let Some(algorithm) = self.bot.algorithms.get(name) else {
-            return Err(AlgorithmFailure::Failed(format!(
-                "unknown algorithm `{name}`"
-            )));
+            return Err(AlgorithmFailure::Failed(format!("unknown algorithm `{name}`")));
         };
         let vars = self.scope_vars(scope, extra);
         let call = AlgorithmCall {
@@ -963,10 +918,7 @@ impl Turn<'_> {
                 ..Scope::default()
             };
             if let Ok(value) = self.call_algorithm(&name, &scope) {
-                let is_expr = matches!(
-                    self.bot.algorithms[&name].kind,
-                    crate::model::AlgorithmKind::Expr(_)
-                );
+                let is_expr = matches!(self.bot.algorithms[&name].kind, crate::model::AlgorithmKind::Expr(_));
                 if value.is_empty_result() {
                     self.say("empty_result", &[], Keyboard::None);
                 } else {
@@ -1032,10 +984,7 @@ fn parse_options(value: &Value) -> Option<(Vec<DynamicOption>, Option<String>)> 
                     .or_else(|| o.get("label"))
                     .map(Value::to_text)
                     .unwrap_or_default();
-                let label = o
-                    .get("label")
-                    .map(Value::to_text)
-                    .unwrap_or_else(|| value.clone());
+                let label = o.get("label").map(Value::to_text).unwrap_or_else(|| value.clone());
                 DynamicOption {
                     label: shorten_label(&label),
                     value,
@@ -1090,11 +1039,7 @@ pub fn split_message(text: &str) -> Vec<String> {
                 current_len = 0;
                 continue;
             }
-            let cut = line
-                .char_indices()
-                .nth(LIMIT)
-                .map(|(i, _)| i)
-                .unwrap_or(line.len());
+            let cut = line.char_indices().nth(LIMIT).map(|(i, _)| i).unwrap_or(line.len());
             chunks.push(line[..cut].to_string());
             line = &line[cut..];
         }

@@ -38,9 +38,7 @@ impl Expr {
             ExprKind::Literal(_) | ExprKind::Var(_) => 0,
             ExprKind::Member(e, _) | ExprKind::Unary(_, e) => e.depth,
             ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => a.depth.max(b.depth),
-            ExprKind::Call { args, .. } | ExprKind::List(args) => {
-                args.iter().map(|a| a.depth).max().unwrap_or(0)
-            }
+            ExprKind::Call { args, .. } | ExprKind::List(args) => args.iter().map(|a| a.depth).max().unwrap_or(0),
             ExprKind::Object(fields) => fields.iter().map(|(_, e)| e.depth).max().unwrap_or(0),
             ExprKind::If(a, b, c) => a.depth.max(b.depth).max(c.depth),
         };
@@ -55,10 +53,7 @@ impl Expr {
     /// mode needs to tell an expression from an ordinary word.
     pub fn has_operator_or_call(&self) -> bool {
         match &self.kind {
-            ExprKind::Unary(..)
-            | ExprKind::Binary(..)
-            | ExprKind::Call { .. }
-            | ExprKind::If(..) => true,
+            ExprKind::Unary(..) | ExprKind::Binary(..) | ExprKind::Call { .. } | ExprKind::If(..) => true,
             ExprKind::Literal(Value::Number(n)) => n.is_sign_negative(),
             ExprKind::Member(e, _) => e.has_operator_or_call(),
             ExprKind::Index(e, i) => e.has_operator_or_call() || i.has_operator_or_call(),
@@ -78,9 +73,7 @@ impl Expr {
                 a.visit(f);
                 b.visit(f);
             }
-            ExprKind::Call { args, .. } | ExprKind::List(args) => {
-                args.iter().for_each(|a| a.visit(f))
-            }
+            ExprKind::Call { args, .. } | ExprKind::List(args) => args.iter().for_each(|a| a.visit(f)),
             ExprKind::Object(fields) => fields.iter().for_each(|(_, e)| e.visit(f)),
             ExprKind::If(a, b, c) => {
                 a.visit(f);

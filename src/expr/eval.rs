@@ -98,9 +98,7 @@ fn escape_html_into(text: &str, out: &mut String) {
 
 fn check_text(s: String) -> Result<Value, EvalError> {
     if s.len() > MAX_TEXT && s.chars().count() > MAX_TEXT {
-        return err(format!(
-            "the text would be longer than {MAX_TEXT} characters"
-        ));
+        return err(format!("the text would be longer than {MAX_TEXT} characters"));
     }
     Ok(Value::Text(s))
 }
@@ -129,11 +127,7 @@ fn eval(expr: &Expr, ctx: &Context, steps: &mut u32) -> Result<Value, EvalError>
             let index = eval(index, ctx, steps)?;
             index_value(&target, &index)
         }
-        ExprKind::Call {
-            name,
-            function,
-            args,
-        } => {
+        ExprKind::Call { name, function, args } => {
             let Some(function) = function else {
                 return err(format!("unknown function `{name}`"));
             };
@@ -194,12 +188,7 @@ fn eval(expr: &Expr, ctx: &Context, steps: &mut u32) -> Result<Value, EvalError>
 }
 
 /// `a.b`: reads the member without cloning the whole object first.
-fn member_of(
-    target: &Expr,
-    name: &str,
-    ctx: &Context,
-    steps: &mut u32,
-) -> Result<Value, EvalError> {
+fn member_of(target: &Expr, name: &str, ctx: &Context, steps: &mut u32) -> Result<Value, EvalError> {
     if let ExprKind::Var(var) = &target.kind {
         *steps += 1;
         return match ctx.vars.get(var) {
@@ -244,10 +233,7 @@ fn index_value(target: &Value, index: &Value) -> Result<Value, EvalError> {
                 .unwrap_or(Value::Null))
         }
         (Value::Object(o), Value::Text(k)) => Ok(o.get(k).cloned().unwrap_or(Value::Null)),
-        (Value::Object(_), other) => err(format!(
-            "an object key must be text, not a {}",
-            other.type_name()
-        )),
+        (Value::Object(_), other) => err(format!("an object key must be text, not a {}", other.type_name())),
         (target, index) => err(format!(
             "cannot index a {} with a {}",
             target.type_name(),
@@ -293,11 +279,7 @@ fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, EvalError> {
                 (Value::DateTime(x), Value::DateTime(y)) => x.cmp(y),
                 (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
                 _ => {
-                    return err(format!(
-                        "cannot compare a {} with a {}",
-                        a.type_name(),
-                        b.type_name()
-                    ));
+                    return err(format!("cannot compare a {} with a {}", a.type_name(), b.type_name()));
                 }
             };
             let holds = match op {
@@ -338,9 +320,7 @@ fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, EvalError> {
 fn as_text<'v>(v: &'v Value, function: &str) -> Result<std::borrow::Cow<'v, str>, EvalError> {
     match v {
         Value::Text(s) => Ok(std::borrow::Cow::Borrowed(s)),
-        Value::List(_) | Value::Object(_) => {
-            err(format!("`{function}` needs text, not a {}", v.type_name()))
-        }
+        Value::List(_) | Value::Object(_) => err(format!("`{function}` needs text, not a {}", v.type_name())),
         other => Ok(std::borrow::Cow::Owned(other.to_text())),
     }
 }
@@ -371,10 +351,7 @@ fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value,
             Value::List(l) => Ok(Value::from(l.len() as i64)),
             Value::Object(o) => Ok(Value::from(o.len() as i64)),
             Value::Null => Ok(Value::from(0)),
-            other => err(format!(
-                "`len` needs text or a list, not a {}",
-                other.type_name()
-            )),
+            other => err(format!("`len` needs text or a list, not a {}", other.type_name())),
         },
         Builtin::Upper => Ok(Value::Text(as_text(&args[0], name)?.to_uppercase())),
         Builtin::Lower => Ok(Value::Text(as_text(&args[0], name)?.to_lowercase())),
@@ -385,21 +362,14 @@ fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value,
             if sep.is_empty() {
                 return err("`split` needs a separator that is not empty");
             }
-            let parts: Vec<Value> = text
-                .split(&*sep)
-                .take(MAX_ITEMS + 1)
-                .map(Value::from)
-                .collect();
+            let parts: Vec<Value> = text.split(&*sep).take(MAX_ITEMS + 1).map(Value::from).collect();
             check_items(parts.len())?;
             Ok(Value::List(parts))
         }
         Builtin::Join => {
             let sep = as_text(&args[1], name)?.into_owned();
             let Value::List(items) = &args[0] else {
-                return err(format!(
-                    "`join` needs a list, not a {}",
-                    args[0].type_name()
-                ));
+                return err(format!("`join` needs a list, not a {}", args[0].type_name()));
             };
             let mut out = String::new();
             for (i, item) in items.iter().enumerate() {
@@ -408,9 +378,7 @@ fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value,
                 }
                 item.write_text(&mut out);
                 if out.len() > MAX_TEXT * 4 {
-                    return err(format!(
-                        "the text would be longer than {MAX_TEXT} characters"
-                    ));
+                    return err(format!("the text would be longer than {MAX_TEXT} characters"));
                 }
             }
             check_text(out)
@@ -420,10 +388,7 @@ fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value,
             Value::Text(s) => Ok(Value::Bool(s.contains(&*as_text(&args[1], name)?))),
             Value::Object(o) => Ok(Value::Bool(o.contains_key(&*as_text(&args[1], name)?))),
             Value::Null => Ok(Value::Bool(false)),
-            other => err(format!(
-                "`contains` needs text or a list, not a {}",
-                other.type_name()
-            )),
+            other => err(format!("`contains` needs text or a list, not a {}", other.type_name())),
         },
         Builtin::Number => match args.swap_remove(0) {
             Value::Number(n) => Ok(Value::Number(n)),
@@ -434,35 +399,24 @@ fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value,
         Builtin::Round => {
             let digits = match args.get(1) {
                 None => 0,
-                Some(Value::Number(d)) => {
-                    match d.to_u32().filter(|n| *n <= 28 && d.fract().is_zero()) {
-                        Some(d) => d,
-                        None => return err("`round` takes a whole number of digits from 0 to 28"),
-                    }
-                }
+                Some(Value::Number(d)) => match d.to_u32().filter(|n| *n <= 28 && d.fract().is_zero()) {
+                    Some(d) => d,
+                    None => return err("`round` takes a whole number of digits from 0 to 28"),
+                },
                 Some(other) => {
-                    return err(format!(
-                        "`round` takes a number of digits, not a {}",
-                        other.type_name()
-                    ));
+                    return err(format!("`round` takes a number of digits, not a {}", other.type_name()));
                 }
             };
             match &args[0] {
                 Value::Number(n) => Ok(Value::Number(
                     n.round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero),
                 )),
-                other => err(format!(
-                    "`round` needs a number, not a {}",
-                    other.type_name()
-                )),
+                other => err(format!("`round` needs a number, not a {}", other.type_name())),
             }
         }
         Builtin::AddDays => {
             let Value::DateTime(date) = &args[0] else {
-                return err(format!(
-                    "`add_days` needs a date-time, not a {}",
-                    args[0].type_name()
-                ));
+                return err(format!("`add_days` needs a date-time, not a {}", args[0].type_name()));
             };
             let Value::Number(n) = &args[1] else {
                 return err(format!(
@@ -470,10 +424,7 @@ fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value,
                     args[1].type_name()
                 ));
             };
-            let Some(days) = n
-                .to_i64()
-                .filter(|d| n.fract().is_zero() && d.abs() <= 1_000_000)
-            else {
+            let Some(days) = n.to_i64().filter(|d| n.fract().is_zero() && d.abs() <= 1_000_000) else {
                 return err("`add_days` takes a whole number of days");
             };
             Ok(Value::DateTime(
@@ -513,11 +464,7 @@ fn format_number_pattern(n: Decimal, pattern: &str) -> Result<String, EvalError>
         None => (pattern, ""),
     };
     let decimals = frac_part.chars().filter(|c| *c == '0' || *c == '#').count() as u32;
-    if decimals > 28
-        || int_part
-            .chars()
-            .any(|c| !matches!(c, '0' | '#' | ',' | ' ' | '\u{a0}'))
-    {
+    if decimals > 28 || int_part.chars().any(|c| !matches!(c, '0' | '#' | ',' | ' ' | '\u{a0}')) {
         return err(format!(
             "«{pattern}» is not a number pattern: use one like 0.00 or # ##0.00"
         ));

@@ -46,14 +46,11 @@ pub fn check_names(expr: &Expr, known: &[&str], problems: &mut Vec<NameProblem>)
             problems.push(NameProblem::UnknownVariable {
                 name: name.clone(),
                 span: e.span.clone(),
-                suggestion: crate::diagnostics::suggest(name, known.iter().copied())
-                    .map(str::to_string),
+                suggestion: crate::diagnostics::suggest(name, known.iter().copied()).map(str::to_string),
             });
         }
         ExprKind::Call {
-            name,
-            function: None,
-            ..
+            name, function: None, ..
         } => {
             let names = Builtin::ALL.iter().map(|b| b.english());
             problems.push(NameProblem::UnknownFunction {

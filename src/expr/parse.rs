@@ -42,9 +42,7 @@ fn limit_depth(expr: Expr) -> Result<Expr, SyntaxError> {
     if expr.depth > MAX_DEPTH {
         return Err(SyntaxError {
             span: expr.span.clone(),
-            message: format!(
-                "the expression is too complex: its syntax tree is deeper than {MAX_DEPTH} levels"
-            ),
+            message: format!("the expression is too complex: its syntax tree is deeper than {MAX_DEPTH} levels"),
         });
     }
     Ok(expr)
@@ -176,9 +174,7 @@ fn syntax_error(e: pest::error::Error<Rule>) -> SyntaxError {
 
 fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
-        Rule::expr | Rule::binary | Rule::unary | Rule::postfix | Rule::conditional => {
-            "an expression"
-        }
+        Rule::expr | Rule::binary | Rule::unary | Rule::postfix | Rule::conditional => "an expression",
         Rule::op_or
         | Rule::op_and
         | Rule::op_eq
@@ -256,10 +252,7 @@ fn build_binary(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
         let right = operands.pop().expect("right operand");
         let left = operands.pop().expect("left operand");
         let span = left.span.start..right.span.end;
-        operands.push(Expr::new(
-            ExprKind::Binary(op, Box::new(left), Box::new(right)),
-            span,
-        ));
+        operands.push(Expr::new(ExprKind::Binary(op, Box::new(left), Box::new(right)), span));
     }
     for part in pair.into_inner() {
         if part.as_rule() == Rule::unary {
@@ -315,12 +308,7 @@ fn build_postfix(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
         let span = expr.span.start..part.as_span().end();
         match part.as_rule() {
             Rule::member => {
-                let name = part
-                    .into_inner()
-                    .next()
-                    .expect("member name")
-                    .as_str()
-                    .to_string();
+                let name = part.into_inner().next().expect("member name").as_str().to_string();
                 expr = Expr::new(ExprKind::Member(Box::new(expr), name), span);
             }
             Rule::index => {
@@ -329,10 +317,7 @@ fn build_postfix(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
             }
             Rule::call_args => {
                 let args_span = span_of(&part);
-                let args = part
-                    .into_inner()
-                    .map(build_expr)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let args = part.into_inner().map(build_expr).collect::<Result<Vec<_>, _>>()?;
                 let ExprKind::Var(name) = &expr.kind else {
                     return Err(SyntaxError {
                         span: args_span,
@@ -361,19 +346,15 @@ fn build_primary(pair: Pair<Rule>) -> Result<Expr, SyntaxError> {
         Rule::kw_null => ExprKind::Literal(Value::Null),
         Rule::kw_true => ExprKind::Literal(Value::Bool(true)),
         Rule::kw_false => ExprKind::Literal(Value::Bool(false)),
-        Rule::number => ExprKind::Literal(Value::Number(
-            Decimal::from_str(pair.as_str()).map_err(|_| SyntaxError {
+        Rule::number => ExprKind::Literal(Value::Number(Decimal::from_str(pair.as_str()).map_err(|_| {
+            SyntaxError {
                 span: span.clone(),
                 message: "this number is too large".to_string(),
-            })?,
-        )),
+            }
+        })?)),
         Rule::string => ExprKind::Literal(Value::Text(unescape(pair))),
         Rule::ident => ExprKind::Var(pair.as_str().to_string()),
-        Rule::list => ExprKind::List(
-            pair.into_inner()
-                .map(build_expr)
-                .collect::<Result<_, _>>()?,
-        ),
+        Rule::list => ExprKind::List(pair.into_inner().map(build_expr).collect::<Result<_, _>>()?),
         Rule::object => {
             let mut fields = Vec::new();
             for field in pair.into_inner() {

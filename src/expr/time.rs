@@ -1,10 +1,7 @@
 //! Dates: zones, the start of a day, `format` patterns and `deadline`.
 
 use super::eval::EvalError;
-use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset,
-    TimeZone,
-};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use chrono_tz::Tz;
 
 /// The end of the working day: what a deadline without a time means.
@@ -22,11 +19,7 @@ pub fn in_zone(instant: DateTime<FixedOffset>, tz: Option<Tz>) -> DateTime<Fixed
 }
 
 /// A wall-clock date-time in the zone of `reference` (or `tz`), as an instant with its offset.
-fn localize(
-    naive: NaiveDateTime,
-    reference: DateTime<FixedOffset>,
-    tz: Option<Tz>,
-) -> Option<DateTime<FixedOffset>> {
+fn localize(naive: NaiveDateTime, reference: DateTime<FixedOffset>, tz: Option<Tz>) -> Option<DateTime<FixedOffset>> {
     match tz {
         Some(tz) => {
             let local = tz.from_local_datetime(&naive).earliest()?;
@@ -41,14 +34,8 @@ pub fn start_of_day(now: DateTime<FixedOffset>, tz: Option<Tz>) -> DateTime<Fixe
 }
 
 /// Moves a date-time by whole days, keeping its wall-clock time in the zone.
-pub fn add_days(
-    date: DateTime<FixedOffset>,
-    days: i64,
-    tz: Option<Tz>,
-) -> Option<DateTime<FixedOffset>> {
-    let naive = date
-        .naive_local()
-        .checked_add_signed(Duration::try_days(days)?)?;
+pub fn add_days(date: DateTime<FixedOffset>, days: i64, tz: Option<Tz>) -> Option<DateTime<FixedOffset>> {
+    let naive = date.naive_local().checked_add_signed(Duration::try_days(days)?)?;
     localize(naive, date, tz)
 }
 
@@ -93,11 +80,7 @@ fn deadline_error(text: &str) -> EvalError {
 }
 
 /// Parses a deadline as users type it (expressions.md, `deadline`).
-pub fn deadline(
-    text: &str,
-    now: DateTime<FixedOffset>,
-    tz: Option<Tz>,
-) -> Result<DateTime<FixedOffset>, EvalError> {
+pub fn deadline(text: &str, now: DateTime<FixedOffset>, tz: Option<Tz>) -> Result<DateTime<FixedOffset>, EvalError> {
     let trimmed = text.trim();
     let bad = || deadline_error(text);
     let end_of_day = NaiveTime::from_hms_opt(END_OF_DAY.0, END_OF_DAY.1, 0).expect("18:00");
@@ -120,9 +103,7 @@ pub fn deadline(
         Some(t) => {
             let (h, m) = t.split_once(':').ok_or_else(bad)?;
             let h: u32 = small_number(h, 2).ok_or_else(bad)?;
-            let m: u32 = small_number(m, 2)
-                .filter(|_| m.len() == 2)
-                .ok_or_else(bad)?;
+            let m: u32 = small_number(m, 2).filter(|_| m.len() == 2).ok_or_else(bad)?;
             NaiveTime::from_hms_opt(h, m, 0).ok_or_else(bad)?
         }
     };

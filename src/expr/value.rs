@@ -103,17 +103,12 @@ impl Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => serde_json::Value::Number(
-                serde_json::Number::from_str(&format_number(*n))
-                    .unwrap_or_else(|_| serde_json::Number::from(0)),
+                serde_json::Number::from_str(&format_number(*n)).unwrap_or_else(|_| serde_json::Number::from(0)),
             ),
             Value::Text(s) => serde_json::Value::String(s.clone()),
             Value::DateTime(d) => serde_json::Value::String(d.to_rfc3339()),
-            Value::List(items) => {
-                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
-            }
-            Value::Object(o) => {
-                serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+            Value::Object(o) => serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
         }
     }
 
@@ -131,12 +126,9 @@ impl Value {
                 )
             }
             serde_json::Value::String(s) => Value::Text(s.clone()),
-            serde_json::Value::Array(items) => Value::List(
-                items
-                    .iter()
-                    .map(Value::from_json)
-                    .collect::<Result<_, _>>()?,
-            ),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect::<Result<_, _>>()?)
+            }
             serde_json::Value::Object(o) => Value::Object(
                 o.iter()
                     .map(|(k, v)| Ok((k.clone(), Value::from_json(v)?)))

@@ -39,15 +39,12 @@ pub fn build(bot: &CompiledBot) -> StateGraph {
                 Action::Reply(_) => "reply".to_string(),
                 Action::Run(a) => format!("run {a}"),
                 Action::Choice {
-                    options_from: Some(a),
-                    ..
+                    options_from: Some(a), ..
                 } => format!("choice from {a}"),
                 Action::Choice { confirm: true, .. } => "choice, confirmed".to_string(),
                 Action::Choice { .. } => "choice".to_string(),
                 Action::Alias(_) => "alias".to_string(),
-                Action::Input {
-                    save_as: Some(v), ..
-                } => format!("input → vars.{v}"),
+                Action::Input { save_as: Some(v), .. } => format!("input → vars.{v}"),
                 Action::Input { .. } => "input".to_string(),
             };
             let name = if r.words.is_empty() {
@@ -55,11 +52,7 @@ pub fn build(bot: &CompiledBot) -> StateGraph {
             } else {
                 r.words.join(", ")
             };
-            let shape = if r.is_choice() {
-                Shape::Choice
-            } else {
-                Shape::Step
-            };
+            let shape = if r.is_choice() { Shape::Choice } else { Shape::Step };
             g.add_node(Node {
                 key: node_key(&r.id),
                 label: format!("{name}: {what}"),
@@ -119,10 +112,7 @@ pub fn build(bot: &CompiledBot) -> StateGraph {
         let failed = add(&mut g, "auth_failed", "auth failed".into());
         let mut from = last;
         let mut edge = if auth.confirm { "[yes]" } else { "data" }.to_string();
-        for (key, step) in [
-            ("auth_algorithm", &auth.algorithm),
-            ("auth_scenario", &auth.scenario),
-        ] {
+        for (key, step) in [("auth_algorithm", &auth.algorithm), ("auth_scenario", &auth.scenario)] {
             if let Some(a) = step {
                 let n = add(
                     &mut g,
@@ -140,11 +130,7 @@ pub fn build(bot: &CompiledBot) -> StateGraph {
                 if key == "auth_algorithm" {
                     g.add_edge(n, registered, "principal".into());
                 } else {
-                    let pending = add(
-                        &mut g,
-                        "auth_scenario_pending",
-                        "pending (process elsewhere)".into(),
-                    );
+                    let pending = add(&mut g, "auth_scenario_pending", "pending (process elsewhere)".into());
                     g.add_edge(n, pending, "started".into());
                     g.add_edge(pending, registered, "API approve".into());
                 }
@@ -153,11 +139,7 @@ pub fn build(bot: &CompiledBot) -> StateGraph {
             }
         }
         if !auth.responsible.is_empty() {
-            let n = add(
-                &mut g,
-                "auth_responsible",
-                format!("operators {:?}", auth.responsible),
-            );
+            let n = add(&mut g, "auth_responsible", format!("operators {:?}", auth.responsible));
             g.add_edge(from, n, edge);
             g.add_edge(n, registered, "[approve]".into());
             g.add_edge(n, failed, "[reject]".into());

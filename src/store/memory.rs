@@ -37,15 +37,8 @@ impl World for MemoryWorld {
         self.registrations.get(&key).map(|(p, _)| p.clone())
     }
 
-    fn register(
-        &mut self,
-        key: i64,
-        principal: &Principal,
-        name: &str,
-        _at: chrono::DateTime<chrono::FixedOffset>,
-    ) {
-        self.registrations
-            .insert(key, (principal.clone(), name.to_string()));
+    fn register(&mut self, key: i64, principal: &Principal, name: &str, _at: chrono::DateTime<chrono::FixedOffset>) {
+        self.registrations.insert(key, (principal.clone(), name.to_string()));
     }
 
     fn create_auth_request(&mut self, mut request: AuthRequest) -> u64 {

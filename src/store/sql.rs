@@ -83,35 +83,29 @@ impl SqlStore {
         let options = match dialect {
             Dialect::Sqlite => options.max_connections(1).after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA busy_timeout = 10000")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA synchronous = FULL")
-                        .execute(&mut *conn)
-                        .await?;
+                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
                     Ok(())
                 })
             }),
             Dialect::Postgres => options.max_connections(16),
         };
-        let pool = options.connect(&url).await.map_err(|e| {
-            StoreError(format!(
-                "cannot open the database {}: {e}",
-                redact_password(&url)
-            ))
-        })?;
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| StoreError(format!("cannot open the database {}: {e}", redact_password(&url))))?;
         let store = SqlStore { pool, dialect };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
         for (version, sqlite, postgres) in MIGRATIONS {
             let mut tx = self.pool.begin().await?;
             if self.dialect == Dialect::Postgres {
@@ -120,20 +114,21 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            let done: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
             if done.is_none() {
                 let script = if self.dialect == Dialect::Sqlite {
                     sqlite
                 } else {
                     postgres
                 };
-                for statement in script.split(';').map(str::trim).filter(|s| {
-                    !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--"))
-                }) {
+                for statement in script
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--")))
+                {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
@@ -148,27 +143,18 @@ impl SqlStore {
     }
 
     /// The stored session of one user, if any (undecodable ones are logged and dropped).
-    pub async fn session(
-        &self,
-        bot: &str,
-        chat: i64,
-        user: i64,
-    ) -> Result<Option<Session>, StoreError> {
-        let data: Option<String> = sqlx::query_scalar(
-            "SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3",
-        )
-        .bind(bot)
-        .bind(chat)
-        .bind(user)
-        .fetch_optional(&self.pool)
-        .await?;
+    pub async fn session(&self, bot: &str, chat: i64, user: i64) -> Result<Option<Session>, StoreError> {
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3")
+                .bind(bot)
+                .bind(chat)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(data.and_then(|d| decode_session(bot, chat, &d)))
     }
 
-    pub async fn registrations(
-        &self,
-        bot: &str,
-    ) -> Result<Vec<(i64, Principal, String, String)>, StoreError> {
+    pub async fn registrations(&self, bot: &str) -> Result<Vec<(i64, Principal, String, String)>, StoreError> {
         let rows = sqlx::query("SELECT chat, kind, principal_id, principal_name, name, registered_at FROM registrations WHERE bot = $1 ORDER BY chat")
             .bind(bot)
             .fetch_all(&self.pool)
@@ -186,19 +172,12 @@ impl SqlStore {
             .collect())
     }
 
-    pub async fn outbox_statuses(
-        &self,
-        bot: &str,
-    ) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, chat, text, status FROM outbox WHERE bot = $1 ORDER BY id")
-                .bind(bot)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect())
+    pub async fn outbox_statuses(&self, bot: &str) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, chat, text, status FROM outbox WHERE bot = $1 ORDER BY id")
+            .bind(bot)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
     /// Queued messages of a bot that are due, oldest first.
@@ -221,26 +200,17 @@ impl SqlStore {
     }
 
     /// Chats with a queued message not yet due (in back-off): later messages to them wait, to keep order.
-    pub async fn chats_waiting(
-        &self,
-        bot: &str,
-        now: DateTime<FixedOffset>,
-    ) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT DISTINCT chat FROM outbox WHERE bot = $1 AND status = 'queued' AND due_at > $2",
+    pub async fn chats_waiting(&self, bot: &str, now: DateTime<FixedOffset>) -> Result<Vec<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT chat FROM outbox WHERE bot = $1 AND status = 'queued' AND due_at > $2")
+                .bind(bot)
+                .bind(now_text(now))
+                .fetch_all(&self.pool)
+                .await?,
         )
-        .bind(bot)
-        .bind(now_text(now))
-        .fetch_all(&self.pool)
-        .await?)
     }
 
-    pub async fn mark_sent(
-        &self,
-        id: i64,
-        telegram_id: i64,
-        at: DateTime<FixedOffset>,
-    ) -> Result<(), StoreError> {
+    pub async fn mark_sent(&self, id: i64, telegram_id: i64, at: DateTime<FixedOffset>) -> Result<(), StoreError> {
         sqlx::query("UPDATE outbox SET status = 'sent', telegram_message_id = $1, sent_at = $2 WHERE id = $3")
             .bind(telegram_id)
             .bind(now_text(at))
@@ -268,14 +238,12 @@ impl SqlStore {
     }
 
     pub async fn mark_failed(&self, id: i64, attempts: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'failed', attempts = $1, last_error = $2 WHERE id = $3",
-        )
-        .bind(attempts)
-        .bind(error)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE outbox SET status = 'failed', attempts = $1, last_error = $2 WHERE id = $3")
+            .bind(attempts)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -420,14 +388,12 @@ const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, 
 impl World for TxWorld<'_> {
     fn session(&mut self, chat: i64, user: i64) -> Option<Session> {
         let data: Option<String> = self.run(async |tx, bot| {
-            sqlx::query_scalar(
-                "SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3",
-            )
-            .bind(bot)
-            .bind(chat)
-            .bind(user)
-            .fetch_optional(&mut **tx)
-            .await
+            sqlx::query_scalar("SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3")
+                .bind(bot)
+                .bind(chat)
+                .bind(user)
+                .fetch_optional(&mut **tx)
+                .await
         });
         data.and_then(|d| decode_session(&self.bot, chat, &d))
     }
@@ -533,16 +499,14 @@ impl World for TxWorld<'_> {
 
     fn update_auth_request(&mut self, r: &AuthRequest) {
         self.run(async |tx, bot| {
-            sqlx::query(
-                "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4",
-            )
-            .bind(r.status.as_str())
-            .bind(&r.reason)
-            .bind(bot)
-            .bind(r.id as i64)
-            .execute(&mut **tx)
-            .await
-            .map(|_| ())
+            sqlx::query("UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4")
+                .bind(r.status.as_str())
+                .bind(&r.reason)
+                .bind(bot)
+                .bind(r.id as i64)
+                .execute(&mut **tx)
+                .await
+                .map(|_| ())
         })
     }
 

@@ -112,14 +112,7 @@ pub struct RawLinkButton {
     pub url: Sp<String>,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "bot",
-    "texts",
-    "keyword",
-    "algorithms",
-    "auth",
-    "notifications",
-];
+const TOP_KEYS: &[&str] = &["bot", "texts", "keyword", "algorithms", "auth", "notifications"];
 const BOT_KEYS: &[&str] = &[
     "name",
     "description",
@@ -190,24 +183,13 @@ struct Reader<'a> {
 type Field<'t, 'i> = (&'t str, &'t Spanned<DeValue<'i>>);
 
 impl Reader<'_> {
-    fn push(
-        &mut self,
-        span: Range<usize>,
-        code: Code,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
-        self.diagnostics
-            .push(Diagnostic::new(self.file, span, code, message));
+    fn push(&mut self, span: Range<usize>, code: Code, message: impl Into<String>) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::new(self.file, span, code, message));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
     /// The known fields of a table, reporting the unknown ones with a suggestion.
-    fn fields<'t, 'i>(
-        &mut self,
-        table: &'t DeTable<'i>,
-        known: &[&str],
-        context: &str,
-    ) -> Vec<Field<'t, 'i>> {
+    fn fields<'t, 'i>(&mut self, table: &'t DeTable<'i>, known: &[&str], context: &str) -> Vec<Field<'t, 'i>> {
         let mut out = Vec::new();
         for (key, value) in table.iter() {
             let name: &str = key.get_ref();
@@ -262,11 +244,7 @@ impl Reader<'_> {
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => Some(Sp::new(n, value.span())),
                 Err(_) => {
-                    self.push(
-                        value.span(),
-                        Code::BadValue,
-                        format!("`{key}` is out of range"),
-                    );
+                    self.push(value.span(), Code::BadValue, format!("`{key}` is out of range"));
                     None
                 }
             },
@@ -304,11 +282,7 @@ impl Reader<'_> {
         }
     }
 
-    fn table<'t, 'i>(
-        &mut self,
-        value: &'t Spanned<DeValue<'i>>,
-        key: &str,
-    ) -> Option<&'t DeTable<'i>> {
+    fn table<'t, 'i>(&mut self, value: &'t Spanned<DeValue<'i>>, key: &str) -> Option<&'t DeTable<'i>> {
         match value.get_ref() {
             DeValue::Table(t) => Some(t),
             _ => {
@@ -331,8 +305,7 @@ impl Reader<'_> {
                     if let Some(t) = self.table(value, key) {
                         for (k, v) in t.iter() {
                             if let Some(s) = self.string(v, k.get_ref()) {
-                                raw.texts
-                                    .push((Sp::new(k.get_ref().to_string(), k.span()), s));
+                                raw.texts.push((Sp::new(k.get_ref().to_string(), k.span()), s));
                             }
                         }
                     }
@@ -367,8 +340,7 @@ impl Reader<'_> {
                         for (name, v) in t.iter() {
                             if let Some(body) = self.table(v, name.get_ref()) {
                                 let name = Sp::new(name.get_ref().to_string(), name.span());
-                                raw.notifications
-                                    .push(self.notification(name, body, v.span()));
+                                raw.notifications.push(self.notification(name, body, v.span()));
                             }
                         }
                     }
@@ -498,12 +470,7 @@ impl Reader<'_> {
         a
     }
 
-    fn notification(
-        &mut self,
-        name: Sp<String>,
-        t: &DeTable,
-        span: Range<usize>,
-    ) -> RawNotification {
+    fn notification(&mut self, name: Sp<String>, t: &DeTable, span: Range<usize>) -> RawNotification {
         let context = format!("[notifications.{}]", name.value);
         let mut n = RawNotification {
             name,
@@ -531,9 +498,7 @@ impl Reader<'_> {
         for item in items.iter() {
             match item.get_ref() {
                 DeValue::Table(_) => rows.push(self.link_button(item).into_iter().collect()),
-                DeValue::Array(row) => {
-                    rows.push(row.iter().filter_map(|b| self.link_button(b)).collect())
-                }
+                DeValue::Array(row) => rows.push(row.iter().filter_map(|b| self.link_button(b)).collect()),
                 _ => self.wrong_type(item, "buttons", "a {text, url} button or a row of them"),
             }
         }
@@ -552,11 +517,7 @@ impl Reader<'_> {
         match (text, url) {
             (Some(text), Some(url)) => Some(RawLinkButton { text, url }),
             _ => {
-                self.push(
-                    v.span(),
-                    Code::MissingKey,
-                    "a button needs both `text` and `url`",
-                );
+                self.push(v.span(), Code::MissingKey, "a button needs both `text` and `url`");
                 None
             }
         }
@@ -595,11 +556,7 @@ fn split_words(s: &str, span: Range<usize>) -> Vec<Sp<String>> {
 pub fn looks_like_token(s: &str) -> bool {
     let bytes = s.as_bytes();
     for (i, _) in s.match_indices(':') {
-        let digits = bytes[..i]
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let digits = bytes[..i].iter().rev().take_while(|b| b.is_ascii_digit()).count();
         let tail = bytes[i + 1..]
             .iter()
             .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')

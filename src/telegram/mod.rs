@@ -10,7 +10,7 @@
 
 mod sender;
 
-pub use sender::run_sender;
+pub use sender::{Limits, run_sender};
 
 use crate::algorithms::Builtins;
 use crate::engine::{self, Event, Outgoing, User};
@@ -81,6 +81,7 @@ pub struct Runtime {
     pub store: SqlStore,
     pub builtins: Builtins,
     pub clock: Clock,
+    pub limits: Limits,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -179,11 +180,7 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) {
 fn chat_of(u: &Update) -> i64 {
     match &u.kind {
         UpdateKind::Message(m) => m.chat.id.0,
-        UpdateKind::CallbackQuery(q) => q
-            .message
-            .as_ref()
-            .map(|m| m.chat().id.0)
-            .unwrap_or(q.from.id.0 as i64),
+        UpdateKind::CallbackQuery(q) => q.message.as_ref().map(|m| m.chat().id.0).unwrap_or(q.from.id.0 as i64),
         _ => 0,
     }
 }
@@ -236,11 +233,7 @@ pub fn incoming(u: &Update) -> Option<Incoming> {
 }
 
 /// Handles one update: engine step, state, outbox and update id in one transaction.
-async fn handle_update(
-    runtime: &Arc<Runtime>,
-    bot: &Arc<ServedBot>,
-    update: Update,
-) -> Result<(), String> {
+async fn handle_update(runtime: &Arc<Runtime>, bot: &Arc<ServedBot>, update: Update) -> Result<(), String> {
     let Some(incoming) = incoming(&update) else {
         return Ok(());
     };

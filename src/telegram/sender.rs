@@ -11,16 +11,31 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teloxide::prelude::*;
 use teloxide::types::{
-    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, KeyboardRemove,
-    ParseMode, ReplyMarkup,
+    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, KeyboardRemove, ParseMode, ReplyMarkup,
 };
 use teloxide::{ApiError, RequestError};
 
 /// How many times a message is tried before it is `failed` (a 429 is not a try).
 pub const MAX_ATTEMPTS: i64 = 5;
-/// Telegram's limits: about 30 messages a second per bot, and bursts to one chat kept short.
-const PER_BOT: (f64, f64) = (30.0, 30.0);
-const PER_CHAT: (f64, f64) = (5.0, 1.0);
+/// Sending limits: a token bucket per bot and one per chat.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Messages a second per bot (Telegram allows about 30).
+    pub per_bot: f64,
+    /// Messages a second to one chat, after a short burst.
+    pub per_chat: f64,
+    pub chat_burst: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            per_bot: 30.0,
+            per_chat: 1.0,
+            chat_burst: 5.0,
+        }
+    }
+}
 
 /// A token bucket: `capacity` tokens, refilled at `rate` per second.
 struct Bucket {
@@ -31,7 +46,7 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new((capacity, rate): (f64, f64)) -> Bucket {
+    fn new(capacity: f64, rate: f64) -> Bucket {
         Bucket {
             tokens: capacity,
             capacity,
@@ -40,17 +55,16 @@ impl Bucket {
         }
     }
 
-    /// How long to wait before one token is available (zero: take it now).
-    fn wait(&mut self) -> Duration {
+    /// Takes a token, or says how long until one is available.
+    fn take(&mut self) -> Result<(), Duration> {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate)
-            .min(self.capacity);
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.capacity);
         self.at = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            Duration::ZERO
+            Ok(())
         } else {
-            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
         }
     }
 }
@@ -66,7 +80,8 @@ enum Sent {
 
 pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
     let mut shutdown = runtime.shutdown.clone();
-    let mut per_bot = Bucket::new(PER_BOT);
+    let limits = runtime.limits;
+    let mut per_bot = Bucket::new(limits.per_bot.max(1.0), limits.per_bot);
     let mut per_chat: HashMap<i64, Bucket> = HashMap::new();
     loop {
         let now = (runtime.clock)();
@@ -85,6 +100,7 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
             .into_iter()
             .collect();
         let mut sent_any = false;
+        let mut next_wake = Duration::from_millis(500);
         for m in batch {
             if blocked.contains(&m.chat) {
                 continue;
@@ -92,16 +108,17 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
             if *shutdown.borrow() {
                 break;
             }
-            for wait in [
-                per_bot.wait(),
-                per_chat
-                    .entry(m.chat)
-                    .or_insert_with(|| Bucket::new(PER_CHAT))
-                    .wait(),
-            ] {
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
+            // A chat at its limit waits without holding up the other chats.
+            let chat_bucket = per_chat
+                .entry(m.chat)
+                .or_insert_with(|| Bucket::new(limits.chat_burst, limits.per_chat));
+            if let Err(wait) = chat_bucket.take() {
+                blocked.insert(m.chat);
+                next_wake = next_wake.min(wait);
+                continue;
+            }
+            while let Err(wait) = per_bot.take() {
+                tokio::time::sleep(wait).await;
             }
             sent_any = true;
             if !deliver(&runtime, &bot, &m).await {
@@ -115,7 +132,7 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
         if !sent_any {
             tokio::select! {
                 _ = bot.outbox.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep(next_wake) => {}
                 _ = shutdown.changed() => {}
             }
         }
@@ -148,11 +165,7 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> bool 
             Sent::BadMarkup => {
                 runtime
                     .store
-                    .mark_failed(
-                        m.id,
-                        m.attempts + 1,
-                        "Telegram rejected the message's markup",
-                    )
+                    .mark_failed(m.id, m.attempts + 1, "Telegram rejected the message's markup")
                     .await
             }
             Sent::Permanent(e) => {
@@ -169,10 +182,7 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> bool 
                 } else {
                     let delay = chrono::Duration::milliseconds(500 * (1 << attempts));
                     tracing::info!(bot = %bot.id, chat = m.chat, error = %e, attempts, "sending failed; retrying later");
-                    let _ = runtime
-                        .store
-                        .mark_retry(m.id, attempts, now + delay, &e)
-                        .await;
+                    let _ = runtime.store.mark_retry(m.id, attempts, now + delay, &e).await;
                     return false;
                 }
             }
@@ -187,19 +197,18 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> bool 
 fn markup(keyboard: &Keyboard) -> Option<ReplyMarkup> {
     match keyboard {
         Keyboard::None => None,
-        Keyboard::Inline(rows) => Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(
-            rows.iter().map(|r| {
+        Keyboard::Inline(rows) => Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(rows.iter().map(
+            |r| {
                 r.iter()
                     .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.data.clone()))
                     .collect::<Vec<_>>()
-            }),
-        ))),
+            },
+        )))),
         Keyboard::Menu(rows) => Some(ReplyMarkup::Keyboard(
-            KeyboardMarkup::new(rows.iter().map(|r| {
-                r.iter()
-                    .map(|b| KeyboardButton::new(b.clone()))
-                    .collect::<Vec<_>>()
-            }))
+            KeyboardMarkup::new(
+                rows.iter()
+                    .map(|r| r.iter().map(|b| KeyboardButton::new(b.clone())).collect::<Vec<_>>()),
+            )
             .resize_keyboard(),
         )),
         Keyboard::RemoveMenu => Some(ReplyMarkup::KeyboardRemove(KeyboardRemove::new())),
@@ -207,10 +216,7 @@ fn markup(keyboard: &Keyboard) -> Option<ReplyMarkup> {
 }
 
 async fn send(bot: &ServedBot, chat: i64, text: &str, keyboard: &Keyboard) -> Sent {
-    let mut request = bot
-        .api
-        .send_message(ChatId(chat), text)
-        .parse_mode(ParseMode::Html);
+    let mut request = bot.api.send_message(ChatId(chat), text).parse_mode(ParseMode::Html);
     if let Some(m) = markup(keyboard) {
         request = request.reply_markup(m);
     }

@@ -13,9 +13,7 @@ pub struct TextKey {
 }
 
 /// Variables every template may use (bot-format.md, "Texts and templates").
-pub const COMMON_VARS: &[&str] = &[
-    "bot", "user", "input", "selected", "history", "vars", "result",
-];
+pub const COMMON_VARS: &[&str] = &["bot", "user", "input", "selected", "history", "vars", "result"];
 
 macro_rules! texts {
     ($($key:literal => ($ru:literal, $en:literal, [$($var:literal),*], $about:literal);)*) => {

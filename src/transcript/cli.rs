@@ -62,9 +62,7 @@ fn run_one(
     let path = dir.join(format!("{bot_id}.toml"));
     let bot = bots.entry(path.clone()).or_insert_with(|| {
         let mut diagnostics = Vec::new();
-        crate::validate::compile_path(&path, &mut diagnostics)
-            .ok()
-            .flatten()
+        crate::validate::compile_path(&path, &mut diagnostics).ok().flatten()
     });
     let Some(bot) = bot else {
         return Err((

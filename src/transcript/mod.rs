@@ -16,33 +16,17 @@ pub const DEFAULT_NOW: &str = "2021-02-06T14:00:00+03:00";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
     Bot(String),
-    User {
-        id: i64,
-        name: String,
-    },
-    Registered {
-        kind: String,
-        id: String,
-        name: String,
-    },
+    User { id: i64, name: String },
+    Registered { kind: String, id: String, name: String },
     Now(DateTime<FixedOffset>),
-    Stub {
-        algorithm: String,
-        stub: Stub,
-    },
+    Stub { algorithm: String, stub: Stub },
     Send(String),
     Press(String),
     Expect(String),
     ExpectButtons(Vec<String>),
     ExpectMenu(Vec<String>),
-    ExpectOther {
-        to: i64,
-        text: String,
-    },
-    ExpectOtherButtons {
-        to: i64,
-        row: Vec<String>,
-    },
+    ExpectOther { to: i64, text: String },
+    ExpectOtherButtons { to: i64, row: Vec<String> },
 }
 
 /// A transcript line that could not be read, or an expectation that did not hold.
@@ -69,25 +53,17 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
             match word {
                 "bot" if !seen_send => Line::Bot(rest.to_string()),
                 "bot" => {
-                    return Err(fail(
-                        "`@bot` belongs in the header, before the first `>`".into(),
-                    ));
+                    return Err(fail("`@bot` belongs in the header, before the first `>`".into()));
                 }
                 "user" => {
                     let (id, name) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-                    let id = id.parse().map_err(|_| {
-                        fail(format!(
-                            "`@user` needs a numeric Telegram user id, not `{id}`"
-                        ))
-                    })?;
+                    let id = id
+                        .parse()
+                        .map_err(|_| fail(format!("`@user` needs a numeric Telegram user id, not `{id}`")))?;
                     let name = unquote(name.trim());
                     Line::User {
                         id,
-                        name: if name.is_empty() {
-                            format!("User {id}")
-                        } else {
-                            name
-                        },
+                        name: if name.is_empty() { format!("User {id}") } else { name },
                     }
                 }
                 "registered" => {
@@ -102,15 +78,14 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
                         _ => return Err(fail("write `@registered KIND ID \"NAME\"`".into())),
                     }
                 }
-                "now" => Line::Now(DateTime::parse_from_rfc3339(rest).map_err(|e| {
-                    fail(format!(
-                        "`@now` needs an RFC 3339 time such as {DEFAULT_NOW}: {e}"
-                    ))
-                })?),
+                "now" => Line::Now(
+                    DateTime::parse_from_rfc3339(rest)
+                        .map_err(|e| fail(format!("`@now` needs an RFC 3339 time such as {DEFAULT_NOW}: {e}")))?,
+                ),
                 "stub" => {
-                    let (name, value) = rest.split_once('=').ok_or_else(|| {
-                        fail("write `@stub ALGORITHM = JSON` (or `= fail`, `= timeout`)".into())
-                    })?;
+                    let (name, value) = rest
+                        .split_once('=')
+                        .ok_or_else(|| fail("write `@stub ALGORITHM = JSON` (or `= fail`, `= timeout`)".into()))?;
                     Line::Stub {
                         algorithm: name.trim().to_string(),
                         stub: Stub::parse(value).map_err(|e| fail(format!("`@stub`: {e}")))?,
@@ -135,10 +110,7 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
         } else if let Some(rest) = line.strip_prefix('<') {
             let rest = rest.trim();
             if let Some(menu) = rest.strip_prefix("menu:") {
-                Line::ExpectMenu(
-                    button_row(menu.trim())
-                        .ok_or_else(|| fail("write `< menu: [A] [B]`".into()))?,
-                )
+                Line::ExpectMenu(button_row(menu.trim()).ok_or_else(|| fail("write `< menu: [A] [B]`".into()))?)
             } else if let Some(row) = button_row(rest) {
                 Line::ExpectButtons(row)
             } else {
@@ -251,9 +223,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
     // The message just matched, whose buttons the next lines may list.
     let mut matched: Option<(Outgoing, usize)> = None;
     let mut rows_checked = 0;
-    let check_rows_complete = |matched: &Option<(Outgoing, usize)>,
-                               rows_checked: usize|
-     -> Result<(), Failure> {
+    let check_rows_complete = |matched: &Option<(Outgoing, usize)>, rows_checked: usize| -> Result<(), Failure> {
         if let Some((m, line)) = matched
             && rows_checked > 0
             && let Keyboard::Inline(rows) = &m.keyboard
@@ -270,9 +240,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
         }
         Ok(())
     };
-    let leftovers = |queue: &HashMap<i64, VecDeque<Outgoing>>,
-                     line: usize|
-     -> Result<(), Failure> {
+    let leftovers = |queue: &HashMap<i64, VecDeque<Outgoing>>, line: usize| -> Result<(), Failure> {
         let mut extra: Vec<(&i64, &Outgoing)> = queue
             .iter()
             .flat_map(|(to, q)| q.iter().map(move |m| (to, m)))
@@ -346,10 +314,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                         None => {
                             return Err(Failure {
                                 line: n,
-                                message: format!(
-                                    "no message to user {} has a button [{label}]",
-                                    user.id
-                                ),
+                                message: format!("no message to user {} has a button [{label}]", user.id),
                             });
                         }
                     }
@@ -371,9 +336,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 let Some(m) = queue.get_mut(&to).and_then(VecDeque::pop_front) else {
                     return Err(Failure {
                         line: n,
-                        message: format!(
-                            "expected a message to {to}: {text}\n  actual: nothing more was sent"
-                        ),
+                        message: format!("expected a message to {to}: {text}\n  actual: nothing more was sent"),
                     });
                 };
                 if !matches(text, &m.text) {
@@ -385,9 +348,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 matched = Some((m, n));
                 rows_checked = 0;
             }
-            Line::ExpectButtons(row)
-            | Line::ExpectOtherButtons { row, .. }
-            | Line::ExpectMenu(row) => {
+            Line::ExpectButtons(row) | Line::ExpectOtherButtons { row, .. } | Line::ExpectMenu(row) => {
                 let menu = matches!(line, Line::ExpectMenu(_));
                 let what = if menu { "menu" } else { "buttons" };
                 let Some((m, _)) = &matched else {
@@ -399,11 +360,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 if m.keyboard.row(rows_checked, menu).as_ref() != Some(row) {
                     return Err(Failure {
                         line: n,
-                        message: format!(
-                            "expected {what}: {}\n  actual: {}",
-                            show_row(row),
-                            describe(m)
-                        ),
+                        message: format!("expected {what}: {}\n  actual: {}", show_row(row), describe(m)),
                     });
                 }
                 rows_checked += 1;
@@ -415,10 +372,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
 }
 
 fn show_row(row: &[String]) -> String {
-    row.iter()
-        .map(|b| format!("[{b}]"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    row.iter().map(|b| format!("[{b}]")).collect::<Vec<_>>().join(" ")
 }
 
 /// A message as a transcript would write it.

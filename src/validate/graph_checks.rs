@@ -8,12 +8,7 @@ use petgraph::graph::DiGraph;
 use petgraph::visit::Dfs;
 use std::sync::Arc;
 
-pub fn check(
-    file: &Arc<SourceFile>,
-    diagnostics: &mut Vec<Diagnostic>,
-    records: &[Record],
-    raw: &[&RawKeyword],
-) {
+pub fn check(file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnostic>, records: &[Record], raw: &[&RawKeyword]) {
     // Hand-overs that happen without waiting for the user: `alias` and `then`.
     // A cycle of them that passes through no choice and no input loops forever.
     let mut handover = DiGraph::<usize, ()>::with_capacity(records.len(), records.len());
@@ -23,14 +18,7 @@ pub fn check(
         if waits(r) {
             continue;
         }
-        let targets = [
-            if let Action::Alias(t) = r.action {
-                Some(t)
-            } else {
-                None
-            },
-            r.then,
-        ];
+        let targets = [if let Action::Alias(t) = r.action { Some(t) } else { None }, r.then];
         for t in targets.into_iter().flatten() {
             if !waits(&records[t]) {
                 handover.add_edge(nodes[i], nodes[t], ());
@@ -57,14 +45,9 @@ pub fn check(
                 file,
                 span,
                 Code::AliasCycle,
-                format!(
-                    "these records hand over to each other forever: {}",
-                    names.join(" → ")
-                ),
+                format!("these records hand over to each other forever: {}", names.join(" → ")),
             )
-            .with_help(
-                "let the cycle pass through a `choice` or an `input`, which waits for the user",
-            ),
+            .with_help("let the cycle pass through a `choice` or an `input`, which waits for the user"),
         );
     }
 

@@ -9,9 +9,7 @@ pub use templates::{MAX_MESSAGE, check_html};
 use crate::Language;
 use crate::diagnostics::{Code, Diagnostic, SourceFile, suggest};
 use crate::expr::Template;
-use crate::model::{
-    Action, Algorithm, AlgorithmKind, Auth, CompiledBot, Notification, Record, normalize,
-};
+use crate::model::{Action, Algorithm, AlgorithmKind, Auth, CompiledBot, Notification, Record, normalize};
 use crate::syntax::{self, RawBot, RawKeyword, Sp};
 use crate::texts::{self, COMMON_VARS};
 use sha2::{Digest, Sha256};
@@ -28,11 +26,7 @@ pub const MAX_LABEL: usize = 64;
 
 /// Compiles one bot file's text. Diagnostics (warnings included) go to `diagnostics`;
 /// the bot is returned only when there are no errors.
-pub fn compile(
-    id: &str,
-    file: &Arc<SourceFile>,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<CompiledBot> {
+pub fn compile(id: &str, file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnostic>) -> Option<CompiledBot> {
     let before = diagnostics.len();
     let raw = syntax::parse(file, diagnostics)?;
     let bot = Validator { file, diagnostics }.bot(id, raw);
@@ -44,16 +38,9 @@ pub fn compile(
 }
 
 /// Reads and compiles a bot file from disk; its id is the file stem.
-pub fn compile_path(
-    path: &std::path::Path,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> std::io::Result<Option<CompiledBot>> {
+pub fn compile_path(path: &std::path::Path, diagnostics: &mut Vec<Diagnostic>) -> std::io::Result<Option<CompiledBot>> {
     let text = std::fs::read_to_string(path)?;
-    let id = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("bot")
-        .to_string();
+    let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or("bot").to_string();
     let file = SourceFile::new(path.display().to_string(), text);
     Ok(compile(&id, &file, diagnostics))
 }
@@ -72,14 +59,8 @@ struct Entry<'r> {
 }
 
 impl Validator<'_> {
-    fn push(
-        &mut self,
-        span: Range<usize>,
-        code: Code,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
-        self.diagnostics
-            .push(Diagnostic::new(self.file, span, code, message));
+    fn push(&mut self, span: Range<usize>, code: Code, message: impl Into<String>) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::new(self.file, span, code, message));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
@@ -92,11 +73,7 @@ impl Validator<'_> {
 
     fn bot(&mut self, id: &str, raw: RawBot) -> Option<CompiledBot> {
         let section = &raw.bot;
-        let header = if section.present {
-            section.span.clone()
-        } else {
-            0..0
-        };
+        let header = if section.present { section.span.clone() } else { 0..0 };
         let name = self.required(&section.name, "name", &header);
         let token_env = self.required(&section.token_env, "token_env", &header);
         let language = match &section.language {
@@ -113,22 +90,21 @@ impl Validator<'_> {
                 Language::Ru
             }
         };
-        let timezone =
-            section
-                .timezone
-                .as_ref()
-                .and_then(|tz| match tz.value.parse::<chrono_tz::Tz>() {
-                    Ok(z) => Some(z),
-                    Err(_) => {
-                        let d = self.push(
-                            tz.span.clone(),
-                            Code::BadValue,
-                            format!("unknown time zone `{}`", tz.value),
-                        );
-                        d.help = Some("use an IANA name such as \"Europe/Moscow\"".into());
-                        None
-                    }
-                });
+        let timezone = section
+            .timezone
+            .as_ref()
+            .and_then(|tz| match tz.value.parse::<chrono_tz::Tz>() {
+                Ok(z) => Some(z),
+                Err(_) => {
+                    let d = self.push(
+                        tz.span.clone(),
+                        Code::BadValue,
+                        format!("unknown time zone `{}`", tz.value),
+                    );
+                    d.help = Some("use an IANA name such as \"Europe/Moscow\"".into());
+                    None
+                }
+            });
         let start = self.word_list(&section.start, &["/start", "Старт"]);
         let cancel = self.word_list(&section.cancel, &["/cancel", "Отмена"]);
         let algorithms = self.algorithms(&raw);
@@ -169,30 +145,19 @@ impl Validator<'_> {
         })
     }
 
-    fn required(
-        &mut self,
-        value: &Option<Sp<String>>,
-        key: &str,
-        header: &Range<usize>,
-    ) -> Option<String> {
+    fn required(&mut self, value: &Option<Sp<String>>, key: &str, header: &Range<usize>) -> Option<String> {
         match value {
             Some(v) if !v.value.trim().is_empty() => Some(v.value.clone()),
             Some(v) => {
-                self.push(
-                    v.span.clone(),
-                    Code::BadValue,
-                    format!("`{key}` must not be empty"),
-                );
+                self.push(v.span.clone(), Code::BadValue, format!("`{key}` must not be empty"));
                 None
             }
             None => {
-                let d = self.push(
-                    header.clone(),
-                    Code::MissingKey,
-                    format!("[bot] has no `{key}`"),
-                );
+                let d = self.push(header.clone(), Code::MissingKey, format!("[bot] has no `{key}`"));
                 d.help = Some(match key {
-                    "token_env" => "add `token_env = \"MY_BOT_TOKEN\"`: the environment variable that holds the token".into(),
+                    "token_env" => {
+                        "add `token_env = \"MY_BOT_TOKEN\"`: the environment variable that holds the token".into()
+                    }
                     _ => format!("add `{key} = \"...\"` to [bot]"),
                 });
                 None
@@ -215,36 +180,33 @@ impl Validator<'_> {
     fn algorithms(&mut self, raw: &RawBot) -> indexmap::IndexMap<String, Algorithm> {
         let mut out = indexmap::IndexMap::new();
         for a in &raw.algorithms {
-            let kinds: Vec<(&str, &Sp<String>)> = [
-                ("expr", &a.expr),
-                ("http", &a.http),
-                ("builtin", &a.builtin),
-            ]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-            .collect();
+            let kinds: Vec<(&str, &Sp<String>)> = [("expr", &a.expr), ("http", &a.http), ("builtin", &a.builtin)]
+                .into_iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+                .collect();
             let kind = match kinds.as_slice() {
-                [("expr", e)] => self
-                    .texts()
-                    .expression(e, COMMON_VARS)
-                    .map(AlgorithmKind::Expr),
+                [("expr", e)] => self.texts().expression(e, COMMON_VARS).map(AlgorithmKind::Expr),
                 [("http", url)] => Some(AlgorithmKind::Http(url.value.clone())),
                 [(_, name)] => Some(AlgorithmKind::Builtin(name.value.clone())),
                 [] => {
                     self.push(
                         a.name.span.clone(),
                         Code::AlgorithmKind,
-                        format!(
-                            "algorithm `{}` has none of `expr`, `http`, `builtin`",
-                            a.name.value
-                        ),
+                        format!("algorithm `{}` has none of `expr`, `http`, `builtin`", a.name.value),
                     )
                     .help = Some("give it exactly one of them".into());
                     None
                 }
                 [_, (second, v), ..] => {
-                    self.push(v.span.clone(), Code::AlgorithmKind, format!("algorithm `{}` has more than one of `expr`, `http`, `builtin` (also `{second}`)", a.name.value))
-                        .help = Some("give it exactly one of them".into());
+                    self.push(
+                        v.span.clone(),
+                        Code::AlgorithmKind,
+                        format!(
+                            "algorithm `{}` has more than one of `expr`, `http`, `builtin` (also `{second}`)",
+                            a.name.value
+                        ),
+                    )
+                    .help = Some("give it exactly one of them".into());
                     None
                 }
             };
@@ -277,11 +239,7 @@ impl Validator<'_> {
         out
     }
 
-    fn bot_texts(
-        &mut self,
-        raw: &RawBot,
-        language: Language,
-    ) -> Option<HashMap<&'static str, Template>> {
+    fn bot_texts(&mut self, raw: &RawBot, language: Language) -> Option<HashMap<&'static str, Template>> {
         let mut overrides: Vec<(&'static str, &Sp<String>)> = Vec::new();
         for (key, value) in &raw.texts {
             match texts::find(&key.value) {
@@ -292,12 +250,10 @@ impl Validator<'_> {
                         Code::UnknownText,
                         format!("unknown text key `{}`", key.value),
                     );
-                    d.help = Some(
-                        match suggest(&key.value, texts::TEXTS.iter().map(|t| t.key)) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "`botwright texts` lists every text key".into(),
-                        },
-                    );
+                    d.help = Some(match suggest(&key.value, texts::TEXTS.iter().map(|t| t.key)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "`botwright texts` lists every text key".into(),
+                    });
                 }
             }
         }
@@ -310,8 +266,7 @@ impl Validator<'_> {
         let mut out = HashMap::new();
         let mut ok = true;
         for t in texts::TEXTS {
-            let default =
-                crate::expr::parse_template(t.default_for(language)).expect("built-in texts parse");
+            let default = crate::expr::parse_template(t.default_for(language)).expect("built-in texts parse");
             out.insert(t.key, default);
         }
         for (key, value) in overrides {
@@ -347,31 +302,21 @@ impl Validator<'_> {
         }
     }
 
-    fn algorithm_ref(
-        &mut self,
-        name: &Sp<String>,
-        algorithms: &indexmap::IndexMap<String, Algorithm>,
-    ) {
+    fn algorithm_ref(&mut self, name: &Sp<String>, algorithms: &indexmap::IndexMap<String, Algorithm>) {
         if !algorithms.contains_key(&name.value) {
             let d = self.push(
                 name.span.clone(),
                 Code::UnknownAlgorithm,
                 format!("unknown algorithm `{}`", name.value),
             );
-            d.help = Some(
-                match suggest(&name.value, algorithms.keys().map(String::as_str)) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("define it in [algorithms.{}]", name.value),
-                },
-            );
+            d.help = Some(match suggest(&name.value, algorithms.keys().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("define it in [algorithms.{}]", name.value),
+            });
         }
     }
 
-    fn auth(
-        &mut self,
-        raw: &RawBot,
-        algorithms: &indexmap::IndexMap<String, Algorithm>,
-    ) -> Option<Auth> {
+    fn auth(&mut self, raw: &RawBot, algorithms: &indexmap::IndexMap<String, Algorithm>) -> Option<Auth> {
         let a = raw.auth.as_ref()?;
         for name in [&a.algorithm, &a.scenario].into_iter().flatten() {
             self.algorithm_ref(name, algorithms);
@@ -383,19 +328,13 @@ impl Validator<'_> {
             .map(|r| r.value.iter().map(|i| i.value).collect())
             .unwrap_or_default();
         if required && a.algorithm.is_none() && a.scenario.is_none() && responsible.is_empty() {
-            let span = a
-                .required
-                .as_ref()
-                .map(|r| r.span.clone())
-                .unwrap_or(a.span.clone());
+            let span = a.required.as_ref().map(|r| r.span.clone()).unwrap_or(a.span.clone());
             self.push(
                 span,
                 Code::AuthWithoutFallback,
                 "authorization is required but there is no way to register",
             )
-            .help = Some(
-                "set at least one of `algorithm`, `scenario` or `responsible` in [auth]".into(),
-            );
+            .help = Some("set at least one of `algorithm`, `scenario` or `responsible` in [auth]".into());
         }
         let kinds = match &a.principal_kinds {
             Some(k) => {
@@ -542,12 +481,10 @@ impl Validator<'_> {
                         Code::UnknownRecord,
                         format!("`{what}` names no record: `{}`", name.value),
                     );
-                    d.help = Some(
-                        match suggest(&name.value, by_id.keys().map(String::as_str)) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => "give the record you mean an `id`".into(),
-                        },
-                    );
+                    d.help = Some(match suggest(&name.value, by_id.keys().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "give the record you mean an `id`".into(),
+                    });
                     None
                 }
                 Some(&target) if entries[target].disabled => {
@@ -596,18 +533,13 @@ impl Validator<'_> {
             if let Some(m) = &k.r#match
                 && m.value.is_empty()
             {
-                self.push(m.span.clone(), Code::BadValue, "`match` has no words")
-                    .help =
+                self.push(m.span.clone(), Code::BadValue, "`match` has no words").help =
                     Some("write the words that trigger this record, separated by commas".into());
             }
             let is_star = words.iter().any(|w| w == "*");
             if is_star && k.parent.is_none() {
                 self.push(
-                    k.r#match
-                        .as_ref()
-                        .expect("words come from match")
-                        .span
-                        .clone(),
+                    k.r#match.as_ref().expect("words come from match").span.clone(),
                     Code::StarOutsideOption,
                     "`*` matches anything only in an option",
                 )
@@ -626,10 +558,7 @@ impl Validator<'_> {
             if let Some(first) = words.first().filter(|w| *w != "*")
                 && k.parent.is_some()
             {
-                self.label(
-                    first,
-                    &k.r#match.as_ref().expect("words come from match").span,
-                );
+                self.label(first, &k.r#match.as_ref().expect("words come from match").span);
             }
             if let Some(menu) = &k.menu {
                 for b in menu.value.iter().flatten() {
@@ -664,11 +593,7 @@ impl Validator<'_> {
             }
         }
         // Word indexes per scope, options per parent.
-        let spans: Vec<&RawKeyword> = entries
-            .iter()
-            .filter(|e| !e.disabled)
-            .map(|e| e.raw)
-            .collect();
+        let spans: Vec<&RawKeyword> = entries.iter().filter(|e| !e.disabled).map(|e| e.raw).collect();
         let mut top = HashMap::new();
         for r in 0..records.len() {
             if let Some(p) = records[r].parent {
@@ -719,15 +644,17 @@ impl Validator<'_> {
             let options = records[r].options.clone();
             if let Some(&star) = options.iter().find(|&&o| records[o].is_star) {
                 records[r].star_option = Some(star);
-                let after: Vec<usize> = options
-                    .iter()
-                    .copied()
-                    .skip_while(|&o| o != star)
-                    .skip(1)
-                    .collect();
+                let after: Vec<usize> = options.iter().copied().skip_while(|&o| o != star).skip(1).collect();
                 for o in after {
-                    self.push(spans[o].span.clone(), Code::ShadowedOption, format!("option `{}` can never be chosen by typing: the earlier `*` option takes everything", records[o].label()))
-                        .help = Some("move the `*` option last".into());
+                    self.push(
+                        spans[o].span.clone(),
+                        Code::ShadowedOption,
+                        format!(
+                            "option `{}` can never be chosen by typing: the earlier `*` option takes everything",
+                            records[o].label()
+                        ),
+                    )
+                    .help = Some("move the `*` option last".into());
                 }
             }
             let raw = spans[r];
@@ -735,11 +662,7 @@ impl Validator<'_> {
                 Action::Choice { options_from, .. } => {
                     let static_options = options.iter().filter(|&&o| !records[o].is_star).count();
                     if options.is_empty() && options_from.is_none() {
-                        let span = raw
-                            .choice
-                            .as_ref()
-                            .map(|c| c.span.clone())
-                            .unwrap_or(raw.span.clone());
+                        let span = raw.choice.as_ref().map(|c| c.span.clone()).unwrap_or(raw.span.clone());
                         self.push(
                             span,
                             Code::ChoiceWithoutOptions,
@@ -751,13 +674,16 @@ impl Validator<'_> {
                         ));
                     }
                     if static_options > MAX_OPTIONS {
-                        let span = raw
-                            .choice
-                            .as_ref()
-                            .map(|c| c.span.clone())
-                            .unwrap_or(raw.span.clone());
-                        self.push(span, Code::TooManyOptions, format!("the choice `{}` has {static_options} options; Telegram shows at most {MAX_OPTIONS}", records[r].id))
-                            .help = Some("split it into nested choices".into());
+                        let span = raw.choice.as_ref().map(|c| c.span.clone()).unwrap_or(raw.span.clone());
+                        self.push(
+                            span,
+                            Code::TooManyOptions,
+                            format!(
+                                "the choice `{}` has {static_options} options; Telegram shows at most {MAX_OPTIONS}",
+                                records[r].id
+                            ),
+                        )
+                        .help = Some("split it into nested choices".into());
                     }
                 }
                 Action::Run(_) => {}
@@ -768,15 +694,34 @@ impl Validator<'_> {
                             .as_ref()
                             .map(|p| p.span.clone())
                             .unwrap_or(spans[o].span.clone());
-                        self.push(span, Code::ParentNotChoice, format!("the parent `{}` is a `{}` record, not a `choice` or `run`", records[r].id, records[r].action.kind()))
-                            .help = Some("options belong to a record with `choice` (or `run` of an algorithm that returns options)".into());
+                        self.push(
+                            span,
+                            Code::ParentNotChoice,
+                            format!(
+                                "the parent `{}` is a `{}` record, not a `choice` or `run`",
+                                records[r].id,
+                                records[r].action.kind()
+                            ),
+                        )
+                        .help = Some(
+                            "options belong to a record with `choice` (or `run` of an algorithm that returns options)"
+                                .into(),
+                        );
                     }
                 }
                 _ => {}
             }
             if records[r].menu.is_some() && matches!(records[r].action, Action::Choice { .. }) {
-                self.push(spans[r].menu.as_ref().map(|m| m.span.clone()).unwrap_or(raw.span.clone()), Code::MenuWithButtons, "a choice message carries inline buttons, so its menu goes on a message of its own")
-                    .help = Some("put the menu on a `reply` record that leads to the choice with `then`".into());
+                self.push(
+                    spans[r]
+                        .menu
+                        .as_ref()
+                        .map(|m| m.span.clone())
+                        .unwrap_or(raw.span.clone()),
+                    Code::MenuWithButtons,
+                    "a choice message carries inline buttons, so its menu goes on a message of its own",
+                )
+                .help = Some("put the menu on a `reply` record that leads to the choice with `then`".into());
             }
         }
         graph_checks::check(self.file, self.diagnostics, &records, &spans);
@@ -801,11 +746,7 @@ impl Validator<'_> {
         .into_iter()
         .filter_map(|(n, s)| s.map(|s| (n, s)))
         .collect();
-        let misplaced = |this: &mut Self,
-                         key: &str,
-                         span: Option<&Range<usize>>,
-                         allowed: &[&str],
-                         kind: &str| {
+        let misplaced = |this: &mut Self, key: &str, span: Option<&Range<usize>>, allowed: &[&str], kind: &str| {
             if let Some(span) = span
                 && !allowed.contains(&kind)
             {
@@ -820,8 +761,7 @@ impl Validator<'_> {
         let kind = match present.as_slice() {
             [] => {
                 self.push(k.span.clone(), Code::NoAction, "this record does nothing")
-                    .help =
-                    Some("give it one of `reply`, `run`, `choice`, `alias`, `input`".into());
+                    .help = Some("give it one of `reply`, `run`, `choice`, `alias`, `input`".into());
                 return None;
             }
             [(kind, _)] => *kind,
@@ -842,27 +782,9 @@ impl Validator<'_> {
             &["choice"],
             kind,
         );
-        misplaced(
-            self,
-            "confirm",
-            k.confirm.as_ref().map(|v| &v.span),
-            &["choice"],
-            kind,
-        );
-        misplaced(
-            self,
-            "columns",
-            k.columns.as_ref().map(|v| &v.span),
-            &["choice"],
-            kind,
-        );
-        misplaced(
-            self,
-            "save_as",
-            k.save_as.as_ref().map(|v| &v.span),
-            &["input"],
-            kind,
-        );
+        misplaced(self, "confirm", k.confirm.as_ref().map(|v| &v.span), &["choice"], kind);
+        misplaced(self, "columns", k.columns.as_ref().map(|v| &v.span), &["choice"], kind);
+        misplaced(self, "save_as", k.save_as.as_ref().map(|v| &v.span), &["input"], kind);
         misplaced(
             self,
             "then",
@@ -886,12 +808,8 @@ impl Validator<'_> {
                     None => 1,
                     Some(c) if (1..=8).contains(&c.value) => c.value as usize,
                     Some(c) => {
-                        self.push(
-                            c.span.clone(),
-                            Code::BadValue,
-                            "`columns` must be from 1 to 8",
-                        )
-                        .help = Some("Telegram shows at most 8 buttons in a row".into());
+                        self.push(c.span.clone(), Code::BadValue, "`columns` must be from 1 to 8")
+                            .help = Some("Telegram shows at most 8 buttons in a row".into());
                         1
                     }
                 };
@@ -910,22 +828,17 @@ impl Validator<'_> {
                         Code::InputWithoutThen,
                         "an `input` step needs `then`",
                     )
-                    .help =
-                        Some("name the record that handles the answer: `then = \"its_id\"`".into());
+                    .help = Some("name the record that handles the answer: `then = \"its_id\"`".into());
                 }
                 if let Some(s) = &k.save_as
-                    && (s.value.is_empty()
-                        || !s.value.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                    && (s.value.is_empty() || !s.value.chars().all(|c| c.is_alphanumeric() || c == '_'))
                 {
                     self.push(
                         s.span.clone(),
                         Code::BadValue,
                         format!("`{}` is not a variable name", s.value),
                     )
-                    .help = Some(
-                        "use letters, digits and `_`, so that templates can write `vars.NAME`"
-                            .into(),
-                    );
+                    .help = Some("use letters, digits and `_`, so that templates can write `vars.NAME`".into());
                 }
                 Action::Input {
                     question: self.texts().template(k.input.as_ref()?, known)?,
@@ -971,10 +884,5 @@ fn definition_hash(id: &str, text: &str) -> String {
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update([0]);
     hasher.update(canonical.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }

@@ -46,12 +46,7 @@ impl TextChecker<'_> {
             }
         }
         if (literal || !body.contains('\\')) && body == value.value {
-            (start + inner.start)
-                ..(start
-                    + inner
-                        .end
-                        .max(inner.start + 1)
-                        .min(body.len().max(inner.start + 1)))
+            (start + inner.start)..(start + inner.end.max(inner.start + 1).min(body.len().max(inner.start + 1)))
         } else {
             value.span.clone()
         }
@@ -121,11 +116,7 @@ impl TextChecker<'_> {
         let ok = problems.is_empty();
         for p in problems {
             match p {
-                NameProblem::UnknownVariable {
-                    name,
-                    span,
-                    suggestion,
-                } => {
+                NameProblem::UnknownVariable { name, span, suggestion } => {
                     let help = match suggestion {
                         Some(s) => {
                             format!("did you mean `{s}`? Variables here: {}", known.join(", "))
@@ -140,21 +131,12 @@ impl TextChecker<'_> {
                         Some(help),
                     );
                 }
-                NameProblem::UnknownFunction {
-                    name,
-                    span,
-                    suggestion,
-                } => {
-                    let help = suggestion.map(|s| format!("did you mean `{s}`?")).or(Some(
-                        "`botwright eval --help` lists the built-in functions".into(),
-                    ));
+                NameProblem::UnknownFunction { name, span, suggestion } => {
+                    let help = suggestion
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .or(Some("`botwright eval --help` lists the built-in functions".into()));
                     let span = self.map(value, span);
-                    self.push(
-                        span,
-                        Code::UnknownFunction,
-                        format!("unknown function `{name}`"),
-                        help,
-                    );
+                    self.push(span, Code::UnknownFunction, format!("unknown function `{name}`"), help);
                 }
                 NameProblem::WrongArity { message, span } => {
                     let span = self.map(value, span);
@@ -288,11 +270,7 @@ pub fn check_html(text: &str) -> Result<(), (Range<usize>, String, String)> {
         }
     }
     if let Some((name, span)) = open.pop() {
-        return Err((
-            span,
-            format!("`<{name}>` is never closed"),
-            format!("add `</{name}>`"),
-        ));
+        return Err((span, format!("`<{name}>` is never closed"), format!("add `</{name}>`")));
     }
     Ok(())
 }

@@ -81,11 +81,7 @@ impl FakeTelegram {
         *next += 1;
         let id = *next;
         update["update_id"] = json!(id);
-        inner
-            .updates
-            .entry(token.to_string())
-            .or_default()
-            .push(update);
+        inner.updates.entry(token.to_string()).or_default().push(update);
         drop(inner);
         self.new_update.notify_waiters();
         id
@@ -133,6 +129,17 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// How many requests of a method a bot made.
+    pub fn count(&self, token: &str, method: &str) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.token == token && c.method == method)
+            .count()
+    }
+
     /// Texts of the messages a bot sent to a chat, in order.
     pub fn sent(&self, token: &str, chat: i64) -> Vec<String> {
         self.calls(token, "SendMessage")
@@ -162,12 +169,7 @@ impl FakeTelegram {
 
     /// Updates still waiting to be confirmed by an offset.
     pub fn unconfirmed(&self, token: &str) -> usize {
-        self.inner
-            .lock()
-            .unwrap()
-            .updates
-            .get(token)
-            .map_or(0, Vec::len)
+        self.inner.lock().unwrap().updates.get(token).map_or(0, Vec::len)
     }
 }
 
@@ -229,10 +231,7 @@ async fn handle(
             )
                 .into_response();
         }
-        inner
-            .failures
-            .get_mut(&method)
-            .and_then(VecDeque::pop_front)
+        inner.failures.get_mut(&method).and_then(VecDeque::pop_front)
     };
     match failure {
         Some(Failure::TooManyRequests { retry_after }) => {
@@ -245,9 +244,7 @@ async fn handle(
         Some(Failure::ServerError) => {
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                axum::Json(
-                    json!({"ok": false, "error_code": 500, "description": "Internal Server Error"}),
-                ),
+                axum::Json(json!({"ok": false, "error_code": 500, "description": "Internal Server Error"})),
             )
                 .into_response();
         }
@@ -292,9 +289,7 @@ async fn handle(
                 json!({"message_id": id, "date": 1_600_000_000, "chat": {"id": chat, "type": "private", "first_name": "U"}, "text": body["text"]}),
             )
         }
-        "GetWebhookInfo" => {
-            ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
-        }
+        "GetWebhookInfo" => ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})),
         _ => ok(json!(true)),
     }
 }
@@ -322,20 +317,28 @@ impl Botwright {
         env: &[(&str, &str)],
         log: std::path::PathBuf,
     ) -> Botwright {
+        Botwright::start_with(bots, db, api, env, log, &[])
+    }
+
+    /// Starts with extra arguments to `botwright run`.
+    pub fn start_with(
+        bots: &std::path::Path,
+        db: &str,
+        api: &str,
+        env: &[(&str, &str)],
+        log: std::path::PathBuf,
+        extra: &[&str],
+    ) -> Botwright {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_botwright"));
-        cmd.args(["run", "--bots"]).arg(bots).args([
-            "--db",
-            db,
-            "--api-url",
-            api,
-            "--poll-timeout",
-            "1",
-        ]);
+        cmd.args(["run", "--bots"])
+            .arg(bots)
+            .args(["--db", db, "--api-url", api, "--poll-timeout", "1"])
+            .args(extra);
         cmd.env_remove("TELOXIDE_API_URL")
             .env("BOTWRIGHT_LOG", "info")
             .stdout(Stdio::null())
