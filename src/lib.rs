@@ -1,6 +1,7 @@
 //! botwright: declarative Telegram bots. See ARCHITECTURE.md for the map.
 
 pub mod algorithms;
+pub mod api;
 pub mod cli;
 pub mod cli_chat;
 pub mod diagnostics;

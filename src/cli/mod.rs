@@ -4,6 +4,7 @@ pub mod check;
 pub mod eval;
 pub mod graph;
 pub mod run;
+pub mod send;
 pub mod texts;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ pub enum Command {
     Test(crate::transcript::cli::Args),
     /// Serve every bot on Telegram, with state in a database.
     Run(run::Args),
+    /// Queue a message (now or at a time) for `run` to send.
+    Send(send::Args),
 }
 
 /// Exit codes of cli.md.
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Chat(a) => crate::cli_chat::run(a),
         Command::Test(a) => crate::transcript::cli::run(a),
         Command::Run(a) => run::run(a),
+        Command::Send(a) => send::run(a),
     }
 }
 

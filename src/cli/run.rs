@@ -139,6 +139,26 @@ async fn serve(args: Args) -> u8 {
         }
         served.push(Arc::new(ServedBot::new(definition, api, token)));
     }
+    let api_token = match &args.listen {
+        Some(_) => match std::env::var("BOTWRIGHT_API_TOKEN") {
+            Ok(t) if !t.trim().is_empty() => Some(t),
+            _ => {
+                eprintln!("error: --listen serves the HTTP API, which needs BOTWRIGHT_API_TOKEN to be set");
+                return super::USAGE;
+            }
+        },
+        None => None,
+    };
+    let listener = match &args.listen {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return super::USAGE;
+            }
+        },
+        None => None,
+    };
     let store = match SqlStore::open(&args.db).await {
         Ok(s) => s,
         Err(e) => {
@@ -162,6 +182,26 @@ async fn serve(args: Args) -> u8 {
     for bot in &served {
         tasks.spawn(telegram::run_poller(runtime.clone(), bot.clone(), args.poll_timeout));
         tasks.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
+    }
+    let served = Arc::new(served);
+    if let (Some(listener), Some(token)) = (listener, api_token) {
+        let state = crate::api::ApiState {
+            runtime: runtime.clone(),
+            bots: served.clone(),
+            token: Arc::new(token),
+            ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        };
+        let mut stop_api = runtime.shutdown.clone();
+        tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving the HTTP API");
+        tasks.spawn(async move {
+            let app = crate::api::router(state);
+            let graceful = async move {
+                let _ = stop_api.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
+                tracing::error!(error = %e, "the HTTP API stopped");
+            }
+        });
     }
     tracing::info!(bots = served.len(), "serving");
     signals(stop, &served, &args.bots).await;

@@ -401,3 +401,70 @@ fn principal_of(value: &Value) -> Option<Principal> {
         name: field("name").unwrap_or_default(),
     })
 }
+
+/// Why a request cannot be decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DecisionError {
+    NotFound,
+    AlreadyDecided,
+}
+
+fn requester_of(req: &AuthRequest) -> User {
+    User {
+        id: req.user_id,
+        chat: req.key,
+        name: req.name.clone(),
+        username: req.username.clone(),
+    }
+}
+
+/// Approves a pending request from outside the chat (the HTTP API), exactly as an operator would:
+/// the user is registered and gets `auth_success`.
+pub fn approve_request(
+    bot: &crate::model::CompiledBot,
+    world: &mut dyn super::World,
+    id: u64,
+    principal: &Principal,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Vec<super::Outgoing>, DecisionError> {
+    let mut req = world.auth_request(id).ok_or(DecisionError::NotFound)?;
+    if req.status != AuthStatus::Pending {
+        return Err(DecisionError::AlreadyDecided);
+    }
+    finish_approval(world, &mut req, principal, now);
+    let data = [("input", Value::text(&req.data))];
+    Ok(vec![super::step::message_for(
+        bot,
+        world,
+        &requester_of(&req),
+        bot.text("auth_success"),
+        &data,
+        now,
+    )])
+}
+
+/// Rejects a pending request from outside the chat: the user gets `auth_rejected` with the reason.
+pub fn reject_request(
+    bot: &crate::model::CompiledBot,
+    world: &mut dyn super::World,
+    id: u64,
+    reason: &str,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Vec<super::Outgoing>, DecisionError> {
+    let mut req = world.auth_request(id).ok_or(DecisionError::NotFound)?;
+    if req.status != AuthStatus::Pending {
+        return Err(DecisionError::AlreadyDecided);
+    }
+    req.status = AuthStatus::Rejected;
+    req.reason = Some(reason.to_string());
+    world.update_auth_request(&req);
+    let vars = [("input", Value::text(&req.data)), ("reason", Value::text(reason))];
+    Ok(vec![super::step::message_for(
+        bot,
+        world,
+        &requester_of(&req),
+        bot.text("auth_rejected"),
+        &vars,
+        now,
+    )])
+}

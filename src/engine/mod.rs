@@ -11,9 +11,10 @@ mod buttons;
 mod session;
 mod step;
 
+pub use auth::{DecisionError, approve_request, finish_approval, reject_request};
 pub use buttons::Callback;
 pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
-pub use step::{handle, split_message};
+pub use step::{handle, message_for, split_message};
 
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::Value;
@@ -57,6 +58,14 @@ pub enum Keyboard {
     Menu(Vec<Vec<String>>),
     /// Removes the reply keyboard (`hide_menu`).
     RemoveMenu,
+    /// Rows of buttons that open links (notifications from the HTTP API).
+    Links(Vec<Vec<LinkButton>>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkButton {
+    pub text: String,
+    pub url: String,
 }
 
 impl Keyboard {
@@ -75,6 +84,10 @@ impl Keyboard {
                 .map(|r| format!("menu: {}", row(r.iter().map(String::as_str).collect())))
                 .collect(),
             Keyboard::RemoveMenu => vec!["(menu removed)".to_string()],
+            Keyboard::Links(rows) => rows
+                .iter()
+                .map(|r| row(r.iter().map(|b| b.text.as_str()).collect()))
+                .collect(),
         }
     }
 

@@ -1052,3 +1052,38 @@ pub fn split_message(text: &str) -> Vec<String> {
         .map(|c| c.trim_end_matches('\n').to_string())
         .collect()
 }
+
+/// A text for a user outside any conversation step: the HTTP API's
+/// registrations and decisions, and notifications. `user` is the recipient;
+/// `extra` adds variables (such as `data` or `reason`).
+pub fn message_for(
+    bot: &CompiledBot,
+    world: &mut dyn World,
+    user: &User,
+    template: &expr::Template,
+    extra: &[(&str, Value)],
+    now: DateTime<FixedOffset>,
+) -> Outgoing {
+    let session = Session {
+        hash: bot.hash.clone(),
+        ..Session::default()
+    };
+    let mut turn = Turn {
+        bot,
+        world,
+        user,
+        now,
+        session,
+        out: Vec::new(),
+        cached_user: None,
+        last_result: None,
+    };
+    turn.refresh_user();
+    let scope = Scope::default();
+    let text = turn.render(template, &turn.scope_vars(&scope, extra));
+    Outgoing {
+        to: user.chat,
+        text,
+        keyboard: Keyboard::None,
+    }
+}

@@ -12,11 +12,18 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use std::time::Duration;
 
 /// Migrations, versioned in the repository: one file per version and dialect.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_outbox_parts.sql"),
+        include_str!("../../migrations/postgres/0002_outbox_parts.sql"),
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -188,7 +195,7 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, chat, text, keyboard, attachments, attempts FROM outbox \
+            "SELECT id, chat, text, keyboard, attachments, attempts, parts_sent FROM outbox \
              WHERE bot = $1 AND status IN ('queued', 'scheduled') AND due_at <= $2 ORDER BY id LIMIT $3",
         )
         .bind(bot)
@@ -210,9 +217,8 @@ impl SqlStore {
         )
     }
 
-    pub async fn mark_sent(&self, id: i64, telegram_id: i64, at: DateTime<FixedOffset>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = 'sent', telegram_message_id = $1, sent_at = $2 WHERE id = $3")
-            .bind(telegram_id)
+    pub async fn mark_sent(&self, id: i64, at: DateTime<FixedOffset>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1 WHERE id = $2")
             .bind(now_text(at))
             .bind(id)
             .execute(&self.pool)
@@ -244,6 +250,19 @@ impl SqlStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Records that a part of a message was acknowledged (the text's Telegram id when it is part 0).
+    pub async fn mark_part_sent(&self, id: i64, parts_sent: i64, telegram_id: Option<i64>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET parts_sent = $1, telegram_message_id = COALESCE($2, telegram_message_id) WHERE id = $3",
+        )
+        .bind(parts_sent)
+        .bind(telegram_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -289,8 +308,20 @@ pub struct OutboxMessage {
     pub chat: i64,
     pub text: String,
     pub keyboard: Keyboard,
-    pub attachments: serde_json::Value,
+    pub attachments: Vec<Attachment>,
     pub attempts: i64,
+    /// Parts already acknowledged by Telegram: the text is part 0, then each attachment.
+    pub parts_sent: i64,
+}
+
+/// A file sent after a message's text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl OutboxMessage {
@@ -302,8 +333,9 @@ impl OutboxMessage {
             chat: r.get(1),
             text: r.get(2),
             keyboard: serde_json::from_str(&keyboard).unwrap_or_default(),
-            attachments: serde_json::from_str(&attachments).unwrap_or(serde_json::Value::Null),
+            attachments: serde_json::from_str(&attachments).unwrap_or_default(),
             attempts: r.get(5),
+            parts_sent: r.get(6),
         }
     }
 }
@@ -513,4 +545,66 @@ impl World for TxWorld<'_> {
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
         algorithms::run(call, self.builtins, true)
     }
+}
+
+/// A message for the outbox from the HTTP API or `botwright send`.
+pub struct NewMessage<'a> {
+    pub bot: &'a str,
+    pub chat: i64,
+    pub text: &'a str,
+    pub keyboard: &'a Keyboard,
+    pub attachments: &'a [Attachment],
+    pub due: DateTime<FixedOffset>,
+    pub now: DateTime<FixedOffset>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Stores a message; with an idempotency key already used, gives the first message instead.
+/// Returns its id and status.
+pub async fn insert_message(
+    tx: &mut Transaction<'static, Any>,
+    m: &NewMessage<'_>,
+) -> Result<(i64, String), sqlx::Error> {
+    if let Some(key) = m.idempotency_key {
+        let existing = sqlx::query("SELECT id, status, due_at FROM outbox WHERE bot = $1 AND idempotency_key = $2")
+            .bind(m.bot)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(r) = existing {
+            let status: String = r.get(1);
+            let due: String = r.get(2);
+            return Ok((r.get(0), shown_status(&status, &due, m.now)));
+        }
+    }
+    let status = if m.due > m.now { "scheduled" } else { "queued" };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts, idempotency_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9) RETURNING id",
+    )
+    .bind(m.bot)
+    .bind(m.chat)
+    .bind(m.text)
+    .bind(serde_json::to_string(m.keyboard).expect("keyboards serialize"))
+    .bind(serde_json::to_string(m.attachments).expect("attachments serialize"))
+    .bind(status)
+    .bind(now_text(m.due))
+    .bind(now_text(m.now))
+    .bind(m.idempotency_key)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((id, status.to_string()))
+}
+
+/// A message's status as the API shows it: a scheduled message whose time has come is queued.
+pub fn shown_status(status: &str, due: &str, now: DateTime<FixedOffset>) -> String {
+    if status == "scheduled" && parse_time(due) <= now {
+        "queued".to_string()
+    } else {
+        status.to_string()
+    }
+}
+
+pub fn parse_stored_time(s: &str) -> DateTime<FixedOffset> {
+    parse_time(s)
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teloxide::prelude::*;
 use teloxide::types::{
-    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, KeyboardMarkup, KeyboardRemove, ParseMode, ReplyMarkup,
+    InlineKeyboardButton, InlineKeyboardMarkup, InputFile, KeyboardButton, KeyboardMarkup, KeyboardRemove, ParseMode,
+    ReplyMarkup,
 };
 use teloxide::{ApiError, RequestError};
 
@@ -140,23 +141,34 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
     tracing::info!(bot = %bot.id, "sender stopped");
 }
 
-/// Sends one message and records the outcome. `false` when it is still queued.
+/// Sends one message (its text, then its attachments, resuming after the
+/// parts already acknowledged) and records the outcome. `false` when it is still queued.
 async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> bool {
     let mut text = m.text.clone();
-    loop {
-        let outcome = send(bot, m.chat, &text, &m.keyboard).await;
+    let mut part = m.parts_sent;
+    let parts = 1 + m.attachments.len() as i64;
+    while part < parts {
+        let outcome = if part == 0 {
+            send(bot, m.chat, &text, &m.keyboard).await
+        } else {
+            send_document(bot, m.chat, &m.attachments[(part - 1) as usize]).await
+        };
         let now: DateTime<FixedOffset> = (runtime.clock)();
         let stored = match outcome {
             Sent::Ok(id) => {
-                crate::metrics::MESSAGES_SENT.inc();
-                runtime.store.mark_sent(m.id, id, now).await
+                part += 1;
+                let telegram_id = (part == 1).then_some(id);
+                if let Err(e) = runtime.store.mark_part_sent(m.id, part, telegram_id).await {
+                    tracing::error!(bot = %bot.id, error = %e, "cannot record a sent part");
+                }
+                continue;
             }
             Sent::RetryAfter(d) => {
                 tracing::warn!(bot = %bot.id, seconds = d.as_secs(), "Telegram asks to slow down");
                 tokio::time::sleep(d).await;
                 continue;
             }
-            Sent::BadMarkup if text == m.text => {
+            Sent::BadMarkup if part == 0 && text == m.text => {
                 // Telegram rejected the HTML: send the same text escaped.
                 text = crate::expr::escape_html(&m.text);
                 let _ = runtime.store.replace_text(m.id, &text).await;
@@ -192,6 +204,30 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> bool 
         }
         return true;
     }
+    crate::metrics::MESSAGES_SENT.inc();
+    if let Err(e) = runtime.store.mark_sent(m.id, (runtime.clock)()).await {
+        tracing::error!(bot = %bot.id, error = %e, "cannot record a message's status");
+    }
+    true
+}
+
+async fn send_document(bot: &ServedBot, chat: i64, a: &crate::store::sql::Attachment) -> Sent {
+    use base64::Engine;
+    let file = match (&a.content_base64, &a.url) {
+        (Some(content), _) => match base64::engine::general_purpose::STANDARD.decode(content) {
+            Ok(bytes) => InputFile::memory(bytes).file_name(a.name.clone()),
+            Err(e) => return Sent::Permanent(format!("attachment {} is not base64: {e}", a.name)),
+        },
+        (None, Some(url)) => match url::Url::parse(url) {
+            Ok(u) => InputFile::url(u).file_name(a.name.clone()),
+            Err(e) => return Sent::Permanent(format!("attachment {} has a bad URL: {e}", a.name)),
+        },
+        (None, None) => return Sent::Permanent(format!("attachment {} has no content", a.name)),
+    };
+    match bot.api.send_document(ChatId(chat), file).await {
+        Ok(message) => Sent::Ok(message.id.0 as i64),
+        Err(e) => classify(e, &bot.token),
+    }
 }
 
 fn markup(keyboard: &Keyboard) -> Option<ReplyMarkup> {
@@ -212,6 +248,17 @@ fn markup(keyboard: &Keyboard) -> Option<ReplyMarkup> {
             .resize_keyboard(),
         )),
         Keyboard::RemoveMenu => Some(ReplyMarkup::KeyboardRemove(KeyboardRemove::new())),
+        Keyboard::Links(rows) => Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(rows.iter().map(
+            |r| {
+                r.iter()
+                    .filter_map(|b| {
+                        url::Url::parse(&b.url)
+                            .ok()
+                            .map(|u| InlineKeyboardButton::url(b.text.clone(), u))
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )))),
     }
 }
 

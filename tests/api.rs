@@ -1,0 +1,398 @@
+//! The HTTP API end to end: `botwright run --listen` with a fake Bot API.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Botwright, FakeTelegram, wait_for};
+
+const DEMO: &str = "111111:demo-token-for-tests";
+const SUPPORT: &str = "333333:support-token-for-tests";
+const API_TOKEN: &str = "api-secret-for-tests";
+
+struct Setup {
+    fake: FakeTelegram,
+    _bots: tempfile::TempDir,
+    state: tempfile::TempDir,
+    api: String,
+    bw: Botwright,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_botwright(fake: &FakeTelegram, bots: &std::path::Path, state: &std::path::Path, port: u16) -> Botwright {
+    let db = format!("sqlite://{}", state.join("state.db").display());
+    let env = [
+        ("DEMO_BOT_TOKEN", DEMO),
+        ("SUPPORT_BOT_TOKEN", SUPPORT),
+        ("BOTWRIGHT_API_TOKEN", API_TOKEN),
+        ("CRM_URL", "http://127.0.0.1:9"),
+    ];
+    let listen = format!("127.0.0.1:{port}");
+    Botwright::start_with(bots, &db, &fake.url, &env, state.join("log"), &["--listen", &listen])
+}
+
+async fn setup() -> Setup {
+    let fake = FakeTelegram::start().await;
+    fake.add_bot(DEMO, 111111, "demo_bot");
+    fake.add_bot(SUPPORT, 333333, "support_bot");
+    let bots = tempfile::tempdir().unwrap();
+    for b in ["demo", "support"] {
+        std::fs::copy(format!("bots/{b}.toml"), bots.path().join(format!("{b}.toml"))).unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bw = start_botwright(&fake, bots.path(), state.path(), port);
+    let api = format!("http://127.0.0.1:{port}");
+    let setup = Setup {
+        fake,
+        _bots: bots,
+        state,
+        api,
+        bw,
+    };
+    let url = format!("{}/healthz", setup.api);
+    wait_for("the API is up", || call_sync("GET", &url, None, None).0 == 200).await;
+    setup
+}
+
+fn call_sync(method: &str, url: &str, body: Option<&Value>, token: Option<&str>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    let result = match body {
+        Some(b) => agent.run(
+            request
+                .header("content-type", "application/json")
+                .body(b.to_string())
+                .unwrap(),
+        ),
+        None => agent.run(request.body(()).unwrap()),
+    };
+    match result {
+        Ok(mut r) => {
+            let status = r.status().as_u16();
+            let text = r.body_mut().read_to_string().unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        }
+        Err(_) => (0, Value::Null),
+    }
+}
+
+impl Setup {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.api);
+        let method = method.to_string();
+        tokio::task::spawn_blocking(move || call_sync(&method, &url, body.as_ref(), Some(API_TOKEN)))
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_statuses_errors_and_idempotency() {
+    let s = setup().await;
+    // Without the token: 401 and nothing changes; health needs none.
+    let url = format!("{}/api/v1/bots/demo/messages", s.api);
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        call_sync(
+            "POST",
+            &url,
+            Some(&json!({"to": {"key": 7}, "text": "x"})),
+            Some("wrong"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let (status, body) = s.call("GET", "/api/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["openapi"], "3.0.3");
+
+    // A chat that never talked to the bot cannot be messaged by key.
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(json!({"to": {"key": 7}, "text": "Hi"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "to.key");
+    s.fake.text(DEMO, 7, "Ann", "А1");
+    wait_for("the chat talked", || s.fake.sent(DEMO, 7).len() == 1).await;
+
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(json!({"to": {"key": 7}, "text": "<b>Задача</b> назначена 🎉"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "queued");
+    let id = body["id"].as_i64().unwrap();
+    wait_for("sent", || {
+        s.fake
+            .sent(DEMO, 7)
+            .last()
+            .is_some_and(|t| t == "<b>Задача</b> назначена 🎉")
+    })
+    .await;
+    let path = format!("/api/v1/bots/demo/messages/{id}");
+    let mut last = Value::Null;
+    for _ in 0..500 {
+        last = s.call("GET", &path, None).await.1;
+        if last["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(last["status"], "sent", "{last}");
+    assert!(
+        last["telegram_message_id"].is_i64() && last["sent_at"].is_string(),
+        "{last}"
+    );
+    assert_eq!(s.call("DELETE", &path, None).await.0, 409);
+
+    // Bad bodies name their field; unknown things are 404.
+    for (body, field) in [
+        (json!({"to": {"key": "x"}, "text": "a"}), "to.key"),
+        (json!({"to": {"key": 7}}), "text"),
+        (json!({"to": {"key": 7}, "text": "a", "send_at": "tomorrow"}), "send_at"),
+        (
+            json!({"to": {"key": 7}, "text": "a", "buttons": [[{"text": "x"}]]}),
+            "buttons[0][0]",
+        ),
+        (
+            json!({"to": {"key": 7}, "text": "a", "attachments": [{"name": "a.txt", "content_base64": "%%%"}]}),
+            "attachments[0].content_base64",
+        ),
+    ] {
+        let (status, answer) = s.call("POST", "/api/v1/bots/demo/messages", Some(body)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+    }
+    assert_eq!(
+        s.call(
+            "POST",
+            "/api/v1/bots/nobot/messages",
+            Some(json!({"to": {"key": 7}, "text": "a"}))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(s.call("GET", "/api/v1/bots/demo/messages/999999", None).await.0, 404);
+    let (status, answer) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(json!({"to": {"key": 7}, "template": "nope", "data": {}})),
+        )
+        .await;
+    assert_eq!((status, answer["error"]["field"].clone()), (422, json!("template")));
+
+    // The same idempotency key gives the first message back, sent once.
+    let body = json!({"to": {"key": 7}, "text": "Один раз", "idempotency_key": "k-1"});
+    let first = s.call("POST", "/api/v1/bots/demo/messages", Some(body.clone())).await.1;
+    let second = s.call("POST", "/api/v1/bots/demo/messages", Some(body)).await.1;
+    assert_eq!(first["id"], second["id"]);
+    wait_for("sent once", || {
+        s.fake.sent(DEMO, 7).iter().filter(|t| *t == "Один раз").count() == 1
+    })
+    .await;
+
+    // A delayed message is scheduled, may be cancelled, and otherwise goes at its time.
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(json!({"to": {"key": 7}, "text": "Позже", "send_at": later})),
+        )
+        .await;
+    assert_eq!((status, body["status"].clone()), (202, json!("scheduled")));
+    let much_later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let cancel = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(json!({"to": {"key": 7}, "text": "Отменено", "send_at": much_later})),
+        )
+        .await
+        .1;
+    let (status, body) = s
+        .call("DELETE", &format!("/api/v1/bots/demo/messages/{}", cancel["id"]), None)
+        .await;
+    assert_eq!((status, body["status"].clone()), (200, json!("cancelled")));
+    let scheduled = s
+        .call("GET", "/api/v1/bots/demo/messages?status=cancelled", None)
+        .await
+        .1;
+    assert_eq!(scheduled.as_array().unwrap().len(), 1);
+    wait_for("the delayed message", || {
+        s.fake.sent(DEMO, 7).last().is_some_and(|t| t == "Позже")
+    })
+    .await;
+    assert!(!s.fake.sent(DEMO, 7).contains(&"Отменено".to_string()));
+    let metrics = s.call("GET", "/metrics", None).await.1;
+    assert!(metrics.as_str().unwrap().contains("botwright_messages_sent_total"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn principals_templates_attachments_and_auth_requests() {
+    let s = setup().await;
+    // An unregistered user asks to register; the CRM is down, so operators get the request.
+    s.fake.text(SUPPORT, 42, "Иван", "Привет");
+    wait_for("auth request", || s.fake.sent(SUPPORT, 42).len() == 1).await;
+    let register = s.fake.button(SUPPORT, 42, "Зарегистрироваться").unwrap();
+    s.fake.press(SUPPORT, 42, "Иван", &register);
+    wait_for("data asked", || s.fake.sent(SUPPORT, 42).len() == 2).await;
+    s.fake.text(SUPPORT, 42, "Иван", "ООО Ромашка");
+    wait_for("confirm", || s.fake.sent(SUPPORT, 42).len() == 3).await;
+    s.fake.text(SUPPORT, 42, "Иван", "Да");
+    wait_for("sent to operators", || {
+        s.fake
+            .sent(SUPPORT, 42)
+            .last()
+            .is_some_and(|t| t.starts_with("Заявка отправлена"))
+    })
+    .await;
+    assert_eq!(s.fake.sent(SUPPORT, 1001).len(), 1);
+
+    let pending = s
+        .call("GET", "/api/v1/bots/support/auth-requests?status=pending", None)
+        .await
+        .1;
+    let request = &pending.as_array().unwrap()[0];
+    assert_eq!(
+        (request["key"].clone(), request["data"].clone()),
+        (json!(42), json!("ООО Ромашка"))
+    );
+    let approve = format!("/api/v1/bots/support/auth-requests/{}/approve", request["id"]);
+    let principal = json!({"principal": {"kind": "partner", "id": "7701", "name": "ООО «Ромашка»"}});
+    let (status, body) = s.call("POST", &approve, Some(principal.clone())).await;
+    assert_eq!((status, body["status"].clone()), (200, json!("approved")), "{body}");
+    wait_for("registered", || {
+        s.fake
+            .sent(SUPPORT, 42)
+            .last()
+            .is_some_and(|t| t == "Вы зарегистрированы как ООО «Ромашка».")
+    })
+    .await;
+    assert_eq!(s.call("POST", &approve, Some(principal)).await.0, 409);
+    // An operator's button now finds the request decided.
+    let approve_button = s.fake.button(SUPPORT, 1001, "Одобрить").unwrap();
+    s.fake.press(SUPPORT, 1001, "Оператор", &approve_button);
+    wait_for("already decided", || {
+        s.fake
+            .sent(SUPPORT, 1001)
+            .last()
+            .is_some_and(|t| t == "Эта заявка уже рассмотрена.")
+    })
+    .await;
+
+    let users = s.call("GET", "/api/v1/bots/support/users", None).await.1;
+    assert_eq!(users[0]["principal"]["id"], "7701");
+    assert_eq!(users[0]["key"], 42);
+
+    // A notification by principal, from a template, with a file attached.
+    let file = base64_of(b"report body");
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/support/messages",
+            Some(json!({
+                "to": {"principal": {"kind": "partner", "id": "7701"}},
+                "template": "ticket_update",
+                "data": {"number": 128, "status": "выполнена"},
+                "attachments": [{"name": "report.txt", "content_base64": file}]
+            })),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    wait_for("notified", || {
+        s.fake
+            .sent(SUPPORT, 42)
+            .last()
+            .is_some_and(|t| t == "Заявка <b>№128</b>: выполнена, ООО «Ромашка».")
+    })
+    .await;
+    wait_for("the file follows", || s.fake.count(SUPPORT, "SendDocument") == 1).await;
+    let notification = s.fake.calls(SUPPORT, "SendMessage").into_iter().last().unwrap();
+    assert_eq!(
+        notification.body["reply_markup"]["inline_keyboard"][0][0]["url"],
+        "https://example.com/tickets"
+    );
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/support/messages",
+            Some(json!({"to": {"principal": {"kind": "partner", "id": "nobody"}}, "text": "x"})),
+        )
+        .await;
+    assert_eq!((status, body["error"]["field"].clone()), (422, json!("to.principal")));
+
+    // PUT registers (and greets) a chat; DELETE unregisters it.
+    s.fake.text(SUPPORT, 43, "Пётр", "Привет");
+    wait_for("43 talked", || !s.fake.sent(SUPPORT, 43).is_empty()).await;
+    let (status, _) = s
+        .call(
+            "PUT",
+            "/api/v1/bots/support/users/43",
+            Some(json!({"principal": {"kind": "counterparty", "id": "9", "name": "ИП Петров"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    wait_for("greeted", || {
+        s.fake
+            .sent(SUPPORT, 43)
+            .last()
+            .is_some_and(|t| t == "Вы зарегистрированы как ИП Петров.")
+    })
+    .await;
+    assert_eq!(s.call("DELETE", "/api/v1/bots/support/users/43", None).await.0, 204);
+    assert_eq!(s.call("DELETE", "/api/v1/bots/support/users/43", None).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_message_survives_kill_9() {
+    let mut s = setup().await;
+    s.fake.text(DEMO, 8, "Kim", "А1");
+    wait_for("the chat talked", || s.fake.sent(DEMO, 8).len() == 1).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(json!({"to": {"key": 8}, "text": "Переживёт сбой", "send_at": soon})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    s.bw.child.kill().unwrap();
+    s.bw.child.wait().unwrap();
+    let port = free_port();
+    s.bw = start_botwright(&s.fake, s._bots.path(), s.state.path(), port);
+    wait_for("delivered after the restart", || {
+        s.fake.sent(DEMO, 8).last().is_some_and(|t| t == "Переживёт сбой")
+    })
+    .await;
+    assert_eq!(
+        s.fake.sent(DEMO, 8).iter().filter(|t| *t == "Переживёт сбой").count(),
+        1
+    );
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
