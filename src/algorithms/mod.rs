@@ -19,7 +19,8 @@ pub struct AlgorithmCall<'a> {
 }
 
 impl AlgorithmCall<'_> {
-    /// The JSON body an `http` algorithm receives (bot-format.md).
+    /// The JSON body an `http` algorithm receives (bot-format.md), plus
+    /// `result`: what the algorithm before it in this step returned (after `then`).
     pub fn request_json(&self) -> serde_json::Value {
         let get = |k: &str| self.vars.get(k).map(Value::to_json).unwrap_or(serde_json::Value::Null);
         serde_json::json!({
@@ -30,6 +31,7 @@ impl AlgorithmCall<'_> {
             "selected": get("selected"),
             "history": get("history"),
             "vars": get("vars"),
+            "result": get("result"),
         })
     }
 }

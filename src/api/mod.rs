@@ -653,7 +653,7 @@ async fn list_auth_requests(
         }
     };
     let rows =
-        sqlx::query("SELECT id, chat, name, data, created_at, status FROM auth_requests WHERE bot = $1 ORDER BY id")
+        sqlx::query("SELECT id, chat, name, data, created_at, status FROM auth_requests WHERE bot = $1 AND status <> 'draft' ORDER BY id")
             .bind(&bot)
             .fetch_all(&state.runtime.store.pool)
             .await

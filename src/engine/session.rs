@@ -15,6 +15,10 @@ pub struct Session {
     pub vars: serde_json::Map<String, serde_json::Value>,
     /// A counter that makes every offered dynamic list and confirmation unique.
     pub seq: u32,
+    /// The path each static choice was last entered with, by record id: a press on
+    /// an earlier message's button re-enters the choice with the path it had then.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub entered: std::collections::BTreeMap<String, Vec<HistoryEntry>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -396,7 +396,10 @@ impl Turn<'_> {
                     Some(o) if o.record == self.bot.records[choice].id && o.dynamic.is_none() => o.clone(),
                     _ => OpenChoice {
                         record: self.bot.records[choice].id.clone(),
-                        history: self.static_history(choice),
+                        history: match self.session.entered.get(&self.bot.records[choice].id) {
+                            Some(h) => h.clone(),
+                            None => self.static_history(choice),
+                        },
                         dynamic: None,
                         seq: 0,
                     },
@@ -801,6 +804,9 @@ impl Turn<'_> {
             Some(items) => self.dynamic_keyboard(record, items, seq),
             None => self.static_keyboard(record),
         };
+        if dynamic.is_none() {
+            self.session.entered.insert(r.id.clone(), history.clone());
+        }
         self.session.open = Some(OpenChoice {
             record: r.id.clone(),
             history,

@@ -2,6 +2,7 @@
 //! module has the in-memory implementation used by transcripts, `chat`,
 //! tests and benchmarks.
 
+pub mod buffered;
 mod memory;
 pub mod sql;
 

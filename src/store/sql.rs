@@ -508,7 +508,7 @@ impl World for TxWorld<'_> {
     fn auth_request(&mut self, id: u64) -> Option<AuthRequest> {
         self.run(async |tx, bot| {
             sqlx::query(&format!(
-                "SELECT {REQUEST_COLUMNS} FROM auth_requests WHERE bot = $1 AND id = $2"
+                "SELECT {REQUEST_COLUMNS} FROM auth_requests WHERE bot = $1 AND id = $2 AND status <> 'draft'"
             ))
             .bind(bot)
             .bind(id as i64)

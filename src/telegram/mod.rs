@@ -15,7 +15,8 @@ pub use sender::{Limits, run_sender};
 use crate::algorithms::Builtins;
 use crate::engine::{self, Event, Outgoing, User};
 use crate::model::CompiledBot;
-use crate::store::sql::{self, SqlStore, TxWorld};
+use crate::store::buffered::{BufferedWorld, CommitError};
+use crate::store::sql::SqlStore;
 use chrono::{DateTime, FixedOffset};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -249,40 +250,32 @@ async fn handle_update(runtime: &Arc<Runtime>, bot: &Arc<ServedBot>, update: Upd
         let update_id = incoming.update_id;
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || -> Result<bool, sqlx::Error> {
-            let tx = handle.block_on(runtime.store.pool.begin())?;
-            let mut world = TxWorld {
-                tx: Some(tx),
-                bot: bot_id.clone(),
-                handle: handle.clone(),
-                builtins: &runtime.builtins,
-                error: None,
-            };
-            let fresh = world_mark_handled(&mut world, update_id, now);
-            if !fresh {
-                let tx = world.tx.take().expect("transaction");
-                handle.block_on(tx.rollback())?;
-                return Ok(false);
-            }
-            world_record_chat(&mut world, &user, now);
-            let out: Vec<Outgoing> = if over {
-                // Over the flood limit: told once, then ignored until the window passes.
-                if first_over {
-                    vec![too_many_requests(&definition, &user, now)]
-                } else {
-                    Vec::new()
+            // A conflicting decision elsewhere means handling the update again on fresh state.
+            for _ in 0..5 {
+                let mut world = BufferedWorld::new(&runtime.store, &bot_id, handle.clone(), &runtime.builtins);
+                if world.already_handled(update_id as i64) {
+                    return Ok(false);
                 }
-            } else {
-                engine::handle(&definition, &mut world, &user, &event, now)
-            };
-            if let Some(e) = world.error.take() {
-                let tx = world.tx.take().expect("transaction");
-                let _ = handle.block_on(tx.rollback());
-                return Err(e);
+                let out: Vec<Outgoing> = if over {
+                    // Over the flood limit: told once, then ignored until the window passes.
+                    if first_over {
+                        vec![too_many_requests(&definition, &user, now)]
+                    } else {
+                        Vec::new()
+                    }
+                } else {
+                    engine::handle(&definition, &mut world, &user, &event, now)
+                };
+                match world.commit(Some(update_id as i64), &user, &out, now) {
+                    Ok(()) => return Ok(!out.is_empty()),
+                    Err(CommitError::Duplicate) => return Ok(false),
+                    Err(CommitError::Conflict) => continue,
+                    Err(CommitError::Database(e)) => return Err(e),
+                }
             }
-            let mut tx = world.tx.take().expect("transaction");
-            handle.block_on(sql::enqueue(&mut tx, &bot_id, &out, now))?;
-            handle.block_on(tx.commit())?;
-            Ok(!out.is_empty())
+            Err(sqlx::Error::Protocol(
+                "the update kept conflicting with decisions made elsewhere".into(),
+            ))
         })
         .await
         .map_err(|e| format!("the handler panicked: {e}"))?
@@ -321,38 +314,5 @@ fn too_many_requests(bot: &CompiledBot, user: &User, now: DateTime<FixedOffset>)
         to: user.chat,
         text,
         keyboard: engine::Keyboard::None,
-    }
-}
-
-fn world_mark_handled(world: &mut TxWorld, update_id: u32, now: DateTime<FixedOffset>) -> bool {
-    let tx = world.tx.as_mut().expect("transaction");
-    let result = world.handle.block_on(
-        sqlx::query("INSERT INTO handled_updates (bot, update_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT (bot, update_id) DO NOTHING")
-            .bind(&world.bot)
-            .bind(update_id as i64)
-            .bind(sql::now_text(now))
-            .execute(&mut **tx),
-    );
-    match result {
-        Ok(r) => r.rows_affected() == 1,
-        Err(e) => {
-            world.error = Some(e);
-            true
-        }
-    }
-}
-
-fn world_record_chat(world: &mut TxWorld, user: &User, now: DateTime<FixedOffset>) {
-    let tx = world.tx.as_mut().expect("transaction");
-    let result = world.handle.block_on(
-        sqlx::query("INSERT INTO chats (bot, chat, name, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT (bot, chat) DO NOTHING")
-            .bind(&world.bot)
-            .bind(user.chat)
-            .bind(&user.name)
-            .bind(sql::now_text(now))
-            .execute(&mut **tx),
-    );
-    if let Err(e) = result {
-        world.error = Some(e);
     }
 }
