@@ -36,6 +36,8 @@ pub enum Command {
     Run(run::Args),
     /// Queue a message (now or at a time) for `run` to send.
     Send(send::Args),
+    /// Remove every bot's webhook (stopping `run` never does).
+    Unhook(run::UnhookArgs),
 }
 
 /// Exit codes of cli.md.
@@ -53,6 +55,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Test(a) => crate::transcript::cli::run(a),
         Command::Run(a) => run::run(a),
         Command::Send(a) => send::run(a),
+        Command::Unhook(a) => run::unhook(a),
     }
 }
 

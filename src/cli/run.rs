@@ -137,7 +137,33 @@ async fn serve(args: Args) -> u8 {
                 return super::USAGE;
             }
         }
+        if let Some(base) = &args.webhook_url {
+            let url = format!("{}/{}", base.trim_end_matches('/'), definition.id);
+            let Ok(url) = url::Url::parse(&url) else {
+                eprintln!("error: --webhook-url {base} is not a URL");
+                return super::USAGE;
+            };
+            let request = api
+                .set_webhook(url)
+                .secret_token(telegram::webhook::secret_for(&token))
+                .allowed_updates(vec![
+                    teloxide::types::AllowedUpdate::Message,
+                    teloxide::types::AllowedUpdate::CallbackQuery,
+                ]);
+            if let Err(e) = request.await {
+                eprintln!(
+                    "error: bot `{}`: setWebhook failed: {}",
+                    definition.id,
+                    telegram::redact(&e.to_string(), &token)
+                );
+                return super::USAGE;
+            }
+        }
         served.push(Arc::new(ServedBot::new(definition, api, token)));
+    }
+    if args.webhook_url.is_some() && args.listen.is_none() {
+        eprintln!("error: --webhook-url needs --listen ADDR to receive the deliveries on");
+        return super::USAGE;
     }
     let api_token = match &args.listen {
         Some(_) => match std::env::var("BOTWRIGHT_API_TOKEN") {
@@ -180,10 +206,16 @@ async fn serve(args: Args) -> u8 {
     });
     let mut tasks = tokio::task::JoinSet::new();
     for bot in &served {
-        tasks.spawn(telegram::run_poller(runtime.clone(), bot.clone(), args.poll_timeout));
+        if args.webhook_url.is_none() {
+            tasks.spawn(telegram::run_poller(runtime.clone(), bot.clone(), args.poll_timeout));
+        }
         tasks.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
     }
     let served = Arc::new(served);
+    let webhook_base = args
+        .webhook_url
+        .as_ref()
+        .map(|u| url::Url::parse(u).map(|u| u.path().to_string()).unwrap_or_default());
     if let (Some(listener), Some(token)) = (listener, api_token) {
         let state = crate::api::ApiState {
             runtime: runtime.clone(),
@@ -194,7 +226,14 @@ async fn serve(args: Args) -> u8 {
         let mut stop_api = runtime.shutdown.clone();
         tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving the HTTP API");
         tasks.spawn(async move {
-            let app = crate::api::router(state);
+            let mut app = crate::api::router(state.clone());
+            if let Some(base) = &webhook_base {
+                app = app.merge(telegram::webhook::router(
+                    state.runtime.clone(),
+                    state.bots.clone(),
+                    base,
+                ));
+            }
             let graceful = async move {
                 let _ = stop_api.wait_for(|stop| *stop).await;
             };
@@ -254,4 +293,62 @@ fn reload(served: &[Arc<ServedBot>], dir: &std::path::Path) {
             }
         }
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnhookArgs {
+    /// The directory of bot files.
+    #[arg(long, default_value = "bots")]
+    pub bots: PathBuf,
+    /// The Bot API address (else TELOXIDE_API_URL, else Telegram's).
+    #[arg(long)]
+    pub api_url: Option<String>,
+}
+
+/// `botwright unhook`: removes every bot's webhook. Stopping an instance never does
+/// (the others keep receiving); this explicit command is the only way.
+pub fn unhook(args: UnhookArgs) -> u8 {
+    init_logging();
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return super::USAGE;
+    };
+    runtime.block_on(async {
+        let bots = match compile_all(&args.bots) {
+            Ok(b) => b,
+            Err(d) => {
+                eprint!("{d}");
+                return super::PROBLEMS;
+            }
+        };
+        let api_url = args
+            .api_url
+            .clone()
+            .or_else(|| std::env::var("TELOXIDE_API_URL").ok())
+            .and_then(|u| url::Url::parse(&u).ok());
+        for b in bots {
+            let Ok(token) = std::env::var(&b.token_env) else {
+                eprintln!(
+                    "error: bot `{}`: the environment variable {} (its token_env) is not set",
+                    b.id, b.token_env
+                );
+                return super::USAGE;
+            };
+            let mut api = Bot::new(token.clone());
+            if let Some(u) = &api_url {
+                api = api.set_api_url(u.clone());
+            }
+            match api.delete_webhook().await {
+                Ok(_) => println!("bot `{}`: webhook removed", b.id),
+                Err(e) => {
+                    eprintln!(
+                        "error: bot `{}`: deleteWebhook failed: {}",
+                        b.id,
+                        telegram::redact(&e.to_string(), &token)
+                    );
+                    return super::USAGE;
+                }
+            }
+        }
+        super::OK
+    })
 }

@@ -37,6 +37,38 @@ pub struct SqlStore {
     pub dialect: Dialect,
 }
 
+/// After this long a claim on a message is taken over by another sender.
+pub const STALE_CLAIM: Duration = Duration::from_secs(60);
+
+/// A held per-chat lock (PostgreSQL).
+pub struct ChatLock {
+    conn: sqlx::pool::PoolConnection<Any>,
+    key: i64,
+}
+
+impl ChatLock {
+    pub async fn release(mut self) {
+        if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(self.key)
+            .execute(&mut *self.conn)
+            .await
+        {
+            // A connection that cannot unlock must not go back to the pool holding the lock.
+            tracing::warn!(error = %e, "cannot release a chat lock; closing its connection");
+            let _ = self.conn.close().await;
+        }
+    }
+}
+
+fn chat_lock_key(bot: &str, chat: i64) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(bot.as_bytes())
+        .chain_update(chat.to_le_bytes())
+        .finalize();
+    i64::from_le_bytes(digest[..8].try_into().expect("eight bytes"))
+}
+
 /// A database error, with nothing secret in it.
 #[derive(Debug)]
 pub struct StoreError(pub String);
@@ -131,11 +163,9 @@ impl SqlStore {
                 } else {
                     postgres
                 };
-                for statement in script
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim_start().starts_with("--")))
-                {
+                // Comment lines go first, so that a `;` in a comment never splits a statement.
+                let code: Vec<&str> = script.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
+                for statement in code.join("\n").split(';').map(str::trim).filter(|s| !s.is_empty()) {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
@@ -187,34 +217,76 @@ impl SqlStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
-    /// Queued messages of a bot that are due, oldest first.
-    pub async fn due_messages(
+    /// Claims due messages of a bot for sending, oldest first, at most one per chat at a time
+    /// (a chat's next message waits while an earlier one is being sent or is backing off), so
+    /// that several instances never send one message twice nor a chat's messages out of order.
+    /// A claim older than [`STALE_CLAIM`] (its instance died) is taken over.
+    pub async fn claim_due(
         &self,
         bot: &str,
         now: DateTime<FixedOffset>,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, chat, text, keyboard, attachments, attempts, parts_sent FROM outbox \
-             WHERE bot = $1 AND status IN ('queued', 'scheduled') AND due_at <= $2 ORDER BY id LIMIT $3",
-        )
+        let now_s = now_text(now);
+        let stale = now_text(now - chrono::Duration::from_std(STALE_CLAIM).expect("small duration"));
+        sqlx::query("UPDATE outbox SET status = 'queued' WHERE bot = $1 AND status = 'sending' AND claimed_at < $2")
+            .bind(bot)
+            .bind(&stale)
+            .execute(&self.pool)
+            .await?;
+        let lock = if self.dialect == Dialect::Postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT id, chat, text, keyboard, attachments, attempts, parts_sent FROM outbox o \
+             WHERE o.bot = $1 AND o.status IN ('queued', 'scheduled') AND o.due_at <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.bot = o.bot AND p.chat = o.chat AND p.id < o.id \
+                 AND (p.status = 'sending' OR (p.status IN ('queued', 'scheduled') AND (p.due_at <= $2 OR p.attempts > 0)))) \
+             ORDER BY o.id LIMIT $3{lock}"
+        ))
         .bind(bot)
-        .bind(now_text(now))
+        .bind(&now_s)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(rows.iter().map(OutboxMessage::from_row).collect())
+        let messages: Vec<OutboxMessage> = rows.iter().map(OutboxMessage::from_row).collect();
+        for m in &messages {
+            sqlx::query("UPDATE outbox SET status = 'sending', claimed_at = $1 WHERE id = $2")
+                .bind(&now_s)
+                .bind(m.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(messages)
     }
 
-    /// Chats with a queued message not yet due (in back-off): later messages to them wait, to keep order.
-    pub async fn chats_waiting(&self, bot: &str, now: DateTime<FixedOffset>) -> Result<Vec<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT DISTINCT chat FROM outbox WHERE bot = $1 AND status = 'queued' AND due_at > $2")
-                .bind(bot)
-                .bind(now_text(now))
-                .fetch_all(&self.pool)
-                .await?,
-        )
+    /// Gives a claimed message back to the queue unchanged (its chat is at its rate limit).
+    pub async fn release(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET status = 'queued', claimed_at = NULL WHERE id = $1 AND status = 'sending'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Serializes the handling of one chat's updates across instances (PostgreSQL advisory
+    /// lock on a connection of its own, released by [`ChatLock::release`] or when the
+    /// connection closes with a dead instance). SQLite needs none: one process serves it.
+    pub async fn lock_chat(&self, bot: &str, chat: i64) -> Result<Option<ChatLock>, StoreError> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(None);
+        }
+        let key = chat_lock_key(bot, chat);
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        Ok(Some(ChatLock { conn, key }))
     }
 
     pub async fn mark_sent(&self, id: i64, at: DateTime<FixedOffset>) -> Result<(), StoreError> {

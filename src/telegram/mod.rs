@@ -9,6 +9,7 @@
 //! error text from the Bot API client passes through [`redact`].
 
 mod sender;
+pub mod webhook;
 
 pub use sender::{Limits, run_sender};
 
@@ -234,7 +235,7 @@ pub fn incoming(u: &Update) -> Option<Incoming> {
 }
 
 /// Handles one update: engine step, state, outbox and update id in one transaction.
-async fn handle_update(runtime: &Arc<Runtime>, bot: &Arc<ServedBot>, update: Update) -> Result<(), String> {
+pub async fn handle_update(runtime: &Arc<Runtime>, bot: &Arc<ServedBot>, update: Update) -> Result<(), String> {
     let Some(incoming) = incoming(&update) else {
         return Ok(());
     };
@@ -250,32 +251,42 @@ async fn handle_update(runtime: &Arc<Runtime>, bot: &Arc<ServedBot>, update: Upd
         let update_id = incoming.update_id;
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || -> Result<bool, sqlx::Error> {
-            // A conflicting decision elsewhere means handling the update again on fresh state.
-            for _ in 0..5 {
-                let mut world = BufferedWorld::new(&runtime.store, &bot_id, handle.clone(), &runtime.builtins);
-                if world.already_handled(update_id as i64) {
-                    return Ok(false);
-                }
-                let out: Vec<Outgoing> = if over {
-                    // Over the flood limit: told once, then ignored until the window passes.
-                    if first_over {
-                        vec![too_many_requests(&definition, &user, now)]
-                    } else {
-                        Vec::new()
+            // One chat's updates are handled one at a time, across instances too.
+            let lock = handle
+                .block_on(runtime.store.lock_chat(&bot_id, user.chat))
+                .map_err(|e| sqlx::Error::Protocol(e.0))?;
+            let result = (|| {
+                // A conflicting decision elsewhere means handling the update again on fresh state.
+                for _ in 0..5 {
+                    let mut world = BufferedWorld::new(&runtime.store, &bot_id, handle.clone(), &runtime.builtins);
+                    if world.already_handled(update_id as i64) {
+                        return Ok(false);
                     }
-                } else {
-                    engine::handle(&definition, &mut world, &user, &event, now)
-                };
-                match world.commit(Some(update_id as i64), &user, &out, now) {
-                    Ok(()) => return Ok(!out.is_empty()),
-                    Err(CommitError::Duplicate) => return Ok(false),
-                    Err(CommitError::Conflict) => continue,
-                    Err(CommitError::Database(e)) => return Err(e),
+                    let out: Vec<Outgoing> = if over {
+                        // Over the flood limit: told once, then ignored until the window passes.
+                        if first_over {
+                            vec![too_many_requests(&definition, &user, now)]
+                        } else {
+                            Vec::new()
+                        }
+                    } else {
+                        engine::handle(&definition, &mut world, &user, &event, now)
+                    };
+                    match world.commit(Some(update_id as i64), &user, &out, now) {
+                        Ok(()) => return Ok(!out.is_empty()),
+                        Err(CommitError::Duplicate) => return Ok(false),
+                        Err(CommitError::Conflict) => continue,
+                        Err(CommitError::Database(e)) => return Err(e),
+                    }
                 }
+                Err(sqlx::Error::Protocol(
+                    "the update kept conflicting with decisions made elsewhere".into(),
+                ))
+            })();
+            if let Some(lock) = lock {
+                handle.block_on(lock.release());
             }
-            Err(sqlx::Error::Protocol(
-                "the update kept conflicting with decisions made elsewhere".into(),
-            ))
+            result
         })
         .await
         .map_err(|e| format!("the handler panicked: {e}"))?

@@ -6,7 +6,7 @@ use super::{Runtime, ServedBot, redact};
 use crate::engine::Keyboard;
 use crate::store::sql::OutboxMessage;
 use chrono::{DateTime, FixedOffset};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teloxide::prelude::*;
@@ -86,46 +86,38 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
     let mut per_chat: HashMap<i64, Bucket> = HashMap::new();
     loop {
         let now = (runtime.clock)();
-        let batch = match runtime.store.due_messages(&bot.id, now, 100).await {
+        // Claimed: one message per chat at a time, never the same message by two instances.
+        let batch = match runtime.store.claim_due(&bot.id, now, 100).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(bot = %bot.id, error = %e, "cannot read the outbox");
                 Vec::new()
             }
         };
-        let mut blocked: HashSet<i64> = runtime
-            .store
-            .chats_waiting(&bot.id, now)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
         let mut sent_any = false;
         let mut next_wake = Duration::from_millis(500);
         for m in batch {
-            if blocked.contains(&m.chat) {
-                continue;
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-            // A chat at its limit waits without holding up the other chats.
+            // A chat at its limit waits without holding up the other chats; so does everything at shutdown.
             let chat_bucket = per_chat
                 .entry(m.chat)
                 .or_insert_with(|| Bucket::new(limits.chat_burst, limits.per_chat));
-            if let Err(wait) = chat_bucket.take() {
-                blocked.insert(m.chat);
-                next_wake = next_wake.min(wait);
+            let ready = if *shutdown.borrow() {
+                Err(Duration::ZERO)
+            } else {
+                chat_bucket.take()
+            };
+            if let Err(wait) = ready {
+                if let Err(e) = runtime.store.release(m.id).await {
+                    tracing::error!(bot = %bot.id, error = %e, "cannot release a message");
+                }
+                next_wake = next_wake.min(wait.max(Duration::from_millis(10)));
                 continue;
             }
             while let Err(wait) = per_bot.take() {
                 tokio::time::sleep(wait).await;
             }
             sent_any = true;
-            if !deliver(&runtime, &bot, &m).await {
-                // Later messages to this chat wait for this one, to keep their order.
-                blocked.insert(m.chat);
-            }
+            deliver(&runtime, &bot, &m).await;
         }
         if *shutdown.borrow() {
             break;
@@ -142,8 +134,8 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
 }
 
 /// Sends one message (its text, then its attachments, resuming after the
-/// parts already acknowledged) and records the outcome. `false` when it is still queued.
-async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> bool {
+/// parts already acknowledged) and records the outcome.
+async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) {
     let mut text = m.text.clone();
     let mut part = m.parts_sent;
     let parts = 1 + m.attachments.len() as i64;
@@ -195,20 +187,19 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> bool 
                     let delay = chrono::Duration::milliseconds(500 * (1 << attempts));
                     tracing::info!(bot = %bot.id, chat = m.chat, error = %e, attempts, "sending failed; retrying later");
                     let _ = runtime.store.mark_retry(m.id, attempts, now + delay, &e).await;
-                    return false;
+                    return;
                 }
             }
         };
         if let Err(e) = stored {
             tracing::error!(bot = %bot.id, error = %e, "cannot record a message's status");
         }
-        return true;
+        return;
     }
     crate::metrics::MESSAGES_SENT.inc();
     if let Err(e) = runtime.store.mark_sent(m.id, (runtime.clock)()).await {
         tracing::error!(bot = %bot.id, error = %e, "cannot record a message's status");
     }
-    true
 }
 
 async fn send_document(bot: &ServedBot, chat: i64, a: &crate::store::sql::Attachment) -> Sent {
