@@ -33,6 +33,9 @@ pub struct Args {
     /// Messages a second to one chat after a burst of five.
     #[arg(long, default_value_t = 1.0, hide = true)]
     pub chat_rate: f64,
+    /// Seconds after which a message claimed by a (dead) instance is taken over.
+    #[arg(long, default_value_t = 60, hide = true)]
+    pub claim_timeout: u64,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -201,6 +204,7 @@ async fn serve(args: Args) -> u8 {
             per_bot: args.bot_rate.max(0.1),
             per_chat: args.chat_rate.max(0.01),
             chat_burst: 5.0,
+            stale_claim: std::time::Duration::from_secs(args.claim_timeout.max(1)),
         },
         shutdown,
     });

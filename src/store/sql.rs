@@ -35,15 +35,23 @@ pub enum Dialect {
 pub struct SqlStore {
     pub pool: AnyPool,
     pub dialect: Dialect,
+    /// Bounds the connections held by chat locks, so that the updates holding them can
+    /// always get another connection for their reads and commit (no pool deadlock).
+    chat_locks: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-/// After this long a claim on a message is taken over by another sender.
+/// PostgreSQL connections per instance, and how many of them chat locks may hold.
+const PG_CONNECTIONS: u32 = 32;
+const PG_LOCKS: usize = 12;
+
+/// After this long a claim on a message is taken over by another sender (default).
 pub const STALE_CLAIM: Duration = Duration::from_secs(60);
 
 /// A held per-chat lock (PostgreSQL).
 pub struct ChatLock {
     conn: sqlx::pool::PoolConnection<Any>,
     key: i64,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl ChatLock {
@@ -128,54 +136,60 @@ impl SqlStore {
                     Ok(())
                 })
             }),
-            Dialect::Postgres => options.max_connections(16),
+            Dialect::Postgres => options.max_connections(PG_CONNECTIONS),
         };
         let pool = options
             .connect(&url)
             .await
             .map_err(|e| StoreError(format!("cannot open the database {}: {e}", redact_password(&url))))?;
-        let store = SqlStore { pool, dialect };
+        let store = SqlStore {
+            pool,
+            dialect,
+            chat_locks: std::sync::Arc::new(tokio::sync::Semaphore::new(PG_LOCKS)),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
+    /// Applies the migrations not yet applied, all in one transaction. On PostgreSQL an
+    /// advisory lock makes instances that start at once migrate one after another.
     async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7263541)")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         for (version, sqlite, postgres) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
-            if self.dialect == Dialect::Postgres {
-                // Several instances may start at once: one migrates, the others wait.
-                sqlx::query("SELECT pg_advisory_xact_lock(7263541)")
-                    .execute(&mut *tx)
-                    .await?;
-            }
             let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if done.is_none() {
-                let script = if self.dialect == Dialect::Sqlite {
-                    sqlite
-                } else {
-                    postgres
-                };
-                // Comment lines go first, so that a `;` in a comment never splits a statement.
-                let code: Vec<&str> = script.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
-                for statement in code.join("\n").split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                    sqlx::query(statement).execute(&mut *tx).await?;
-                }
-                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                    .bind(version)
-                    .bind(now_text(Utc::now().fixed_offset()))
-                    .execute(&mut *tx)
-                    .await?;
+            if done.is_some() {
+                continue;
             }
-            tx.commit().await?;
+            let script = if self.dialect == Dialect::Sqlite {
+                sqlite
+            } else {
+                postgres
+            };
+            // Comment lines go first, so that a `;` in a comment never splits a statement.
+            let code: Vec<&str> = script.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
+            for statement in code.join("\n").split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(now_text(Utc::now().fixed_offset()))
+                .execute(&mut *tx)
+                .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -220,15 +234,16 @@ impl SqlStore {
     /// Claims due messages of a bot for sending, oldest first, at most one per chat at a time
     /// (a chat's next message waits while an earlier one is being sent or is backing off), so
     /// that several instances never send one message twice nor a chat's messages out of order.
-    /// A claim older than [`STALE_CLAIM`] (its instance died) is taken over.
+    /// A claim older than `stale_after` (its instance died) is taken over.
     pub async fn claim_due(
         &self,
         bot: &str,
         now: DateTime<FixedOffset>,
         limit: i64,
+        stale_after: Duration,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let now_s = now_text(now);
-        let stale = now_text(now - chrono::Duration::from_std(STALE_CLAIM).expect("small duration"));
+        let stale = now_text(now - chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::seconds(60)));
         sqlx::query("UPDATE outbox SET status = 'queued' WHERE bot = $1 AND status = 'sending' AND claimed_at < $2")
             .bind(bot)
             .bind(&stale)
@@ -252,8 +267,9 @@ impl SqlStore {
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-        let messages: Vec<OutboxMessage> = rows.iter().map(OutboxMessage::from_row).collect();
-        for m in &messages {
+        let mut messages: Vec<OutboxMessage> = rows.iter().map(OutboxMessage::from_row).collect();
+        for m in &mut messages {
+            m.claimed_at = now_s.clone();
             sqlx::query("UPDATE outbox SET status = 'sending', claimed_at = $1 WHERE id = $2")
                 .bind(&now_s)
                 .bind(m.id)
@@ -262,6 +278,24 @@ impl SqlStore {
         }
         tx.commit().await?;
         Ok(messages)
+    }
+
+    /// Renews a claim just before sending; `None` when another sender has taken the message over.
+    pub async fn renew_claim(
+        &self,
+        id: i64,
+        token: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Option<String>, StoreError> {
+        let renewed = now_text(now);
+        let done =
+            sqlx::query("UPDATE outbox SET claimed_at = $1 WHERE id = $2 AND status = 'sending' AND claimed_at = $3")
+                .bind(&renewed)
+                .bind(id)
+                .bind(token)
+                .execute(&self.pool)
+                .await?;
+        Ok((done.rows_affected() == 1).then_some(renewed))
     }
 
     /// Gives a claimed message back to the queue unchanged (its chat is at its rate limit).
@@ -281,12 +315,22 @@ impl SqlStore {
             return Ok(None);
         }
         let key = chat_lock_key(bot, chat);
+        let permit = self
+            .chat_locks
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError("the store is closed".into()))?;
         let mut conn = self.pool.acquire().await?;
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(key)
             .execute(&mut *conn)
             .await?;
-        Ok(Some(ChatLock { conn, key }))
+        Ok(Some(ChatLock {
+            conn,
+            key,
+            _permit: permit,
+        }))
     }
 
     pub async fn mark_sent(&self, id: i64, at: DateTime<FixedOffset>) -> Result<(), StoreError> {
@@ -384,6 +428,8 @@ pub struct OutboxMessage {
     pub attempts: i64,
     /// Parts already acknowledged by Telegram: the text is part 0, then each attachment.
     pub parts_sent: i64,
+    /// When this sender claimed it: the claim's token (a takeover writes another time).
+    pub claimed_at: String,
 }
 
 /// A file sent after a message's text.
@@ -408,6 +454,7 @@ impl OutboxMessage {
             attachments: serde_json::from_str(&attachments).unwrap_or_default(),
             attempts: r.get(5),
             parts_sent: r.get(6),
+            claimed_at: String::new(),
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Limits {
     /// Messages a second to one chat, after a short burst.
     pub per_chat: f64,
     pub chat_burst: f64,
+    /// After this long a message claimed by another instance is taken over (it died sending).
+    pub stale_claim: Duration,
 }
 
 impl Default for Limits {
@@ -34,6 +36,7 @@ impl Default for Limits {
             per_bot: 30.0,
             per_chat: 1.0,
             chat_burst: 5.0,
+            stale_claim: crate::store::sql::STALE_CLAIM,
         }
     }
 }
@@ -87,7 +90,7 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
     loop {
         let now = (runtime.clock)();
         // Claimed: one message per chat at a time, never the same message by two instances.
-        let batch = match runtime.store.claim_due(&bot.id, now, 100).await {
+        let batch = match runtime.store.claim_due(&bot.id, now, 100, limits.stale_claim).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(bot = %bot.id, error = %e, "cannot read the outbox");
@@ -139,7 +142,20 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) {
     let mut text = m.text.clone();
     let mut part = m.parts_sent;
     let parts = 1 + m.attachments.len() as i64;
+    let mut claim = m.claimed_at.clone();
     while part < parts {
+        // A message whose claim was taken over (this sender was too slow) is the other sender's now.
+        match runtime.store.renew_claim(m.id, &claim, (runtime.clock)()).await {
+            Ok(Some(renewed)) => claim = renewed,
+            Ok(None) => {
+                tracing::warn!(bot = %bot.id, message = m.id, "another sender took this message over");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(bot = %bot.id, error = %e, "cannot renew a claim");
+                return;
+            }
+        }
         let outcome = if part == 0 {
             send(bot, m.chat, &text, &m.keyboard).await
         } else {

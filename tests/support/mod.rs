@@ -209,13 +209,48 @@ fn ok(result: Value) -> Response {
     axum::Json(json!({"ok": true, "result": result})).into_response()
 }
 
+/// The text fields of a multipart form (files are skipped), as a JSON object.
+fn multipart_fields(content_type: &str, body: &[u8]) -> Value {
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return Value::Null;
+    };
+    let text = String::from_utf8_lossy(body);
+    let mut out = serde_json::Map::new();
+    for part in text.split(&format!("--{}", boundary.trim_matches('"'))) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        if head.contains("filename=") {
+            continue;
+        }
+        if let Some(name) = head.split("name=\"").nth(1).and_then(|n| n.split('"').next()) {
+            let value = value.trim_end_matches("\r\n").to_string();
+            out.insert(
+                name.to_string(),
+                serde_json::from_str(&value).unwrap_or(Value::String(value)),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
 async fn handle(
     State(fake): State<FakeTelegram>,
     Path((bot, method)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let token = bot.strip_prefix("bot").unwrap_or("").to_string();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body: Value = if content_type.starts_with("multipart/") {
+        multipart_fields(&content_type, &body)
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
     let failure = {
         let mut inner = fake.inner.lock().unwrap();
         inner.calls.push(Call {
@@ -383,4 +418,93 @@ impl Drop for Botwright {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The base URL of a PostgreSQL server: the one named by `BOTWRIGHT_TEST_POSTGRES`
+/// (which `.ci/run` starts), else a throw-away cluster started here for this test
+/// process and stopped when it exits.
+fn postgres_server() -> String {
+    POSTGRES
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var("BOTWRIGHT_TEST_POSTGRES") {
+                return url.trim_end_matches('/').to_string();
+            }
+            let bin = std::path::Path::new("/usr/lib/postgresql/15/bin");
+            assert!(
+                bin.join("initdb").exists(),
+                "PostgreSQL tests need a server: set BOTWRIGHT_TEST_POSTGRES=postgres://USER@HOST:PORT or install PostgreSQL 15 (`.ci/run` does both)"
+            );
+            let dir = std::env::temp_dir().join(format!("botwright-pg-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let root = unsafe_is_root();
+            let as_postgres = |args: &[&str]| {
+                let mut cmd = if root {
+                    let mut c = Command::new("runuser");
+                    c.args(["-u", "postgres", "--"]);
+                    c
+                } else {
+                    Command::new(args[0])
+                };
+                if root {
+                    cmd.args(args);
+                } else {
+                    cmd.args(&args[1..]);
+                }
+                cmd
+            };
+            if root {
+                Command::new("chown").args(["postgres"]).arg(&dir).status().unwrap();
+            }
+            let d = dir.display().to_string();
+            let initdb = bin.join("initdb").display().to_string();
+            let pg_ctl = bin.join("pg_ctl").display().to_string();
+            let ok = as_postgres(&[&initdb, "-D", &d, "-A", "trust", "-U", "postgres"]).stdout(Stdio::null()).status().unwrap();
+            assert!(ok.success(), "initdb failed");
+            let options = format!("-p {port} -k {d} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off");
+            let log = format!("{d}/log");
+            let ok = as_postgres(&[&pg_ctl, "-D", &d, "-o", &options, "-l", &log, "-w", "start"]).stdout(Stdio::null()).status().unwrap();
+            assert!(ok.success(), "pg_ctl start failed");
+            // Stop the cluster when this test process is gone.
+            let stop = if root { format!("runuser -u postgres -- {pg_ctl} -D {d} -m immediate stop") } else { format!("{pg_ctl} -D {d} -m immediate stop") };
+            let watchdog = format!("while kill -0 {} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {d}", std::process::id());
+            Command::new("setsid")
+                .args(["-f", "sh", "-c", &watchdog])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            format!("postgres://postgres@127.0.0.1:{port}")
+        })
+        .clone()
+}
+
+fn unsafe_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// A new, empty PostgreSQL database for one test; its URL.
+pub async fn postgres_db() -> String {
+    let server = postgres_server();
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    format!("{server}/{name}")
 }
