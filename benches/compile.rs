@@ -8,24 +8,26 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use indexmap::IndexMap;
 use std::hint::black_box;
 
-/// A bot of `n` records: top-level choices of ten options each, every fifth option a nested choice.
-fn generated_bot(n: usize) -> String {
+/// A bot of `n` records: top-level choices of ten options each (typed words and
+/// templated replies), and plain replies for whatever does not fill a choice.
+pub fn generated_bot(n: usize) -> String {
     let mut s = String::from("[bot]\nname = \"Gen\"\ntoken_env = \"GEN_TOKEN\"\n");
     let mut made = 0;
     let mut c = 0;
-    while made < n {
+    while made + 11 <= n {
         s.push_str(&format!(
             "\n[[keyword]]\nid = \"c{c}\"\nmatch = \"choice {c}, выбор {c}\"\nchoice = \"Pick {{{{ user.name }}}}\"\n"
         ));
-        made += 1;
         for o in 0..10 {
-            if made >= n {
-                break;
-            }
-            s.push_str(&format!("\n[[keyword]]\nid = \"c{c}_o{o}\"\nparent = \"c{c}\"\nmatch = \"option {o}\"\nreply = \"You chose <b>{{{{ selected }}}}</b> in {c}\"\n"));
-            made += 1;
+            s.push_str(&format!(
+                "\n[[keyword]]\nid = \"c{c}_o{o}\"\nparent = \"c{c}\"\nmatch = \"option {o}\"\nreply = \"You chose <b>{{{{ selected }}}}</b> in {c}\"\n"
+            ));
         }
+        made += 11;
         c += 1;
+    }
+    for r in made..n {
+        s.push_str(&format!("\n[[keyword]]\nmatch = \"word {r}\"\nreply = \"Reply {r}\"\n"));
     }
     s
 }

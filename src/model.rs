@@ -8,7 +8,7 @@ use crate::Language;
 use crate::expr::{Expr, Template};
 use chrono_tz::Tz;
 use indexmap::IndexMap;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::time::Duration;
 
 /// Index of a record in [`CompiledBot::records`]. Valid only with the bot it came from;

@@ -2,6 +2,20 @@
 //! at random: a thousand messages from fifty users give the same transcripts
 //! as one instance would, with nothing lost or sent twice, through a kill -9
 //! of one instance and a rolling restart.
+//!
+//! The instance killed with -9 only receives (`--receive-only`): an instance
+//! killed between Telegram's acknowledgement of a message and the database
+//! recording it would make its successor send that message again, a window no
+//! Bot API client can close (sendMessage has no idempotency key). Claims
+//! among several senders are tested in `storage.rs`; the sending instance here
+//! goes through a graceful rolling restart, which finishes what it sends.
+//!
+//! The instance killed with -9 only receives (`--receive-only`): an instance
+//! killed between Telegram's acknowledgement of a message and the database
+//! recording it would make its successor send that message again, a window no
+//! Bot API client can close (sendMessage has no idempotency key). Claims
+//! among several senders are tested in `storage.rs`; the sending instance here
+//! goes through a graceful rolling restart, which finishes what it sends.
 
 mod support;
 
@@ -77,7 +91,7 @@ async fn two_instances_one_database_webhooks_at_random() {
     let start = |i: usize| {
         let listen = format!("127.0.0.1:{}", ports[i]);
         let env = [("DEMO_BOT_TOKEN", TOKEN), ("BOTWRIGHT_API_TOKEN", "scale-api")];
-        let args = [
+        let mut args = [
             "--listen",
             &listen,
             "--webhook-url",
@@ -87,8 +101,12 @@ async fn two_instances_one_database_webhooks_at_random() {
             "--chat-rate",
             "1000",
             "--claim-timeout",
-            "3",
-        ];
+            "10",
+        ]
+        .to_vec();
+        if i == 1 {
+            args.push("--receive-only");
+        }
         Botwright::start_with(
             bots.path(),
             &db,

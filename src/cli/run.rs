@@ -33,6 +33,9 @@ pub struct Args {
     /// Messages a second to one chat after a burst of five.
     #[arg(long, default_value_t = 1.0, hide = true)]
     pub chat_rate: f64,
+    /// Take updates and serve the API, but leave sending the outbox to other instances.
+    #[arg(long, hide = true)]
+    pub receive_only: bool,
     /// Seconds after which a message claimed by a (dead) instance is taken over.
     #[arg(long, default_value_t = 60, hide = true)]
     pub claim_timeout: u64,
@@ -213,7 +216,9 @@ async fn serve(args: Args) -> u8 {
         if args.webhook_url.is_none() {
             tasks.spawn(telegram::run_poller(runtime.clone(), bot.clone(), args.poll_timeout));
         }
-        tasks.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
+        if !args.receive_only {
+            tasks.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
+        }
     }
     let served = Arc::new(served);
     let webhook_base = args

@@ -55,6 +55,9 @@ pub fn parse_template(source: &str) -> Result<Template, SyntaxError> {
             segments: vec![Segment::Text(source.to_string())],
         });
     }
+    if let Some(template) = simple_template(source) {
+        return Ok(template);
+    }
     precheck(source)?;
     let mut pairs = ExprParser::parse(Rule::template, source).map_err(syntax_error)?;
     let mut segments = Vec::new();
@@ -70,6 +73,53 @@ pub fn parse_template(source: &str) -> Result<Template, SyntaxError> {
         }
     }
     Ok(Template { segments })
+}
+
+/// The common case without the parser: every `{{ … }}` holds a plain name or
+/// dotted path (`{{ user.name }}`). Anything else returns `None` for pest.
+fn simple_template(source: &str) -> Option<Template> {
+    let mut segments = Vec::new();
+    let mut at = 0;
+    while let Some(open) = source[at..].find("{{") {
+        let open = at + open;
+        if open > at {
+            segments.push(Segment::Text(source[at..open].to_string()));
+        }
+        let close = open + 2 + source[open + 2..].find("}}")?;
+        let inner = &source[open + 2..close];
+        let lead = inner.len() - inner.trim_start().len();
+        let path = inner.trim();
+        let start = open + 2 + lead;
+        let mut expr: Option<Expr> = None;
+        let mut offset = start;
+        for (i, part) in path.split('.').enumerate() {
+            let mut chars = part.chars();
+            let first = chars.next()?;
+            let valid = (first.is_alphabetic() || first == '_')
+                && chars.all(|c| c.is_alphabetic() || c.is_ascii_digit() || c == '_');
+            if !valid
+                || matches!(
+                    part,
+                    "if" | "then" | "else" | "and" | "or" | "not" | "null" | "true" | "false"
+                )
+            {
+                return None;
+            }
+            let end = offset + part.len();
+            expr = Some(match expr {
+                None if i == 0 => Expr::new(ExprKind::Var(part.to_string()), offset..end),
+                None => return None,
+                Some(target) => Expr::new(ExprKind::Member(Box::new(target), part.to_string()), start..end),
+            });
+            offset = end + 1;
+        }
+        segments.push(Segment::Expr(expr?));
+        at = close + 2;
+    }
+    if at < source.len() {
+        segments.push(Segment::Text(source[at..].to_string()));
+    }
+    Some(Template { segments })
 }
 
 /// Rejects sources that are too long or nest too deeply, scanning outside string literals.

@@ -7,6 +7,7 @@
 
 use crate::diagnostics::{Code, Diagnostic, SourceFile, suggest};
 use serde_spanned::Spanned;
+use std::hash::Hasher;
 use std::ops::Range;
 use std::sync::Arc;
 use toml::de::{DeTable, DeValue};
@@ -28,6 +29,8 @@ pub type Words = Sp<Vec<Sp<String>>>;
 
 #[derive(Debug, Default)]
 pub struct RawBot {
+    /// A hash of the file's value tree (comments and layout excluded).
+    pub content_hash: [u8; 8],
     pub bot: RawBotSection,
     pub texts: Vec<(Sp<String>, Sp<String>)>,
     pub keywords: Vec<RawKeyword>,
@@ -172,7 +175,47 @@ pub fn parse(file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnostic>) -> Optio
         return None;
     }
     reader.find_tokens_in_table(doc.get_ref());
-    Some(reader.bot(doc.get_ref()))
+    let mut bot = reader.bot(doc.get_ref());
+    // A 64-bit SipHash: fast, and plenty to tell one definition of a bot from another.
+    let mut hasher = std::hash::DefaultHasher::new();
+    hash_table(doc.get_ref(), &mut hasher);
+    bot.content_hash = hasher.finish().to_le_bytes();
+    Some(bot)
+}
+
+/// Feeds the value tree to a hash: keys and values in file order, with their
+/// types, so that comments and layout do not count but every value does.
+fn hash_table(table: &DeTable, hasher: &mut impl Hasher) {
+    hasher.write_u8(b'{');
+    for (k, v) in table.iter() {
+        hasher.write_usize(k.get_ref().len());
+        hasher.write(k.get_ref().as_bytes());
+        hash_value(v.get_ref(), hasher);
+    }
+    hasher.write_u8(b'}');
+}
+
+fn hash_value(value: &DeValue, hasher: &mut impl Hasher) {
+    let mut text = |tag: u8, s: &str| {
+        hasher.write_u8(tag);
+        hasher.write_usize(s.len());
+        hasher.write(s.as_bytes());
+    };
+    match value {
+        DeValue::String(s) => text(b's', s),
+        DeValue::Integer(i) => text(b'i', &format!("{}:{}", i.radix(), i.as_str())),
+        DeValue::Float(f) => text(b'f', f.as_str()),
+        DeValue::Boolean(b) => text(b'b', if *b { "1" } else { "0" }),
+        DeValue::Datetime(d) => text(b'd', &d.to_string()),
+        DeValue::Array(items) => {
+            hasher.write_u8(b'[');
+            for i in items.iter() {
+                hash_value(i.get_ref(), hasher);
+            }
+            hasher.write_u8(b']');
+        }
+        DeValue::Table(t) => hash_table(t, hasher),
+    }
 }
 
 struct Reader<'a> {

@@ -12,8 +12,8 @@ use crate::expr::Template;
 use crate::model::{Action, Algorithm, AlgorithmKind, Auth, CompiledBot, Notification, Record, normalize};
 use crate::syntax::{self, RawBot, RawKeyword, Sp};
 use crate::texts::{self, COMMON_VARS};
+use rustc_hash::FxHashMap as HashMap;
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,14 +112,14 @@ impl Validator<'_> {
         let auth = self.auth(&raw, &algorithms);
         let notifications = self.notifications(&raw);
         let (records, top) = self.keywords(&raw, &algorithms);
-        let mut code_names = HashMap::new();
+        let mut code_names = HashMap::default();
         for a in algorithms.values().filter(|a| a.exposed) {
             code_names.insert(normalize(&a.name), a.name.clone());
             if let Some(title) = &a.title {
                 code_names.insert(normalize(title), a.name.clone());
             }
         }
-        let hash = definition_hash(id, &self.file.text);
+        let hash = definition_hash(id, &raw.content_hash);
         Some(CompiledBot {
             id: id.to_string(),
             name: name?,
@@ -263,7 +263,7 @@ impl Validator<'_> {
         if let Some(r) = raw.auth.as_ref().and_then(|a| a.request.as_ref()) {
             overrides.push(("auth_request", r));
         }
-        let mut out = HashMap::new();
+        let mut out = HashMap::default();
         let mut ok = true;
         for t in texts::TEXTS {
             let default = crate::expr::parse_template(t.default_for(language)).expect("built-in texts parse");
@@ -407,7 +407,7 @@ impl Validator<'_> {
     ) -> (Option<Vec<Record>>, HashMap<String, usize>) {
         let keywords = &raw.keywords;
         // Ids: explicit ones checked and unique; the others derived from the position.
-        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut by_id: HashMap<String, usize> = HashMap::default();
         let mut entries: Vec<Entry> = Vec::with_capacity(keywords.len());
         for (i, k) in keywords.iter().enumerate() {
             let id = match &k.id {
@@ -587,58 +587,53 @@ impl Validator<'_> {
                     }),
                     hide_menu: k.hide_menu.as_ref().is_some_and(|h| h.value),
                     options: Vec::new(),
-                    option_index: HashMap::new(),
+                    option_index: HashMap::default(),
                     star_option: None,
                 });
             }
         }
         // Word indexes per scope, options per parent.
         let spans: Vec<&RawKeyword> = entries.iter().filter(|e| !e.disabled).map(|e| e.raw).collect();
-        let mut top = HashMap::new();
+        let mut top = HashMap::default();
         for r in 0..records.len() {
             if let Some(p) = records[r].parent {
                 records[p].options.push(r);
             }
         }
-        let mut word_owner: HashMap<(Option<usize>, String), usize> = HashMap::new();
+        // The word index of each scope (top level, each record's options) is also where collisions show.
         for r in 0..records.len() {
             let scope = records[r].parent;
-            let mut seen_here = HashSet::new();
-            for (wi, w) in records[r].words.clone().iter().enumerate() {
+            let words = std::mem::take(&mut records[r].words);
+            for (wi, w) in words.iter().enumerate() {
                 if w == "*" {
                     continue;
                 }
                 let n = normalize(w);
-                if !seen_here.insert(n.clone()) {
-                    continue;
-                }
-                if let Some(&other) = word_owner.get(&(scope, n.clone())) {
-                    let span = word_span(spans[r], wi);
-                    let where_ = match scope {
-                        None => "at the top level".to_string(),
-                        Some(p) => format!("among the options of `{}`", records[p].label()),
-                    };
-                    self.push(
-                        span,
-                        Code::DuplicateWord,
-                        format!(
+                let index = match scope {
+                    None => &mut top,
+                    Some(p) => &mut records[p].option_index,
+                };
+                match index.get(&n) {
+                    // The same record repeating a word is harmless.
+                    Some(&other) if other == r => {}
+                    Some(&other) => {
+                        let where_ = match scope {
+                            None => "at the top level".to_string(),
+                            Some(p) => format!("among the options of `{}`", records[p].label()),
+                        };
+                        let message = format!(
                             "the word `{w}` is already matched by record `{}` {where_}",
                             records[other].id
-                        ),
-                    )
-                    .help = Some("matching ignores case and spaces; remove one of them".into());
-                    continue;
-                }
-                word_owner.insert((scope, n.clone()), r);
-                match scope {
-                    None => {
-                        top.insert(n, r);
+                        );
+                        self.push(word_span(spans[r], wi), Code::DuplicateWord, message).help =
+                            Some("matching ignores case and spaces; remove one of them".into());
                     }
-                    Some(p) => {
-                        records[p].option_index.insert(n, r);
+                    None => {
+                        index.insert(n, r);
                     }
                 }
             }
+            records[r].words = words;
         }
         for r in 0..records.len() {
             let options = records[r].options.clone();
@@ -871,18 +866,15 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     }
 }
 
-/// A hash of the definition: the bot id and its TOML value tree (comments and
-/// layout do not count), so that a changed bot never continues an old session.
-fn definition_hash(id: &str, text: &str) -> String {
-    let canonical = match toml::from_str::<toml::Table>(text) {
-        Ok(table) => toml::to_string(&table).unwrap_or_else(|_| text.to_string()),
-        Err(_) => text.to_string(),
-    };
+/// A hash of the definition: the bot id, this version of botwright and the file's
+/// value tree (comments and layout do not count), so that a changed bot never
+/// continues an old session.
+fn definition_hash(id: &str, content: &[u8; 8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(id.as_bytes());
     hasher.update([0]);
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update([0]);
-    hasher.update(canonical.as_bytes());
+    hasher.update(content);
     hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
