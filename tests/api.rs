@@ -244,6 +244,27 @@ async fn messages_statuses_errors_and_idempotency() {
     })
     .await;
     assert!(!s.fake.sent(DEMO, 7).contains(&"Отменено".to_string()));
+    // `botwright send` queues through the same outbox, for the running instance to send.
+    let db = format!("sqlite://{}", s.state.path().join("state.db").display());
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_botwright"))
+        .args(["send", "--bot", "demo", "--to", "7", "--bots"])
+        .arg(s._bots.path())
+        .args(["--db", &db, "Из командной строки"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for("the CLI message", || {
+        s.fake.sent(DEMO, 7).last().is_some_and(|t| t == "Из командной строки")
+    })
+    .await;
+    let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_botwright"))
+        .args(["send", "--bot", "demo", "--to", "999", "--bots"])
+        .arg(s._bots.path())
+        .args(["--db", &db, "x"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("never talked"));
     let metrics = s.call("GET", "/metrics", None).await.1;
     assert!(metrics.as_str().unwrap().contains("botwright_messages_sent_total"));
 }

@@ -87,3 +87,45 @@ fn long_messages_are_split_at_line_breaks_never_cut() {
     assert_eq!(parts.concat(), one_line);
     assert!(parts.iter().all(|p| p.chars().count() <= 4096));
 }
+
+#[test]
+fn only_responsible_operators_decide_requests() {
+    let text = std::fs::read_to_string("bots/support.toml").unwrap();
+    let bot = botwright::validate::compile("support", &SourceFile::new("support.toml", text), &mut Vec::new()).unwrap();
+    let mut world = MemoryWorld::default();
+    world.stubs.insert("crm_lookup".into(), botwright::store::Stub::Fails);
+    world
+        .stubs
+        .insert("crm_registration".into(), botwright::store::Stub::Fails);
+    let asker = User {
+        id: 42,
+        chat: 42,
+        name: "Иван".into(),
+        username: None,
+    };
+    for event in [
+        Event::Button("a:r".into()),
+        Event::Text("ООО Ромашка".into()),
+        Event::Text("Да".into()),
+    ] {
+        handle(&bot, &mut world, &asker, &event, now());
+    }
+    assert_eq!(world.requests.len(), 1);
+    let stranger = User {
+        id: 555,
+        chat: 555,
+        name: "Чужой".into(),
+        username: None,
+    };
+    for data in ["a:ap:1", "a:rj:1", "a:k:1:0", "a:nm:1"] {
+        let out = handle(&bot, &mut world, &stranger, &Event::Button(data.into()), now());
+        assert_eq!(out.len(), 1, "{data}");
+        assert_eq!(out[0].text, "Вы не можете рассматривать заявки этого бота.", "{data}");
+    }
+    assert_eq!(
+        world.requests[0].status,
+        botwright::engine::AuthStatus::Pending,
+        "nothing changed"
+    );
+    assert!(world.registrations.is_empty());
+}

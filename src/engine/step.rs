@@ -444,6 +444,26 @@ impl Turn<'_> {
         }
     }
 
+    /// Whether `history` is exactly the path of static parent choices that leads to `choice`.
+    fn is_static_path(&self, choice: RecordIdx, history: &[HistoryEntry]) -> bool {
+        let mut expected = Vec::new();
+        let mut at = choice;
+        while let Some(parent) = self.bot.records[at].parent {
+            if !self.bot.records[parent].is_choice() {
+                return false;
+            }
+            expected.push((parent, at));
+            at = parent;
+            if expected.len() > history.len() {
+                return false;
+            }
+        }
+        expected.len() == history.len()
+            && expected.iter().rev().zip(history).all(|(&(parent, option), h)| {
+                h.record == self.bot.records[parent].id && h.selected == self.bot.records[option].label()
+            })
+    }
+
     /// The history that leads to a choice through its static parents.
     fn static_history(&self, choice: RecordIdx) -> Vec<HistoryEntry> {
         let mut chain = Vec::new();
@@ -804,8 +824,14 @@ impl Turn<'_> {
             Some(items) => self.dynamic_keyboard(record, items, seq),
             None => self.static_keyboard(record),
         };
+        // Remember the path only where the static parents would not give it back
+        // (options from an algorithm, or recursion through an alias): sessions stay small.
         if dynamic.is_none() {
-            self.session.entered.insert(r.id.clone(), history.clone());
+            if self.is_static_path(record, &history) {
+                self.session.entered.remove(&r.id);
+            } else {
+                self.session.entered.insert(r.id.clone(), history.clone());
+            }
         }
         self.session.open = Some(OpenChoice {
             record: r.id.clone(),
