@@ -170,34 +170,11 @@ impl<'a> BufferedWorld<'a> {
                 .await?;
         }
         for (key, p, name, at) in &self.new_registrations {
-            sqlx::query(
-                "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
-                 principal_id = excluded.principal_id, principal_name = excluded.principal_name, name = excluded.name, \
-                 registered_at = excluded.registered_at",
-            )
-            .bind(&bot)
-            .bind(key)
-            .bind(&p.kind)
-            .bind(&p.id)
-            .bind(&p.name)
-            .bind(name)
-            .bind(now_text(*at))
-            .execute(&mut *tx)
-            .await?;
+            sql::upsert_registration(&mut tx, &bot, *key, p, name, &now_text(*at)).await?;
         }
-        for ((chat, user_id), session) in &self.dirty_sessions {
-            sqlx::query(
-                "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-            )
-            .bind(&bot)
-            .bind(chat)
-            .bind(user_id)
-            .bind(serde_json::to_string(session).expect("sessions serialize"))
-            .bind(now_text(now))
-            .execute(&mut *tx)
-            .await?;
+        let at = now_text(now);
+        for (&key, session) in &self.dirty_sessions {
+            sql::upsert_session(&mut tx, &bot, key, session, &at).await?;
         }
         let mut tx = tx;
         sql::enqueue(&mut tx, &bot, out, now).await?;
@@ -210,26 +187,7 @@ impl<'a> BufferedWorld<'a> {
     }
 }
 
-fn request_from_row(r: &sqlx::any::AnyRow) -> AuthRequest {
-    let status: String = r.get(6);
-    AuthRequest {
-        id: r.get::<i64, _>(0) as u64,
-        key: r.get(1),
-        user_id: r.get(2),
-        name: r.get(3),
-        username: r.get(4),
-        data: r.get(5),
-        status: match status.as_str() {
-            "approved" => AuthStatus::Approved,
-            "rejected" => AuthStatus::Rejected,
-            _ => AuthStatus::Pending,
-        },
-        reason: r.get(7),
-        created_at: sql::parse_stored_time(&r.get::<String, _>(8)),
-    }
-}
-
-const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
+use sql::{REQUEST_COLUMNS, request_from_row};
 
 impl World for BufferedWorld<'_> {
     fn session(&mut self, chat: i64, user: i64) -> Option<Session> {

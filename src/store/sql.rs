@@ -515,7 +515,56 @@ impl TxWorld<'_> {
     }
 }
 
-fn request_from_row(r: &AnyRow) -> AuthRequest {
+/// Inserts or replaces a session.
+pub(crate) async fn upsert_session(
+    conn: &mut sqlx::AnyConnection,
+    bot: &str,
+    (chat, user): (i64, i64),
+    session: &Session,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+    )
+    .bind(bot)
+    .bind(chat)
+    .bind(user)
+    .bind(serde_json::to_string(session).expect("sessions serialize"))
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Registers a chat as a principal, or changes its registration.
+pub(crate) async fn upsert_registration(
+    conn: &mut sqlx::AnyConnection,
+    bot: &str,
+    key: i64,
+    principal: &Principal,
+    name: &str,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
+         principal_id = excluded.principal_id, principal_name = excluded.principal_name, name = excluded.name, \
+         registered_at = excluded.registered_at",
+    )
+    .bind(bot)
+    .bind(key)
+    .bind(&principal.kind)
+    .bind(&principal.id)
+    .bind(&principal.name)
+    .bind(name)
+    .bind(at)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub(crate) fn request_from_row(r: &AnyRow) -> AuthRequest {
     let status: String = r.get(6);
     AuthRequest {
         id: r.get::<i64, _>(0) as u64,
@@ -534,7 +583,7 @@ fn request_from_row(r: &AnyRow) -> AuthRequest {
     }
 }
 
-const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
+pub(crate) const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
 
 impl World for TxWorld<'_> {
     fn session(&mut self, chat: i64, user: i64) -> Option<Session> {
@@ -550,22 +599,8 @@ impl World for TxWorld<'_> {
     }
 
     fn save_session(&mut self, chat: i64, user: i64, session: &Session) {
-        let data = serde_json::to_string(session).expect("sessions serialize");
         let now = now_text(Utc::now().fixed_offset());
-        self.run(async |tx, bot| {
-            sqlx::query(
-                "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-            )
-            .bind(bot)
-            .bind(chat)
-            .bind(user)
-            .bind(&data)
-            .bind(&now)
-            .execute(&mut **tx)
-            .await
-            .map(|_| ())
-        })
+        self.run(async |tx, bot| upsert_session(tx, bot, (chat, user), session, &now).await)
     }
 
     fn registration(&mut self, key: i64) -> Option<Principal> {
@@ -582,24 +617,7 @@ impl World for TxWorld<'_> {
 
     fn register(&mut self, key: i64, principal: &Principal, name: &str, at: DateTime<FixedOffset>) {
         let at = now_text(at);
-        self.run(async |tx, bot| {
-            sqlx::query(
-                "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
-                 principal_id = excluded.principal_id, principal_name = excluded.principal_name, name = excluded.name, \
-                 registered_at = excluded.registered_at",
-            )
-            .bind(bot)
-            .bind(key)
-            .bind(&principal.kind)
-            .bind(&principal.id)
-            .bind(&principal.name)
-            .bind(name)
-            .bind(&at)
-            .execute(&mut **tx)
-            .await
-            .map(|_| ())
-        })
+        self.run(async |tx, bot| upsert_registration(tx, bot, key, principal, name, &at).await)
     }
 
     fn create_auth_request(&mut self, r: AuthRequest) -> u64 {
