@@ -38,17 +38,7 @@ pub fn handle(
             ..Session::default()
         },
     };
-    let mut turn = Turn {
-        bot,
-        world,
-        user,
-        now,
-        session,
-        out: Vec::new(),
-        cached_user: None,
-        last_result: None,
-    };
-    turn.refresh_user();
+    let mut turn = Turn::new(bot, world, user, now, session);
     match event {
         Event::Text(text) => turn.text(text),
         Event::Button(data) => turn.button(data),
@@ -94,7 +84,29 @@ pub(super) struct Turn<'a> {
     pub last_result: Option<Value>,
 }
 
-impl Turn<'_> {
+impl<'a> Turn<'a> {
+    /// A turn for one user, with the `user` variable read once.
+    pub fn new(
+        bot: &'a CompiledBot,
+        world: &'a mut dyn World,
+        user: &'a User,
+        now: DateTime<FixedOffset>,
+        session: Session,
+    ) -> Turn<'a> {
+        let mut turn = Turn {
+            bot,
+            world,
+            user,
+            now,
+            session,
+            out: Vec::new(),
+            cached_user: None,
+            last_result: None,
+        };
+        turn.refresh_user();
+        turn
+    }
+
     // ----- sending -----
 
     pub fn send_to(&mut self, to: i64, text: String, keyboard: Keyboard) {
@@ -1100,17 +1112,7 @@ pub fn message_for(
         hash: bot.hash.clone(),
         ..Session::default()
     };
-    let mut turn = Turn {
-        bot,
-        world,
-        user,
-        now,
-        session,
-        out: Vec::new(),
-        cached_user: None,
-        last_result: None,
-    };
-    turn.refresh_user();
+    let turn = Turn::new(bot, world, user, now, session);
     let scope = Scope::default();
     let text = turn.render(template, &turn.scope_vars(&scope, extra));
     Outgoing {
