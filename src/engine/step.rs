@@ -157,6 +157,20 @@ impl<'a> Turn<'a> {
         }
     }
 
+    /// Renders a template in a scope, building the variables only when it has expressions.
+    pub(super) fn render_scoped(&self, template: &expr::Template, scope: &Scope) -> String {
+        if template.has_expressions() {
+            return self.render(template, &self.scope_vars(scope, &[]));
+        }
+        let mut text = String::new();
+        for segment in &template.segments {
+            if let crate::expr::ast::Segment::Text(t) = segment {
+                text.push_str(t);
+            }
+        }
+        text
+    }
+
     pub fn label(&self, key: &str) -> String {
         shorten_label(&self.render_text(key, &self.scope_vars(&Scope::default(), &[])))
     }
@@ -488,7 +502,6 @@ impl Turn<'_> {
             }
         }
         chain.reverse();
-        let vars = self.scope_vars(&Scope::default(), &[]);
         chain
             .into_iter()
             .filter(|(p, _)| self.bot.records[*p].is_choice())
@@ -496,7 +509,7 @@ impl Turn<'_> {
                 record: self.bot.records[p].id.clone(),
                 choice: self.bot.records[p].label().to_string(),
                 title: match &self.bot.records[p].action {
-                    Action::Choice { title, .. } => self.render(title, &vars),
+                    Action::Choice { title, .. } => self.render_scoped(title, &Scope::default()),
                     _ => String::new(),
                 },
                 selected: self.bot.records[option].label().to_string(),
@@ -615,7 +628,7 @@ impl Turn<'_> {
             ..Scope::default()
         };
         let title = match &self.bot.records[choice].action {
-            Action::Choice { title, .. } => self.render(title, &self.scope_vars(&scope, &[])),
+            Action::Choice { title, .. } => self.render_scoped(title, &scope),
             _ => self.render_text("choose_option", &self.scope_vars(&scope, &[])),
         };
         let keyboard = match &open.dynamic {
@@ -653,15 +666,12 @@ impl Turn<'_> {
             return self.send_to(self.user.chat, reply, Keyboard::None);
         };
         let title = match &record.action {
-            Action::Choice { title, .. } => self.render(
+            Action::Choice { title, .. } => self.render_scoped(
                 title,
-                &self.scope_vars(
-                    &Scope {
-                        history: open.history.clone(),
-                        ..Scope::default()
-                    },
-                    &[],
-                ),
+                &Scope {
+                    history: open.history.clone(),
+                    ..Scope::default()
+                },
             ),
             _ => String::new(),
         };
@@ -703,13 +713,13 @@ impl Turn<'_> {
         let first_message = self.out.len();
         let outcome = match &r.action {
             Action::Reply(template) => {
-                let text = self.render(template, &self.scope_vars(&scope, &[]));
+                let text = self.render_scoped(template, &scope);
                 self.send_to(self.user.chat, text, Keyboard::None);
                 Outcome::Done
             }
             Action::Alias(target) => return self.execute(*target, scope, hops + 1),
             Action::Input { question, .. } => {
-                let text = self.render(question, &self.scope_vars(&scope, &[]));
+                let text = self.render_scoped(question, &scope);
                 self.send_to(self.user.chat, text, Keyboard::None);
                 self.session.pending = Some(Pending::Input {
                     record: r.id.clone(),
@@ -829,7 +839,7 @@ impl Turn<'_> {
                 },
             },
         };
-        let title = text_override.unwrap_or_else(|| self.render(title, &self.scope_vars(&scope, &[])));
+        let title = text_override.unwrap_or_else(|| self.render_scoped(title, &scope));
         self.session.seq = self.session.seq.wrapping_add(1);
         let seq = self.session.seq;
         let keyboard = match &dynamic {
@@ -975,6 +985,14 @@ impl Turn<'_> {
                 }
             }
             return true;
+        }
+        // Without an operator or a call there is nothing to evaluate: skip the parser.
+        let may_be_code = text.contains(['+', '-', '*', '/', '%', '<', '>', '=', '!', '&', '|', '('])
+            || text
+                .split_whitespace()
+                .any(|w| matches!(w, "and" | "or" | "not" | "if"));
+        if !may_be_code {
+            return false;
         }
         let Ok(parsed) = expr::parse_expression(text) else {
             return false;
