@@ -187,16 +187,32 @@ fn deep_nesting_is_a_clean_error() {
 
 #[test]
 fn sizes_are_bounded() {
+    // An empty separator is refused rather than exploding a text into characters.
     assert!(eval("join(split('aaaaaaaaaa', ''), ',')").is_err());
+    // Doubling a text past the text bound is an evaluation error that names the bound.
     let mut s = String::from("'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'");
-    for _ in 0..15 {
+    let mut doublings = 0;
+    while 50usize << doublings <= botwright::expr::eval::MAX_TEXT {
         s = format!("({s}) + ({s})");
-        if s.len() > 60_000 {
-            break;
-        }
+        doublings += 1;
     }
-    // Whatever the outcome, it is an answer, not a hang or a panic.
-    let _ = eval(&s);
+    let err = eval(&s).expect_err("a text over the bound must be an error");
+    assert!(err.contains("text") || err.contains("long"), "unexpected error: {err}");
+    // Just under the bound the same construction evaluates.
+    let mut ok = String::from("'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'");
+    for _ in 0..doublings - 1 {
+        ok = format!("({ok}) + ({ok})");
+    }
+    assert_eq!(
+        eval(&format!("len({ok})")).unwrap(),
+        (50usize << (doublings - 1)).to_string()
+    );
+    // Lists are bounded too: 16,384 items from splitting a 32 KB text.
+    let mut pairs = String::from("'a,'");
+    for _ in 0..14 {
+        pairs = format!("({pairs}) + ({pairs})");
+    }
+    assert!(eval(&format!("len(split({pairs}, ','))")).is_err());
 }
 
 proptest! {
@@ -209,10 +225,17 @@ proptest! {
     }
 
     #[test]
-    fn arithmetic_is_exact(a in -1_000_000i64..1_000_000, b in 1i64..1000) {
+    fn arithmetic_is_exact(a in -1_000_000i64..1_000_000, b in 1i64..1000, c in 0u32..1000) {
         let sum = eval(&format!("{a} + {b}")).unwrap();
         prop_assert_eq!(sum, (a + b).to_string());
-        let back = eval(&format!("({a} / {b}) * {b} == {a} or true")).unwrap();
+        // Multiplying then dividing by the same number gives the number back exactly.
+        let back = eval(&format!("({a} * {b}) / {b} == {a}")).unwrap();
         prop_assert_eq!(back, "true");
+        // Decimal fractions add without binary rounding: a + c/1000 has exactly c thousandths.
+        let fraction = eval(&format!("{a} + {c} / 1000 - {a}")).unwrap();
+        let expected = rust_decimal::Decimal::new(c as i64, 3).normalize().to_string();
+        prop_assert_eq!(fraction, expected);
+        let tenth = eval(&format!("0.1 * {b} == {b} / 10")).unwrap();
+        prop_assert_eq!(tenth, "true");
     }
 }
