@@ -83,10 +83,10 @@ fn engine(c: &mut Criterion) {
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let mut world = botwright::store::MemoryWorld::default();
     c.bench_function("engine_keyword_reply", |b| {
-        b.iter(|| black_box(handle(&bot, &mut world, &user, &Event::Text("А1".into()), now)))
+        b.iter(|| black_box(handle(&bot, &mut world, &user, &Event::Text("А1".into()), now).unwrap()))
     });
     let mut world = botwright::store::MemoryWorld::default();
-    handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now);
+    handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now).unwrap();
     let press = |label: &str, out: &[botwright::engine::Outgoing]| -> String {
         out.iter()
             .find_map(|m| match &m.keyboard {
@@ -97,14 +97,14 @@ fn engine(c: &mut Criterion) {
             })
             .unwrap()
     };
-    let out = handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now);
+    let out = handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now).unwrap();
     let two = press("Вариант №2", &out);
-    let out = handle(&bot, &mut world, &user, &Event::Button(two), now);
+    let out = handle(&bot, &mut world, &user, &Event::Button(two), now).unwrap();
     let yes = press("Да", &out);
-    let out = handle(&bot, &mut world, &user, &Event::Button(yes), now);
+    let out = handle(&bot, &mut world, &user, &Event::Button(yes), now).unwrap();
     let nested = press("Вариант 2.2", &out);
     c.bench_function("engine_nested_button", |b| {
-        b.iter(|| black_box(handle(&bot, &mut world, &user, &Event::Button(nested.clone()), now)))
+        b.iter(|| black_box(handle(&bot, &mut world, &user, &Event::Button(nested.clone()), now).unwrap()))
     });
 }
 

@@ -42,14 +42,14 @@ fn main() {
             username: None,
         };
         // Each user stops inside the nested choice: the largest idle session of the demo.
-        let out = handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now);
+        let out = handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now).unwrap();
         let data = match &out[0].keyboard {
             Keyboard::Inline(rows) => rows[1][0].data.clone(),
             _ => unreachable!("the choice has buttons"),
         };
-        let out = handle(&bot, &mut world, &user, &Event::Button(data), now);
+        let out = handle(&bot, &mut world, &user, &Event::Button(data), now).unwrap();
         let yes = out[0].keyboard.button_data("Да").unwrap().to_string();
-        handle(&bot, &mut world, &user, &Event::Button(yes), now);
+        handle(&bot, &mut world, &user, &Event::Button(yes), now).unwrap();
     }
     let used = LIVE.load(Ordering::Relaxed) - before;
     println!(

@@ -1,6 +1,6 @@
 //! `botwright chat`: talk to a bot in the terminal, offline.
 
-use crate::engine::{self, Event, Principal, User, World};
+use crate::engine::{self, Event, Principal, User};
 use crate::store::{MemoryWorld, Stub};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> u8 {
             id: r[1].clone(),
             name: r[2].clone(),
         };
-        world.register(user.chat, &p, &user.name, now());
+        world.register_as(user.chat, &p, &user.name);
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -108,7 +108,14 @@ pub fn run(args: Args) -> u8 {
             }
             None => Event::Text(line.to_string()),
         };
-        for m in engine::handle(&bot, &mut world, &user, &event, now()) {
+        let replies = match engine::handle(&bot, &mut world, &user, &event, now()) {
+            Ok(replies) => replies,
+            Err(e) => {
+                let _ = writeln!(out, "(error: {e})");
+                continue;
+            }
+        };
+        for m in replies {
             let prefix = if m.to == user.chat {
                 "bot".to_string()
             } else {

@@ -1,65 +1,96 @@
-//! Process-wide counters, rendered in Prometheus' text format.
+//! Process-wide metrics on prometheus-client, served at `/metrics` in the
+//! OpenMetrics text format: per bot, updates handled, updates given up,
+//! messages sent, failed sends, and a histogram of handling latency (from the
+//! start of a step to its commit).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::LazyLock;
+use std::time::Duration;
 
-pub struct Counter {
-    name: &'static str,
-    help: &'static str,
-    value: AtomicU64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BotLabel {
+    bot: String,
 }
 
-impl Counter {
-    const fn new(name: &'static str, help: &'static str) -> Counter {
-        Counter {
-            name,
-            help,
-            value: AtomicU64::new(0),
-        }
-    }
-
-    pub fn inc(&self) {
-        self.add(1);
-    }
-
-    pub fn add(&self, n: u64) {
-        self.value.fetch_add(n, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.value.load(Ordering::Relaxed)
-    }
+struct Metrics {
+    registry: Registry,
+    handled: Family<BotLabel, Counter>,
+    poisoned: Family<BotLabel, Counter>,
+    sent: Family<BotLabel, Counter>,
+    send_failures: Family<BotLabel, Counter>,
+    latency: Family<BotLabel, Histogram>,
+    queue_depth: Gauge,
 }
 
-pub static UPDATES_HANDLED: Counter = Counter::new("botwright_updates_handled_total", "Updates handled and committed.");
-pub static MESSAGES_SENT: Counter = Counter::new("botwright_messages_sent_total", "Messages Telegram acknowledged.");
-pub static SEND_FAILURES: Counter = Counter::new("botwright_send_failures_total", "Failed attempts to send a message.");
-pub static HANDLING_MICROS: Counter = Counter::new(
-    "botwright_handling_seconds_sum_micros",
-    "Total time spent handling updates, in microseconds.",
-);
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("botwright");
+    let handled = Family::<BotLabel, Counter>::default();
+    let poisoned = Family::<BotLabel, Counter>::default();
+    let sent = Family::<BotLabel, Counter>::default();
+    let send_failures = Family::<BotLabel, Counter>::default();
+    // 0.25 ms to about 8 s.
+    let latency =
+        Family::<BotLabel, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_25, 2.0, 16)));
+    let queue_depth = Gauge::default();
+    registry.register("updates_handled", "Updates handled and committed", handled.clone());
+    registry.register(
+        "updates_poisoned",
+        "Updates given up after three failed attempts or a panic, and skipped",
+        poisoned.clone(),
+    );
+    registry.register("messages_sent", "Messages Telegram acknowledged", sent.clone());
+    registry.register("send_failures", "Failed attempts to send a message", send_failures.clone());
+    registry.register(
+        "handling_seconds",
+        "Time from the start of an update's step to its commit",
+        latency.clone(),
+    );
+    registry.register("outbox_queue_depth", "Messages waiting to be sent", queue_depth.clone());
+    Metrics {
+        registry,
+        handled,
+        poisoned,
+        sent,
+        send_failures,
+        latency,
+        queue_depth,
+    }
+});
 
-const COUNTERS: [&Counter; 4] = [&UPDATES_HANDLED, &MESSAGES_SENT, &SEND_FAILURES, &HANDLING_MICROS];
+fn label(bot: &str) -> BotLabel {
+    BotLabel { bot: bot.to_string() }
+}
 
-/// The metrics in Prometheus' text format; `queue_depth` is read from the outbox by the caller.
+/// An update of `bot` was handled and committed, `took` after its step began.
+pub fn handled(bot: &str, took: Duration) {
+    let l = label(bot);
+    METRICS.handled.get_or_create(&l).inc();
+    METRICS.latency.get_or_create(&l).observe(took.as_secs_f64());
+}
+
+pub fn poisoned(bot: &str) {
+    METRICS.poisoned.get_or_create(&label(bot)).inc();
+}
+
+pub fn sent(bot: &str) {
+    METRICS.sent.get_or_create(&label(bot)).inc();
+}
+
+pub fn send_failed(bot: &str) {
+    METRICS.send_failures.get_or_create(&label(bot)).inc();
+}
+
+/// The metrics as text; `queue_depth` is read from the outbox by the caller.
 pub fn render(queue_depth: i64) -> String {
+    METRICS.queue_depth.set(queue_depth);
     let mut out = String::new();
-    for c in COUNTERS {
-        out.push_str(&format!(
-            "# HELP {} {}\n# TYPE {} counter\n{} {}\n",
-            c.name,
-            c.help,
-            c.name,
-            c.name,
-            c.get()
-        ));
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &METRICS.registry) {
+        tracing::error!(error = %e, "cannot encode the metrics");
     }
-    let handled = UPDATES_HANDLED.get().max(1);
-    out.push_str(&format!(
-        "# HELP botwright_handling_seconds_avg Average time to handle an update.\n# TYPE botwright_handling_seconds_avg gauge\nbotwright_handling_seconds_avg {}\n",
-        HANDLING_MICROS.get() as f64 / handled as f64 / 1_000_000.0
-    ));
-    out.push_str(&format!(
-        "# HELP botwright_outbox_queue_depth Messages waiting to be sent.\n# TYPE botwright_outbox_queue_depth gauge\nbotwright_outbox_queue_depth {queue_depth}\n"
-    ));
     out
 }

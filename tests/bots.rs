@@ -103,12 +103,12 @@ fn a_changed_definition_makes_old_buttons_stale() {
         username: None,
     };
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
-    let out = handle(&old, &mut world, &user, &Event::Text("Выбор".into()), now);
+    let out = handle(&old, &mut world, &user, &Event::Text("Выбор".into()), now).unwrap();
     let Keyboard::Inline(rows) = &out[0].keyboard else {
         panic!("buttons")
     };
     let data = rows[0][0].data.clone();
-    let out = handle(&new, &mut world, &user, &Event::Button(data), now);
+    let out = handle(&new, &mut world, &user, &Event::Button(data), now).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
 }

@@ -24,7 +24,7 @@ const USER: User = User {
 #[test]
 fn a_message_without_text_gets_unsupported_message() {
     let bot = demo();
-    let out = handle(&bot, &mut MemoryWorld::default(), &USER, &Event::Unsupported, now());
+    let out = handle(&bot, &mut MemoryWorld::default(), &USER, &Event::Unsupported, now()).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "Я понимаю только текст.");
 }
@@ -33,17 +33,17 @@ fn a_message_without_text_gets_unsupported_message() {
 fn a_session_of_another_definition_falls_back_to_the_top_level() {
     let bot = demo();
     let mut world = MemoryWorld::default();
-    handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now());
-    let mut session = world.session(3, 3).unwrap();
+    handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now()).unwrap();
+    let mut session = world.session(3, 3).unwrap().unwrap();
     assert!(session.open.is_some());
     session.hash = "0000000000000000".into();
-    world.save_session(3, 3, &session);
+    world.save_session(3, 3, &session).unwrap();
     // "1" would be option 1 of the open choice; with the session dropped it is unknown.
-    let out = handle(&bot, &mut world, &USER, &Event::Text("1".into()), now());
+    let out = handle(&bot, &mut world, &USER, &Event::Text("1".into()), now()).unwrap();
     assert_eq!(out.len(), 1);
     assert!(out[0].text.starts_with("Не понимаю запрос «1»"), "{}", out[0].text);
     assert_eq!(
-        world.session(3, 3).unwrap(),
+        world.session(3, 3).unwrap().unwrap(),
         Session {
             hash: bot.hash.clone(),
             ..Session::default()
@@ -55,8 +55,8 @@ fn a_session_of_another_definition_falls_back_to_the_top_level() {
 fn forged_buttons_are_stale_and_change_nothing() {
     let bot = demo();
     let mut world = MemoryWorld::default();
-    handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now());
-    let before = world.session(3, 3).unwrap();
+    handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now()).unwrap();
+    let before = world.session(3, 3).unwrap().unwrap();
     let h = bot.short_hash();
     for data in [
         "".to_string(),
@@ -67,10 +67,10 @@ fn forged_buttons_are_stale_and_change_nothing() {
         format!("{h}:y:42"),
         "deadbeef:o:4".into(),
     ] {
-        let out = handle(&bot, &mut world, &USER, &Event::Button(data.clone()), now());
+        let out = handle(&bot, &mut world, &USER, &Event::Button(data.clone()), now()).unwrap();
         assert_eq!(out.len(), 1, "{data}");
         assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.", "{data}");
-        assert_eq!(world.session(3, 3).unwrap(), before, "{data}");
+        assert_eq!(world.session(3, 3).unwrap().unwrap(), before, "{data}");
     }
 }
 
@@ -108,7 +108,7 @@ fn only_responsible_operators_decide_requests() {
         Event::Text("ООО Ромашка".into()),
         Event::Text("Да".into()),
     ] {
-        handle(&bot, &mut world, &asker, &event, now());
+        handle(&bot, &mut world, &asker, &event, now()).unwrap();
     }
     assert_eq!(world.requests.len(), 1);
     let stranger = User {
@@ -118,7 +118,7 @@ fn only_responsible_operators_decide_requests() {
         username: None,
     };
     for data in ["a:ap:1", "a:rj:1", "a:k:1:0", "a:nm:1"] {
-        let out = handle(&bot, &mut world, &stranger, &Event::Button(data.into()), now());
+        let out = handle(&bot, &mut world, &stranger, &Event::Button(data.into()), now()).unwrap();
         assert_eq!(out.len(), 1, "{data}");
         assert_eq!(out[0].text, "Вы не можете рассматривать заявки этого бота.", "{data}");
     }

@@ -71,7 +71,7 @@ proptest! {
                         continue;
                     }
                 };
-                let out = handle(&bot, &mut world, &user, &event, now);
+                let out = handle(&bot, &mut world, &user, &event, now).unwrap();
                 for m in &out {
                     prop_assert!(!m.text.is_empty() || m.keyboard != Keyboard::None, "an empty message");
                     if let Keyboard::Inline(rows) = &m.keyboard {
@@ -81,7 +81,7 @@ proptest! {
                     }
                 }
                 last.extend(out);
-                let session = world.session(user.chat, user.id).expect("saved");
+                let session = world.session(user.chat, user.id).unwrap().expect("saved");
                 prop_assert_eq!(&session.hash, &bot.hash);
                 if let Some(open) = &session.open {
                     prop_assert!(bot.record_by_id(&open.record).is_some());
@@ -113,12 +113,12 @@ fn an_unregistered_user_reaches_nothing_of_a_closed_bot() {
         tries.extend(bot.algorithms.values().filter_map(|a| a.title.clone()));
         tries.push("2+2*2".into());
         for t in tries {
-            let out = handle(&bot, &mut world, &user, &Event::Text(t.clone()), now);
+            let out = handle(&bot, &mut world, &user, &Event::Text(t.clone()), now).unwrap();
             prop_assert_only_auth(&out, &t);
         }
         for r in 0..bot.records.len() {
             let data = format!("{}:o:{r}", bot.short_hash());
-            let out = handle(&bot, &mut world, &user, &Event::Button(data), now);
+            let out = handle(&bot, &mut world, &user, &Event::Button(data), now).unwrap();
             prop_assert_only_auth(&out, "a button");
         }
         assert!(world.requests.is_empty(), "nothing was requested");

@@ -140,6 +140,7 @@ fn http_algorithms_succeed_fail_and_time_out_cleanly() {
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let mut send = |text: &str| -> Vec<String> {
         handle(&bot, &mut world, &user, &Event::Text(text.into()), now)
+            .unwrap()
             .into_iter()
             .map(|m| m.text)
             .collect()

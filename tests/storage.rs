@@ -1,12 +1,16 @@
 //! The storage suite, against SQLite and a real PostgreSQL: migrations,
-//! sessions, registrations, authorization requests, exactly-once updates and
-//! the outbox claim.
+//! sessions, registrations, authorization requests, the inbox (exactly-once
+//! updates, poison), the outbox (claims, leases, rescue, retention), and the
+//! plan of every query on the hot path.
 
 mod support;
 
 use botwright::algorithms::Builtins;
 use botwright::engine::{AuthRequest, AuthStatus, Keyboard, Outgoing, Principal, Session, User, World};
 use botwright::store::buffered::{BufferedWorld, CommitError};
+use botwright::store::inbox::Received;
+use botwright::store::outbox::Delivery;
+use botwright::store::plans;
 use botwright::store::sql::{self, NewMessage, SqlStore};
 use std::time::Duration;
 
@@ -38,13 +42,13 @@ async fn suite(url: &str) {
         let store = store2;
         // Sessions, registrations and a request, committed with an update id.
         let mut w = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
-        assert!(!w.already_handled(1));
+        assert!(!w.already_handled(1).unwrap());
         let session = Session {
             hash: "abc".into(),
             seq: 3,
             ..Session::default()
         };
-        w.save_session(10, 10, &session);
+        w.save_session(10, 10, &session).unwrap();
         w.register(
             10,
             &Principal {
@@ -54,18 +58,21 @@ async fn suite(url: &str) {
             },
             "U10",
             now(),
-        );
-        let id = w.create_auth_request(AuthRequest {
-            id: 0,
-            key: 11,
-            user_id: 11,
-            name: "U11".into(),
-            username: None,
-            data: "data".into(),
-            status: AuthStatus::Pending,
-            created_at: now(),
-            reason: None,
-        });
+        )
+        .unwrap();
+        let id = w
+            .create_auth_request(AuthRequest {
+                id: 0,
+                key: 11,
+                user_id: 11,
+                name: "U11".into(),
+                username: None,
+                data: "data".into(),
+                status: AuthStatus::Pending,
+                created_at: now(),
+                reason: None,
+            })
+            .unwrap();
         let out = [Outgoing {
             to: 10,
             text: "hi".into(),
@@ -74,10 +81,10 @@ async fn suite(url: &str) {
         w.commit(Some(1), &user(10), &out, now()).unwrap();
 
         let mut w = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
-        assert!(w.already_handled(1));
-        assert_eq!(w.session(10, 10), Some(session));
-        assert_eq!(w.registration(10).unwrap().id, "7");
-        assert_eq!(w.pending_auth_request(11).unwrap().id, id);
+        assert!(w.already_handled(1).unwrap());
+        assert_eq!(w.session(10, 10).unwrap(), Some(session));
+        assert_eq!(w.registration(10).unwrap().unwrap().id, "7");
+        assert_eq!(w.pending_auth_request(11).unwrap().unwrap().id, id);
         // The same update again is a duplicate.
         assert!(matches!(
             w.commit(Some(1), &user(10), &[], now()),
@@ -87,40 +94,85 @@ async fn suite(url: &str) {
         // Two decisions of one request: the second finds it decided.
         let mut a = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
         let mut b = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
-        let mut ra = a.auth_request(id).unwrap();
-        let mut rb = b.auth_request(id).unwrap();
+        let mut ra = a.auth_request(id).unwrap().unwrap();
+        let mut rb = b.auth_request(id).unwrap().unwrap();
         ra.status = AuthStatus::Approved;
         rb.status = AuthStatus::Rejected;
-        a.update_auth_request(&ra);
-        b.update_auth_request(&rb);
+        a.update_auth_request(&ra).unwrap();
+        b.update_auth_request(&rb).unwrap();
         a.commit(Some(2), &user(1001), &[], now()).unwrap();
         assert!(matches!(
             b.commit(Some(3), &user(1002), &[], now()),
             Err(CommitError::Conflict)
         ));
+        // The conflicting job wrote nothing, not even its update id: it is handled again.
         let mut c = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
-        assert_eq!(c.auth_request(id).unwrap().status, AuthStatus::Approved);
-        assert!(c.pending_auth_request(11).is_none());
+        assert!(!c.already_handled(3).unwrap());
+        assert_eq!(c.auth_request(id).unwrap().unwrap().status, AuthStatus::Approved);
+        assert!(c.pending_auth_request(11).unwrap().is_none());
 
         // A draft left by a step that never committed is invisible.
         let mut d = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
-        let draft = d.create_auth_request(AuthRequest {
-            id: 0,
-            key: 12,
-            user_id: 12,
-            name: "U12".into(),
-            username: None,
-            data: "x".into(),
-            status: AuthStatus::Pending,
-            created_at: now(),
-            reason: None,
-        });
+        let draft = d
+            .create_auth_request(AuthRequest {
+                id: 0,
+                key: 12,
+                user_id: 12,
+                name: "U12".into(),
+                username: None,
+                data: "x".into(),
+                status: AuthStatus::Pending,
+                created_at: now(),
+                reason: None,
+            })
+            .unwrap();
         drop(d);
         let mut e = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
-        assert!(e.auth_request(draft).is_none() && e.pending_auth_request(12).is_none());
+        assert!(e.auth_request(draft).unwrap().is_none() && e.pending_auth_request(12).unwrap().is_none());
 
-        // The outbox: idempotency, and a claim of one message per chat at a time.
         handle.block_on(async {
+            // The inbox: a redelivered update is stored once; waiting updates come per chat, in order.
+            let received = |id: i64, chat: i64| Received {
+                update_id: id,
+                chat,
+                payload: format!("{{\"update_id\": {id}}}"),
+            };
+            let fresh = store
+                .receive("demo", &[received(50, 5), received(51, 6), received(52, 5)], now())
+                .await
+                .unwrap();
+            assert_eq!(fresh, [50, 51, 52]);
+            let again = store.receive("demo", &[received(52, 5), received(53, 5)], now()).await.unwrap();
+            assert_eq!(again, [53], "a redelivered update is not new");
+            let waiting: Vec<i64> = store
+                .waiting_updates("demo", 5, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|u| u.update_id)
+                .collect();
+            assert_eq!(waiting, [50, 52, 53]);
+            // Three failed attempts are counted; poison takes the update out of the queue.
+            for n in 1..=3 {
+                assert_eq!(store.update_failed("demo", 52, "boom").await.unwrap(), n);
+            }
+            store.poison_update("demo", 52, "boom", now()).await.unwrap();
+            let waiting: Vec<i64> = store
+                .waiting_updates("demo", 5, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|u| u.update_id)
+                .collect();
+            assert_eq!(waiting, [50, 53]);
+            assert_eq!(store.poisoned_updates("demo").await.unwrap(), [(52, 3, "boom".to_string())]);
+            let stale = store
+                .chats_waiting_since(now() + chrono::Duration::seconds(1), 10)
+                .await
+                .unwrap();
+            assert_eq!(stale.len(), 2, "chats 5 and 6 wait");
+
+            // The outbox: idempotency, and a claim of one message per chat at a time.
             let mut tx = store.pool.begin().await.unwrap();
             for (chat, text, key) in [
                 (20, "a1", Some("k")),
@@ -142,39 +194,85 @@ async fn suite(url: &str) {
             }
             tx.commit().await.unwrap();
             let later = now() + chrono::Duration::seconds(1);
-            let first = store
-                .claim_due("demo", later, 100, Duration::from_secs(60))
-                .await
-                .unwrap();
+            store.heartbeat("one", later).await.unwrap();
+            store.heartbeat("two", later).await.unwrap();
+            let first = store.claim("demo", "one", later, 100).await.unwrap();
             let mut texts: Vec<&str> = first.iter().map(|m| m.text.as_str()).collect();
             texts.sort();
-            assert_eq!(
-                texts,
-                ["a1", "b1", "hi"],
-                "one message per chat, idempotent key stored once"
-            );
+            assert_eq!(texts, ["a1", "b1", "hi"], "one message per chat, idempotent key stored once");
             assert!(
-                store
-                    .claim_due("demo", later, 100, Duration::from_secs(60))
-                    .await
-                    .unwrap()
-                    .is_empty(),
+                store.claim("demo", "two", later, 100).await.unwrap().is_empty(),
                 "claimed messages are not claimed twice"
             );
             let a1 = first.iter().find(|m| m.text == "a1").unwrap();
-            store.mark_sent(a1.id, later).await.unwrap();
-            let next = store
-                .claim_due("demo", later, 100, Duration::from_secs(60))
+            store
+                .record_deliveries(&[Delivery::Sent {
+                    id: a1.id,
+                    telegram_id: Some(900),
+                    parts: 1,
+                    at: later,
+                }])
                 .await
                 .unwrap();
+            let next = store.claim("demo", "two", later, 100).await.unwrap();
             assert_eq!(next.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["a2"]);
-            // A claim left by a dead instance is taken over after the timeout.
-            let much_later = later + chrono::Duration::seconds(120);
-            let taken = store
-                .claim_due("demo", much_later, 100, Duration::from_secs(60))
+            // Instance "one" stops beating: after its lease its messages go back to the queue.
+            let much_later = later + chrono::Duration::seconds(10);
+            store.heartbeat("two", much_later).await.unwrap();
+            assert_eq!(store.rescue(much_later, Duration::from_secs(3)).await.unwrap(), 2, "{url}");
+            let taken = store.claim("demo", "two", much_later, 100).await.unwrap();
+            let mut texts: Vec<&str> = taken.iter().map(|m| m.text.as_str()).collect();
+            texts.sort();
+            assert_eq!(texts, ["b1", "hi"]);
+            // A graceful stop hands the messages back at once.
+            store.leave("two").await.unwrap();
+            assert_eq!(store.claim("demo", "three", much_later, 100).await.unwrap().len(), 3);
+
+            // Retention: finished messages and handled updates older than the cut go; waiting ones stay.
+            let depth_before = store.queue_depth().await.unwrap();
+            let gone = store
+                .delete_finished(much_later + chrono::Duration::days(31))
                 .await
                 .unwrap();
-            assert_eq!(taken.len(), 3, "{url}");
+            assert!(gone >= 1 + 3, "the sent message and the handled updates: {gone}");
+            assert_eq!(store.queue_depth().await.unwrap(), depth_before, "nothing unsent is deleted");
+            assert_eq!(
+                store.waiting_updates("demo", 5, 10).await.unwrap().len(),
+                2,
+                "waiting updates are kept"
+            );
+            // The idempotency key of a deleted message is free again.
+            let mut tx = store.pool.begin().await.unwrap();
+            let m = NewMessage {
+                bot: "demo",
+                chat: 20,
+                text: "a1 anew",
+                keyboard: &Keyboard::None,
+                attachments: &[],
+                due: now(),
+                now: now(),
+                idempotency_key: Some("k"),
+            };
+            let (new_id, _) = sql::insert_message(&mut tx, &m).await.unwrap();
+            tx.commit().await.unwrap();
+            assert_ne!(new_id, a1.id);
+
+            // The check sees a full scan where there is one ...
+            let scan = plans::HotQuery {
+                name: "a scan",
+                sql: "SELECT id FROM outbox WHERE text = $1".into(),
+                params: vec![plans::Param::Text("x")],
+            };
+            let plan = store.plan(&scan).await.unwrap();
+            assert!(!plans::full_scans(store.dialect, &plan).is_empty(), "{plan:#?}");
+            // ... and every query on the hot path reads through an index.
+            for q in plans::hot_queries(store.dialect) {
+                let plan = store.plan(&q).await.unwrap();
+                let scans = plans::full_scans(store.dialect, &plan);
+                assert!(scans.is_empty(), "{} scans a whole table on {url}: {plan:#?}", q.name);
+                // SQLite shows no step for an insert by primary key; every other statement has a plan.
+                assert!(!plan.is_empty() || q.sql.starts_with("INSERT"), "{}: no plan", q.name);
+            }
         });
     })
     .await

@@ -111,12 +111,9 @@ async fn healthz(State(state): State<ApiState>) -> Response {
 
 async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
     state.authorize(&headers)?;
-    let depth: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'scheduled')")
-        .fetch_one(&state.runtime.store.pool)
-        .await
-        .map_err(ApiError::internal)?;
+    let depth = state.runtime.store.queue_depth().await.map_err(ApiError::internal)?;
     Ok((
-        [("content-type", "text/plain; version=0.0.4")],
+        [("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")],
         crate::metrics::render(depth),
     )
         .into_response())
@@ -156,6 +153,10 @@ async fn in_transaction<T: Send + 'static>(
         match result {
             Ok(v) => {
                 handle.block_on(tx.commit()).map_err(ApiError::internal)?;
+                // The step may have changed sessions or registrations behind the runtime's cache.
+                if let Some(cache) = &runtime.cache {
+                    cache.invalidate(&world.bot);
+                }
                 Ok(v)
             }
             Err(e) => {
@@ -405,7 +406,7 @@ async fn post_message(
             Err(text) => (text.clone(), keyboard, attachments),
             Ok(name) => {
                 let n = &definition.notifications[name];
-                let message = engine::message_for(&definition, world, &user, &n.text, &[("data", data)], now);
+                let message = engine::message_for(&definition, world, &user, &n.text, &[("data", data)], now).map_err(ApiError::internal)?;
                 let keyboard = if n.buttons.is_empty() {
                     keyboard
                 } else {
@@ -532,10 +533,12 @@ async fn cancel_message(
     state.bot(&bot)?;
     let id = message_id(&id)?;
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'cancelled' WHERE bot = $1 AND id = $2 AND status IN ('scheduled', 'queued')",
+        "UPDATE outbox SET status = 'cancelled', finished_at = $3 WHERE bot = $1 AND id = $2 \
+         AND status IN ('scheduled', 'queued') AND owner IS NULL",
     )
     .bind(&bot)
     .bind(id)
+    .bind(sql::now_text((state.runtime.clock)()))
     .execute(&state.runtime.store.pool)
     .await
     .map_err(ApiError::internal)?;
@@ -601,8 +604,9 @@ async fn put_user(
     let p = principal.clone();
     in_transaction(&state, &bot, move |world| {
         let user = chat_key(&st, &b, key, world)?;
-        world.register(key, &p, &user.name, now);
-        let message = engine::message_for(&definition, world, &user, definition.text("auth_success"), &[], now);
+        world.register(key, &p, &user.name, now).map_err(ApiError::internal)?;
+        let message = engine::message_for(&definition, world, &user, definition.text("auth_success"), &[], now)
+            .map_err(ApiError::internal)?;
         let tx = world.tx.as_mut().expect("transaction");
         world
             .handle
@@ -628,6 +632,9 @@ async fn delete_user(
         .execute(&state.runtime.store.pool)
         .await
         .map_err(ApiError::internal)?;
+    if let Some(cache) = &state.runtime.cache {
+        cache.invalidate(&bot);
+    }
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found(format!("no user {key} is registered")));
     }
@@ -707,6 +714,7 @@ async fn decide(
     let (status, messages) = in_transaction(&state, &bot, move |world| {
         let request = world
             .auth_request(id)
+            .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("no authorization request {id}")))?;
         let result = match decision {
             Decision::Approve(p) => {
@@ -743,6 +751,7 @@ async fn decide(
                 "conflict",
                 format!("authorization request {id} is already decided"),
             ),
+            engine::DecisionError::World(e) => ApiError::internal(e),
         })?;
         let tx = world.tx.as_mut().expect("transaction");
         world

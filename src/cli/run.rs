@@ -36,9 +36,18 @@ pub struct Args {
     /// Take updates and serve the API, but leave sending the outbox to other instances.
     #[arg(long, hide = true)]
     pub receive_only: bool,
-    /// Seconds after which a message claimed by a (dead) instance is taken over.
-    #[arg(long, default_value_t = 60, hide = true)]
-    pub claim_timeout: u64,
+    /// Seconds an instance's lease lasts without a heartbeat; then another instance takes over its messages.
+    #[arg(long, default_value_t = 3, hide = true)]
+    pub lease: u64,
+    /// Days after which handled update ids and finished messages are deleted.
+    #[arg(long, default_value_t = 30)]
+    pub retention: u32,
+    /// Updates committed together at most (group commit).
+    #[arg(long, default_value_t = 256, hide = true)]
+    pub commit_batch: usize,
+    /// Milliseconds the group commit waits for more updates while its batch is small.
+    #[arg(long, default_value_t = 2, hide = true)]
+    pub commit_linger_ms: u64,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -199,25 +208,50 @@ async fn serve(args: Args) -> u8 {
         }
     };
     let (stop, shutdown) = watch::channel(false);
-    let runtime = Arc::new(Runtime {
+    let runtime = Runtime::new(
         store,
-        builtins: Default::default(),
-        clock: telegram::system_clock(),
-        limits: telegram::Limits {
+        Default::default(),
+        telegram::system_clock(),
+        telegram::Limits {
             per_bot: args.bot_rate.max(0.1),
             per_chat: args.chat_rate.max(0.01),
             chat_burst: 5.0,
-            stale_claim: std::time::Duration::from_secs(args.claim_timeout.max(1)),
         },
         shutdown,
-    });
+        telegram::Tuning {
+            commit_batch: args.commit_batch.max(1),
+            commit_linger: std::time::Duration::from_millis(args.commit_linger_ms),
+            lease: std::time::Duration::from_secs(args.lease.max(1)),
+        },
+    );
+    let chats = telegram::Chats::new(runtime.clone(), &served);
+    match chats.resume().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(updates = n, "handling updates that were stored but not handled"),
+        Err(e) => {
+            eprintln!("error: cannot read the inbox: {e}");
+            return super::USAGE;
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
+    let mut senders = tokio::task::JoinSet::new();
+    tasks.spawn(telegram::run_upkeep(
+        runtime.clone(),
+        chats.clone(),
+        served.clone(),
+        args.retention,
+    ));
     for bot in &served {
         if args.webhook_url.is_none() {
-            tasks.spawn(telegram::run_poller(runtime.clone(), bot.clone(), args.poll_timeout));
+            tasks.spawn(telegram::run_poller(
+                runtime.clone(),
+                chats.clone(),
+                bot.clone(),
+                args.poll_timeout,
+            ));
         }
         if !args.receive_only {
-            tasks.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
+            senders.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
         }
     }
     let served = Arc::new(served);
@@ -234,14 +268,11 @@ async fn serve(args: Args) -> u8 {
         };
         let mut stop_api = runtime.shutdown.clone();
         tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving the HTTP API");
+        let chats = chats.clone();
         tasks.spawn(async move {
             let mut app = crate::api::router(state.clone());
             if let Some(base) = &webhook_base {
-                app = app.merge(telegram::webhook::router(
-                    state.runtime.clone(),
-                    state.bots.clone(),
-                    base,
-                ));
+                app = app.merge(telegram::webhook::router(chats, state.bots.clone(), base));
             }
             let graceful = async move {
                 let _ = stop_api.wait_for(|stop| *stop).await;
@@ -254,7 +285,13 @@ async fn serve(args: Args) -> u8 {
     tracing::info!(bots = served.len(), "serving");
     signals(stop, &served, &args.bots).await;
     while tasks.join_next().await.is_some() {}
-    runtime.store.pool.close().await;
+    while senders.join_next().await.is_some() {}
+    // Every sender has stopped: what this instance still owned goes back to the outbox now,
+    // instead of when its lease runs out.
+    if let Err(e) = runtime.store.leave(&runtime.instance).await {
+        tracing::error!(error = %e, "cannot hand this instance's messages back");
+    }
+    runtime.store.close().await;
     tracing::info!("stopped");
     super::OK
 }

@@ -1,6 +1,7 @@
 //! Authorization: algorithm → scenario → responsible operators → failure,
 //! and the operators' side of it.
 
+use super::world;
 use super::buttons::Callback;
 use super::session::Pending;
 use super::step::{Scope, Turn};
@@ -17,7 +18,7 @@ impl<'a> Turn<'a> {
     /// An unregistered user of a bot with required authorization wrote something.
     pub(super) fn auth_gate(&mut self) {
         self.session.open = None;
-        if self.world.pending_auth_request(self.user.chat).is_some() {
+        if world!(self, pending_auth_request(self.user.chat)).is_some() {
             return self.say("auth_pending", &[], Keyboard::None);
         }
         let button = InlineButton {
@@ -29,10 +30,10 @@ impl<'a> Turn<'a> {
 
     /// The registration button was pressed (or its label typed).
     pub(super) fn register_pressed(&mut self) {
-        if self.bot.auth.is_none() || self.world.registration(self.user.chat).is_some() {
+        if self.bot.auth.is_none() || world!(self, registration(self.user.chat)).is_some() {
             return self.say("auth_already", &[], Keyboard::None);
         }
-        if self.world.pending_auth_request(self.user.chat).is_some() {
+        if world!(self, pending_auth_request(self.user.chat)).is_some() {
             return self.say("auth_pending", &[], Keyboard::None);
         }
         self.session.pending = Some(Pending::AuthData);
@@ -124,7 +125,7 @@ impl<'a> Turn<'a> {
         {
             match principal_of(&value) {
                 Some(p) => {
-                    self.world.register(self.user.chat, &p, &self.user.name, self.now);
+                    world!(self, register(self.user.chat, &p, &self.user.name, self.now));
                     self.refresh_user();
                     return self.say("auth_success", &[("input", Value::text(data))], Keyboard::None);
                 }
@@ -167,7 +168,7 @@ impl<'a> Turn<'a> {
     }
 
     fn new_request(&mut self, data: &str) -> u64 {
-        self.world.create_auth_request(AuthRequest {
+        world!(self, create_auth_request(AuthRequest {
             id: 0,
             key: self.user.chat,
             user_id: self.user.id,
@@ -177,7 +178,7 @@ impl<'a> Turn<'a> {
             status: AuthStatus::Pending,
             created_at: self.now,
             reason: None,
-        })
+        }))
     }
 
     /// Variables of a text about a request: `user` is the requester, `input` their data.
@@ -220,7 +221,7 @@ impl<'a> Turn<'a> {
                 }
                 other => {
                     self.session.pending = other;
-                    if self.world.registration(self.user.chat).is_some() {
+                    if world!(self, registration(self.user.chat)).is_some() {
                         self.say("auth_already", &[], Keyboard::None);
                     } else {
                         self.say("choice_stale", &[], Keyboard::None);
@@ -287,7 +288,7 @@ impl<'a> Turn<'a> {
             self.say("not_authorized", &[], Keyboard::None);
             return None;
         }
-        match self.world.auth_request(id) {
+        match world!(self, auth_request(id)) {
             Some(r) if r.status == AuthStatus::Pending => Some(r),
             Some(_) => {
                 self.session.pending = None;
@@ -302,7 +303,7 @@ impl<'a> Turn<'a> {
     }
 
     fn ask_kind(&mut self, request: u64) {
-        let Some(req) = self.world.auth_request(request) else {
+        let Some(req) = world!(self, auth_request(request)) else {
             return;
         };
         let kinds = self.kinds();
@@ -323,7 +324,7 @@ impl<'a> Turn<'a> {
     }
 
     fn ask_name(&mut self, request: u64, kind: String) {
-        let Some(req) = self.world.auth_request(request) else {
+        let Some(req) = world!(self, auth_request(request)) else {
             return;
         };
         self.session.pending = Some(Pending::OperatorName { request, kind });
@@ -351,7 +352,8 @@ impl<'a> Turn<'a> {
             id: req.key.to_string(),
             name,
         };
-        finish_approval(self.world, &mut req, &principal, self.now);
+        let done = finish_approval(self.world, &mut req, &principal, self.now);
+        self.check(done);
         let requester = Self::requester(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
         let to_user = self.render_text("auth_success", &vars);
@@ -366,7 +368,7 @@ impl<'a> Turn<'a> {
         };
         req.status = AuthStatus::Rejected;
         req.reason = Some(reason.clone());
-        self.world.update_auth_request(&req);
+        world!(self, update_auth_request(&req));
         let requester = Self::requester(&req);
         let vars = self.request_vars(&requester, &req.data, &[("reason", Value::text(&reason))]);
         let to_user = self.render_text("auth_rejected", &vars);
@@ -382,10 +384,10 @@ pub fn finish_approval(
     req: &mut AuthRequest,
     principal: &Principal,
     now: chrono::DateTime<chrono::FixedOffset>,
-) {
-    world.register(req.key, principal, &req.name, now);
+) -> Result<(), super::WorldError> {
+    world.register(req.key, principal, &req.name, now)?;
     req.status = AuthStatus::Approved;
-    world.update_auth_request(req);
+    world.update_auth_request(req)
 }
 
 /// A `principal` in an algorithm's result, if it has a usable one.
@@ -407,6 +409,13 @@ fn principal_of(value: &Value) -> Option<Principal> {
 pub enum DecisionError {
     NotFound,
     AlreadyDecided,
+    World(super::WorldError),
+}
+
+impl From<super::WorldError> for DecisionError {
+    fn from(e: super::WorldError) -> DecisionError {
+        DecisionError::World(e)
+    }
 }
 
 fn requester_of(req: &AuthRequest) -> User {
@@ -427,11 +436,11 @@ pub fn approve_request(
     principal: &Principal,
     now: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<Vec<super::Outgoing>, DecisionError> {
-    let mut req = world.auth_request(id).ok_or(DecisionError::NotFound)?;
+    let mut req = world.auth_request(id)?.ok_or(DecisionError::NotFound)?;
     if req.status != AuthStatus::Pending {
         return Err(DecisionError::AlreadyDecided);
     }
-    finish_approval(world, &mut req, principal, now);
+    finish_approval(world, &mut req, principal, now)?;
     let data = [("input", Value::text(&req.data))];
     Ok(vec![super::step::message_for(
         bot,
@@ -440,7 +449,7 @@ pub fn approve_request(
         bot.text("auth_success"),
         &data,
         now,
-    )])
+    )?])
 }
 
 /// Rejects a pending request from outside the chat: the user gets `auth_rejected` with the reason.
@@ -451,13 +460,13 @@ pub fn reject_request(
     reason: &str,
     now: chrono::DateTime<chrono::FixedOffset>,
 ) -> Result<Vec<super::Outgoing>, DecisionError> {
-    let mut req = world.auth_request(id).ok_or(DecisionError::NotFound)?;
+    let mut req = world.auth_request(id)?.ok_or(DecisionError::NotFound)?;
     if req.status != AuthStatus::Pending {
         return Err(DecisionError::AlreadyDecided);
     }
     req.status = AuthStatus::Rejected;
     req.reason = Some(reason.to_string());
-    world.update_auth_request(&req);
+    world.update_auth_request(&req)?;
     let vars = [("input", Value::text(&req.data)), ("reason", Value::text(reason))];
     Ok(vec![super::step::message_for(
         bot,
@@ -466,5 +475,5 @@ pub fn reject_request(
         bot.text("auth_rejected"),
         &vars,
         now,
-    )])
+    )?])
 }

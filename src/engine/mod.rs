@@ -16,6 +16,17 @@ pub use buttons::Callback;
 pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
 pub use step::{handle, message_for, split_message};
 
+/// Calls a fallible [`World`] method from a `Turn`: the first failure is kept
+/// in the turn (which then stops) and a neutral value stands in for the rest
+/// of the step, whose result is thrown away.
+macro_rules! world {
+    ($turn:expr, $method:ident ( $($arg:expr),* $(,)? )) => {{
+        let result = $turn.world.$method($($arg),*);
+        $turn.check(result)
+    }};
+}
+pub(crate) use world;
+
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::Value;
 use serde::{Deserialize, Serialize};
@@ -170,20 +181,41 @@ pub struct AuthRequest {
     pub reason: Option<String>,
 }
 
-/// Everything the engine reads or changes outside itself.
+/// A failure outside the engine (a database that cannot be read or written).
+/// The engine stops using the world at the first one and [`handle`] returns
+/// it: the update is aborted and tried again, never finished on made-up state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorldError(pub String);
+
+impl std::fmt::Display for WorldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WorldError {}
+
+/// Everything the engine reads or changes outside itself. Every method that
+/// touches storage can fail; the engine aborts the step on the first failure.
 pub trait World {
     /// The stored session of a user in a chat, if any (the engine checks its hash).
-    fn session(&mut self, chat: i64, user: i64) -> Option<Session>;
-    fn save_session(&mut self, chat: i64, user: i64, session: &Session);
+    fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError>;
+    fn save_session(&mut self, chat: i64, user: i64, session: &Session) -> Result<(), WorldError>;
     /// The principal a chat is registered as in this bot.
-    fn registration(&mut self, key: i64) -> Option<Principal>;
-    fn register(&mut self, key: i64, principal: &Principal, name: &str, at: chrono::DateTime<chrono::FixedOffset>);
+    fn registration(&mut self, key: i64) -> Result<Option<Principal>, WorldError>;
+    fn register(
+        &mut self,
+        key: i64,
+        principal: &Principal,
+        name: &str,
+        at: chrono::DateTime<chrono::FixedOffset>,
+    ) -> Result<(), WorldError>;
     /// Stores a new request and gives it its id (the request's `id` is ignored).
-    fn create_auth_request(&mut self, request: AuthRequest) -> u64;
-    fn auth_request(&mut self, id: u64) -> Option<AuthRequest>;
+    fn create_auth_request(&mut self, request: AuthRequest) -> Result<u64, WorldError>;
+    fn auth_request(&mut self, id: u64) -> Result<Option<AuthRequest>, WorldError>;
     /// The pending request of a chat, if any.
-    fn pending_auth_request(&mut self, key: i64) -> Option<AuthRequest>;
-    fn update_auth_request(&mut self, request: &AuthRequest);
+    fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError>;
+    fn update_auth_request(&mut self, request: &AuthRequest) -> Result<(), WorldError>;
     /// Runs an algorithm (or its stub).
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure>;
 }

@@ -2,7 +2,7 @@
 
 use super::buttons::Callback;
 use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
-use super::{Event, InlineButton, Keyboard, Outgoing, User, World};
+use super::{Event, WorldError, world, InlineButton, Keyboard, Outgoing, User, World};
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::{self, Context, Value};
 use crate::model::{Action, CompiledBot, RecordIdx, normalize};
@@ -15,15 +15,16 @@ const MAX_HOPS: usize = 64;
 /// The longest button label, in bytes.
 const MAX_LABEL: usize = 64;
 
-/// Handles one event of one user and returns the messages to send.
+/// Handles one event of one user and returns the messages to send, or the
+/// world's first failure (then nothing of the step may be kept).
 pub fn handle(
     bot: &CompiledBot,
     world: &mut dyn World,
     user: &User,
     event: &Event,
     now: DateTime<FixedOffset>,
-) -> Vec<Outgoing> {
-    let stored = world.session(user.chat, user.id);
+) -> Result<Vec<Outgoing>, WorldError> {
+    let stored = world.session(user.chat, user.id)?;
     let session = match stored {
         Some(s) if s.hash == bot.hash => s,
         Some(_) => {
@@ -45,10 +46,17 @@ pub fn handle(
         Event::Unsupported => turn.say("unsupported_message", &[], Keyboard::None),
     }
     let Turn {
-        session, out, world, ..
+        session,
+        out,
+        world,
+        failure,
+        ..
     } = turn;
-    world.save_session(user.chat, user.id, &session);
-    out
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    world.save_session(user.chat, user.id, &session)?;
+    Ok(out)
 }
 
 /// The context of a record's action: what templates and algorithms see.
@@ -82,6 +90,8 @@ pub(super) struct Turn<'a> {
     pub cached_user: Option<Value>,
     /// The result of the algorithm that ran last in this step (`result` after `then`).
     pub last_result: Option<Value>,
+    /// The world's first failure in this step: from then on nothing runs and the step is thrown away.
+    pub failure: Option<WorldError>,
 }
 
 impl<'a> Turn<'a> {
@@ -102,9 +112,24 @@ impl<'a> Turn<'a> {
             out: Vec::new(),
             cached_user: None,
             last_result: None,
+            failure: None,
         };
         turn.refresh_user();
         turn
+    }
+
+    /// Keeps the world's first failure; a neutral value stands in for the result.
+    pub fn check<T: Default>(&mut self, result: Result<T, WorldError>) -> T {
+        match result {
+            Ok(v) => v,
+            Err(e) => {
+                if self.failure.is_none() {
+                    tracing::warn!(bot = %self.bot.id, chat = self.user.chat, error = %e, "the world failed; the step is aborted");
+                    self.failure = Some(e);
+                }
+                T::default()
+            }
+        }
     }
 
     // ----- sending -----
@@ -183,9 +208,7 @@ impl<'a> Turn<'a> {
     }
 
     pub fn user_value(&mut self, user: &User) -> Value {
-        let principal = self
-            .world
-            .registration(user.chat)
+        let principal = world!(self, registration(user.chat))
             .map(|p| p.to_value())
             .unwrap_or(Value::Null);
         Value::object([
@@ -333,7 +356,7 @@ impl Turn<'_> {
     /// Whether this user must register before reaching anything.
     pub(super) fn must_register(&mut self) -> bool {
         match &self.bot.auth {
-            Some(a) if a.required => self.world.registration(self.user.chat).is_none(),
+            Some(a) if a.required => world!(self, registration(self.user.chat)).is_none(),
             _ => false,
         }
     }
@@ -958,6 +981,10 @@ impl Turn<'_> {
             vars: &vars,
             now: self.now,
         };
+        // After a failure of the world nothing more runs: no business system sees a made-up state.
+        if self.failure.is_some() {
+            return Err(AlgorithmFailure::Failed("the step was aborted".into()));
+        }
         let result = self.world.run_algorithm(&call);
         if let Err(failure) = &result {
             tracing::warn!(bot = %self.bot.id, algorithm = name, cause = %failure, "algorithm failed");
@@ -1125,7 +1152,7 @@ pub fn message_for(
     template: &expr::Template,
     extra: &[(&str, Value)],
     now: DateTime<FixedOffset>,
-) -> Outgoing {
+) -> Result<Outgoing, WorldError> {
     let session = Session {
         hash: bot.hash.clone(),
         ..Session::default()
@@ -1133,9 +1160,12 @@ pub fn message_for(
     let turn = Turn::new(bot, world, user, now, session);
     let scope = Scope::default();
     let text = turn.render(template, &turn.scope_vars(&scope, extra));
-    Outgoing {
+    if let Some(e) = turn.failure {
+        return Err(e);
+    }
+    Ok(Outgoing {
         to: user.chat,
         text,
         keyboard: Keyboard::None,
-    }
+    })
 }

@@ -1,39 +1,47 @@
 //! The engine's world for one update, with no transaction open while the
-//! engine runs: reads go to the database as needed, writes are kept here and
-//! applied by [`BufferedWorld::commit`] in one short transaction, together
-//! with the update id and the outgoing messages.
+//! engine runs: reads go to the database (or, on SQLite, to the state cache)
+//! as needed, writes are kept here as [`Changes`] and committed later by the
+//! group commit ([`super::commit`]) together with the update id and the
+//! outgoing messages.
 //!
 //! Why: algorithms (an `http` webhook to a business system) run inside the
 //! engine step, and a business system may call the HTTP API while it
 //! answers. A transaction held across that call would block the API (and,
 //! on SQLite, every other update) until the webhook timed out.
 //!
-//! **Invariant:** a decision on an authorization request is written only if
-//! the request is still pending in the database; otherwise the commit
-//! reports a conflict and the caller handles the update again.
+//! **Invariant:** a read that fails is an error returned to the engine, which
+//! aborts the step; it never stands for "nothing stored".
 
-use super::sql::{self, SqlStore, now_text};
+use super::cache::StateCache;
+use super::commit::{self, Committed, Job};
+use super::sql::{REGISTRATION, REQUEST_COLUMNS, SqlStore, StoreError, now_text, request_from_row};
 use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
-use crate::engine::{AuthRequest, AuthStatus, Outgoing, Principal, Session, User, World};
+use crate::engine::{AuthRequest, AuthStatus, Outgoing, Principal, Session, User, World, WorldError};
 use crate::expr::Value;
 use chrono::{DateTime, FixedOffset};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
+
+/// What one engine step changed, to be committed with its update.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub sessions: BTreeMap<(i64, i64), Session>,
+    pub registrations: Vec<(i64, Principal, String, DateTime<FixedOffset>)>,
+    /// Requests created in the step (stored as drafts until the commit) and requests decided in it.
+    pub requests: HashMap<u64, AuthRequest>,
+    pub created: Vec<u64>,
+    pub decided: Vec<u64>,
+}
 
 pub struct BufferedWorld<'a> {
     pub store: &'a SqlStore,
     pub bot: String,
     pub handle: tokio::runtime::Handle,
     pub builtins: &'a Builtins,
-    pub error: Option<sqlx::Error>,
+    cache: Option<&'a StateCache>,
     sessions: HashMap<(i64, i64), Option<Session>>,
-    dirty_sessions: BTreeMap<(i64, i64), Session>,
     registrations: HashMap<i64, Option<Principal>>,
-    new_registrations: Vec<(i64, Principal, String, DateTime<FixedOffset>)>,
-    requests: HashMap<u64, AuthRequest>,
-    /// Requests created in this step (stored as drafts until the commit) and requests decided in it.
-    created: Vec<u64>,
-    decided: Vec<u64>,
+    changes: Changes,
 }
 
 /// Why a commit did not happen.
@@ -43,13 +51,7 @@ pub enum CommitError {
     Duplicate,
     /// A request decided here was decided elsewhere meanwhile: handle the update again.
     Conflict,
-    Database(sqlx::Error),
-}
-
-impl From<sqlx::Error> for CommitError {
-    fn from(e: sqlx::Error) -> CommitError {
-        CommitError::Database(e)
-    }
+    Database(StoreError),
 }
 
 impl<'a> BufferedWorld<'a> {
@@ -64,152 +66,126 @@ impl<'a> BufferedWorld<'a> {
             bot: bot.to_string(),
             handle,
             builtins,
-            error: None,
+            cache: None,
             sessions: HashMap::new(),
-            dirty_sessions: BTreeMap::new(),
             registrations: HashMap::new(),
-            new_registrations: Vec::new(),
-            requests: HashMap::new(),
-            created: Vec::new(),
-            decided: Vec::new(),
+            changes: Changes::default(),
         }
     }
 
-    fn read<T: Default>(&mut self, f: impl AsyncFnOnce(&SqlStore, &str) -> Result<T, sqlx::Error>) -> T {
-        if self.error.is_some() {
-            return T::default();
-        }
-        match self.handle.block_on(f(self.store, &self.bot)) {
-            Ok(v) => v,
-            Err(e) => {
-                self.error = Some(e);
-                T::default()
-            }
-        }
+    /// Reads sessions and registrations through `cache` (only for a database this process alone writes).
+    pub fn with_cache(mut self, cache: Option<&'a StateCache>) -> BufferedWorld<'a> {
+        self.cache = cache;
+        self
+    }
+
+    fn read<T, E: std::fmt::Display>(
+        &self,
+        f: impl AsyncFnOnce(&SqlStore, &str) -> Result<T, E>,
+    ) -> Result<T, WorldError> {
+        self.handle
+            .block_on(f(self.store, &self.bot))
+            .map_err(|e| WorldError(format!("database error: {e}")))
     }
 
     /// Whether the update was handled already.
-    pub fn already_handled(&mut self, update_id: i64) -> bool {
-        let found: Option<i64> = self.read(async |store, bot| {
-            sqlx::query_scalar("SELECT update_id FROM handled_updates WHERE bot = $1 AND update_id = $2")
+    pub fn already_handled(&self, update_id: i64) -> Result<bool, WorldError> {
+        let status: Option<String> = self.read(async |store, bot| {
+            sqlx::query_scalar("SELECT status FROM inbox WHERE bot = $1 AND update_id = $2")
                 .bind(bot)
                 .bind(update_id)
                 .fetch_optional(&store.pool)
                 .await
-        });
-        found.is_some()
+        })?;
+        Ok(status.is_some_and(|s| s != "new"))
     }
 
-    /// Applies every change of the step, the update id (when given) and the messages in one transaction.
+    /// The step's changes, for the group commit.
+    pub fn into_changes(self) -> Changes {
+        self.changes
+    }
+
+    /// Commits the step's changes, the update id (when given) and the messages in one
+    /// transaction of their own (the runtime batches many steps into one instead).
     pub fn commit(
-        &mut self,
+        self,
         update_id: Option<i64>,
         user: &User,
         out: &[Outgoing],
         now: DateTime<FixedOffset>,
     ) -> Result<(), CommitError> {
-        if let Some(e) = self.error.take() {
-            return Err(CommitError::Database(e));
+        let job = Job {
+            bot: self.bot.clone(),
+            update_id,
+            chat: user.chat,
+            chat_name: user.name.clone(),
+            record_chat: true,
+            changes: self.changes,
+            out: out.to_vec(),
+            owner: None,
+            now,
+        };
+        let results = self
+            .handle
+            .block_on(commit::commit_batch(self.store, std::slice::from_ref(&job)))
+            .map_err(CommitError::Database)?;
+        match results.into_iter().next() {
+            Some(Committed::Messages { .. }) => Ok(()),
+            Some(Committed::Duplicate) => Err(CommitError::Duplicate),
+            Some(Committed::Conflict) | None => Err(CommitError::Conflict),
         }
-        let handle = self.handle.clone();
-        handle.block_on(self.apply(update_id, user, out, now))
-    }
-
-    async fn apply(
-        &mut self,
-        update_id: Option<i64>,
-        user: &User,
-        out: &[Outgoing],
-        now: DateTime<FixedOffset>,
-    ) -> Result<(), CommitError> {
-        let bot = self.bot.clone();
-        let mut tx = self.store.pool.begin().await?;
-        if let Some(id) = update_id {
-            let fresh = sqlx::query("INSERT INTO handled_updates (bot, update_id, handled_at) VALUES ($1, $2, $3) ON CONFLICT (bot, update_id) DO NOTHING")
-                .bind(&bot)
-                .bind(id)
-                .bind(now_text(now))
-                .execute(&mut *tx)
-                .await?;
-            if fresh.rows_affected() == 0 {
-                tx.rollback().await?;
-                return Err(CommitError::Duplicate);
-            }
-        }
-        sqlx::query("INSERT INTO chats (bot, chat, name, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT (bot, chat) DO NOTHING")
-            .bind(&bot)
-            .bind(user.chat)
-            .bind(&user.name)
-            .bind(now_text(now))
-            .execute(&mut *tx)
-            .await?;
-        for id in &self.decided {
-            let r = &self.requests[id];
-            let done = sqlx::query(
-                "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4 AND status = 'pending'",
-            )
-            .bind(r.status.as_str())
-            .bind(&r.reason)
-            .bind(&bot)
-            .bind(*id as i64)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 && !self.created.contains(id) {
-                tx.rollback().await?;
-                return Err(CommitError::Conflict);
-            }
-        }
-        for id in &self.created {
-            let r = &self.requests[id];
-            sqlx::query("UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4")
-                .bind(r.status.as_str())
-                .bind(&r.reason)
-                .bind(&bot)
-                .bind(*id as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (key, p, name, at) in &self.new_registrations {
-            sql::upsert_registration(&mut tx, &bot, *key, p, name, &now_text(*at)).await?;
-        }
-        let at = now_text(now);
-        for (&key, session) in &self.dirty_sessions {
-            sql::upsert_session(&mut tx, &bot, key, session, &at).await?;
-        }
-        let mut tx = tx;
-        sql::enqueue(&mut tx, &bot, out, now).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     fn cache_request(&mut self, r: AuthRequest) -> AuthRequest {
-        self.requests.entry(r.id).or_insert(r).clone()
+        self.changes.requests.entry(r.id).or_insert(r).clone()
     }
 }
 
-use sql::{REQUEST_COLUMNS, request_from_row};
-
 impl World for BufferedWorld<'_> {
-    fn session(&mut self, chat: i64, user: i64) -> Option<Session> {
+    fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError> {
         if let Some(s) = self.sessions.get(&(chat, user)) {
-            return s.clone();
+            return Ok(s.clone());
         }
-        let stored = self.read(async |store, bot| Ok(store.session(bot, chat, user).await.ok().flatten()));
+        let generation = match self.cache {
+            Some(cache) => match cache.session(&self.bot, chat, user) {
+                Ok(found) => {
+                    self.sessions.insert((chat, user), found.clone());
+                    return Ok(found);
+                }
+                Err(generation) => Some(generation),
+            },
+            None => None,
+        };
+        let stored = self.read(async |store, bot| store.session(bot, chat, user).await)?;
+        if let (Some(cache), Some(generation)) = (self.cache, generation) {
+            cache.fill_session(&self.bot, chat, user, stored.clone(), generation);
+        }
         self.sessions.insert((chat, user), stored.clone());
-        stored
+        Ok(stored)
     }
 
-    fn save_session(&mut self, chat: i64, user: i64, session: &Session) {
+    fn save_session(&mut self, chat: i64, user: i64, session: &Session) -> Result<(), WorldError> {
         self.sessions.insert((chat, user), Some(session.clone()));
-        self.dirty_sessions.insert((chat, user), session.clone());
+        self.changes.sessions.insert((chat, user), session.clone());
+        Ok(())
     }
 
-    fn registration(&mut self, key: i64) -> Option<Principal> {
+    fn registration(&mut self, key: i64) -> Result<Option<Principal>, WorldError> {
         if let Some(p) = self.registrations.get(&key) {
-            return p.clone();
+            return Ok(p.clone());
         }
+        let generation = match self.cache {
+            Some(cache) => match cache.registration(&self.bot, key) {
+                Ok(found) => {
+                    self.registrations.insert(key, found.clone());
+                    return Ok(found);
+                }
+                Err(generation) => Some(generation),
+            },
+            None => None,
+        };
         let found: Option<Principal> = self.read(async |store, bot| {
-            sqlx::query("SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2")
+            sqlx::query(REGISTRATION)
                 .bind(bot)
                 .bind(key)
                 .fetch_optional(&store.pool)
@@ -221,18 +197,29 @@ impl World for BufferedWorld<'_> {
                         name: r.get(2),
                     })
                 })
-        });
+        })?;
+        if let (Some(cache), Some(generation)) = (self.cache, generation) {
+            cache.fill_registration(&self.bot, key, found.clone(), generation);
+        }
         self.registrations.insert(key, found.clone());
-        found
+        Ok(found)
     }
 
-    fn register(&mut self, key: i64, principal: &Principal, name: &str, at: DateTime<FixedOffset>) {
+    fn register(
+        &mut self,
+        key: i64,
+        principal: &Principal,
+        name: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), WorldError> {
         self.registrations.insert(key, Some(principal.clone()));
-        self.new_registrations
+        self.changes
+            .registrations
             .push((key, principal.clone(), name.to_string(), at));
+        Ok(())
     }
 
-    fn create_auth_request(&mut self, mut request: AuthRequest) -> u64 {
+    fn create_auth_request(&mut self, mut request: AuthRequest) -> Result<u64, WorldError> {
         // The row is stored now as a draft (so that its id can go on buttons) and made real by the commit;
         // a draft left by a failed step is never shown or decided.
         let created = now_text(request.created_at);
@@ -251,16 +238,16 @@ impl World for BufferedWorld<'_> {
             .bind(&created)
             .fetch_one(&store.pool)
             .await
-        });
+        })?;
         request.id = id as u64;
-        self.created.push(request.id);
-        self.requests.insert(request.id, request);
-        id as u64
+        self.changes.created.push(request.id);
+        self.changes.requests.insert(request.id, request);
+        Ok(id as u64)
     }
 
-    fn auth_request(&mut self, id: u64) -> Option<AuthRequest> {
-        if let Some(r) = self.requests.get(&id) {
-            return Some(r.clone());
+    fn auth_request(&mut self, id: u64) -> Result<Option<AuthRequest>, WorldError> {
+        if let Some(r) = self.changes.requests.get(&id) {
+            return Ok(Some(r.clone()));
         }
         let found: Option<AuthRequest> = self.read(async |store, bot| {
             sqlx::query(&format!(
@@ -271,18 +258,19 @@ impl World for BufferedWorld<'_> {
             .fetch_optional(&store.pool)
             .await
             .map(|r| r.as_ref().map(request_from_row))
-        });
-        found.map(|r| self.cache_request(r))
+        })?;
+        Ok(found.map(|r| self.cache_request(r)))
     }
 
-    fn pending_auth_request(&mut self, key: i64) -> Option<AuthRequest> {
+    fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError> {
         if let Some(r) = self
+            .changes
             .requests
             .values()
             .filter(|r| r.key == key && r.status == AuthStatus::Pending)
             .max_by_key(|r| r.id)
         {
-            return Some(r.clone());
+            return Ok(Some(r.clone()));
         }
         let found: Option<AuthRequest> = self.read(async |store, bot| {
             sqlx::query(&format!(
@@ -293,18 +281,19 @@ impl World for BufferedWorld<'_> {
             .fetch_optional(&store.pool)
             .await
             .map(|r| r.as_ref().map(request_from_row))
-        });
+        })?;
         // A request decided in this step is no longer pending, whatever the database says.
-        found
+        Ok(found
             .map(|r| self.cache_request(r))
-            .filter(|r| r.status == AuthStatus::Pending)
+            .filter(|r| r.status == AuthStatus::Pending))
     }
 
-    fn update_auth_request(&mut self, request: &AuthRequest) {
-        self.requests.insert(request.id, request.clone());
-        if !self.decided.contains(&request.id) {
-            self.decided.push(request.id);
+    fn update_auth_request(&mut self, request: &AuthRequest) -> Result<(), WorldError> {
+        self.changes.requests.insert(request.id, request.clone());
+        if !self.changes.decided.contains(&request.id) {
+            self.changes.decided.push(request.id);
         }
+        Ok(())
     }
 
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {

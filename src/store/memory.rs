@@ -1,5 +1,5 @@
 use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
-use crate::engine::{AuthRequest, AuthStatus, Principal, Session, World};
+use crate::engine::{AuthRequest, AuthStatus, Principal, Session, World, WorldError};
 use crate::expr::Value;
 use std::collections::HashMap;
 
@@ -24,45 +24,62 @@ pub struct MemoryWorld {
     pub http: bool,
 }
 
-impl World for MemoryWorld {
-    fn session(&mut self, chat: i64, user: i64) -> Option<Session> {
-        self.sessions.get(&(chat, user)).cloned()
-    }
-
-    fn save_session(&mut self, chat: i64, user: i64, session: &Session) {
-        self.sessions.insert((chat, user), session.clone());
-    }
-
-    fn registration(&mut self, key: i64) -> Option<Principal> {
-        self.registrations.get(&key).map(|(p, _)| p.clone())
-    }
-
-    fn register(&mut self, key: i64, principal: &Principal, name: &str, _at: chrono::DateTime<chrono::FixedOffset>) {
+impl MemoryWorld {
+    /// Registers a chat as a principal (`@registered`, `--registered`); this world cannot fail.
+    pub fn register_as(&mut self, key: i64, principal: &Principal, name: &str) {
         self.registrations.insert(key, (principal.clone(), name.to_string()));
     }
+}
 
-    fn create_auth_request(&mut self, mut request: AuthRequest) -> u64 {
+impl World for MemoryWorld {
+    fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError> {
+        Ok(self.sessions.get(&(chat, user)).cloned())
+    }
+
+    fn save_session(&mut self, chat: i64, user: i64, session: &Session) -> Result<(), WorldError> {
+        self.sessions.insert((chat, user), session.clone());
+        Ok(())
+    }
+
+    fn registration(&mut self, key: i64) -> Result<Option<Principal>, WorldError> {
+        Ok(self.registrations.get(&key).map(|(p, _)| p.clone()))
+    }
+
+    fn register(
+        &mut self,
+        key: i64,
+        principal: &Principal,
+        name: &str,
+        _at: chrono::DateTime<chrono::FixedOffset>,
+    ) -> Result<(), WorldError> {
+        self.register_as(key, principal, name);
+        Ok(())
+    }
+
+    fn create_auth_request(&mut self, mut request: AuthRequest) -> Result<u64, WorldError> {
         request.id = self.requests.len() as u64 + 1;
         self.requests.push(request);
-        self.requests.len() as u64
+        Ok(self.requests.len() as u64)
     }
 
-    fn auth_request(&mut self, id: u64) -> Option<AuthRequest> {
-        self.requests.iter().find(|r| r.id == id).cloned()
+    fn auth_request(&mut self, id: u64) -> Result<Option<AuthRequest>, WorldError> {
+        Ok(self.requests.iter().find(|r| r.id == id).cloned())
     }
 
-    fn pending_auth_request(&mut self, key: i64) -> Option<AuthRequest> {
-        self.requests
+    fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError> {
+        Ok(self
+            .requests
             .iter()
             .rev()
             .find(|r| r.key == key && r.status == AuthStatus::Pending)
-            .cloned()
+            .cloned())
     }
 
-    fn update_auth_request(&mut self, request: &AuthRequest) {
+    fn update_auth_request(&mut self, request: &AuthRequest) -> Result<(), WorldError> {
         if let Some(r) = self.requests.iter_mut().find(|r| r.id == request.id) {
             *r = request.clone();
         }
+        Ok(())
     }
 
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {

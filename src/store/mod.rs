@@ -3,7 +3,12 @@
 //! tests and benchmarks.
 
 pub mod buffered;
+pub mod cache;
+pub mod commit;
+pub mod inbox;
 mod memory;
+pub mod outbox;
+pub mod plans;
 pub mod sql;
 
 pub use memory::{MemoryWorld, Stub};

@@ -4,26 +4,16 @@
 //! parameters, which both databases accept.
 
 use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
-use crate::engine::{AuthRequest, AuthStatus, Keyboard, Outgoing, Principal, Session, World};
+use crate::engine::{AuthRequest, AuthStatus, Keyboard, Outgoing, Principal, Session, World, WorldError};
 use crate::expr::Value;
 use chrono::{DateTime, FixedOffset, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use std::time::Duration;
 
-/// Migrations, versioned in the repository: one file per version and dialect.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        include_str!("../../migrations/sqlite/0001_init.sql"),
-        include_str!("../../migrations/postgres/0001_init.sql"),
-    ),
-    (
-        2,
-        include_str!("../../migrations/sqlite/0002_outbox_parts.sql"),
-        include_str!("../../migrations/postgres/0002_outbox_parts.sql"),
-    ),
-];
+/// Migrations, versioned in the repository: one directory per dialect, the same versions in both.
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -35,35 +25,45 @@ pub enum Dialect {
 pub struct SqlStore {
     pub pool: AnyPool,
     pub dialect: Dialect,
-    /// Bounds the connections held by chat locks, so that the updates holding them can
-    /// always get another connection for their reads and commit (no pool deadlock).
-    chat_locks: std::sync::Arc<tokio::sync::Semaphore>,
+    /// PostgreSQL: the connections that hold per-chat advisory locks, apart from
+    /// `pool`, so that chats waiting on a slow algorithm never starve the commits.
+    lock_pool: Option<AnyPool>,
 }
 
-/// PostgreSQL connections per instance, and how many of them chat locks may hold.
-const PG_CONNECTIONS: u32 = 32;
-const PG_LOCKS: usize = 12;
+/// PostgreSQL connections per instance for queries, and for chat locks.
+const PG_CONNECTIONS: u32 = 24;
+const PG_LOCK_CONNECTIONS: u32 = 40;
 
-/// After this long a claim on a message is taken over by another sender (default).
-pub const STALE_CLAIM: Duration = Duration::from_secs(60);
-
-/// A held per-chat lock (PostgreSQL).
+/// A held per-chat lock (PostgreSQL): an advisory lock bound to a connection of
+/// its own. Released by [`ChatLock::release`]; dropped without it (a panic, a
+/// cancelled task) its connection is closed instead of going back to the pool,
+/// so the server releases the lock: no pooled connection ever keeps one.
 pub struct ChatLock {
-    conn: sqlx::pool::PoolConnection<Any>,
+    conn: Option<sqlx::pool::PoolConnection<Any>>,
     key: i64,
-    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl ChatLock {
     pub async fn release(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
         if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(self.key)
-            .execute(&mut *self.conn)
+            .execute(&mut *conn)
             .await
         {
             // A connection that cannot unlock must not go back to the pool holding the lock.
             tracing::warn!(error = %e, "cannot release a chat lock; closing its connection");
-            let _ = self.conn.close().await;
+            let _ = conn.close().await;
+        }
+    }
+}
+
+impl Drop for ChatLock {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
         }
     }
 }
@@ -142,61 +142,83 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(|e| StoreError(format!("cannot open the database {}: {e}", redact_password(&url))))?;
+        let lock_pool = match dialect {
+            Dialect::Postgres => Some(
+                AnyPoolOptions::new()
+                    .acquire_timeout(Duration::from_secs(30))
+                    .max_connections(PG_LOCK_CONNECTIONS)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| StoreError(format!("cannot open the database {}: {e}", redact_password(&url))))?,
+            ),
+            Dialect::Sqlite => None,
+        };
         let store = SqlStore {
             pool,
             dialect,
-            chat_locks: std::sync::Arc::new(tokio::sync::Semaphore::new(PG_LOCKS)),
+            lock_pool,
         };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// Applies the migrations not yet applied, all in one transaction. On PostgreSQL an
-    /// advisory lock makes instances that start at once migrate one after another.
+    /// Applies the migrations not yet applied (`sqlx::migrate!`; on PostgreSQL it
+    /// takes an advisory lock, so instances that start at once migrate one after
+    /// another). A database made by the hand-written runner of earlier versions
+    /// (`schema_migrations`) has its versions recorded for sqlx first.
     async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        self.adopt_old_migrations(migrator).await?;
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError(format!("cannot migrate the database: {e}")))
+    }
+
+    async fn adopt_old_migrations(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), StoreError> {
+        use sqlx::migrate::Migrate;
         let mut tx = self.pool.begin().await?;
         if self.dialect == Dialect::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7263541)")
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        for (version, sqlite, postgres) in MIGRATIONS {
-            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if done.is_some() {
-                continue;
-            }
-            let script = if self.dialect == Dialect::Sqlite {
-                sqlite
-            } else {
-                postgres
-            };
-            // Comment lines go first, so that a `;` in a comment never splits a statement.
-            let code: Vec<&str> = script.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
-            for statement in code.join("\n").split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                sqlx::query(statement).execute(&mut *tx).await?;
-            }
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(now_text(Utc::now().fixed_offset()))
-                .execute(&mut *tx)
-                .await?;
+        let exists = |table: &'static str| match self.dialect {
+            Dialect::Sqlite => format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"),
+            Dialect::Postgres => format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{table}'"),
+        };
+        let old: i64 = sqlx::query_scalar(&exists("schema_migrations")).fetch_one(&mut *tx).await?;
+        if old == 0 {
+            return Ok(());
         }
+        let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.ensure_migrations_table()
+            .await
+            .map_err(|e| StoreError(format!("cannot migrate the database: {e}")))?;
+        for m in migrator.iter().filter(|m| versions.contains(&m.version)) {
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES ($1, $2, TRUE, $3, 0) ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(m.version)
+            .bind(m.description.to_string())
+            .bind(m.checksum.to_vec())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DROP TABLE schema_migrations").execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The stored session of one user, if any (undecodable ones are logged and dropped).
     pub async fn session(&self, bot: &str, chat: i64, user: i64) -> Result<Option<Session>, StoreError> {
-        let data: Option<String> =
-            sqlx::query_scalar("SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3")
+        let data: Option<String> = sqlx::query_scalar(SESSION)
                 .bind(bot)
                 .bind(chat)
                 .bind(user)
@@ -231,165 +253,42 @@ impl SqlStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
-    /// Claims due messages of a bot for sending, oldest first, at most one per chat at a time
-    /// (a chat's next message waits while an earlier one is being sent or is backing off), so
-    /// that several instances never send one message twice nor a chat's messages out of order.
-    /// A claim older than `stale_after` (its instance died) is taken over.
-    pub async fn claim_due(
-        &self,
-        bot: &str,
-        now: DateTime<FixedOffset>,
-        limit: i64,
-        stale_after: Duration,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let now_s = now_text(now);
-        let stale = now_text(now - chrono::Duration::from_std(stale_after).unwrap_or(chrono::Duration::seconds(60)));
-        sqlx::query("UPDATE outbox SET status = 'queued' WHERE bot = $1 AND status = 'sending' AND claimed_at < $2")
-            .bind(bot)
-            .bind(&stale)
-            .execute(&self.pool)
-            .await?;
-        let lock = if self.dialect == Dialect::Postgres {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT id, chat, text, keyboard, attachments, attempts, parts_sent FROM outbox o \
-             WHERE o.bot = $1 AND o.status IN ('queued', 'scheduled') AND o.due_at <= $2 \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.bot = o.bot AND p.chat = o.chat AND p.id < o.id \
-                 AND (p.status = 'sending' OR (p.status IN ('queued', 'scheduled') AND (p.due_at <= $2 OR p.attempts > 0)))) \
-             ORDER BY o.id LIMIT $3{lock}"
-        ))
-        .bind(bot)
-        .bind(&now_s)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut messages: Vec<OutboxMessage> = rows.iter().map(OutboxMessage::from_row).collect();
-        for m in &mut messages {
-            m.claimed_at = now_s.clone();
-            sqlx::query("UPDATE outbox SET status = 'sending', claimed_at = $1 WHERE id = $2")
-                .bind(&now_s)
-                .bind(m.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(messages)
-    }
-
-    /// Renews a claim just before sending; `None` when another sender has taken the message over.
-    pub async fn renew_claim(
-        &self,
-        id: i64,
-        token: &str,
-        now: DateTime<FixedOffset>,
-    ) -> Result<Option<String>, StoreError> {
-        let renewed = now_text(now);
-        let done =
-            sqlx::query("UPDATE outbox SET claimed_at = $1 WHERE id = $2 AND status = 'sending' AND claimed_at = $3")
-                .bind(&renewed)
-                .bind(id)
-                .bind(token)
-                .execute(&self.pool)
-                .await?;
-        Ok((done.rows_affected() == 1).then_some(renewed))
-    }
-
-    /// Gives a claimed message back to the queue unchanged (its chat is at its rate limit).
-    pub async fn release(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = 'queued', claimed_at = NULL WHERE id = $1 AND status = 'sending'")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Serializes the handling of one chat's updates across instances (PostgreSQL advisory
-    /// lock on a connection of its own, released by [`ChatLock::release`] or when the
-    /// connection closes with a dead instance). SQLite needs none: one process serves it.
+    /// lock on a connection of its own, released by [`ChatLock::release`], on drop, or when
+    /// the connection closes with a dead instance). SQLite needs none: one process serves it,
+    /// and that process handles one chat's updates one at a time.
     pub async fn lock_chat(&self, bot: &str, chat: i64) -> Result<Option<ChatLock>, StoreError> {
-        if self.dialect != Dialect::Postgres {
+        let Some(pool) = &self.lock_pool else {
             return Ok(None);
-        }
+        };
         let key = chat_lock_key(bot, chat);
-        let permit = self
-            .chat_locks
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError("the store is closed".into()))?;
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = pool.acquire().await?;
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(key)
             .execute(&mut *conn)
             .await?;
-        Ok(Some(ChatLock {
-            conn,
-            key,
-            _permit: permit,
-        }))
+        Ok(Some(ChatLock { conn: Some(conn), key }))
     }
 
-    pub async fn mark_sent(&self, id: i64, at: DateTime<FixedOffset>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1 WHERE id = $2")
-            .bind(now_text(at))
-            .bind(id)
-            .execute(&self.pool)
+    /// Like [`SqlStore::lock_chat`], but gives up at once when another holder has the lock.
+    pub async fn try_lock_chat(&self, bot: &str, chat: i64) -> Result<Option<Option<ChatLock>>, StoreError> {
+        let Some(pool) = &self.lock_pool else {
+            return Ok(Some(None));
+        };
+        let key = chat_lock_key(bot, chat);
+        let mut conn = pool.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
             .await?;
-        Ok(())
+        Ok(got.then_some(Some(ChatLock { conn: Some(conn), key })))
     }
 
-    pub async fn mark_retry(
-        &self,
-        id: i64,
-        attempts: i64,
-        due: DateTime<FixedOffset>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = 'queued', attempts = $1, due_at = $2, last_error = $3 WHERE id = $4")
-            .bind(attempts)
-            .bind(now_text(due))
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn mark_failed(&self, id: i64, attempts: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET status = 'failed', attempts = $1, last_error = $2 WHERE id = $3")
-            .bind(attempts)
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Records that a part of a message was acknowledged (the text's Telegram id when it is part 0).
-    pub async fn mark_part_sent(&self, id: i64, parts_sent: i64, telegram_id: Option<i64>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET parts_sent = $1, telegram_message_id = COALESCE($2, telegram_message_id) WHERE id = $3",
-        )
-        .bind(parts_sent)
-        .bind(telegram_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Replaces a message's text (used to resend a business system's text escaped when Telegram rejects its HTML).
-    pub async fn replace_text(&self, id: i64, text: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET text = $1 WHERE id = $2")
-            .bind(text)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    pub async fn close(&self) {
+        self.pool.close().await;
+        if let Some(p) = &self.lock_pool {
+            p.close().await;
+        }
     }
 }
 
@@ -428,7 +327,7 @@ pub struct OutboxMessage {
     pub attempts: i64,
     /// Parts already acknowledged by Telegram: the text is part 0, then each attachment.
     pub parts_sent: i64,
-    /// When this sender claimed it: the claim's token (a takeover writes another time).
+    /// When this instance took it (from its own commit or by a claim).
     pub claimed_at: String,
 }
 
@@ -443,7 +342,7 @@ pub struct Attachment {
 }
 
 impl OutboxMessage {
-    fn from_row(r: &AnyRow) -> OutboxMessage {
+    pub(crate) fn from_row(r: &AnyRow) -> OutboxMessage {
         let keyboard: String = r.get(3);
         let attachments: String = r.get(4);
         OutboxMessage {
@@ -484,7 +383,8 @@ pub async fn enqueue(
 
 /// The engine's world inside one database transaction. Engine calls are
 /// synchronous, so each query is driven to completion on the runtime from a
-/// blocking thread. The first database error is kept; the caller then rolls back.
+/// blocking thread. The first database error is kept (and returned to the
+/// engine, which stops); the caller then rolls back.
 pub struct TxWorld<'b> {
     pub tx: Option<Transaction<'static, Any>>,
     pub bot: String,
@@ -494,24 +394,22 @@ pub struct TxWorld<'b> {
 }
 
 impl TxWorld<'_> {
-    fn run<T: Default>(
+    fn run<T>(
         &mut self,
         f: impl AsyncFnOnce(&mut Transaction<'static, Any>, &str) -> Result<T, sqlx::Error>,
-    ) -> T {
+    ) -> Result<T, WorldError> {
         if self.error.is_some() {
-            return T::default();
+            return Err(WorldError("an earlier query of this transaction failed".into()));
         }
         let mut tx = self.tx.take().expect("transaction present");
         let bot = self.bot.clone();
         let result = self.handle.block_on(f(&mut tx, &bot));
         self.tx = Some(tx);
-        match result {
-            Ok(v) => v,
-            Err(e) => {
-                self.error = Some(e);
-                T::default()
-            }
-        }
+        result.map_err(|e| {
+            let shown = WorldError(format!("database error: {e}"));
+            self.error = Some(e);
+            shown
+        })
     }
 }
 
@@ -583,11 +481,15 @@ pub(crate) fn request_from_row(r: &AnyRow) -> AuthRequest {
     }
 }
 
+/// A user's session, and a chat's registration.
+pub const SESSION: &str = "SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3";
+pub const REGISTRATION: &str = "SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2";
+
 pub(crate) const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
 
 impl World for TxWorld<'_> {
-    fn session(&mut self, chat: i64, user: i64) -> Option<Session> {
-        let data: Option<String> = self.run(async |tx, bot| {
+    fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError> {
+        let data: Result<Option<String>, WorldError> = self.run(async |tx, bot| {
             sqlx::query_scalar("SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3")
                 .bind(bot)
                 .bind(chat)
@@ -595,16 +497,16 @@ impl World for TxWorld<'_> {
                 .fetch_optional(&mut **tx)
                 .await
         });
-        data.and_then(|d| decode_session(&self.bot, chat, &d))
+        Ok(data?.and_then(|d| decode_session(&self.bot, chat, &d)))
     }
 
-    fn save_session(&mut self, chat: i64, user: i64, session: &Session) {
+    fn save_session(&mut self, chat: i64, user: i64, session: &Session) -> Result<(), WorldError> {
         let now = now_text(Utc::now().fixed_offset());
         self.run(async |tx, bot| upsert_session(tx, bot, (chat, user), session, &now).await)
     }
 
-    fn registration(&mut self, key: i64) -> Option<Principal> {
-        let row: Option<(String, String, String)> = self.run(async |tx, bot| {
+    fn registration(&mut self, key: i64) -> Result<Option<Principal>, WorldError> {
+        let row: Result<Option<(String, String, String)>, WorldError> = self.run(async |tx, bot| {
             sqlx::query("SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2")
                 .bind(bot)
                 .bind(key)
@@ -612,17 +514,23 @@ impl World for TxWorld<'_> {
                 .await
                 .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2))))
         });
-        row.map(|(kind, id, name)| Principal { kind, id, name })
+        Ok(row?.map(|(kind, id, name)| Principal { kind, id, name }))
     }
 
-    fn register(&mut self, key: i64, principal: &Principal, name: &str, at: DateTime<FixedOffset>) {
+    fn register(
+        &mut self,
+        key: i64,
+        principal: &Principal,
+        name: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), WorldError> {
         let at = now_text(at);
         self.run(async |tx, bot| upsert_registration(tx, bot, key, principal, name, &at).await)
     }
 
-    fn create_auth_request(&mut self, r: AuthRequest) -> u64 {
+    fn create_auth_request(&mut self, r: AuthRequest) -> Result<u64, WorldError> {
         let created = now_text(r.created_at);
-        let id: i64 = self.run(async |tx, bot| {
+        let id: Result<i64, WorldError> = self.run(async |tx, bot| {
             sqlx::query_scalar(
                 "INSERT INTO auth_requests (bot, chat, user_id, name, username, data, status, reason, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -639,10 +547,10 @@ impl World for TxWorld<'_> {
             .fetch_one(&mut **tx)
             .await
         });
-        id as u64
+        Ok(id? as u64)
     }
 
-    fn auth_request(&mut self, id: u64) -> Option<AuthRequest> {
+    fn auth_request(&mut self, id: u64) -> Result<Option<AuthRequest>, WorldError> {
         self.run(async |tx, bot| {
             sqlx::query(&format!(
                 "SELECT {REQUEST_COLUMNS} FROM auth_requests WHERE bot = $1 AND id = $2 AND status <> 'draft'"
@@ -655,7 +563,7 @@ impl World for TxWorld<'_> {
         })
     }
 
-    fn pending_auth_request(&mut self, key: i64) -> Option<AuthRequest> {
+    fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError> {
         self.run(async |tx, bot| {
             sqlx::query(&format!("SELECT {REQUEST_COLUMNS} FROM auth_requests WHERE bot = $1 AND chat = $2 AND status = 'pending' ORDER BY id DESC LIMIT 1"))
                 .bind(bot)
@@ -666,7 +574,7 @@ impl World for TxWorld<'_> {
         })
     }
 
-    fn update_auth_request(&mut self, r: &AuthRequest) {
+    fn update_auth_request(&mut self, r: &AuthRequest) -> Result<(), WorldError> {
         self.run(async |tx, bot| {
             sqlx::query("UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4")
                 .bind(r.status.as_str())
@@ -734,8 +642,9 @@ pub async fn insert_message(
 }
 
 /// A message's status as the API shows it: a scheduled message whose time has come is queued.
+/// A message being sent (`sending`) is still `queued` to the API: it is not sent until Telegram says so.
 pub fn shown_status(status: &str, due: &str, now: DateTime<FixedOffset>) -> String {
-    if status == "scheduled" && parse_time(due) <= now {
+    if status == "sending" || (status == "scheduled" && parse_time(due) <= now) {
         "queued".to_string()
     } else {
         status.to_string()

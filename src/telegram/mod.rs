@@ -8,23 +8,31 @@
 //! handled twice. **Invariant:** no token appears in any log line: every
 //! error text from the Bot API client passes through [`redact`].
 
+mod batch;
+mod chats;
 mod sender;
+mod upkeep;
 pub mod webhook;
 
+pub use batch::Batcher;
+pub use chats::{Arrived, Chats};
 pub use sender::{Limits, run_sender};
+pub use upkeep::run_upkeep;
 
 use crate::algorithms::Builtins;
 use crate::engine::{self, Event, Outgoing, User};
 use crate::model::CompiledBot;
-use crate::store::buffered::{BufferedWorld, CommitError};
-use crate::store::sql::SqlStore;
+use crate::store::cache::StateCache;
+use crate::store::commit::{self, Committed, Job};
+use crate::store::outbox::Delivery;
+use crate::store::sql::{Dialect, OutboxMessage, SqlStore, StoreError};
 use chrono::{DateTime, FixedOffset};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use teloxide::prelude::*;
 use teloxide::types::{AllowedUpdate, MaybeInaccessibleMessage, UpdateKind};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// A clock, injected so that tests and benchmarks control time.
 pub type Clock = Arc<dyn Fn() -> DateTime<FixedOffset> + Send + Sync>;
@@ -45,21 +53,34 @@ pub struct ServedBot {
     pub definition: RwLock<Arc<CompiledBot>>,
     pub api: Bot,
     pub token: String,
-    /// Wakes the sender when the outbox gets a message.
+    /// Wakes the sender to claim: the outbox got a message nobody sends yet.
     pub outbox: Notify,
+    /// Messages this instance committed and sends straight from memory.
+    to_send: mpsc::UnboundedSender<OutboxMessage>,
+    to_send_rx: Mutex<Option<mpsc::UnboundedReceiver<OutboxMessage>>>,
     /// Recent message times per user, for the flood limit.
     flood: Mutex<HashMap<i64, Vec<DateTime<FixedOffset>>>>,
 }
 
 impl ServedBot {
     pub fn new(definition: CompiledBot, api: Bot, token: String) -> ServedBot {
+        let (to_send, to_send_rx) = mpsc::unbounded_channel();
         ServedBot {
+            to_send,
+            to_send_rx: Mutex::new(Some(to_send_rx)),
             id: definition.id.clone(),
             definition: RwLock::new(Arc::new(definition)),
             api,
             token,
             outbox: Notify::new(),
             flood: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Hands committed messages to this bot's sender.
+    pub fn send(&self, messages: Vec<OutboxMessage>) {
+        for m in messages {
+            let _ = self.to_send.send(m);
         }
     }
 
@@ -85,6 +106,140 @@ pub struct Runtime {
     pub clock: Clock,
     pub limits: Limits,
     pub shutdown: watch::Receiver<bool>,
+    /// This instance's id: the owner of the messages it sends, renewed by heartbeat.
+    pub instance: String,
+    /// Sessions and registrations in memory, when this process alone writes the database (SQLite).
+    pub cache: Option<StateCache>,
+    /// The group commit of handled updates.
+    pub commits: Batcher<Job, Result<Committed, StoreError>>,
+    /// Delivery outcomes, written in batches.
+    pub deliveries: Batcher<Delivery, ()>,
+    /// How long an instance's lease lasts without a heartbeat.
+    pub lease: Duration,
+}
+
+/// How the runtime is tuned (hidden flags of `run`, and tests).
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub commit_batch: usize,
+    pub commit_linger: Duration,
+    pub lease: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            commit_batch: 256,
+            commit_linger: Duration::from_millis(2),
+            lease: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Runtime {
+    /// The runtime's shared parts; starts the group commit and the delivery writer.
+    pub fn new(
+        store: SqlStore,
+        builtins: Builtins,
+        clock: Clock,
+        limits: Limits,
+        shutdown: watch::Receiver<bool>,
+        tuning: Tuning,
+    ) -> Arc<Runtime> {
+        let instance = instance_id();
+        let cache = (store.dialect == Dialect::Sqlite).then(StateCache::default);
+        Arc::new_cyclic(|me: &std::sync::Weak<Runtime>| {
+            let committer_store = store.clone();
+            let me_commit = me.clone();
+            let commits = Batcher::spawn(tuning.commit_batch, tuning.commit_linger, move |jobs: Vec<Job>| {
+                let store = committer_store.clone();
+                let runtime = me_commit.clone();
+                async move {
+                    let results = group_commit(&store, &jobs).await;
+                    if let Some(cache) = runtime.upgrade().as_ref().and_then(|r| r.cache.as_ref()) {
+                        for (job, result) in jobs.iter().zip(&results) {
+                            if let Ok(Committed::Messages { .. }) = result {
+                                cache.committed(
+                                    &job.bot,
+                                    job.changes.sessions.iter().map(|(k, v)| (*k, v)),
+                                    job.changes.registrations.iter().map(|(k, p, _, _)| (*k, p)),
+                                );
+                            }
+                        }
+                    }
+                    results
+                }
+            });
+            let writer_store = store.clone();
+            let writer_shutdown = shutdown.clone();
+            let deliveries = Batcher::spawn(512, Duration::ZERO, move |batch: Vec<Delivery>| {
+                let store = writer_store.clone();
+                let n = batch.len();
+                let mut shutdown = writer_shutdown.clone();
+                async move {
+                    // A status that cannot be written is tried again: a message sent but not
+                    // recorded would be sent again by whoever takes it over.
+                    let mut wait = Duration::from_millis(100);
+                    loop {
+                        match store.record_deliveries(&batch).await {
+                            Ok(()) => break,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot record delivery outcomes; retrying");
+                                tokio::select! {
+                                    _ = tokio::time::sleep(wait) => {}
+                                    _ = shutdown.changed() => {}
+                                }
+                                wait = (wait * 2).min(Duration::from_secs(5));
+                            }
+                        }
+                    }
+                    vec![(); n]
+                }
+            });
+            Runtime {
+                store,
+                builtins,
+                clock,
+                limits,
+                shutdown,
+                instance,
+                cache,
+                commits,
+                deliveries,
+                lease: tuning.lease,
+            }
+        })
+    }
+}
+
+/// Commits a batch of jobs; when the batch fails, each job on its own, so that one bad
+/// job fails alone.
+async fn group_commit(store: &SqlStore, jobs: &[Job]) -> Vec<Result<Committed, StoreError>> {
+    match commit::commit_batch(store, jobs).await {
+        Ok(results) => results.into_iter().map(Ok).collect(),
+        Err(e) if jobs.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut results = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                results.push(
+                    commit::commit_batch(store, std::slice::from_ref(job))
+                        .await
+                        .map(|mut r| r.pop().expect("one result per job")),
+                );
+            }
+            results
+        }
+    }
+}
+
+/// A new id for this instance: host, process and start time.
+fn instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{}-{nanos:x}", host.trim(), std::process::id())
 }
 
 /// Hides a bot token (and anything shaped like one) in a text that may carry a request URL.
@@ -97,8 +252,10 @@ pub fn redact(text: &str, token: &str) -> String {
     crate::algorithms::redact_url(&text)
 }
 
-/// Long polling for one bot until shutdown. The offset advances only past committed updates.
-pub async fn run_poller(runtime: Arc<Runtime>, bot: Arc<ServedBot>, poll_timeout: u32) {
+/// Long polling for one bot until shutdown. Each batch of updates is stored in the
+/// inbox first; only then does the offset move past it (Telegram forgets them), and
+/// then they go to their chats' queues.
+pub async fn run_poller(runtime: Arc<Runtime>, chats: Arc<Chats>, bot: Arc<ServedBot>, poll_timeout: u32) {
     let mut offset: i32 = 0;
     let mut backoff = Duration::from_millis(500);
     let mut shutdown = runtime.shutdown.clone();
@@ -133,40 +290,18 @@ pub async fn run_poller(runtime: Arc<Runtime>, bot: Arc<ServedBot>, poll_timeout
                 continue;
             }
         };
-        if updates.is_empty() {
+        let Some(last) = updates.iter().map(|u| u.id.0).max() else {
             continue;
-        }
-        // Updates of one chat are handled in order; different chats concurrently.
-        let mut by_chat: HashMap<i64, Vec<Update>> = HashMap::new();
-        let last = updates.iter().map(|u| u.id.0).max().unwrap_or(0);
-        for u in updates {
-            by_chat.entry(chat_of(&u)).or_default().push(u);
-        }
-        let mut tasks = tokio::task::JoinSet::new();
-        for (_, chat_updates) in by_chat {
-            let runtime = runtime.clone();
-            let bot = bot.clone();
-            tasks.spawn(async move {
-                for u in chat_updates {
-                    let id = u.id.0;
-                    if let Err(e) = handle_update(&runtime, &bot, u).await {
-                        tracing::error!(bot = %bot.id, update = id, error = %e, "an update could not be stored; it will be handled again");
-                        return false;
-                    }
-                }
-                true
-            });
-        }
-        let mut all_ok = true;
-        while let Some(done) = tasks.join_next().await {
-            all_ok &= done.unwrap_or(false);
-        }
-        if all_ok {
-            offset = last as i32 + 1;
-        } else {
-            // Not confirmed: the same updates come again; the handled ones are skipped by id.
-            sleep_or_shutdown(backoff, &mut shutdown).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+        };
+        let items: Vec<Arrived> = updates.into_iter().map(Arrived::from_update).collect();
+        match chats.receive(&bot, items).await {
+            Ok(()) => offset = last as i32 + 1,
+            Err(e) => {
+                // Not confirmed: Telegram gives the same updates again.
+                tracing::error!(bot = %bot.id, error = %e, "cannot store received updates; they will be fetched again");
+                sleep_or_shutdown(backoff, &mut shutdown).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
         }
     }
     tracing::info!(bot = %bot.id, "polling stopped");
@@ -179,7 +314,8 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
-fn chat_of(u: &Update) -> i64 {
+/// The chat an update belongs to (0 for kinds without one).
+pub fn chat_of(u: &Update) -> i64 {
     match &u.kind {
         UpdateKind::Message(m) => m.chat.id.0,
         UpdateKind::CallbackQuery(q) => q.message.as_ref().map(|m| m.chat().id.0).unwrap_or(q.from.id.0 as i64),
@@ -234,86 +370,7 @@ pub fn incoming(u: &Update) -> Option<Incoming> {
     }
 }
 
-/// Handles one update: engine step, state, outbox and update id in one transaction.
-pub async fn handle_update(runtime: &Arc<Runtime>, bot: &Arc<ServedBot>, update: Update) -> Result<(), String> {
-    let Some(incoming) = incoming(&update) else {
-        return Ok(());
-    };
-    let now = (runtime.clock)();
-    let started = std::time::Instant::now();
-    let definition = bot.current();
-    let (over, first_over) = bot.flood_check(incoming.user.id, now);
-    let outcome = {
-        let runtime = runtime.clone();
-        let bot_id = bot.id.clone();
-        let user = incoming.user.clone();
-        let event = incoming.event.clone();
-        let update_id = incoming.update_id;
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || -> Result<bool, sqlx::Error> {
-            // One chat's updates are handled one at a time, across instances too.
-            let lock = handle
-                .block_on(runtime.store.lock_chat(&bot_id, user.chat))
-                .map_err(|e| sqlx::Error::Protocol(e.0))?;
-            let result = (|| {
-                // A conflicting decision elsewhere means handling the update again on fresh state.
-                for _ in 0..5 {
-                    let mut world = BufferedWorld::new(&runtime.store, &bot_id, handle.clone(), &runtime.builtins);
-                    if world.already_handled(update_id as i64) {
-                        return Ok(false);
-                    }
-                    let out: Vec<Outgoing> = if over {
-                        // Over the flood limit: told once, then ignored until the window passes.
-                        if first_over {
-                            vec![too_many_requests(&definition, &user, now)]
-                        } else {
-                            Vec::new()
-                        }
-                    } else {
-                        engine::handle(&definition, &mut world, &user, &event, now)
-                    };
-                    match world.commit(Some(update_id as i64), &user, &out, now) {
-                        Ok(()) => return Ok(!out.is_empty()),
-                        Err(CommitError::Duplicate) => return Ok(false),
-                        Err(CommitError::Conflict) => continue,
-                        Err(CommitError::Database(e)) => return Err(e),
-                    }
-                }
-                Err(sqlx::Error::Protocol(
-                    "the update kept conflicting with decisions made elsewhere".into(),
-                ))
-            })();
-            if let Some(lock) = lock {
-                handle.block_on(lock.release());
-            }
-            result
-        })
-        .await
-        .map_err(|e| format!("the handler panicked: {e}"))?
-    };
-    crate::metrics::HANDLING_MICROS.add(started.elapsed().as_micros() as u64);
-    match outcome {
-        Ok(queued) => {
-            crate::metrics::UPDATES_HANDLED.inc();
-            if queued {
-                bot.outbox.notify_one();
-            }
-        }
-        Err(e) => return Err(e.to_string()),
-    }
-    // Every callback query is answered, so the user's button stops spinning.
-    if let Some(id) = incoming.callback
-        && let Err(e) = bot
-            .api
-            .answer_callback_query(teloxide::types::CallbackQueryId(id))
-            .await
-    {
-        tracing::debug!(bot = %bot.id, error = %redact(&e.to_string(), &bot.token), "answerCallbackQuery failed");
-    }
-    Ok(())
-}
-
-fn too_many_requests(bot: &CompiledBot, user: &User, now: DateTime<FixedOffset>) -> Outgoing {
+pub(crate) fn too_many_requests(bot: &CompiledBot, user: &User, now: DateTime<FixedOffset>) -> Outgoing {
     let vars = indexmap::IndexMap::new();
     let ctx = crate::expr::Context {
         vars: &vars,

@@ -4,11 +4,13 @@
 
 use super::{Runtime, ServedBot, redact};
 use crate::engine::Keyboard;
+use crate::store::outbox::Delivery;
 use crate::store::sql::OutboxMessage;
 use chrono::{DateTime, FixedOffset};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
 use teloxide::prelude::*;
 use teloxide::types::{
     InlineKeyboardButton, InlineKeyboardMarkup, InputFile, KeyboardButton, KeyboardMarkup, KeyboardRemove, ParseMode,
@@ -18,6 +20,12 @@ use teloxide::{ApiError, RequestError};
 
 /// How many times a message is tried before it is `failed` (a 429 is not a try).
 pub const MAX_ATTEMPTS: i64 = 5;
+/// Sends in flight at once per bot (each to another chat).
+const IN_FLIGHT: usize = 64;
+/// How often the sender claims messages nobody sends (scheduled ones, retries, leftovers)
+/// when nothing wakes it earlier.
+const CLAIM_EVERY: Duration = Duration::from_secs(1);
+
 /// Sending limits: a token bucket per bot and one per chat.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -26,8 +34,6 @@ pub struct Limits {
     /// Messages a second to one chat, after a short burst.
     pub per_chat: f64,
     pub chat_burst: f64,
-    /// After this long a message claimed by another instance is taken over (it died sending).
-    pub stale_claim: Duration,
 }
 
 impl Default for Limits {
@@ -36,7 +42,6 @@ impl Default for Limits {
             per_bot: 30.0,
             per_chat: 1.0,
             chat_burst: 5.0,
-            stale_claim: crate::store::sql::STALE_CLAIM,
         }
     }
 }
@@ -79,143 +84,273 @@ enum Sent {
     RetryAfter(Duration),
     Transient(String),
     Permanent(String),
+    Blocked(String),
     BadMarkup,
 }
 
+/// The messages of one bot that this instance sends: per chat in order, one message per
+/// chat at a time, many chats at once.
+#[derive(Default)]
+struct Queues {
+    chats: HashMap<i64, VecDeque<OutboxMessage>>,
+    /// Chats with a send in flight.
+    busy: HashSet<i64>,
+    /// Chats that may send now (an entry may be stale; it is checked when taken).
+    ready: VecDeque<i64>,
+    /// Chats waiting for their rate limit, and until when.
+    waiting: Vec<(Instant, i64)>,
+}
+
+impl Queues {
+    fn push(&mut self, m: OutboxMessage) {
+        let chat = m.chat;
+        let queue = self.chats.entry(chat).or_default();
+        // A claim takes a chat's message only when nothing earlier waits, so ids arrive in
+        // order; keeping them sorted costs nothing and guards the order anyway.
+        let at = queue.iter().position(|q| q.id > m.id).unwrap_or(queue.len());
+        queue.insert(at, m);
+        if !self.busy.contains(&chat) {
+            self.ready.push_back(chat);
+        }
+    }
+
+    fn done(&mut self, chat: i64) {
+        self.busy.remove(&chat);
+        if self.chats.get(&chat).is_some_and(|q| !q.is_empty()) {
+            self.ready.push_back(chat);
+        } else {
+            self.chats.remove(&chat);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chats.values().all(VecDeque::is_empty)
+    }
+}
+
+/// Sends one bot's messages until shutdown: what this instance committed (from memory),
+/// and what it claims from the outbox. Each outcome is recorded (in batches) before the
+/// chat's next message goes, so that a crash resends at most one message per chat.
 pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
+    let Some(mut committed) = bot.to_send_rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        return;
+    };
     let mut shutdown = runtime.shutdown.clone();
     let limits = runtime.limits;
     let mut per_bot = Bucket::new(limits.per_bot.max(1.0), limits.per_bot);
     let mut per_chat: HashMap<i64, Bucket> = HashMap::new();
+    let mut queues = Queues::default();
+    let mut in_flight: JoinSet<i64> = JoinSet::new();
+    let mut claim_at = Instant::now();
+    let mut claim_now = true;
     loop {
-        let now = (runtime.clock)();
-        // Claimed: one message per chat at a time, never the same message by two instances.
-        let batch = match runtime.store.claim_due(&bot.id, now, 100, limits.stale_claim).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(bot = %bot.id, error = %e, "cannot read the outbox");
-                Vec::new()
-            }
-        };
-        let mut sent_any = false;
-        let mut next_wake = Duration::from_millis(500);
-        for m in batch {
-            // A chat at its limit waits without holding up the other chats; so does everything at shutdown.
-            let chat_bucket = per_chat
-                .entry(m.chat)
-                .or_insert_with(|| Bucket::new(limits.chat_burst, limits.per_chat));
-            let ready = if *shutdown.borrow() {
-                Err(Duration::ZERO)
-            } else {
-                chat_bucket.take()
-            };
-            if let Err(wait) = ready {
-                if let Err(e) = runtime.store.release(m.id).await {
-                    tracing::error!(bot = %bot.id, error = %e, "cannot release a message");
-                }
-                next_wake = next_wake.min(wait.max(Duration::from_millis(10)));
-                continue;
-            }
-            while let Err(wait) = per_bot.take() {
-                tokio::time::sleep(wait).await;
-            }
-            sent_any = true;
-            deliver(&runtime, &bot, &m).await;
-        }
-        if *shutdown.borrow() {
+        let stopping = *shutdown.borrow();
+        if stopping {
             break;
         }
-        if !sent_any {
-            tokio::select! {
-                _ = bot.outbox.notified() => {}
-                _ = tokio::time::sleep(next_wake) => {}
-                _ = shutdown.changed() => {}
+        if claim_now || Instant::now() >= claim_at {
+            claim_now = false;
+            claim_at = Instant::now() + CLAIM_EVERY;
+            match runtime
+                .store
+                .claim(&bot.id, &runtime.instance, (runtime.clock)(), 200)
+                .await
+            {
+                Ok(claimed) => claimed.into_iter().for_each(|m| queues.push(m)),
+                Err(e) => tracing::error!(bot = %bot.id, error = %e, "cannot claim from the outbox"),
             }
+        }
+        // Chats whose rate limit has passed may send again.
+        let now = Instant::now();
+        queues.waiting.retain(|(until, chat)| {
+            if *until <= now {
+                queues.ready.push_back(*chat);
+                false
+            } else {
+                true
+            }
+        });
+        let mut wake = claim_at;
+        while in_flight.len() < IN_FLIGHT {
+            let Some(chat) = queues.ready.pop_front() else {
+                break;
+            };
+            if queues.busy.contains(&chat) || queues.chats.get(&chat).is_none_or(VecDeque::is_empty) {
+                continue;
+            }
+            let bucket = per_chat
+                .entry(chat)
+                .or_insert_with(|| Bucket::new(limits.chat_burst, limits.per_chat));
+            if let Err(wait) = bucket.take() {
+                queues.waiting.push((now + wait, chat));
+                continue;
+            }
+            if let Err(wait) = per_bot.take() {
+                queues.ready.push_front(chat);
+                wake = wake.min(now + wait);
+                break;
+            }
+            let m = queues
+                .chats
+                .get_mut(&chat)
+                .and_then(VecDeque::pop_front)
+                .expect("checked above");
+            queues.busy.insert(chat);
+            let runtime = runtime.clone();
+            let bot = bot.clone();
+            in_flight.spawn(async move {
+                let outcome = deliver(&runtime, &bot, &m).await;
+                if let Some(delivery) = outcome {
+                    runtime.deliveries.submit(delivery).await;
+                }
+                m.chat
+            });
+        }
+        if let Some(until) = queues.waiting.iter().map(|(until, _)| *until).min() {
+            wake = wake.min(until);
+        }
+        if per_chat.len() > 100_000 {
+            per_chat.retain(|chat, _| queues.chats.contains_key(chat));
+        }
+        tokio::select! {
+            m = committed.recv() => match m {
+                Some(m) => {
+                    queues.push(m);
+                    while let Ok(m) = committed.try_recv() {
+                        queues.push(m);
+                    }
+                }
+                None => break,
+            },
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                match done {
+                    Ok(chat) => queues.done(chat),
+                    Err(e) => tracing::error!(bot = %bot.id, error = %e, "a send task failed"),
+                }
+            }
+            _ = bot.outbox.notified() => claim_now = true,
+            _ = tokio::time::sleep_until(wake.into()) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    // Stopping: what is in flight finishes and is recorded; what waits goes back to the
+    // outbox for the next instance (or the next start).
+    while in_flight.join_next().await.is_some() {}
+    while let Ok(m) = committed.try_recv() {
+        queues.push(m);
+    }
+    if !queues.is_empty() {
+        for m in queues.chats.into_values().flatten() {
+            runtime.deliveries.submit(Delivery::Released { id: m.id }).await;
         }
     }
     tracing::info!(bot = %bot.id, "sender stopped");
 }
 
-/// Sends one message (its text, then its attachments, resuming after the
-/// parts already acknowledged) and records the outcome.
-async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) {
+/// Sends one message (its text, then its attachments, resuming after the parts already
+/// acknowledged); gives the outcome to record.
+async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> Option<Delivery> {
     let mut text = m.text.clone();
     let mut part = m.parts_sent;
     let parts = 1 + m.attachments.len() as i64;
-    let mut claim = m.claimed_at.clone();
+    let mut telegram_id = None;
     while part < parts {
-        // A message whose claim was taken over (this sender was too slow) is the other sender's now.
-        match runtime.store.renew_claim(m.id, &claim, (runtime.clock)()).await {
-            Ok(Some(renewed)) => claim = renewed,
-            Ok(None) => {
-                tracing::warn!(bot = %bot.id, message = m.id, "another sender took this message over");
-                return;
-            }
-            Err(e) => {
-                tracing::error!(bot = %bot.id, error = %e, "cannot renew a claim");
-                return;
-            }
-        }
         let outcome = if part == 0 {
             send(bot, m.chat, &text, &m.keyboard).await
         } else {
             send_document(bot, m.chat, &m.attachments[(part - 1) as usize]).await
         };
         let now: DateTime<FixedOffset> = (runtime.clock)();
-        let stored = match outcome {
+        match outcome {
             Sent::Ok(id) => {
-                part += 1;
-                let telegram_id = (part == 1).then_some(id);
-                if let Err(e) = runtime.store.mark_part_sent(m.id, part, telegram_id).await {
-                    tracing::error!(bot = %bot.id, error = %e, "cannot record a sent part");
+                if part == 0 {
+                    telegram_id = Some(id);
                 }
-                continue;
+                part += 1;
+                if part < parts {
+                    // Recorded before the next part, so that a retry resumes here.
+                    runtime
+                        .deliveries
+                        .submit(Delivery::PartSent {
+                            id: m.id,
+                            parts: part,
+                            telegram_id,
+                        })
+                        .await;
+                }
             }
             Sent::RetryAfter(d) => {
                 tracing::warn!(bot = %bot.id, seconds = d.as_secs(), "Telegram asks to slow down");
                 tokio::time::sleep(d).await;
-                continue;
             }
             Sent::BadMarkup if part == 0 && text == m.text => {
                 // Telegram rejected the HTML: send the same text escaped.
                 text = crate::expr::escape_html(&m.text);
-                let _ = runtime.store.replace_text(m.id, &text).await;
-                continue;
+                runtime
+                    .deliveries
+                    .submit(Delivery::TextReplaced {
+                        id: m.id,
+                        text: text.clone(),
+                    })
+                    .await;
             }
             Sent::BadMarkup => {
-                runtime
-                    .store
-                    .mark_failed(m.id, m.attempts + 1, "Telegram rejected the message's markup")
-                    .await
+                return Some(Delivery::Failed {
+                    id: m.id,
+                    attempts: m.attempts + 1,
+                    error: "Telegram rejected the message's markup".into(),
+                    at: now,
+                });
+            }
+            Sent::Blocked(e) => {
+                tracing::info!(bot = %bot.id, chat = m.chat, error = %e, "the user blocked the bot");
+                return Some(Delivery::Blocked {
+                    id: m.id,
+                    error: e,
+                    at: now,
+                });
             }
             Sent::Permanent(e) => {
-                crate::metrics::SEND_FAILURES.inc();
+                crate::metrics::send_failed(&bot.id);
                 tracing::warn!(bot = %bot.id, chat = m.chat, error = %e, "message failed");
-                runtime.store.mark_failed(m.id, m.attempts + 1, &e).await
+                return Some(Delivery::Failed {
+                    id: m.id,
+                    attempts: m.attempts + 1,
+                    error: e,
+                    at: now,
+                });
             }
             Sent::Transient(e) => {
-                crate::metrics::SEND_FAILURES.inc();
+                crate::metrics::send_failed(&bot.id);
                 let attempts = m.attempts + 1;
                 if attempts >= MAX_ATTEMPTS {
                     tracing::warn!(bot = %bot.id, chat = m.chat, error = %e, attempts, "message failed after retries");
-                    runtime.store.mark_failed(m.id, attempts, &e).await
-                } else {
-                    let delay = chrono::Duration::milliseconds(500 * (1 << attempts));
-                    tracing::info!(bot = %bot.id, chat = m.chat, error = %e, attempts, "sending failed; retrying later");
-                    let _ = runtime.store.mark_retry(m.id, attempts, now + delay, &e).await;
-                    return;
+                    return Some(Delivery::Failed {
+                        id: m.id,
+                        attempts,
+                        error: e,
+                        at: now,
+                    });
                 }
+                let delay = chrono::Duration::milliseconds(500 * (1 << attempts));
+                tracing::info!(bot = %bot.id, chat = m.chat, error = %e, attempts, "sending failed; retrying later");
+                // Part progress is kept by PartSent; the retry resumes after it.
+                return Some(Delivery::Retry {
+                    id: m.id,
+                    attempts,
+                    due: now + delay,
+                    error: e,
+                });
             }
-        };
-        if let Err(e) = stored {
-            tracing::error!(bot = %bot.id, error = %e, "cannot record a message's status");
         }
-        return;
     }
-    crate::metrics::MESSAGES_SENT.inc();
-    if let Err(e) = runtime.store.mark_sent(m.id, (runtime.clock)()).await {
-        tracing::error!(bot = %bot.id, error = %e, "cannot record a message's status");
-    }
+    crate::metrics::sent(&bot.id);
+    Some(Delivery::Sent {
+        id: m.id,
+        telegram_id,
+        parts,
+        at: (runtime.clock)(),
+    })
 }
 
 async fn send_document(bot: &ServedBot, chat: i64, a: &crate::store::sql::Attachment) -> Sent {
@@ -283,6 +418,12 @@ async fn send(bot: &ServedBot, chat: i64, text: &str, keyboard: &Keyboard) -> Se
 fn classify(e: RequestError, token: &str) -> Sent {
     match e {
         RequestError::RetryAfter(s) => Sent::RetryAfter(s.duration()),
+        RequestError::Api(
+            blocked @ (ApiError::BotBlocked
+            | ApiError::UserDeactivated
+            | ApiError::BotKicked
+            | ApiError::CantInitiateConversation),
+        ) => Sent::Blocked(redact(&blocked.to_string(), token)),
         RequestError::Api(ApiError::CantParseEntities(_)) => Sent::BadMarkup,
         // Unknown API answers include Telegram's own 5xx failures: worth another try.
         RequestError::Api(ApiError::Unknown(d)) => Sent::Transient(redact(&d, token)),

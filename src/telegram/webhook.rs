@@ -2,9 +2,10 @@
 //! instance behind one URL accepts any delivery.
 //!
 //! **Invariant:** a delivery is answered 2xx only after its update is
-//! committed; otherwise Telegram delivers it again (to any instance).
+//! stored in the inbox; otherwise Telegram delivers it again (to any
+//! instance). A delivery that comes twice is stored, and handled, once.
 
-use super::{Runtime, ServedBot, handle_update};
+use super::{Arrived, Chats, ServedBot};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -23,16 +24,16 @@ pub fn secret_for(token: &str) -> String {
 
 #[derive(Clone)]
 struct WebhookState {
-    runtime: Arc<Runtime>,
+    chats: Arc<Chats>,
     bots: Arc<Vec<Arc<ServedBot>>>,
 }
 
 /// Routes `POST {base_path}/{bot}` for every served bot.
-pub fn router(runtime: Arc<Runtime>, bots: Arc<Vec<Arc<ServedBot>>>, base_path: &str) -> Router {
+pub fn router(chats: Arc<Chats>, bots: Arc<Vec<Arc<ServedBot>>>, base_path: &str) -> Router {
     let base = base_path.trim_end_matches('/');
     Router::new()
         .route(&format!("{base}/{{bot}}"), axum::routing::post(receive))
-        .with_state(WebhookState { runtime, bots })
+        .with_state(WebhookState { chats, bots })
 }
 
 async fn receive(
@@ -60,7 +61,7 @@ async fn receive(
             return StatusCode::OK;
         }
     };
-    match handle_update(&state.runtime, &served, update).await {
+    match state.chats.receive(&served, vec![Arrived::from_update(update)]).await {
         Ok(()) => StatusCode::OK,
         Err(e) => {
             tracing::error!(bot = %bot, error = %e, "an update could not be stored; Telegram will deliver it again");

@@ -3,7 +3,7 @@
 
 pub mod cli;
 
-use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User, World};
+use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User};
 use crate::model::CompiledBot;
 use crate::store::{MemoryWorld, Stub};
 use chrono::{DateTime, FixedOffset};
@@ -290,7 +290,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                     id: id.clone(),
                     name: name.clone(),
                 };
-                world.register(user.chat, &p, &user.name, now);
+                world.register_as(user.chat, &p, &user.name);
             }
             Line::Now(t) => now = *t,
             Line::Stub { algorithm, stub } => {
@@ -321,7 +321,11 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 } else {
                     Event::Text(text.replace("\\n", "\n"))
                 };
-                let out = engine::handle(bot, &mut world, &user, &event, now);
+                // The in-memory world cannot fail; a failure would still be reported, not ignored.
+                let out = engine::handle(bot, &mut world, &user, &event, now).map_err(|e| Failure {
+                    line: n,
+                    message: format!("the engine's world failed: {e}"),
+                })?;
                 for m in out {
                     sent.entry(m.to).or_default().push(m.clone());
                     queue.entry(m.to).or_default().push_back(m);

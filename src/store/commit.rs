@@ -1,0 +1,216 @@
+//! Group commit: the state changes, handled update ids and outgoing messages
+//! of many updates in one transaction, so that one fsync serves them all.
+//!
+//! **Invariant:** each job commits whole or not at all. A job whose update
+//! was handled already writes nothing ([`Committed::Duplicate`]); a job
+//! whose decision on an authorization request lost to another decision is
+//! rolled back to its savepoint ([`Committed::Conflict`]) and handled again
+//! by its caller. A database error fails the batch; the caller then commits
+//! each job on its own, so that one bad job cannot hold the others back.
+
+use super::buffered::Changes;
+use super::sql::{self, OutboxMessage, SqlStore, StoreError, now_text};
+use crate::engine::Outgoing;
+use chrono::{DateTime, FixedOffset};
+use sqlx::{Any, Transaction};
+
+/// The statuses of a message not sent yet, written the same way in every query
+/// (SQLite uses a partial index only for a query that repeats its condition).
+pub const UNSENT: &str = "status IN ('scheduled', 'queued', 'sending')";
+
+/// Marks an update handled (inserting it when it never went through the inbox); changes
+/// nothing when it was handled already.
+pub const MARK_HANDLED: &str = "INSERT INTO inbox (bot, update_id, chat, payload, status, attempts, received_at, handled_at) \
+     VALUES ($1, $2, $3, NULL, 'done', 0, $4, $4) ON CONFLICT (bot, update_id) DO UPDATE \
+     SET status = 'done', payload = NULL, handled_at = excluded.handled_at WHERE inbox.status = 'new'";
+
+/// A message to a chat that waits and is not the given owner's.
+pub const OTHERS_WAITING: &str = "SELECT id FROM outbox WHERE bot = $1 AND chat = $2 \
+     AND status IN ('scheduled', 'queued', 'sending') \
+     AND (owner IS NULL OR owner <> $3) AND (status = 'sending' OR due_at <= $4 OR attempts > 0) LIMIT 1";
+
+/// One handled update (or an HTTP API step) to commit.
+#[derive(Debug)]
+pub struct Job {
+    pub bot: String,
+    /// The update's id; `None` for work that is not an update.
+    pub update_id: Option<i64>,
+    pub chat: i64,
+    pub chat_name: String,
+    /// Whether the chat must be recorded as one that talked to the bot.
+    pub record_chat: bool,
+    pub changes: Changes,
+    pub out: Vec<Outgoing>,
+    /// The instance that sends the messages straight from memory; `None` leaves them to a claim.
+    pub owner: Option<String>,
+    pub now: DateTime<FixedOffset>,
+}
+
+#[derive(Debug)]
+pub enum Committed {
+    /// Committed. `to_send`: the messages the job's owner sends from memory; `queued`: how many
+    /// were left to a claim instead.
+    Messages { to_send: Vec<OutboxMessage>, queued: usize },
+    Duplicate,
+    Conflict,
+}
+
+/// Commits the jobs in one transaction; a result per job, in order.
+pub async fn commit_batch(store: &SqlStore, jobs: &[Job]) -> Result<Vec<Committed>, StoreError> {
+    let mut tx = store.pool.begin().await?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        results.push(apply(&mut tx, job).await?);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committed, sqlx::Error> {
+    let bot = job.bot.as_str();
+    let at = now_text(job.now);
+    let c = &job.changes;
+    let guarded = !c.decided.is_empty();
+    if guarded {
+        sqlx::query("SAVEPOINT job").execute(&mut **tx).await?;
+    }
+    if let Some(id) = job.update_id {
+        // Inserted when the update never went through the inbox (a direct commit), else marked handled;
+        // nothing when it was handled already.
+        let fresh = sqlx::query(MARK_HANDLED)
+        .bind(bot)
+        .bind(id)
+        .bind(job.chat)
+        .bind(&at)
+        .execute(&mut **tx)
+        .await?;
+        if fresh.rows_affected() == 0 {
+            if guarded {
+                sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut **tx).await?;
+                sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
+            }
+            return Ok(Committed::Duplicate);
+        }
+    }
+    for id in &c.decided {
+        let r = &c.requests[id];
+        let done =
+            sqlx::query("UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4 AND status = 'pending'")
+                .bind(r.status.as_str())
+                .bind(&r.reason)
+                .bind(bot)
+                .bind(*id as i64)
+                .execute(&mut **tx)
+                .await?;
+        if done.rows_affected() == 0 && !c.created.contains(id) {
+            sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut **tx).await?;
+            sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
+            return Ok(Committed::Conflict);
+        }
+    }
+    if guarded {
+        sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
+    }
+    for id in &c.created {
+        let r = &c.requests[id];
+        sqlx::query("UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4")
+            .bind(r.status.as_str())
+            .bind(&r.reason)
+            .bind(bot)
+            .bind(*id as i64)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (key, p, name, when) in &c.registrations {
+        sql::upsert_registration(tx, bot, *key, p, name, &now_text(*when)).await?;
+    }
+    if job.record_chat {
+        sqlx::query(
+            "INSERT INTO chats (bot, chat, name, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT (bot, chat) DO NOTHING",
+        )
+        .bind(bot)
+        .bind(job.chat)
+        .bind(&job.chat_name)
+        .bind(&at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (&key, session) in &c.sessions {
+        sql::upsert_session(tx, bot, key, session, &at).await?;
+    }
+    let owner = match &job.owner {
+        Some(owner) if !job.out.is_empty() => owned_unless_others_wait(tx, job, owner, &at).await?,
+        _ => None,
+    };
+    let mut to_send = Vec::with_capacity(job.out.len());
+    for m in &job.out {
+        let stored = insert_reply(tx, bot, m, owner, &at).await?;
+        if owner.is_some() {
+            to_send.push(stored);
+        }
+    }
+    let queued = job.out.len() - to_send.len();
+    Ok(Committed::Messages { to_send, queued })
+}
+
+/// The owner for a job's messages: the job's, unless a message to one of their chats
+/// that is not the owner's is still waiting. Then they queue behind it through a
+/// claim, so that a chat's messages keep their order across instances.
+async fn owned_unless_others_wait<'o>(
+    tx: &mut Transaction<'static, Any>,
+    job: &Job,
+    owner: &'o str,
+    at: &str,
+) -> Result<Option<&'o str>, sqlx::Error> {
+    let mut chats: Vec<i64> = job.out.iter().map(|m| m.to).collect();
+    chats.sort_unstable();
+    chats.dedup();
+    for chat in chats {
+        let waiting: Option<i64> = sqlx::query_scalar(OTHERS_WAITING)
+        .bind(&job.bot)
+        .bind(chat)
+        .bind(owner)
+        .bind(at)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if waiting.is_some() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(owner))
+}
+
+async fn insert_reply(
+    tx: &mut Transaction<'static, Any>,
+    bot: &str,
+    m: &Outgoing,
+    owner: Option<&str>,
+    at: &str,
+) -> Result<OutboxMessage, sqlx::Error> {
+    let keyboard = serde_json::to_string(&m.keyboard).expect("keyboards serialize");
+    let status = if owner.is_some() { "sending" } else { "queued" };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts, owner, claimed_at) \
+         VALUES ($1, $2, $3, $4, '[]', $5, $6, $6, 0, $7, $8) RETURNING id",
+    )
+    .bind(bot)
+    .bind(m.to)
+    .bind(&m.text)
+    .bind(keyboard)
+    .bind(status)
+    .bind(at)
+    .bind(owner)
+    .bind(owner.map(|_| at))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(OutboxMessage {
+        id,
+        chat: m.to,
+        text: m.text.clone(),
+        keyboard: m.keyboard.clone(),
+        attachments: Vec::new(),
+        attempts: 0,
+        parts_sent: 0,
+        claimed_at: at.to_string(),
+    })
+}

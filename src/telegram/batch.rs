@@ -1,0 +1,67 @@
+//! A batcher: callers submit items one at a time and wait for their own
+//! answer; one task takes whatever has queued up (at most `max` items,
+//! waiting at most `linger` for more while the batch is small) and works
+//! on them together. The group commit and the delivery-status writer are
+//! batchers, so that one transaction (one fsync) serves many updates.
+
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+pub struct Batcher<I, O> {
+    tx: mpsc::Sender<(I, oneshot::Sender<O>)>,
+}
+
+impl<I, O> Clone for Batcher<I, O> {
+    fn clone(&self) -> Self {
+        Batcher { tx: self.tx.clone() }
+    }
+}
+
+impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
+    /// Starts the batch task. `work` must give one answer per item, in order.
+    pub fn spawn<F, Fut>(max: usize, linger: Duration, work: F) -> Batcher<I, O>
+    where
+        F: Fn(Vec<I>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<O>> + Send,
+    {
+        let (tx, mut rx) = mpsc::channel::<(I, oneshot::Sender<O>)>(max * 4);
+        tokio::spawn(async move {
+            let mut items = Vec::with_capacity(max);
+            let mut answers = Vec::with_capacity(max);
+            while let Some((item, answer)) = rx.recv().await {
+                items.push(item);
+                answers.push(answer);
+                let deadline = tokio::time::Instant::now() + linger;
+                while items.len() < max {
+                    let next = match rx.try_recv() {
+                        Ok(next) => Some(next),
+                        Err(mpsc::error::TryRecvError::Empty) if !linger.is_zero() => {
+                            tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()
+                        }
+                        Err(_) => None,
+                    };
+                    match next {
+                        Some((item, answer)) => {
+                            items.push(item);
+                            answers.push(answer);
+                        }
+                        None => break,
+                    }
+                }
+                let results = work(std::mem::take(&mut items)).await;
+                for (answer, result) in answers.drain(..).zip(results) {
+                    let _ = answer.send(result);
+                }
+            }
+        });
+        Batcher { tx }
+    }
+
+    /// Submits one item and waits for its answer; `None` when the batch task is gone.
+    pub async fn submit(&self, item: I) -> Option<O> {
+        let (answer, wait) = oneshot::channel();
+        self.tx.send((item, answer)).await.ok()?;
+        wait.await.ok()
+    }
+}

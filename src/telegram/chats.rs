@@ -1,0 +1,381 @@
+//! Per-chat handling: updates of one chat one at a time and in order, chats
+//! concurrently, so that a slow algorithm delays only its own chat.
+//!
+//! On SQLite one process serves the database: a chat's queue in memory is
+//! the order. On PostgreSQL several instances share it: the worker of a chat
+//! takes the chat's advisory lock and handles what the inbox holds for the
+//! chat, oldest first, whichever instance stored it.
+//!
+//! **Invariant:** an update is handled only after it is in the inbox, and
+//! leaves it handled, or `poison` after three failed attempts or one panic
+//! (logged with the bot and the update id, counted in the metrics): a bad
+//! update never stops its bot. The engine step runs under `catch_unwind`.
+
+use super::{Runtime, ServedBot, incoming, too_many_requests};
+use crate::engine;
+use crate::store::buffered::BufferedWorld;
+use crate::store::commit::{Committed, Job};
+use crate::store::inbox::Received;
+use crate::store::sql::{Dialect, StoreError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use teloxide::prelude::Requester;
+use teloxide::types::Update;
+
+/// Attempts at an update before it is given up as poison.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// A received update: as stored, and parsed when it came from this process.
+#[derive(Debug, Clone)]
+pub struct Arrived {
+    pub stored: Received,
+    pub parsed: Option<Box<Update>>,
+}
+
+impl Arrived {
+    pub fn from_update(u: Update) -> Arrived {
+        let payload = serde_json::to_string(&u).unwrap_or_default();
+        Arrived {
+            stored: Received {
+                update_id: i64::from(u.id.0),
+                chat: super::chat_of(&u),
+                payload,
+            },
+            parsed: Some(Box::new(u)),
+        }
+    }
+}
+
+/// Why one attempt at an update failed.
+enum Failure {
+    /// The engine panicked: the update is given up at once.
+    Panic(String),
+    /// A database error or the like: tried again.
+    Error(String),
+}
+
+type Key = (String, i64);
+
+pub struct Chats {
+    runtime: Arc<Runtime>,
+    bots: HashMap<String, Arc<ServedBot>>,
+    queues: Mutex<HashMap<Key, VecDeque<Arrived>>>,
+}
+
+impl Chats {
+    pub fn new(runtime: Arc<Runtime>, bots: &[Arc<ServedBot>]) -> Arc<Chats> {
+        Arc::new(Chats {
+            runtime,
+            bots: bots.iter().map(|b| (b.id.clone(), b.clone())).collect(),
+            queues: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn shared_database(&self) -> bool {
+        self.runtime.store.dialect == Dialect::Postgres
+    }
+
+    /// Stores received updates in the inbox (one transaction), then queues the new ones
+    /// for their chats. `Ok` means they are stored: Telegram may forget them.
+    pub async fn receive(self: &Arc<Self>, bot: &Arc<ServedBot>, updates: Vec<Arrived>) -> Result<(), StoreError> {
+        let stored: Vec<Received> = updates.iter().map(|u| u.stored.clone()).collect();
+        let fresh = self
+            .runtime
+            .store
+            .receive(&bot.id, &stored, (self.runtime.clock)())
+            .await?;
+        for u in updates {
+            if fresh.contains(&u.stored.update_id) {
+                self.dispatch(bot, u);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues an update for its chat, starting the chat's worker if it has none.
+    pub fn dispatch(self: &Arc<Self>, bot: &Arc<ServedBot>, update: Arrived) {
+        let key = (bot.id.clone(), update.stored.chat);
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(queue) = queues.get_mut(&key) {
+            queue.push_back(update);
+            return;
+        }
+        queues.insert(key.clone(), VecDeque::from([update]));
+        drop(queues);
+        let chats = self.clone();
+        let bot = bot.clone();
+        tokio::spawn(async move { chats.work(bot, key.1, false).await });
+    }
+
+    /// Handles a chat's waiting updates when its instance may have died (PostgreSQL): only
+    /// if no other worker holds the chat.
+    pub fn rescue(self: &Arc<Self>, bot: &str, chat: i64) {
+        let Some(bot) = self.bots.get(bot).cloned() else {
+            return;
+        };
+        let key = (bot.id.clone(), chat);
+        {
+            let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            if queues.contains_key(&key) {
+                return;
+            }
+            queues.insert(key, VecDeque::new());
+        }
+        let chats = self.clone();
+        tokio::spawn(async move { chats.work(bot, chat, true).await });
+    }
+
+    /// At start: queues what a crash left in the inbox (SQLite; on PostgreSQL the
+    /// rescue in the upkeep finds it).
+    pub async fn resume(self: &Arc<Self>) -> Result<usize, StoreError> {
+        if self.shared_database() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for bot in self.bots.values() {
+            for stored in self.runtime.store.all_waiting_updates(&bot.id).await? {
+                n += 1;
+                self.dispatch(bot, Arrived { stored, parsed: None });
+            }
+        }
+        Ok(n)
+    }
+
+    /// The worker of one chat: runs until its queue is empty.
+    async fn work(self: Arc<Self>, bot: Arc<ServedBot>, chat: i64, rescue: bool) {
+        let key = (bot.id.clone(), chat);
+        let mut first = true;
+        loop {
+            let batch: Vec<Arrived> = {
+                let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+                let queue = queues.entry(key.clone()).or_default();
+                if queue.is_empty() && !(first && rescue) {
+                    queues.remove(&key);
+                    return;
+                }
+                queue.drain(..).collect()
+            };
+            first = false;
+            if self.shared_database() {
+                self.drain_shared(&bot, chat, rescue).await;
+            } else {
+                for update in batch {
+                    self.handle(&bot, update).await;
+                }
+            }
+        }
+    }
+
+    /// PostgreSQL: under the chat's lock, handles what the inbox holds for the chat.
+    async fn drain_shared(&self, bot: &Arc<ServedBot>, chat: i64, rescue: bool) {
+        let store = &self.runtime.store;
+        let mut wait = Duration::from_millis(100);
+        let lock = loop {
+            let locked = if rescue {
+                store.try_lock_chat(&bot.id, chat).await
+            } else {
+                store.lock_chat(&bot.id, chat).await.map(Some)
+            };
+            match locked {
+                Ok(Some(lock)) => break lock,
+                // Another instance holds the chat: it handles what waits.
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(bot = %bot.id, chat, error = %e, "cannot lock a chat; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        loop {
+            let waiting = match store.waiting_updates(&bot.id, chat, 50).await {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!(bot = %bot.id, chat, error = %e, "cannot read a chat's updates; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            if waiting.is_empty() {
+                break;
+            }
+            for stored in waiting {
+                self.handle(bot, Arrived { stored, parsed: None }).await;
+            }
+        }
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+    }
+
+    /// Handles one update: attempts, then gives it up as poison.
+    async fn handle(&self, bot: &Arc<ServedBot>, update: Arrived) {
+        let id = update.stored.update_id;
+        let parsed = match update.parsed {
+            Some(u) => Ok(*u),
+            None => serde_json::from_str::<Update>(&update.stored.payload),
+        };
+        let parsed = match parsed {
+            Ok(u) => u,
+            Err(e) => return self.give_up(bot, id, &format!("the stored update cannot be read: {e}")).await,
+        };
+        let now = (self.runtime.clock)();
+        let flood = incoming(&parsed).map(|i| bot.flood_check(i.user.id, now));
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.attempt(bot, &parsed, flood).await {
+                Ok(()) => return,
+                Err(Failure::Panic(why)) => return self.give_up(bot, id, &why).await,
+                Err(Failure::Error(why)) => {
+                    tracing::warn!(bot = %bot.id, update = id, attempt = attempts, error = %why, "an update failed; trying again");
+                    let recorded = self.runtime.store.update_failed(&bot.id, id, &why).await.unwrap_or(attempts);
+                    if recorded.max(attempts) >= MAX_ATTEMPTS {
+                        return self.give_up(bot, id, &why).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * attempts as u64)).await;
+                }
+            }
+        }
+    }
+
+    /// Records an update as poison and skips it. If even that cannot be written, the update
+    /// stays in the inbox and is tried again at the next start (or rescue).
+    async fn give_up(&self, bot: &ServedBot, id: i64, why: &str) {
+        let why = super::redact(why, &bot.token);
+        tracing::error!(bot = %bot.id, update = id, error = %why, "an update was given up and skipped");
+        crate::metrics::poisoned(&bot.id);
+        if let Err(e) = self
+            .runtime
+            .store
+            .poison_update(&bot.id, id, &why, (self.runtime.clock)())
+            .await
+        {
+            tracing::error!(bot = %bot.id, update = id, error = %e, "cannot record a given-up update");
+        }
+    }
+
+    /// One attempt: the engine step (off the async threads, under `catch_unwind`), then the
+    /// group commit, then the replies go to the sender.
+    async fn attempt(&self, bot: &Arc<ServedBot>, update: &Update, flood: Option<(bool, bool)>) -> Result<(), Failure> {
+        let runtime = &self.runtime;
+        let update_id = i64::from(update.id.0);
+        let Some(incoming) = incoming(update) else {
+            // A kind the bots do not handle: only marked handled.
+            return self.commit(bot, empty_job(bot, update_id, super::chat_of(update), runtime)).await.map(|_| ());
+        };
+        let started = std::time::Instant::now();
+        let (over, first_over) = flood.unwrap_or((false, false));
+        // A decision that lost to another one elsewhere: the step runs again on fresh state.
+        for _ in 0..5 {
+            let now = (runtime.clock)();
+            let definition = bot.current();
+            let step_runtime = runtime.clone();
+            let bot_id = bot.id.clone();
+            let user = incoming.user.clone();
+            let event = incoming.event.clone();
+            let handle = tokio::runtime::Handle::current();
+            let step = tokio::task::spawn_blocking(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut world = BufferedWorld::new(&step_runtime.store, &bot_id, handle, &step_runtime.builtins)
+                        .with_cache(step_runtime.cache.as_ref());
+                    let out = if over {
+                        // Over the flood limit: told once, then ignored until the window passes.
+                        if first_over {
+                            vec![too_many_requests(&definition, &user, now)]
+                        } else {
+                            Vec::new()
+                        }
+                    } else {
+                        engine::handle(&definition, &mut world, &user, &event, now)?
+                    };
+                    Ok::<_, engine::WorldError>((world.into_changes(), out))
+                }))
+            })
+            .await;
+            let (changes, out) = match step {
+                Ok(Ok(Ok(done))) => done,
+                Ok(Ok(Err(e))) => return Err(Failure::Error(e.to_string())),
+                Ok(Err(panic)) => return Err(Failure::Panic(format!("the engine panicked: {}", panic_text(&panic)))),
+                Err(e) => return Err(Failure::Panic(format!("the engine step failed: {e}"))),
+            };
+            let job = Job {
+                bot: bot.id.clone(),
+                update_id: Some(update_id),
+                chat: incoming.user.chat,
+                chat_name: incoming.user.name.clone(),
+                record_chat: true,
+                changes,
+                out,
+                owner: Some(runtime.instance.clone()),
+                now,
+            };
+            match self.commit(bot, job).await? {
+                Committed::Conflict => continue,
+                Committed::Duplicate | Committed::Messages { .. } => {}
+            }
+            crate::metrics::handled(&bot.id, started.elapsed());
+            // Every callback query is answered, so the user's button stops spinning.
+            if let Some(id) = incoming.callback {
+                let bot = bot.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = bot
+                        .api
+                        .answer_callback_query(teloxide::types::CallbackQueryId(id))
+                        .await
+                    {
+                        tracing::debug!(bot = %bot.id, error = %super::redact(&e.to_string(), &bot.token), "answerCallbackQuery failed");
+                    }
+                });
+            }
+            return Ok(());
+        }
+        Err(Failure::Error("the update kept conflicting with decisions made elsewhere".into()))
+    }
+
+    async fn commit(&self, bot: &ServedBot, job: Job) -> Result<Committed, Failure> {
+        let committed = self
+            .runtime
+            .commits
+            .submit(job)
+            .await
+            .ok_or_else(|| Failure::Error("the group commit has stopped".into()))?
+            .map_err(|e| Failure::Error(e.to_string()))?;
+        Ok(match committed {
+            Committed::Messages { to_send, queued } => {
+                if queued > 0 {
+                    bot.outbox.notify_one();
+                }
+                bot.send(to_send);
+                Committed::Messages {
+                    to_send: Vec::new(),
+                    queued,
+                }
+            }
+            other => other,
+        })
+    }
+}
+
+fn empty_job(bot: &ServedBot, update_id: i64, chat: i64, runtime: &Runtime) -> Job {
+    Job {
+        bot: bot.id.clone(),
+        update_id: Some(update_id),
+        chat,
+        chat_name: String::new(),
+        record_chat: false,
+        changes: Default::default(),
+        out: Vec::new(),
+        owner: None,
+        now: (runtime.clock)(),
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
