@@ -1,13 +1,25 @@
-//! Updates per second and CPU time per update through `botwright run` and a
-//! fake Bot API on 127.0.0.1, for 1 bot and for 10 bots in one process.
+//! The runtime against its peer, in the same run, on the same fake Bot API
+//! on 127.0.0.1 (Telegram's sending limits lifted):
+//! - CPU per update of `botwright run` (SQLite, fsync on) and of the
+//!   hand-written teloxide bot of `benches/baseline/` giving the same
+//!   replies with no storage: 20,000 updates from 2,000 users;
+//! - a second `botwright run` on the same database (20,000 updates of history);
+//! - arrival-to-sendMessage latency at 1,000 updates/s;
+//! - 100 bots in one process, 100 users each.
+//!
+//! CPU is user + system time of the bot's process from /proc.
+//! `cargo bench --bench runtime`; figures go to BENCHMARKS.md.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 use support::{Botwright, FakeTelegram};
 
-const UPDATES_PER_BOT: usize = 2_000;
+/// Each user's messages: a keyword, a choice, its option, the confirmation, an unknown
+/// text, an expression (code mode), again. Every message gets exactly one reply.
+const SCRIPT: [&str; 10] = ["А1", "Выбор", "1", "Да", "xyzzy", "2+2*2", "А1", "Выбор", "1", "Да"];
 
 /// User plus system CPU seconds of a process, from /proc.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -18,64 +30,219 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-async fn measure(bots: usize) {
+struct Figures {
+    updates: usize,
+    cpu_us: f64,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} updates: {:.0} µs CPU per update, {:.0} updates/s, latency p50 {:.1} ms, p99 {:.1} ms",
+            self.updates, self.cpu_us, self.per_second, self.p50_ms, self.p99_ms
+        )
+    }
+}
+
+fn percentile(mut v: Vec<Duration>, p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i].as_secs_f64() * 1000.0
+}
+
+/// Pushes `rounds` of the script for `users` chats of each token, either all at once
+/// (`rate` = None) or paced at `rate` updates a second; waits for every reply and
+/// measures the process.
+async fn drive(
+    fake: &FakeTelegram,
+    tokens: &[String],
+    users: i64,
+    rounds: usize,
+    rate: Option<f64>,
+    pid: u32,
+) -> Figures {
+    let total = tokens.len() * users as usize * rounds;
+    let already: usize = tokens.iter().map(|t| fake.count(t, "SendMessage")).sum();
+    let cpu_before = cpu_seconds(pid);
+    let started = Instant::now();
+    let mut n = 0usize;
+    for round in 0..rounds {
+        for u in 0..users {
+            for t in tokens {
+                if let Some(rate) = rate {
+                    let due = started + Duration::from_secs_f64(n as f64 / rate);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                fake.text(t, 1_000 + u, "Bench", SCRIPT[round % SCRIPT.len()]);
+                n += 1;
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while tokens.iter().map(|t| fake.count(t, "SendMessage")).sum::<usize>() < already + total {
+        assert!(Instant::now() < deadline, "not every update was answered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid) - cpu_before;
+    let latencies: Vec<Duration> = tokens.iter().flat_map(|t| fake.reply_latencies(t)).collect();
+    Figures {
+        updates: total,
+        cpu_us: cpu / total as f64 * 1e6,
+        per_second: total as f64 / elapsed,
+        p50_ms: percentile(latencies.clone(), 0.5),
+        p99_ms: percentile(latencies, 0.99),
+    }
+}
+
+fn baseline_binary() -> std::path::PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "--example", "baseline"])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the baseline bot builds");
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/baseline")
+}
+
+struct Baseline(Child);
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn baseline(binary: &std::path::Path, users: i64, rate: Option<f64>) -> Figures {
     let fake = FakeTelegram::start().await;
-    let dir = tempfile::tempdir().unwrap();
+    let token = "600000:baseline-token".to_string();
+    fake.add_bot(&token, 600_000, "baseline");
+    let child = Command::new(binary)
+        .env("TELOXIDE_TOKEN", &token)
+        .env("TELOXIDE_API_URL", &fake.url)
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the baseline bot starts");
+    let child = Baseline(child);
+    wait_polling(&fake, std::slice::from_ref(&token)).await;
+    drive(&fake, &[token], users, SCRIPT.len(), rate, child.0.id()).await
+}
+
+async fn wait_polling(fake: &FakeTelegram, tokens: &[String]) {
+    support::wait_for("polling", || tokens.iter().all(|t| fake.count(t, "GetUpdates") > 0)).await;
+}
+
+/// A directory of `bots` copies of the demo bot, with their tokens.
+fn bots_dir(dir: &std::path::Path, fake: &FakeTelegram, bots: usize) -> (Vec<(String, String)>, Vec<String>) {
     let demo = std::fs::read_to_string("bots/demo.toml").unwrap();
     let mut env = Vec::new();
     let mut tokens = Vec::new();
     for i in 0..bots {
         let token = format!("{}:bench-token-{i}", 500_000 + i);
         fake.add_bot(&token, 500_000 + i as i64, &format!("bench{i}"));
-        std::fs::write(
-            dir.path().join(format!("bench{i}.toml")),
-            demo.replace("DEMO_BOT_TOKEN", &format!("BENCH_TOKEN_{i}")),
-        )
-        .unwrap();
+        let body = demo.replace("DEMO_BOT_TOKEN", &format!("BENCH_TOKEN_{i}"));
+        std::fs::write(dir.join(format!("bench{i}.toml")), body).unwrap();
         env.push((format!("BENCH_TOKEN_{i}"), token.clone()));
         tokens.push(token);
     }
+    (env, tokens)
+}
+
+fn start(dir: &std::path::Path, db: &str, fake: &FakeTelegram, env: &[(String, String)], log: &str) -> Botwright {
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let db = format!("sqlite://{}", dir.path().join("state.db").display());
-    // Telegram's sending limits would measure Telegram, not botwright: lift them here.
-    let bw = Botwright::start_with(
-        dir.path(),
-        &db,
+    Botwright::start_with(
+        dir,
+        db,
         &fake.url,
         &env_refs,
-        dir.path().join("log"),
+        dir.join(log),
         &["--bot-rate", "100000", "--chat-rate", "100000"],
-    );
-    support::wait_for("polling", || tokens.iter().all(|t| fake.count(t, "GetUpdates") > 0)).await;
-    let cpu_before = cpu_seconds(bw.child.id());
-    let started = Instant::now();
-    for n in 0..UPDATES_PER_BOT {
-        for t in &tokens {
-            fake.text(t, 1_000 + (n % 100) as i64, "Bench", "А1");
-        }
-    }
-    let total = UPDATES_PER_BOT * bots;
-    support::wait_for("all answered", || {
-        tokens.iter().map(|t| fake.count(t, "SendMessage")).sum::<usize>() >= total
-    })
-    .await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(bw.child.id()) - cpu_before;
-    println!(
-        "{bots} bot(s), {total} updates: {:.0} updates/s end to end, {:.0} µs CPU per update",
-        total as f64 / elapsed,
-        cpu / total as f64 * 1e6
-    );
+    )
+}
+
+async fn botwright_runs(users: i64) -> (Figures, Figures) {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (env, tokens) = bots_dir(dir.path(), &fake, 1);
+    let db = format!("sqlite://{}", dir.path().join("state.db").display());
+    let first = {
+        let bw = start(dir.path(), &db, &fake, &env, "log1");
+        wait_polling(&fake, &tokens).await;
+        let f = drive(&fake, &tokens, users, SCRIPT.len(), None, bw.child.id()).await;
+        bw.signal("TERM");
+        f
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let polls = fake.count(&tokens[0], "GetUpdates");
+    let bw = start(dir.path(), &db, &fake, &env, "log2");
+    support::wait_for("polling again", || fake.count(&tokens[0], "GetUpdates") > polls).await;
+    let second = drive(&fake, &tokens, users, SCRIPT.len(), None, bw.child.id()).await;
+    (first, second)
+}
+
+async fn botwright_paced(users: i64, rate: f64) -> Figures {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (env, tokens) = bots_dir(dir.path(), &fake, 1);
+    let db = format!("sqlite://{}", dir.path().join("state.db").display());
+    let bw = start(dir.path(), &db, &fake, &env, "log");
+    wait_polling(&fake, &tokens).await;
+    drive(&fake, &tokens, users, SCRIPT.len(), Some(rate), bw.child.id()).await
+}
+
+async fn many_bots(bots: usize, users: i64, rounds: usize) -> Figures {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (env, tokens) = bots_dir(dir.path(), &fake, bots);
+    let db = format!("sqlite://{}", dir.path().join("state.db").display());
+    let bw = start(dir.path(), &db, &fake, &env, "log");
+    wait_polling(&fake, &tokens).await;
+    drive(&fake, &tokens, users, rounds, None, bw.child.id()).await
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; a filter argument that is not ours skips this benchmark.
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"runtime".contains(a.as_str()))
+    {
+        return;
+    }
+    let binary = baseline_binary();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        measure(1).await;
-        measure(10).await;
+        let base = baseline(&binary, 2_000, None).await;
+        println!("baseline teloxide bot      {base}");
+        let (first, second) = botwright_runs(2_000).await;
+        println!("botwright, fresh database  {first}");
+        println!("botwright, same database   {second}");
+        println!(
+            "ratio to the baseline: {:.2}x (fresh), {:.2}x (with history); second run / first: {:.2}x",
+            first.cpu_us / base.cpu_us,
+            second.cpu_us / base.cpu_us,
+            second.cpu_us / first.cpu_us
+        );
+        let paced_base = baseline(&binary, 1_000, Some(1_000.0)).await;
+        println!("baseline at 1,000/s        {paced_base}");
+        let paced = botwright_paced(1_000, 1_000.0).await;
+        println!("botwright at 1,000/s       {paced}");
+        let many = many_bots(100, 100, 2).await;
+        println!("botwright, 100 bots        {many}");
+        println!("100 bots / 1 bot CPU per update: {:.2}x", many.cpu_us / first.cpu_us);
     });
 }

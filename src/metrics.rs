@@ -44,7 +44,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         poisoned.clone(),
     );
     registry.register("messages_sent", "Messages Telegram acknowledged", sent.clone());
-    registry.register("send_failures", "Failed attempts to send a message", send_failures.clone());
+    registry.register(
+        "send_failures",
+        "Failed attempts to send a message",
+        send_failures.clone(),
+    );
     registry.register(
         "handling_seconds",
         "Time from the start of an update's step to its commit",

@@ -113,7 +113,10 @@ async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Result<Re
     state.authorize(&headers)?;
     let depth = state.runtime.store.queue_depth().await.map_err(ApiError::internal)?;
     Ok((
-        [("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         crate::metrics::render(depth),
     )
         .into_response())

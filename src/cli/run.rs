@@ -235,6 +235,7 @@ async fn serve(args: Args) -> u8 {
     }
     let mut tasks = tokio::task::JoinSet::new();
     let mut senders = tokio::task::JoinSet::new();
+    let (stop_senders, senders_stop) = watch::channel(false);
     tasks.spawn(telegram::run_upkeep(
         runtime.clone(),
         chats.clone(),
@@ -251,7 +252,7 @@ async fn serve(args: Args) -> u8 {
             ));
         }
         if !args.receive_only {
-            senders.spawn(telegram::run_sender(runtime.clone(), bot.clone()));
+            senders.spawn(telegram::run_sender(runtime.clone(), bot.clone(), senders_stop.clone()));
         }
     }
     let served = Arc::new(served);
@@ -285,6 +286,9 @@ async fn serve(args: Args) -> u8 {
     tracing::info!(bots = served.len(), "serving");
     signals(stop, &served, &args.bots).await;
     while tasks.join_next().await.is_some() {}
+    // Nothing is received any more: what was received is handled before the store closes.
+    chats.wait_idle(std::time::Duration::from_secs(30)).await;
+    let _ = stop_senders.send(true);
     while senders.join_next().await.is_some() {}
     // Every sender has stopped: what this instance still owned goes back to the outbox now,
     // instead of when its lease runs out.

@@ -1,10 +1,10 @@
 //! Authorization: algorithm → scenario → responsible operators → failure,
 //! and the operators' side of it.
 
-use super::world;
 use super::buttons::Callback;
 use super::session::Pending;
 use super::step::{Scope, Turn};
+use super::world;
 use super::{AuthRequest, AuthStatus, InlineButton, Keyboard, Principal, User};
 use crate::expr::Value;
 use crate::model::normalize;
@@ -168,17 +168,20 @@ impl<'a> Turn<'a> {
     }
 
     fn new_request(&mut self, data: &str) -> u64 {
-        world!(self, create_auth_request(AuthRequest {
-            id: 0,
-            key: self.user.chat,
-            user_id: self.user.id,
-            name: self.user.name.clone(),
-            username: self.user.username.clone(),
-            data: data.to_string(),
-            status: AuthStatus::Pending,
-            created_at: self.now,
-            reason: None,
-        }))
+        world!(
+            self,
+            create_auth_request(AuthRequest {
+                id: 0,
+                key: self.user.chat,
+                user_id: self.user.id,
+                name: self.user.name.clone(),
+                username: self.user.username.clone(),
+                data: data.to_string(),
+                status: AuthStatus::Pending,
+                created_at: self.now,
+                reason: None,
+            })
+        )
     }
 
     /// Variables of a text about a request: `user` is the requester, `input` their data.

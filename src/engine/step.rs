@@ -2,7 +2,7 @@
 
 use super::buttons::Callback;
 use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
-use super::{Event, WorldError, world, InlineButton, Keyboard, Outgoing, User, World};
+use super::{Event, InlineButton, Keyboard, Outgoing, User, World, WorldError, world};
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::{self, Context, Value};
 use crate::model::{Action, CompiledBot, RecordIdx, normalize};

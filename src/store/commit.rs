@@ -50,7 +50,10 @@ pub struct Job {
 pub enum Committed {
     /// Committed. `to_send`: the messages the job's owner sends from memory; `queued`: how many
     /// were left to a claim instead.
-    Messages { to_send: Vec<OutboxMessage>, queued: usize },
+    Messages {
+        to_send: Vec<OutboxMessage>,
+        queued: usize,
+    },
     Duplicate,
     Conflict,
 }
@@ -78,12 +81,12 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
         // Inserted when the update never went through the inbox (a direct commit), else marked handled;
         // nothing when it was handled already.
         let fresh = sqlx::query(MARK_HANDLED)
-        .bind(bot)
-        .bind(id)
-        .bind(job.chat)
-        .bind(&at)
-        .execute(&mut **tx)
-        .await?;
+            .bind(bot)
+            .bind(id)
+            .bind(job.chat)
+            .bind(&at)
+            .execute(&mut **tx)
+            .await?;
         if fresh.rows_affected() == 0 {
             if guarded {
                 sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut **tx).await?;
@@ -94,14 +97,15 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
     }
     for id in &c.decided {
         let r = &c.requests[id];
-        let done =
-            sqlx::query("UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4 AND status = 'pending'")
-                .bind(r.status.as_str())
-                .bind(&r.reason)
-                .bind(bot)
-                .bind(*id as i64)
-                .execute(&mut **tx)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4 AND status = 'pending'",
+        )
+        .bind(r.status.as_str())
+        .bind(&r.reason)
+        .bind(bot)
+        .bind(*id as i64)
+        .execute(&mut **tx)
+        .await?;
         if done.rows_affected() == 0 && !c.created.contains(id) {
             sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut **tx).await?;
             sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
@@ -167,12 +171,12 @@ async fn owned_unless_others_wait<'o>(
     chats.dedup();
     for chat in chats {
         let waiting: Option<i64> = sqlx::query_scalar(OTHERS_WAITING)
-        .bind(&job.bot)
-        .bind(chat)
-        .bind(owner)
-        .bind(at)
-        .fetch_optional(&mut **tx)
-        .await?;
+            .bind(&job.bot)
+            .bind(chat)
+            .bind(owner)
+            .bind(at)
+            .fetch_optional(&mut **tx)
+            .await?;
         if waiting.is_some() {
             return Ok(None);
         }

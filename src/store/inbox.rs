@@ -23,7 +23,8 @@ pub struct Received {
 pub const WAITING_UPDATES: &str = "SELECT update_id, chat, payload FROM inbox WHERE bot = $1 AND chat = $2 \
      AND status = 'new' ORDER BY update_id LIMIT $3";
 /// Chats with an update waiting since before a time.
-pub const WAITING_CHATS: &str = "SELECT DISTINCT bot, chat FROM inbox WHERE status = 'new' AND received_at < $1 LIMIT $2";
+pub const WAITING_CHATS: &str =
+    "SELECT DISTINCT bot, chat FROM inbox WHERE status = 'new' AND received_at < $1 LIMIT $2";
 
 /// Rows a multi-row insert takes at a time (SQLite allows 32,766 parameters).
 const INSERT_CHUNK: usize = 200;
@@ -65,11 +66,11 @@ impl SqlStore {
     /// A chat's updates waiting to be handled, oldest first.
     pub async fn waiting_updates(&self, bot: &str, chat: i64, limit: i64) -> Result<Vec<Received>, StoreError> {
         let rows = sqlx::query(WAITING_UPDATES)
-        .bind(bot)
-        .bind(chat)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(bot)
+            .bind(chat)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(received).collect())
     }
 
@@ -91,10 +92,10 @@ impl SqlStore {
         limit: i64,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(WAITING_CHATS)
-        .bind(now_text(before))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(now_text(before))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 

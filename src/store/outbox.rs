@@ -103,11 +103,11 @@ impl SqlStore {
         let now_s = now_text(now);
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(&claim_query(self.dialect))
-        .bind(bot)
-        .bind(&now_s)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+            .bind(bot)
+            .bind(&now_s)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut messages: Vec<OutboxMessage> = rows.iter().map(OutboxMessage::from_row).collect();
         if !messages.is_empty() {
             let ids = id_list(messages.iter().map(|m| m.id));
@@ -241,10 +241,7 @@ impl SqlStore {
     pub async fn rescue(&self, now: DateTime<FixedOffset>, lease: Duration) -> Result<u64, StoreError> {
         let stale = now_text(now - duration(lease));
         let mut tx = self.pool.begin().await?;
-        let back = sqlx::query(RESCUE)
-        .bind(&stale)
-        .execute(&mut *tx)
-        .await?;
+        let back = sqlx::query(RESCUE).bind(&stale).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
             .bind(&stale)
             .execute(&mut *tx)
@@ -278,7 +275,11 @@ impl SqlStore {
         let mut total = 0;
         for sql in [RETAIN_INBOX, RETAIN_OUTBOX] {
             loop {
-                let gone = sqlx::query(sql).bind(&before).execute(&self.pool).await?.rows_affected();
+                let gone = sqlx::query(sql)
+                    .bind(&before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
                 total += gone;
                 if gone < 1000 {
                     break;

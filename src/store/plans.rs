@@ -33,11 +33,27 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
     vec![
         q("session", sql::SESSION, vec![Text("demo"), Int(1), Int(1)]),
         q("registration", sql::REGISTRATION, vec![Text("demo"), Int(1)]),
-        q("mark handled", commit::MARK_HANDLED, vec![Text("demo"), Int(1), Int(1), Text(t)]),
-        q("others waiting", commit::OTHERS_WAITING, vec![Text("demo"), Int(1), Text("me"), Text(t)]),
-        q("waiting updates", inbox::WAITING_UPDATES, vec![Text("demo"), Int(1), Int(50)]),
+        q(
+            "mark handled",
+            commit::MARK_HANDLED,
+            vec![Text("demo"), Int(1), Int(1), Text(t)],
+        ),
+        q(
+            "others waiting",
+            commit::OTHERS_WAITING,
+            vec![Text("demo"), Int(1), Text("me"), Text(t)],
+        ),
+        q(
+            "waiting updates",
+            inbox::WAITING_UPDATES,
+            vec![Text("demo"), Int(1), Int(50)],
+        ),
         q("waiting chats", inbox::WAITING_CHATS, vec![Text(t), Int(500)]),
-        q("claim", &outbox::claim_query(dialect), vec![Text("demo"), Text(t), Int(200)]),
+        q(
+            "claim",
+            &outbox::claim_query(dialect),
+            vec![Text("demo"), Text(t), Int(200)],
+        ),
         q("rescue", outbox::RESCUE, vec![Text(t)]),
         q("retain inbox", outbox::RETAIN_INBOX, vec![Text(t)]),
         q("retain outbox", outbox::RETAIN_OUTBOX, vec![Text(t)]),
@@ -91,9 +107,7 @@ pub fn full_scans(dialect: Dialect, plan: &[String]) -> Vec<String> {
                     let watched = WATCHED.contains(&table) || ["o", "p"].contains(&table);
                     watched && !rest.contains("INDEX")
                 }
-                Dialect::Postgres => WATCHED
-                    .iter()
-                    .any(|t| step.contains(&format!("Seq Scan on {t}"))),
+                Dialect::Postgres => WATCHED.iter().any(|t| step.contains(&format!("Seq Scan on {t}"))),
             }
         })
         .cloned()

@@ -190,7 +190,9 @@ impl SqlStore {
             Dialect::Sqlite => format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"),
             Dialect::Postgres => format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '{table}'"),
         };
-        let old: i64 = sqlx::query_scalar(&exists("schema_migrations")).fetch_one(&mut *tx).await?;
+        let old: i64 = sqlx::query_scalar(&exists("schema_migrations"))
+            .fetch_one(&mut *tx)
+            .await?;
         if old == 0 {
             return Ok(());
         }
@@ -219,11 +221,11 @@ impl SqlStore {
     /// The stored session of one user, if any (undecodable ones are logged and dropped).
     pub async fn session(&self, bot: &str, chat: i64, user: i64) -> Result<Option<Session>, StoreError> {
         let data: Option<String> = sqlx::query_scalar(SESSION)
-                .bind(bot)
-                .bind(chat)
-                .bind(user)
-                .fetch_optional(&self.pool)
-                .await?;
+            .bind(bot)
+            .bind(chat)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(data.and_then(|d| decode_session(bot, chat, &d)))
     }
 
@@ -483,7 +485,8 @@ pub(crate) fn request_from_row(r: &AnyRow) -> AuthRequest {
 
 /// A user's session, and a chat's registration.
 pub const SESSION: &str = "SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3";
-pub const REGISTRATION: &str = "SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2";
+pub const REGISTRATION: &str =
+    "SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2";
 
 pub(crate) const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
 

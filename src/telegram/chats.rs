@@ -142,6 +142,19 @@ impl Chats {
         Ok(n)
     }
 
+    /// Waits (at most `limit`) until no chat has a worker: at a graceful stop, after
+    /// receiving has stopped, so that what was received is handled.
+    pub async fn wait_idle(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if self.queues.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::warn!("stopping with chats still being handled; their updates stay in the inbox");
+    }
+
     /// The worker of one chat: runs until its queue is empty.
     async fn work(self: Arc<Self>, bot: Arc<ServedBot>, chat: i64, rescue: bool) {
         let key = (bot.id.clone(), chat);
@@ -192,9 +205,9 @@ impl Chats {
             let waiting = match store.waiting_updates(&bot.id, chat, 50).await {
                 Ok(w) => w,
                 Err(e) => {
-                    tracing::error!(bot = %bot.id, chat, error = %e, "cannot read a chat's updates; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
+                    // They stay in the inbox; the rescue (or the next start) handles them.
+                    tracing::error!(bot = %bot.id, chat, error = %e, "cannot read a chat's updates");
+                    break;
                 }
             };
             if waiting.is_empty() {
@@ -218,7 +231,11 @@ impl Chats {
         };
         let parsed = match parsed {
             Ok(u) => u,
-            Err(e) => return self.give_up(bot, id, &format!("the stored update cannot be read: {e}")).await,
+            Err(e) => {
+                return self
+                    .give_up(bot, id, &format!("the stored update cannot be read: {e}"))
+                    .await;
+            }
         };
         let now = (self.runtime.clock)();
         let flood = incoming(&parsed).map(|i| bot.flood_check(i.user.id, now));
@@ -228,9 +245,18 @@ impl Chats {
             match self.attempt(bot, &parsed, flood).await {
                 Ok(()) => return,
                 Err(Failure::Panic(why)) => return self.give_up(bot, id, &why).await,
+                Err(Failure::Error(_)) if *self.runtime.shutdown.borrow() => {
+                    // Stopping: the update stays in the inbox for the next start, not poison.
+                    return;
+                }
                 Err(Failure::Error(why)) => {
                     tracing::warn!(bot = %bot.id, update = id, attempt = attempts, error = %why, "an update failed; trying again");
-                    let recorded = self.runtime.store.update_failed(&bot.id, id, &why).await.unwrap_or(attempts);
+                    let recorded = self
+                        .runtime
+                        .store
+                        .update_failed(&bot.id, id, &why)
+                        .await
+                        .unwrap_or(attempts);
                     if recorded.max(attempts) >= MAX_ATTEMPTS {
                         return self.give_up(bot, id, &why).await;
                     }
@@ -263,7 +289,10 @@ impl Chats {
         let update_id = i64::from(update.id.0);
         let Some(incoming) = incoming(update) else {
             // A kind the bots do not handle: only marked handled.
-            return self.commit(bot, empty_job(bot, update_id, super::chat_of(update), runtime)).await.map(|_| ());
+            return self
+                .commit(bot, empty_job(bot, update_id, super::chat_of(update), runtime))
+                .await
+                .map(|_| ());
         };
         let started = std::time::Instant::now();
         let (over, first_over) = flood.unwrap_or((false, false));
@@ -331,7 +360,9 @@ impl Chats {
             }
             return Ok(());
         }
-        Err(Failure::Error("the update kept conflicting with decisions made elsewhere".into()))
+        Err(Failure::Error(
+            "the update kept conflicting with decisions made elsewhere".into(),
+        ))
     }
 
     async fn commit(&self, bot: &ServedBot, job: Job) -> Result<Committed, Failure> {

@@ -10,13 +10,14 @@ use chrono::{DateTime, FixedOffset};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
 use teloxide::prelude::*;
 use teloxide::types::{
     InlineKeyboardButton, InlineKeyboardMarkup, InputFile, KeyboardButton, KeyboardMarkup, KeyboardRemove, ParseMode,
     ReplyMarkup,
 };
 use teloxide::{ApiError, RequestError};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// How many times a message is tried before it is `failed` (a 429 is not a try).
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -99,6 +100,9 @@ struct Queues {
     ready: VecDeque<i64>,
     /// Chats waiting for their rate limit, and until when.
     waiting: Vec<(Instant, i64)>,
+    /// Chats sending a claimed message: when it is done, the chat's next message may be
+    /// claimable, so the sender claims again at once.
+    claimed: HashSet<i64>,
 }
 
 impl Queues {
@@ -131,11 +135,13 @@ impl Queues {
 /// Sends one bot's messages until shutdown: what this instance committed (from memory),
 /// and what it claims from the outbox. Each outcome is recorded (in batches) before the
 /// chat's next message goes, so that a crash resends at most one message per chat.
-pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
+///
+/// `stop` is separate from the runtime's shutdown: at a graceful stop the senders go on
+/// until the updates already received are handled, so that their replies go out.
+pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown: watch::Receiver<bool>) {
     let Some(mut committed) = bot.to_send_rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
         return;
     };
-    let mut shutdown = runtime.shutdown.clone();
     let limits = runtime.limits;
     let mut per_bot = Bucket::new(limits.per_bot.max(1.0), limits.per_bot);
     let mut per_chat: HashMap<i64, Bucket> = HashMap::new();
@@ -156,7 +162,10 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
                 .claim(&bot.id, &runtime.instance, (runtime.clock)(), 200)
                 .await
             {
-                Ok(claimed) => claimed.into_iter().for_each(|m| queues.push(m)),
+                Ok(claimed) => claimed.into_iter().for_each(|m| {
+                    queues.claimed.insert(m.chat);
+                    queues.push(m)
+                }),
                 Err(e) => tracing::error!(bot = %bot.id, error = %e, "cannot claim from the outbox"),
             }
         }
@@ -224,7 +233,10 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>) {
             },
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 match done {
-                    Ok(chat) => queues.done(chat),
+                    Ok(chat) => {
+                        claim_now |= queues.claimed.remove(&chat);
+                        queues.done(chat)
+                    }
                     Err(e) => tracing::error!(bot = %bot.id, error = %e, "a send task failed"),
                 }
             }

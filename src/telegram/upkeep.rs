@@ -24,7 +24,10 @@ pub async fn run_upkeep(runtime: Arc<Runtime>, chats: Arc<Chats>, bots: Vec<Arc<
         match runtime.store.rescue(now, runtime.lease).await {
             Ok(0) => {}
             Ok(n) => {
-                tracing::warn!(messages = n, "took over the unsent messages of an instance that stopped");
+                tracing::warn!(
+                    messages = n,
+                    "took over the unsent messages of an instance that stopped"
+                );
                 bots.iter().for_each(|b| b.outbox.notify_one());
             }
             Err(e) => tracing::error!(error = %e, "cannot rescue messages of stopped instances"),
@@ -41,7 +44,11 @@ pub async fn run_upkeep(runtime: Arc<Runtime>, chats: Arc<Chats>, bots: Vec<Arc<
             let before = now - chrono::Duration::days(i64::from(retention_days));
             match runtime.store.delete_finished(before).await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(rows = n, days = retention_days, "deleted handled updates and finished messages"),
+                Ok(n) => tracing::info!(
+                    rows = n,
+                    days = retention_days,
+                    "deleted handled updates and finished messages"
+                ),
                 Err(e) => tracing::error!(error = %e, "retention failed"),
             }
         }

@@ -41,6 +41,8 @@ struct Inner {
     calls: Vec<Call>,
     failures: HashMap<String, VecDeque<Failure>>,
     next_message: i64,
+    /// (token, chat) → when each of its updates was pushed, in order.
+    pushed_at: HashMap<(String, i64), Vec<Instant>>,
 }
 
 #[derive(Clone, Default)]
@@ -81,10 +83,53 @@ impl FakeTelegram {
         *next += 1;
         let id = *next;
         update["update_id"] = json!(id);
+        let chat = update_chat(&update);
+        inner
+            .pushed_at
+            .entry((token.to_string(), chat))
+            .or_default()
+            .push(Instant::now());
         inner.updates.entry(token.to_string()).or_default().push(update);
         drop(inner);
         self.new_update.notify_waiters();
         id
+    }
+
+    /// When each update to a chat of a bot was pushed, in order.
+    pub fn pushed_at(&self, token: &str, chat: i64) -> Vec<Instant> {
+        self.inner
+            .lock()
+            .unwrap()
+            .pushed_at
+            .get(&(token.to_string(), chat))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// For every chat of a bot, the time from each pushed update to the sendMessage of the same
+    /// rank in that chat (each update of the benchmark's script gets one reply).
+    pub fn reply_latencies(&self, token: &str) -> Vec<Duration> {
+        let inner = self.inner.lock().unwrap();
+        let mut sent: HashMap<i64, Vec<Instant>> = HashMap::new();
+        for c in inner
+            .calls
+            .iter()
+            .filter(|c| c.token == token && c.method == "SendMessage")
+        {
+            sent.entry(c.body["chat_id"].as_i64().unwrap_or(0))
+                .or_default()
+                .push(c.at);
+        }
+        let mut out = Vec::new();
+        for ((t, chat), pushed) in &inner.pushed_at {
+            if t != token {
+                continue;
+            }
+            if let Some(replies) = sent.get(chat) {
+                out.extend(pushed.iter().zip(replies).map(|(p, r)| r.saturating_duration_since(*p)));
+            }
+        }
+        out
     }
 
     /// Queues an update with a given id (to deliver one again).
@@ -171,6 +216,13 @@ impl FakeTelegram {
     pub fn unconfirmed(&self, token: &str) -> usize {
         self.inner.lock().unwrap().updates.get(token).map_or(0, Vec::len)
     }
+}
+
+fn update_chat(update: &Value) -> i64 {
+    update["message"]["chat"]["id"]
+        .as_i64()
+        .or_else(|| update["callback_query"]["message"]["chat"]["id"].as_i64())
+        .unwrap_or(0)
 }
 
 pub fn message_update(chat: i64, name: &str, text: &str) -> Value {
@@ -296,6 +348,8 @@ async fn handle(
         }
         "GetUpdates" => {
             let offset = body["offset"].as_i64().unwrap_or(0);
+            // Telegram gives at most `limit` updates a call (100 by default).
+            let limit = body["limit"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
             let timeout = body["timeout"].as_u64().unwrap_or(0).min(5);
             let deadline = Instant::now() + Duration::from_secs(timeout);
             loop {
@@ -305,7 +359,7 @@ async fn handle(
                     let list = inner.updates.entry(token.clone()).or_default();
                     // An offset confirms every update before it.
                     list.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
-                    list.clone()
+                    list.iter().take(limit).cloned().collect()
                 };
                 if !pending.is_empty() || Instant::now() >= deadline {
                     return ok(Value::Array(pending));
