@@ -1,61 +1,32 @@
 //! `http` algorithms against a real HTTP server on 127.0.0.1 started here:
 //! a good answer, a slow one, a 500 and a body that is not JSON.
 
+mod support;
+
 use botwright::diagnostics::SourceFile;
 use botwright::engine::{Event, User, handle};
 use botwright::store::MemoryWorld;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Serves each connection on its own thread by path; records every request body.
+/// Serves each request by path; records every request body.
 fn serve() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let seen = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                reader.read_line(&mut request_line).unwrap();
-                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                seen.lock().unwrap().push(String::from_utf8(body).unwrap());
-                let (status, answer) = match path.as_str() {
-                    "/ok" => ("200 OK", r#"{"text": "Заказ <b>№5</b> готов"}"#),
-                    "/options" => ("200 OK", r#"["один", {"label": "два", "value": "2"}]"#),
-                    "/slow" => {
-                        // The server, not the test, is slow: the algorithm's timeout is 300ms.
-                        std::thread::sleep(Duration::from_secs(3));
-                        ("200 OK", r#""late""#)
-                    }
-                    "/500" => ("500 Internal Server Error", r#"{"error": "boom"}"#),
-                    _ => ("200 OK", "this is not JSON"),
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                    answer.len()
-                );
-            });
-        }
+    let address = support::http_server(move |path, body| {
+        seen.lock().unwrap().push(body.to_string());
+        let (status, answer) = match path {
+            "/ok" => ("200 OK", r#"{"text": "Заказ <b>№5</b> готов"}"#),
+            "/options" => ("200 OK", r#"["один", {"label": "два", "value": "2"}]"#),
+            "/slow" => {
+                // The server, not the test, is slow: the algorithm's timeout is 300ms.
+                std::thread::sleep(Duration::from_secs(3));
+                ("200 OK", r#""late""#)
+            }
+            "/500" => ("500 Internal Server Error", r#"{"error": "boom"}"#),
+            _ => ("200 OK", "this is not JSON"),
+        };
+        (status, answer.to_string())
     });
     (address, bodies)
 }

@@ -9,7 +9,6 @@ use botwright::algorithms::{AlgorithmFailure, Builtins};
 use botwright::expr::Value;
 use botwright::store::sql::SqlStore;
 use botwright::telegram::{self, Chats, Limits, Runtime, ServedBot, Tuning};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{Botwright, FakeTelegram, wait_for};
@@ -18,43 +17,13 @@ use teloxide::prelude::*;
 /// A business system on 127.0.0.1 whose `/slow/N` answers after N milliseconds; gives its
 /// address and a counter of the requests it has begun.
 fn business_system() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
     let begun = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = begun.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let millis: u64 = path.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-                std::thread::sleep(Duration::from_millis(millis));
-                let answer = r#"{"text": "done slowly"}"#;
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                    answer.len()
-                );
-            });
-        }
+    let address = support::http_server(move |path, _| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let millis: u64 = path.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        std::thread::sleep(Duration::from_millis(millis));
+        ("200 OK", r#"{"text": "done slowly"}"#.to_string())
     });
     (address, begun)
 }

@@ -11,6 +11,7 @@ pub use error::ApiError;
 
 use crate::engine::{self, Keyboard, LinkButton, Principal, User, World};
 use crate::expr::Value;
+use crate::store::queries::{self, NotCancelled, StoredMessage};
 use crate::store::sql::{self, Attachment, NewMessage, TxWorld};
 use crate::telegram::{Runtime, ServedBot};
 use axum::Router;
@@ -20,7 +21,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value as Json, json};
-use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,12 +200,7 @@ fn chat_key(state: &ApiState, bot: &str, chat: i64, world: &mut TxWorld) -> Resu
     let tx = world.tx.as_mut().expect("transaction");
     let name: Option<String> = world
         .handle
-        .block_on(
-            sqlx::query_scalar("SELECT name FROM chats WHERE bot = $1 AND chat = $2")
-                .bind(bot)
-                .bind(chat)
-                .fetch_optional(&mut **tx),
-        )
+        .block_on(queries::chat_name(tx, bot, chat))
         .map_err(ApiError::internal)?;
     match name {
         Some(name) => Ok(User {
@@ -393,15 +388,11 @@ async fn post_message(
                 let tx = world.tx.as_mut().expect("transaction");
                 let found: Option<i64> = world
                     .handle
-                    .block_on(
-                        sqlx::query_scalar("SELECT chat FROM registrations WHERE bot = $1 AND kind = $2 AND principal_id = $3 ORDER BY chat LIMIT 1")
-                            .bind(&bot)
-                            .bind(&kind)
-                            .bind(&pid)
-                            .fetch_optional(&mut **tx),
-                    )
+                    .block_on(queries::chat_of_principal(tx, &bot, &kind, &pid))
                     .map_err(ApiError::internal)?;
-                found.ok_or_else(|| ApiError::unprocessable(Some("to.principal"), format!("no user is registered as {kind} {pid}")))?
+                found.ok_or_else(|| {
+                    ApiError::unprocessable(Some("to.principal"), format!("no user is registered as {kind} {pid}"))
+                })?
             }
         };
         let user = chat_key(&st, &bot, chat, world)?;
@@ -409,17 +400,37 @@ async fn post_message(
             Err(text) => (text.clone(), keyboard, attachments),
             Ok(name) => {
                 let n = &definition.notifications[name];
-                let message = engine::message_for(&definition, world, &user, &n.text, &[("data", data)], now).map_err(ApiError::internal)?;
+                let message = engine::message_for(&definition, world, &user, &n.text, &[("data", data)], now)
+                    .map_err(ApiError::internal)?;
                 let keyboard = if n.buttons.is_empty() {
                     keyboard
                 } else {
-                    Keyboard::Links(n.buttons.iter().map(|r| r.iter().map(|(t, u)| LinkButton { text: t.clone(), url: u.clone() }).collect()).collect())
+                    Keyboard::Links(
+                        n.buttons
+                            .iter()
+                            .map(|r| {
+                                r.iter()
+                                    .map(|(t, u)| LinkButton {
+                                        text: t.clone(),
+                                        url: u.clone(),
+                                    })
+                                    .collect()
+                            })
+                            .collect(),
+                    )
                 };
-                (message.text, keyboard, if n.attachments { attachments } else { Vec::new() })
+                (
+                    message.text,
+                    keyboard,
+                    if n.attachments { attachments } else { Vec::new() },
+                )
             }
         };
         if text.chars().count() > crate::validate::MAX_MESSAGE {
-            return Err(ApiError::bad_request(Some("text"), format!("is longer than Telegram's {} characters", crate::validate::MAX_MESSAGE)));
+            return Err(ApiError::bad_request(
+                Some("text"),
+                format!("is longer than Telegram's {} characters", crate::validate::MAX_MESSAGE),
+            ));
         }
         let tx = world.tx.as_mut().expect("transaction");
         let message = NewMessage {
@@ -432,35 +443,33 @@ async fn post_message(
             now,
             idempotency_key: idempotency_key.as_deref(),
         };
-        world.handle.block_on(sql::insert_message(tx, &message)).map_err(ApiError::internal)
+        world
+            .handle
+            .block_on(sql::insert_message(tx, &message))
+            .map_err(ApiError::internal)
     })
     .await?;
     served.outbox.notify_one();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"id": id, "status": status}))).into_response())
 }
 
-const MESSAGE_COLUMNS: &str =
-    "id, chat, text, status, due_at, created_at, sent_at, telegram_message_id, attempts, last_error";
-
-fn message_json(r: &sqlx::any::AnyRow, now: chrono::DateTime<chrono::FixedOffset>) -> Json {
-    let status: String = r.get(3);
-    let due: String = r.get(4);
+fn message_json(m: &StoredMessage, now: chrono::DateTime<chrono::FixedOffset>) -> Json {
     let mut out = json!({
-        "id": r.get::<i64, _>(0),
-        "to": {"key": r.get::<i64, _>(1)},
-        "text": r.get::<String, _>(2),
-        "status": sql::shown_status(&status, &due, now),
-        "send_at": sql::parse_stored_time(&due).to_rfc3339(),
-        "created_at": sql::parse_stored_time(&r.get::<String, _>(5)).to_rfc3339(),
-        "attempts": r.get::<i64, _>(8),
+        "id": m.id,
+        "to": {"key": m.chat},
+        "text": m.text,
+        "status": sql::shown_status(&m.status, &m.due_at, now),
+        "send_at": sql::parse_stored_time(&m.due_at).to_rfc3339(),
+        "created_at": sql::parse_stored_time(&m.created_at).to_rfc3339(),
+        "attempts": m.attempts,
     });
-    if let Some(sent) = r.get::<Option<String>, _>(6) {
-        out["sent_at"] = json!(sql::parse_stored_time(&sent).to_rfc3339());
+    if let Some(sent) = &m.sent_at {
+        out["sent_at"] = json!(sql::parse_stored_time(sent).to_rfc3339());
     }
-    if let Some(id) = r.get::<Option<i64>, _>(7) {
+    if let Some(id) = m.telegram_message_id {
         out["telegram_message_id"] = json!(id);
     }
-    if let Some(e) = r.get::<Option<String>, _>(9) {
+    if let Some(e) = &m.last_error {
         out["last_error"] = json!(e);
     }
     out
@@ -479,15 +488,13 @@ async fn get_message(
     state.authorize(&headers)?;
     state.bot(&bot)?;
     let id = message_id(&id)?;
-    let row = sqlx::query(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE bot = $1 AND id = $2"
-    ))
-    .bind(&bot)
-    .bind(id)
-    .fetch_optional(&state.runtime.store.pool)
-    .await
-    .map_err(ApiError::internal)?
-    .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
+    let row = state
+        .runtime
+        .store
+        .message(&bot, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
     Ok(axum::Json(message_json(&row, (state.runtime.clock)())).into_response())
 }
 
@@ -502,13 +509,7 @@ async fn list_messages(
     state.authorize(&headers)?;
     state.bot(&bot)?;
     let now = (state.runtime.clock)();
-    let rows = sqlx::query(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE bot = $1 ORDER BY id"
-    ))
-    .bind(&bot)
-    .fetch_all(&state.runtime.store.pool)
-    .await
-    .map_err(ApiError::internal)?;
+    let rows = state.runtime.store.messages(&bot).await.map_err(ApiError::internal)?;
     let wanted = match q.get("status") {
         Some(s) if STATUSES.contains(&s.as_str()) => Some(s.clone()),
         Some(s) => {
@@ -535,28 +536,16 @@ async fn cancel_message(
     state.authorize(&headers)?;
     state.bot(&bot)?;
     let id = message_id(&id)?;
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'cancelled', finished_at = $3 WHERE bot = $1 AND id = $2 \
-         AND status IN ('scheduled', 'queued') AND owner IS NULL",
-    )
-    .bind(&bot)
-    .bind(id)
-    .bind(sql::now_text((state.runtime.clock)()))
-    .execute(&state.runtime.store.pool)
-    .await
-    .map_err(ApiError::internal)?;
-    if done.rows_affected() == 1 {
-        return Ok(axum::Json(json!({"id": id, "status": "cancelled"})).into_response());
-    }
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE bot = $1 AND id = $2")
-        .bind(&bot)
-        .bind(id)
-        .fetch_optional(&state.runtime.store.pool)
+    let cancelled = state
+        .runtime
+        .store
+        .cancel_message(&bot, id, (state.runtime.clock)())
         .await
         .map_err(ApiError::internal)?;
-    match status {
-        None => Err(ApiError::not_found(format!("no message {id}"))),
-        Some(s) => Err(ApiError::new(
+    match cancelled {
+        Ok(()) => Ok(axum::Json(json!({"id": id, "status": "cancelled"})).into_response()),
+        Err(NotCancelled::NotFound) => Err(ApiError::not_found(format!("no message {id}"))),
+        Err(NotCancelled::Status(s)) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "conflict",
             format!("message {id} is {s} and can no longer be cancelled"),
@@ -629,16 +618,16 @@ async fn delete_user(
     state.authorize(&headers)?;
     state.bot(&bot)?;
     let key = key_of(&key)?;
-    let done = sqlx::query("DELETE FROM registrations WHERE bot = $1 AND chat = $2")
-        .bind(&bot)
-        .bind(key)
-        .execute(&state.runtime.store.pool)
+    let had = state
+        .runtime
+        .store
+        .unregister(&bot, key)
         .await
         .map_err(ApiError::internal)?;
     if let Some(cache) = &state.runtime.cache {
         cache.invalidate(&bot);
     }
-    if done.rows_affected() == 0 {
+    if !had {
         return Err(ApiError::not_found(format!("no user {key} is registered")));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -662,19 +651,19 @@ async fn list_auth_requests(
             ));
         }
     };
-    let rows =
-        sqlx::query("SELECT id, chat, name, data, created_at, status FROM auth_requests WHERE bot = $1 AND status <> 'draft' ORDER BY id")
-            .bind(&bot)
-            .fetch_all(&state.runtime.store.pool)
-            .await
-            .map_err(ApiError::internal)?;
+    let rows = state
+        .runtime
+        .store
+        .auth_requests(&bot)
+        .await
+        .map_err(ApiError::internal)?;
     let items: Vec<Json> = rows
         .iter()
-        .filter(|r| status.as_ref().is_none_or(|s| r.get::<String, _>(5) == *s))
+        .filter(|r| status.as_ref().is_none_or(|s| r.status == *s))
         .map(|r| {
             json!({
-                "id": r.get::<i64, _>(0), "key": r.get::<i64, _>(1), "name": r.get::<String, _>(2), "data": r.get::<String, _>(3),
-                "created_at": sql::parse_stored_time(&r.get::<String, _>(4)).to_rfc3339(), "status": r.get::<String, _>(5),
+                "id": r.id, "key": r.key, "name": r.name, "data": r.data,
+                "created_at": sql::parse_stored_time(&r.created_at).to_rfc3339(), "status": r.status,
             })
         })
         .collect();

@@ -65,11 +65,7 @@ async fn send(args: Args) -> u8 {
     };
     let result: Result<Result<(i64, String), String>, sqlx::Error> = async {
         let mut tx = store.pool.begin().await?;
-        let known: Option<i64> = sqlx::query_scalar("SELECT chat FROM chats WHERE bot = $1 AND chat = $2")
-            .bind(&args.bot)
-            .bind(args.to)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let known = crate::store::queries::chat_name(&mut tx, &args.bot, args.to).await?;
         if known.is_none() {
             return Ok(Err(format!(
                 "chat {} has never talked to the bot `{}`",

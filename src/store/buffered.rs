@@ -14,12 +14,11 @@
 
 use super::cache::StateCache;
 use super::commit::{self, Committed, Job};
-use super::sql::{REGISTRATION, REQUEST_COLUMNS, SqlStore, StoreError, now_text, request_from_row};
+use super::sql::{REQUEST_COLUMNS, SqlStore, StoreError, now_text, read_registration, request_from_row};
 use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
 use crate::engine::{AuthRequest, AuthStatus, Outgoing, Principal, Session, User, World, WorldError};
 use crate::expr::Value;
 use chrono::{DateTime, FixedOffset};
-use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 
 /// What one engine step changed, to be committed with its update.
@@ -184,20 +183,7 @@ impl World for BufferedWorld<'_> {
             },
             None => None,
         };
-        let found: Option<Principal> = self.read(async |store, bot| {
-            sqlx::query(REGISTRATION)
-                .bind(bot)
-                .bind(key)
-                .fetch_optional(&store.pool)
-                .await
-                .map(|r| {
-                    r.map(|r| Principal {
-                        kind: r.get(0),
-                        id: r.get(1),
-                        name: r.get(2),
-                    })
-                })
-        })?;
+        let found = self.read(async |store, bot| read_registration(&store.pool, bot, key).await)?;
         if let (Some(cache), Some(generation)) = (self.cache, generation) {
             cache.fill_registration(&self.bot, key, found.clone(), generation);
         }

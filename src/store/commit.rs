@@ -89,8 +89,7 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
             .await?;
         if fresh.rows_affected() == 0 {
             if guarded {
-                sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut **tx).await?;
-                sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
+                undo_job(tx).await?;
             }
             return Ok(Committed::Duplicate);
         }
@@ -107,8 +106,7 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
         .execute(&mut **tx)
         .await?;
         if done.rows_affected() == 0 && !c.created.contains(id) {
-            sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut **tx).await?;
-            sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
+            undo_job(tx).await?;
             return Ok(Committed::Conflict);
         }
     }
@@ -155,6 +153,13 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
     }
     let queued = job.out.len() - to_send.len();
     Ok(Committed::Messages { to_send, queued })
+}
+
+/// Undoes what a job wrote since its savepoint.
+async fn undo_job(tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+    sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut **tx).await?;
+    sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// The owner for a job's messages: the job's, unless a message to one of their chats

@@ -9,6 +9,7 @@ pub mod inbox;
 mod memory;
 pub mod outbox;
 pub mod plans;
+pub mod queries;
 pub mod sql;
 
 pub use memory::{MemoryWorld, Stub};

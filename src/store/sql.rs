@@ -488,6 +488,24 @@ pub const SESSION: &str = "SELECT data FROM sessions WHERE bot = $1 AND chat = $
 pub const REGISTRATION: &str =
     "SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2";
 
+/// A chat's registration, through any executor (the pool, a transaction).
+pub(crate) async fn read_registration<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
+    bot: &str,
+    key: i64,
+) -> Result<Option<Principal>, sqlx::Error> {
+    let row = sqlx::query(REGISTRATION)
+        .bind(bot)
+        .bind(key)
+        .fetch_optional(executor)
+        .await?;
+    Ok(row.map(|r| Principal {
+        kind: r.get(0),
+        id: r.get(1),
+        name: r.get(2),
+    }))
+}
+
 pub(crate) const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
 
 impl World for TxWorld<'_> {
@@ -509,15 +527,7 @@ impl World for TxWorld<'_> {
     }
 
     fn registration(&mut self, key: i64) -> Result<Option<Principal>, WorldError> {
-        let row: Result<Option<(String, String, String)>, WorldError> = self.run(async |tx, bot| {
-            sqlx::query("SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2")
-                .bind(bot)
-                .bind(key)
-                .fetch_optional(&mut **tx)
-                .await
-                .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2))))
-        });
-        Ok(row?.map(|(kind, id, name)| Principal { kind, id, name }))
+        self.run(async |tx, bot| read_registration(&mut **tx, bot, key).await)
     }
 
     fn register(
