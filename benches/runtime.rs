@@ -32,6 +32,7 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 struct Figures {
     updates: usize,
+    polls: usize,
     cpu_us: f64,
     per_second: f64,
     p50_ms: f64,
@@ -42,8 +43,13 @@ impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} updates: {:.0} µs CPU per update, {:.0} updates/s, latency p50 {:.1} ms, p99 {:.1} ms",
-            self.updates, self.cpu_us, self.per_second, self.p50_ms, self.p99_ms
+            "{} updates: {:.0} µs CPU per update, {:.0} updates/s, latency p50 {:.1} ms, p99 {:.1} ms, {:.2} getUpdates per update",
+            self.updates,
+            self.cpu_us,
+            self.per_second,
+            self.p50_ms,
+            self.p99_ms,
+            self.polls as f64 / self.updates as f64
         )
     }
 }
@@ -70,6 +76,7 @@ async fn drive(
 ) -> Figures {
     let total = tokens.len() * users as usize * rounds;
     let already: usize = tokens.iter().map(|t| fake.count(t, "SendMessage")).sum();
+    let polls_before: usize = tokens.iter().map(|t| fake.count(t, "GetUpdates")).sum();
     let cpu_before = cpu_seconds(pid);
     let started = Instant::now();
     let mut n = 0usize;
@@ -95,8 +102,10 @@ async fn drive(
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid) - cpu_before;
     let latencies: Vec<Duration> = tokens.iter().flat_map(|t| fake.reply_latencies(t)).collect();
+    let polls: usize = tokens.iter().map(|t| fake.count(t, "GetUpdates")).sum::<usize>() - polls_before;
     Figures {
         updates: total,
+        polls,
         cpu_us: cpu / total as f64 * 1e6,
         per_second: total as f64 / elapsed,
         p50_ms: percentile(latencies.clone(), 0.5),

@@ -179,7 +179,7 @@ async fn suite(url: &str) {
             assert_eq!(stale.len(), 2, "chats 5 and 6 wait");
 
             // The outbox: idempotency, and a claim of one message per chat at a time.
-            let mut tx = store.pool.begin().await.unwrap();
+            let mut tx = store.begin().await.unwrap();
             for (chat, text, key) in [
                 (20, "a1", Some("k")),
                 (20, "a2", None),
@@ -260,7 +260,7 @@ async fn suite(url: &str) {
                 "waiting updates are kept"
             );
             // The idempotency key of a deleted message is free again.
-            let mut tx = store.pool.begin().await.unwrap();
+            let mut tx = store.begin().await.unwrap();
             let m = NewMessage {
                 bot: "demo",
                 chat: 20,

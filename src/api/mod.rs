@@ -137,9 +137,7 @@ async fn in_transaction<T: Send + 'static>(
     let bot = bot.to_string();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let tx = handle
-            .block_on(runtime.store.pool.begin())
-            .map_err(ApiError::internal)?;
+        let tx = handle.block_on(runtime.store.begin()).map_err(ApiError::internal)?;
         let mut world = TxWorld {
             tx: Some(tx),
             bot,

@@ -118,6 +118,14 @@ async fn serve(args: Args) -> u8 {
     };
     // Every token is checked before anything is served.
     let mut served = Vec::new();
+    // One HTTP client (one connection pool) for every bot, instead of one each.
+    let client = match teloxide::net::default_reqwest_settings().build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot build the HTTP client: {e}");
+            return super::USAGE;
+        }
+    };
     for definition in bots {
         let var = definition.token_env.clone();
         let Ok(token) = std::env::var(&var) else {
@@ -127,7 +135,7 @@ async fn serve(args: Args) -> u8 {
             );
             return super::USAGE;
         };
-        let mut api = Bot::new(token.clone());
+        let mut api = Bot::with_client(token.clone(), client.clone());
         if let Some(u) = &api_url {
             api = api.set_api_url(u.clone());
         }

@@ -64,7 +64,7 @@ async fn send(args: Args) -> u8 {
         }
     };
     let result: Result<Result<(i64, String), String>, sqlx::Error> = async {
-        let mut tx = store.pool.begin().await?;
+        let mut tx = store.begin().await?;
         let known = crate::store::queries::chat_name(&mut tx, &args.bot, args.to).await?;
         if known.is_none() {
             return Ok(Err(format!(

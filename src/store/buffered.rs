@@ -13,8 +13,8 @@
 //! aborts the step; it never stands for "nothing stored".
 
 use super::cache::StateCache;
-use super::commit::{self, Committed, Job};
-use super::sql::{REQUEST_COLUMNS, SqlStore, StoreError, now_text, read_registration, request_from_row};
+use super::commit::{self, Committed, Job, Work};
+use super::sql::{REQUEST_COLUMNS, SqlStore, StoreError, now_text, request_from_row};
 use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
 use crate::engine::{AuthRequest, AuthStatus, Outgoing, Principal, Session, User, World, WorldError};
 use crate::expr::Value;
@@ -113,7 +113,7 @@ impl<'a> BufferedWorld<'a> {
         out: &[Outgoing],
         now: DateTime<FixedOffset>,
     ) -> Result<(), CommitError> {
-        let job = Job {
+        let job = Work::Job(Box::new(Job {
             bot: self.bot.clone(),
             update_id,
             chat: user.chat,
@@ -123,7 +123,7 @@ impl<'a> BufferedWorld<'a> {
             out: out.to_vec(),
             owner: None,
             now,
-        };
+        }));
         let results = self
             .handle
             .block_on(commit::commit_batch(self.store, std::slice::from_ref(&job)))
@@ -131,7 +131,7 @@ impl<'a> BufferedWorld<'a> {
         match results.into_iter().next() {
             Some(Committed::Messages { .. }) => Ok(()),
             Some(Committed::Duplicate) => Err(CommitError::Duplicate),
-            Some(Committed::Conflict) | None => Err(CommitError::Conflict),
+            Some(Committed::Conflict | Committed::Received(_)) | None => Err(CommitError::Conflict),
         }
     }
 
@@ -164,6 +164,15 @@ impl World for BufferedWorld<'_> {
     }
 
     fn save_session(&mut self, chat: i64, user: i64, session: &Session) -> Result<(), WorldError> {
+        // A session the step left as it was read needs no write.
+        if self
+            .sessions
+            .get(&(chat, user))
+            .is_some_and(|s| s.as_ref() == Some(session))
+            && !self.changes.sessions.contains_key(&(chat, user))
+        {
+            return Ok(());
+        }
         self.sessions.insert((chat, user), Some(session.clone()));
         self.changes.sessions.insert((chat, user), session.clone());
         Ok(())
@@ -183,7 +192,7 @@ impl World for BufferedWorld<'_> {
             },
             None => None,
         };
-        let found = self.read(async |store, bot| read_registration(&store.pool, bot, key).await)?;
+        let found = self.read(async |store, bot| store.registration(bot, key).await)?;
         if let (Some(cache), Some(generation)) = (self.cache, generation) {
             cache.fill_registration(&self.bot, key, found.clone(), generation);
         }

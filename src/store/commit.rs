@@ -9,6 +9,7 @@
 //! each job on its own, so that one bad job cannot hold the others back.
 
 use super::buffered::Changes;
+use super::inbox::{self, Received};
 use super::sql::{self, OutboxMessage, SqlStore, StoreError, now_text};
 use crate::engine::Outgoing;
 use chrono::{DateTime, FixedOffset};
@@ -29,6 +30,16 @@ pub const OTHERS_WAITING: &str = "SELECT id FROM outbox WHERE bot = $1 AND chat 
      AND status IN ('scheduled', 'queued', 'sending') \
      AND (owner IS NULL OR owner <> $3) AND (status = 'sending' OR due_at <= $4 OR attempts > 0) LIMIT 1";
 
+/// A decision on a request, written only while it is pending.
+pub const DECIDE_REQUEST: &str =
+    "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4 AND status = 'pending'";
+/// A request created in the step: from draft to its status.
+pub const CONFIRM_REQUEST: &str = "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4";
+pub const RECORD_CHAT: &str =
+    "INSERT INTO chats (bot, chat, name, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT (bot, chat) DO NOTHING";
+pub const INSERT_REPLY: &str = "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, \
+     attempts, owner, claimed_at) VALUES ($1, $2, $3, $4, '[]', $5, $6, $6, 0, $7, $8) RETURNING id";
+
 /// One handled update (or an HTTP API step) to commit.
 #[derive(Debug)]
 pub struct Job {
@@ -46,8 +57,25 @@ pub struct Job {
     pub now: DateTime<FixedOffset>,
 }
 
+/// What a group commit takes: received updates to store in the inbox, or a handled update.
+#[derive(Debug)]
+pub enum Work {
+    Receive(Receive),
+    Job(Box<Job>),
+}
+
+/// Updates received from Telegram, to be stored before Telegram is told they arrived.
+#[derive(Debug)]
+pub struct Receive {
+    pub bot: String,
+    pub updates: Vec<Received>,
+    pub now: DateTime<FixedOffset>,
+}
+
 #[derive(Debug)]
 pub enum Committed {
+    /// Received updates stored; the ids that were new (a redelivery is stored once).
+    Received(Vec<i64>),
     /// Committed. `to_send`: the messages the job's owner sends from memory; `queued`: how many
     /// were left to a claim instead.
     Messages {
@@ -58,12 +86,18 @@ pub enum Committed {
     Conflict,
 }
 
-/// Commits the jobs in one transaction; a result per job, in order.
-pub async fn commit_batch(store: &SqlStore, jobs: &[Job]) -> Result<Vec<Committed>, StoreError> {
-    let mut tx = store.pool.begin().await?;
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        results.push(apply(&mut tx, job).await?);
+/// Commits the work in one transaction; a result per item, in order.
+pub async fn commit_batch(store: &SqlStore, works: &[Work]) -> Result<Vec<Committed>, StoreError> {
+    if let Some(e) = &store.embedded {
+        return e.commit(works);
+    }
+    let mut tx = store.begin().await?;
+    let mut results = Vec::with_capacity(works.len());
+    for work in works {
+        results.push(match work {
+            Work::Job(job) => apply(&mut tx, job).await?,
+            Work::Receive(r) => Committed::Received(inbox::receive_in(&mut tx, &r.bot, &r.updates, r.now).await?),
+        });
     }
     tx.commit().await?;
     Ok(results)
@@ -115,7 +149,7 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
     }
     for id in &c.created {
         let r = &c.requests[id];
-        sqlx::query("UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4")
+        sqlx::query(CONFIRM_REQUEST)
             .bind(r.status.as_str())
             .bind(&r.reason)
             .bind(bot)
@@ -127,15 +161,13 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
         sql::upsert_registration(tx, bot, *key, p, name, &now_text(*when)).await?;
     }
     if job.record_chat {
-        sqlx::query(
-            "INSERT INTO chats (bot, chat, name, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT (bot, chat) DO NOTHING",
-        )
-        .bind(bot)
-        .bind(job.chat)
-        .bind(&job.chat_name)
-        .bind(&at)
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(RECORD_CHAT)
+            .bind(bot)
+            .bind(job.chat)
+            .bind(&job.chat_name)
+            .bind(&at)
+            .execute(&mut **tx)
+            .await?;
     }
     for (&key, session) in &c.sessions {
         sql::upsert_session(tx, bot, key, session, &at).await?;
@@ -198,20 +230,17 @@ async fn insert_reply(
 ) -> Result<OutboxMessage, sqlx::Error> {
     let keyboard = serde_json::to_string(&m.keyboard).expect("keyboards serialize");
     let status = if owner.is_some() { "sending" } else { "queued" };
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts, owner, claimed_at) \
-         VALUES ($1, $2, $3, $4, '[]', $5, $6, $6, 0, $7, $8) RETURNING id",
-    )
-    .bind(bot)
-    .bind(m.to)
-    .bind(&m.text)
-    .bind(keyboard)
-    .bind(status)
-    .bind(at)
-    .bind(owner)
-    .bind(owner.map(|_| at))
-    .fetch_one(&mut **tx)
-    .await?;
+    let id: i64 = sqlx::query_scalar(INSERT_REPLY)
+        .bind(bot)
+        .bind(m.to)
+        .bind(&m.text)
+        .bind(keyboard)
+        .bind(status)
+        .bind(at)
+        .bind(owner)
+        .bind(owner.map(|_| at))
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(OutboxMessage {
         id,
         chat: m.to,

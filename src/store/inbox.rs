@@ -30,37 +30,27 @@ pub const WAITING_CHATS: &str =
 const INSERT_CHUNK: usize = 200;
 
 impl SqlStore {
-    /// Stores received updates in one transaction; gives back the ids that were new
-    /// (a redelivered update is stored once and handled once).
+    /// Stores received updates in one transaction of their own; gives back the ids that
+    /// were new (a redelivered update is stored once and handled once). The runtime stores
+    /// them through the group commit instead.
     pub async fn receive(
         &self,
         bot: &str,
         updates: &[Received],
         now: DateTime<FixedOffset>,
     ) -> Result<Vec<i64>, StoreError> {
-        let at = now_text(now);
-        let mut fresh = Vec::with_capacity(updates.len());
-        let mut tx = self.pool.begin().await?;
-        for chunk in updates.chunks(INSERT_CHUNK) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let p = i * 4;
-                    format!("($1, ${}, ${}, ${}, 'new', 0, ${})", p + 2, p + 3, p + 4, p + 5)
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO inbox (bot, update_id, chat, payload, status, attempts, received_at) VALUES {} \
-                 ON CONFLICT (bot, update_id) DO NOTHING RETURNING update_id",
-                values.join(", ")
-            );
-            let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(bot);
-            for u in chunk {
-                query = query.bind(u.update_id).bind(u.chat).bind(&u.payload).bind(&at);
-            }
-            fresh.extend(query.fetch_all(&mut *tx).await?);
+        let work = super::commit::Work::Receive(super::commit::Receive {
+            bot: bot.to_string(),
+            updates: updates.to_vec(),
+            now,
+        });
+        match super::commit::commit_batch(self, std::slice::from_ref(&work))
+            .await?
+            .pop()
+        {
+            Some(super::commit::Committed::Received(fresh)) => Ok(fresh),
+            _ => Ok(Vec::new()),
         }
-        tx.commit().await?;
-        Ok(fresh)
     }
 
     /// A chat's updates waiting to be handled, oldest first.
@@ -144,6 +134,36 @@ impl SqlStore {
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
+}
+
+/// Stores received updates inside a transaction; the ids that were new.
+pub(crate) async fn receive_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    bot: &str,
+    updates: &[Received],
+    now: DateTime<FixedOffset>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let at = now_text(now);
+    let mut fresh = Vec::with_capacity(updates.len());
+    for chunk in updates.chunks(INSERT_CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 4;
+                format!("($1, ${}, ${}, ${}, 'new', 0, ${})", p + 2, p + 3, p + 4, p + 5)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO inbox (bot, update_id, chat, payload, status, attempts, received_at) VALUES {} \
+             ON CONFLICT (bot, update_id) DO NOTHING RETURNING update_id",
+            values.join(", ")
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(bot);
+        for u in chunk {
+            query = query.bind(u.update_id).bind(u.chat).bind(&u.payload).bind(&at);
+        }
+        fresh.extend(query.fetch_all(&mut **tx).await?);
+    }
+    Ok(fresh)
 }
 
 fn received(r: &sqlx::any::AnyRow) -> Received {

@@ -5,6 +5,7 @@
 pub mod buffered;
 pub mod cache;
 pub mod commit;
+mod embedded;
 pub mod inbox;
 mod memory;
 pub mod outbox;

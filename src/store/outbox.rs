@@ -85,6 +85,67 @@ pub const RETAIN_INBOX: &str = "DELETE FROM inbox WHERE (bot, update_id) IN \
 pub const RETAIN_OUTBOX: &str =
     "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE finished_at < $1 LIMIT 1000)";
 
+/// A value bound to a statement, for statements built once for both drivers.
+#[derive(Debug, Clone)]
+pub enum SqlValue {
+    Int(i64),
+    MaybeInt(Option<i64>),
+    Text(String),
+}
+
+/// The statement that records a delivery outcome other than `Sent`, with its values.
+pub fn delivery_statement(d: &Delivery) -> (&'static str, Vec<SqlValue>) {
+    use SqlValue::{Int, MaybeInt, Text};
+    match d {
+        Delivery::Sent {
+            id,
+            telegram_id,
+            parts,
+            at,
+        } => (
+            "UPDATE outbox SET status = 'sent', sent_at = $1, finished_at = $1, owner = NULL, \
+             telegram_message_id = COALESCE($2, telegram_message_id), parts_sent = $3 WHERE id = $4",
+            vec![Text(now_text(*at)), MaybeInt(*telegram_id), Int(*parts), Int(*id)],
+        ),
+        Delivery::PartSent { id, parts, telegram_id } => (
+            "UPDATE outbox SET parts_sent = $1, telegram_message_id = COALESCE($2, telegram_message_id) WHERE id = $3",
+            vec![Int(*parts), MaybeInt(*telegram_id), Int(*id)],
+        ),
+        Delivery::Retry {
+            id,
+            attempts,
+            due,
+            error,
+        } => (
+            "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL, attempts = $1, due_at = $2, \
+             last_error = $3 WHERE id = $4",
+            vec![Int(*attempts), Text(now_text(*due)), Text(error.clone()), Int(*id)],
+        ),
+        Delivery::Failed {
+            id,
+            attempts,
+            error,
+            at,
+        } => (
+            "UPDATE outbox SET status = 'failed', owner = NULL, attempts = $1, last_error = $2, finished_at = $3 \
+             WHERE id = $4",
+            vec![Int(*attempts), Text(error.clone()), Text(now_text(*at)), Int(*id)],
+        ),
+        Delivery::Blocked { id, error, at } => (
+            "UPDATE outbox SET status = 'blocked', owner = NULL, last_error = $1, finished_at = $2 WHERE id = $3",
+            vec![Text(error.clone()), Text(now_text(*at)), Int(*id)],
+        ),
+        Delivery::TextReplaced { id, text } => (
+            "UPDATE outbox SET text = $1 WHERE id = $2",
+            vec![Text(text.clone()), Int(*id)],
+        ),
+        Delivery::Released { id } => (
+            "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL WHERE id = $1 AND status = 'sending'",
+            vec![Int(*id)],
+        ),
+    }
+}
+
 fn duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(60))
 }
@@ -100,8 +161,11 @@ impl SqlStore {
         now: DateTime<FixedOffset>,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
+        if let Some(e) = &self.embedded {
+            return e.claim(bot, owner, now, limit);
+        }
         let now_s = now_text(now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let rows = sqlx::query(&claim_query(self.dialect))
             .bind(bot)
             .bind(&now_s)
@@ -128,7 +192,10 @@ impl SqlStore {
 
     /// Records delivery outcomes in one transaction: every `Sent` in one statement.
     pub async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        if let Some(e) = &self.embedded {
+            return e.record_deliveries(deliveries);
+        }
+        let mut tx = self.begin().await?;
         let sent: Vec<(i64, Option<i64>, i64, DateTime<FixedOffset>)> = deliveries
             .iter()
             .filter_map(|d| match d {
@@ -164,59 +231,16 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        for d in deliveries {
-            let query = match d {
-                Delivery::Sent { .. } => continue,
-                Delivery::PartSent {
-                    id,
-                    parts,
-                    telegram_id,
-                } => sqlx::query(
-                    "UPDATE outbox SET parts_sent = $1, telegram_message_id = COALESCE($2, telegram_message_id) WHERE id = $3",
-                )
-                .bind(*parts)
-                .bind(*telegram_id)
-                .bind(*id),
-                Delivery::Retry {
-                    id,
-                    attempts,
-                    due,
-                    error,
-                } => sqlx::query(
-                    "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL, attempts = $1, due_at = $2, \
-                     last_error = $3 WHERE id = $4",
-                )
-                .bind(*attempts)
-                .bind(now_text(*due))
-                .bind(error.as_str())
-                .bind(*id),
-                Delivery::Failed {
-                    id,
-                    attempts,
-                    error,
-                    at,
-                } => sqlx::query(
-                    "UPDATE outbox SET status = 'failed', owner = NULL, attempts = $1, last_error = $2, finished_at = $3 \
-                     WHERE id = $4",
-                )
-                .bind(*attempts)
-                .bind(error.as_str())
-                .bind(now_text(*at))
-                .bind(*id),
-                Delivery::Blocked { id, error, at } => sqlx::query(
-                    "UPDATE outbox SET status = 'blocked', owner = NULL, last_error = $1, finished_at = $2 WHERE id = $3",
-                )
-                .bind(error.as_str())
-                .bind(now_text(*at))
-                .bind(*id),
-                Delivery::TextReplaced { id, text } => sqlx::query("UPDATE outbox SET text = $1 WHERE id = $2")
-                    .bind(text.as_str())
-                    .bind(*id),
-                Delivery::Released { id } => sqlx::query(
-                    "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL WHERE id = $1 AND status = 'sending'",
-                )
-                .bind(*id),
-            };
+        for d in deliveries.iter().filter(|d| !matches!(d, Delivery::Sent { .. })) {
+            let (sql, values) = delivery_statement(d);
+            let mut query = sqlx::query(sql);
+            for v in values {
+                query = match v {
+                    SqlValue::Int(v) => query.bind(v),
+                    SqlValue::MaybeInt(v) => query.bind(v),
+                    SqlValue::Text(v) => query.bind(v),
+                };
+            }
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -240,7 +264,7 @@ impl SqlStore {
     /// back to the queue and forgets those instances; gives how many messages came back.
     pub async fn rescue(&self, now: DateTime<FixedOffset>, lease: Duration) -> Result<u64, StoreError> {
         let stale = now_text(now - duration(lease));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let back = sqlx::query(RESCUE).bind(&stale).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
             .bind(&stale)
@@ -252,7 +276,7 @@ impl SqlStore {
 
     /// Hands this instance's unsent messages back and ends its lease (a graceful stop).
     pub async fn leave(&self, instance: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(&format!(
             "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL WHERE {UNSENT} AND owner = $1"
         ))

@@ -28,6 +28,8 @@ pub struct SqlStore {
     /// PostgreSQL: the connections that hold per-chat advisory locks, apart from
     /// `pool`, so that chats waiting on a slow algorithm never starve the commits.
     lock_pool: Option<AnyPool>,
+    /// SQLite: the hot path through rusqlite (see `embedded.rs`).
+    pub(crate) embedded: Option<std::sync::Arc<super::embedded::Embedded>>,
 }
 
 /// PostgreSQL connections per instance for queries, and for chat locks.
@@ -153,12 +155,18 @@ impl SqlStore {
             ),
             Dialect::Sqlite => None,
         };
-        let store = SqlStore {
+        let mut store = SqlStore {
             pool,
             dialect,
             lock_pool,
+            embedded: None,
         };
         store.migrate().await?;
+        if dialect == Dialect::Sqlite
+            && let Some(path) = sqlite_path(&url)
+        {
+            store.embedded = Some(std::sync::Arc::new(super::embedded::Embedded::open(&path)?));
+        }
         Ok(store)
     }
 
@@ -180,7 +188,7 @@ impl SqlStore {
 
     async fn adopt_old_migrations(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), StoreError> {
         use sqlx::migrate::Migrate;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if self.dialect == Dialect::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7263541)")
                 .execute(&mut *tx)
@@ -220,6 +228,9 @@ impl SqlStore {
 
     /// The stored session of one user, if any (undecodable ones are logged and dropped).
     pub async fn session(&self, bot: &str, chat: i64, user: i64) -> Result<Option<Session>, StoreError> {
+        if let Some(e) = &self.embedded {
+            return Ok(e.session(bot, chat, user)?.and_then(|d| decode_session(bot, chat, &d)));
+        }
         let data: Option<String> = sqlx::query_scalar(SESSION)
             .bind(bot)
             .bind(chat)
@@ -253,6 +264,17 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that read first could not write after another
+    /// connection's commit (the hot path writes through a connection of its own), and
+    /// waiting for the lock is what `busy_timeout` does.
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Serializes the handling of one chat's updates across instances (PostgreSQL advisory
@@ -294,7 +316,7 @@ impl SqlStore {
     }
 }
 
-fn decode_session(bot: &str, chat: i64, data: &str) -> Option<Session> {
+pub(crate) fn decode_session(bot: &str, chat: i64, data: &str) -> Option<Session> {
     match serde_json::from_str(data) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -302,6 +324,14 @@ fn decode_session(bot: &str, chat: i64, data: &str) -> Option<Session> {
             None
         }
     }
+}
+
+/// The file of a SQLite URL (`None` for an in-memory database, which a second
+/// connection could not share).
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_string())
 }
 
 /// Hides the password of a database URL.
@@ -415,6 +445,13 @@ impl TxWorld<'_> {
     }
 }
 
+pub const UPSERT_SESSION: &str = "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at";
+pub const UPSERT_REGISTRATION: &str = "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
+     principal_id = excluded.principal_id, principal_name = excluded.principal_name, name = excluded.name, \
+     registered_at = excluded.registered_at";
+
 /// Inserts or replaces a session.
 pub(crate) async fn upsert_session(
     conn: &mut sqlx::AnyConnection,
@@ -423,18 +460,15 @@ pub(crate) async fn upsert_session(
     session: &Session,
     at: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-    )
-    .bind(bot)
-    .bind(chat)
-    .bind(user)
-    .bind(serde_json::to_string(session).expect("sessions serialize"))
-    .bind(at)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    sqlx::query(UPSERT_SESSION)
+        .bind(bot)
+        .bind(chat)
+        .bind(user)
+        .bind(serde_json::to_string(session).expect("sessions serialize"))
+        .bind(at)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Registers a chat as a principal, or changes its registration.
@@ -446,22 +480,17 @@ pub(crate) async fn upsert_registration(
     name: &str,
     at: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
-         principal_id = excluded.principal_id, principal_name = excluded.principal_name, name = excluded.name, \
-         registered_at = excluded.registered_at",
-    )
-    .bind(bot)
-    .bind(key)
-    .bind(&principal.kind)
-    .bind(&principal.id)
-    .bind(&principal.name)
-    .bind(name)
-    .bind(at)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    sqlx::query(UPSERT_REGISTRATION)
+        .bind(bot)
+        .bind(key)
+        .bind(&principal.kind)
+        .bind(&principal.id)
+        .bind(&principal.name)
+        .bind(name)
+        .bind(at)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 pub(crate) fn request_from_row(r: &AnyRow) -> AuthRequest {
@@ -487,6 +516,16 @@ pub(crate) fn request_from_row(r: &AnyRow) -> AuthRequest {
 pub const SESSION: &str = "SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3";
 pub const REGISTRATION: &str =
     "SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2";
+
+impl SqlStore {
+    /// A chat's registration.
+    pub async fn registration(&self, bot: &str, key: i64) -> Result<Option<Principal>, StoreError> {
+        match &self.embedded {
+            Some(e) => e.registration(bot, key),
+            None => Ok(read_registration(&self.pool, bot, key).await?),
+        }
+    }
+}
 
 /// A chat's registration, through any executor (the pool, a transaction).
 pub(crate) async fn read_registration<'e>(

@@ -14,7 +14,7 @@
 use super::{Runtime, ServedBot, incoming, too_many_requests};
 use crate::engine;
 use crate::store::buffered::BufferedWorld;
-use crate::store::commit::{Committed, Job};
+use crate::store::commit::{Committed, Job, Receive, Work};
 use crate::store::inbox::Received;
 use crate::store::sql::{Dialect, StoreError};
 use std::collections::{HashMap, VecDeque};
@@ -79,12 +79,17 @@ impl Chats {
     /// Stores received updates in the inbox (one transaction), then queues the new ones
     /// for their chats. `Ok` means they are stored: Telegram may forget them.
     pub async fn receive(self: &Arc<Self>, bot: &Arc<ServedBot>, updates: Vec<Arrived>) -> Result<(), StoreError> {
-        let stored: Vec<Received> = updates.iter().map(|u| u.stored.clone()).collect();
-        let fresh = self
-            .runtime
-            .store
-            .receive(&bot.id, &stored, (self.runtime.clock)())
-            .await?;
+        let work = Work::Receive(Receive {
+            bot: bot.id.clone(),
+            updates: updates.iter().map(|u| u.stored.clone()).collect(),
+            now: (self.runtime.clock)(),
+        });
+        let fresh = match self.runtime.commits.submit(work).await {
+            Some(Ok(Committed::Received(fresh))) => fresh,
+            Some(Ok(_)) => Vec::new(),
+            Some(Err(e)) => return Err(e),
+            None => return Err(StoreError("the group commit has stopped".into())),
+        };
         for u in updates {
             if fresh.contains(&u.stored.update_id) {
                 self.dispatch(bot, u);
@@ -334,7 +339,7 @@ impl Chats {
                 update_id: Some(update_id),
                 chat: incoming.user.chat,
                 chat_name: incoming.user.name.clone(),
-                record_chat: true,
+                record_chat: runtime.chat_unknown(&bot.id, incoming.user.chat),
                 changes,
                 out,
                 owner: Some(runtime.instance.clone()),
@@ -342,7 +347,8 @@ impl Chats {
             };
             match self.commit(bot, job).await? {
                 Committed::Conflict => continue,
-                Committed::Duplicate | Committed::Messages { .. } => {}
+                Committed::Duplicate | Committed::Received(_) => {}
+                Committed::Messages { .. } => runtime.chat_recorded(&bot.id, incoming.user.chat),
             }
             crate::metrics::handled(&bot.id, started.elapsed());
             // Every callback query is answered, so the user's button stops spinning.
@@ -369,7 +375,7 @@ impl Chats {
         let committed = self
             .runtime
             .commits
-            .submit(job)
+            .submit(Work::Job(Box::new(job)))
             .await
             .ok_or_else(|| Failure::Error("the group commit has stopped".into()))?
             .map_err(|e| Failure::Error(e.to_string()))?;

@@ -23,7 +23,7 @@ use crate::algorithms::Builtins;
 use crate::engine::{self, Event, Outgoing, User};
 use crate::model::CompiledBot;
 use crate::store::cache::StateCache;
-use crate::store::commit::{self, Committed, Job};
+use crate::store::commit::{self, Committed, Work};
 use crate::store::outbox::Delivery;
 use crate::store::sql::{Dialect, OutboxMessage, SqlStore, StoreError};
 use chrono::{DateTime, FixedOffset};
@@ -111,11 +111,30 @@ pub struct Runtime {
     /// Sessions and registrations in memory, when this process alone writes the database (SQLite).
     pub cache: Option<StateCache>,
     /// The group commit of handled updates.
-    pub commits: Batcher<Job, Result<Committed, StoreError>>,
+    pub commits: Batcher<Work, Result<Committed, StoreError>>,
     /// Delivery outcomes, written in batches.
     pub deliveries: Batcher<Delivery, ()>,
     /// How long an instance's lease lasts without a heartbeat.
     pub lease: Duration,
+    /// Chats known to be recorded as having talked to their bot (saves a write per update).
+    known_chats: Mutex<std::collections::HashSet<(String, i64)>>,
+}
+
+impl Runtime {
+    /// Whether a chat still has to be recorded as one that talked to its bot.
+    pub fn chat_unknown(&self, bot: &str, chat: i64) -> bool {
+        let known = self.known_chats.lock().unwrap_or_else(|e| e.into_inner());
+        !known.contains(&(bot.to_string(), chat))
+    }
+
+    /// Remembers that a chat is recorded.
+    pub fn chat_recorded(&self, bot: &str, chat: i64) {
+        let mut known = self.known_chats.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() > 1_000_000 {
+            known.clear();
+        }
+        known.insert((bot.to_string(), chat));
+    }
 }
 
 /// How the runtime is tuned (hidden flags of `run`, and tests).
@@ -151,14 +170,14 @@ impl Runtime {
         Arc::new_cyclic(|me: &std::sync::Weak<Runtime>| {
             let committer_store = store.clone();
             let me_commit = me.clone();
-            let commits = Batcher::spawn(tuning.commit_batch, tuning.commit_linger, move |jobs: Vec<Job>| {
+            let commits = Batcher::spawn(tuning.commit_batch, tuning.commit_linger, move |jobs: Vec<Work>| {
                 let store = committer_store.clone();
                 let runtime = me_commit.clone();
                 async move {
                     let results = group_commit(&store, &jobs).await;
                     if let Some(cache) = runtime.upgrade().as_ref().and_then(|r| r.cache.as_ref()) {
-                        for (job, result) in jobs.iter().zip(&results) {
-                            if let Ok(Committed::Messages { .. }) = result {
+                        for (work, result) in jobs.iter().zip(&results) {
+                            if let (Work::Job(job), Ok(Committed::Messages { .. })) = (work, result) {
                                 cache.committed(
                                     &job.bot,
                                     job.changes.sessions.iter().map(|(k, v)| (*k, v)),
@@ -207,6 +226,7 @@ impl Runtime {
                 commits,
                 deliveries,
                 lease: tuning.lease,
+                known_chats: Mutex::new(Default::default()),
             }
         })
     }
@@ -214,7 +234,7 @@ impl Runtime {
 
 /// Commits a batch of jobs; when the batch fails, each job on its own, so that one bad
 /// job fails alone.
-async fn group_commit(store: &SqlStore, jobs: &[Job]) -> Vec<Result<Committed, StoreError>> {
+async fn group_commit(store: &SqlStore, jobs: &[Work]) -> Vec<Result<Committed, StoreError>> {
     match commit::commit_batch(store, jobs).await {
         Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) if jobs.len() == 1 => vec![Err(e)],
