@@ -241,14 +241,5 @@ async fn insert_reply(
         .bind(owner.map(|_| at))
         .fetch_one(&mut **tx)
         .await?;
-    Ok(OutboxMessage {
-        id,
-        chat: m.to,
-        text: m.text.clone(),
-        keyboard: m.keyboard.clone(),
-        attachments: Vec::new(),
-        attempts: 0,
-        parts_sent: 0,
-        claimed_at: at.to_string(),
-    })
+    Ok(OutboxMessage::reply(id, m, at))
 }

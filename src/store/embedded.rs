@@ -283,16 +283,7 @@ fn apply(tx: &Transaction<'_>, job: &Job) -> rusqlite::Result<Committed> {
         )?
         .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         if owner.is_some() {
-            to_send.push(OutboxMessage {
-                id,
-                chat: m.to,
-                text: m.text.clone(),
-                keyboard: m.keyboard.clone(),
-                attachments: Vec::new(),
-                attempts: 0,
-                parts_sent: 0,
-                claimed_at: at.clone(),
-            });
+            to_send.push(OutboxMessage::reply(id, m, &at));
         }
     }
     let queued = job.out.len() - to_send.len();

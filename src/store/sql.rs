@@ -374,6 +374,20 @@ pub struct Attachment {
 }
 
 impl OutboxMessage {
+    /// A reply just stored with `id`, taken by this instance at `at`.
+    pub(crate) fn reply(id: i64, m: &Outgoing, at: &str) -> OutboxMessage {
+        OutboxMessage {
+            id,
+            chat: m.to,
+            text: m.text.clone(),
+            keyboard: m.keyboard.clone(),
+            attachments: Vec::new(),
+            attempts: 0,
+            parts_sent: 0,
+            claimed_at: at.to_string(),
+        }
+    }
+
     pub(crate) fn from_row(r: &AnyRow) -> OutboxMessage {
         let keyboard: String = r.get(3);
         let attachments: String = r.get(4);
