@@ -112,3 +112,26 @@ fn a_changed_definition_makes_old_buttons_stale() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
 }
+
+#[test]
+fn a_press_names_an_older_message_with_a_caret() {
+    let bot = compile(Path::new("bots/demo.toml"));
+    // Two choices of one user: `^2` presses the older message's button.
+    let script = "@bot demo\n> Выбор\n< Выберите один из вариантов\n> Меню\n< Я умею: *\n> Выбор\n< Выберите один из вариантов\n\
+                  > [Вариант №2] ^2\n< Вы выбрали «Вариант №2». Подтвердить?\n";
+    let lines = botwright::transcript::parse(script).unwrap();
+    assert!(matches!(
+        &lines[7].1,
+        botwright::transcript::Line::Press { label, nth: 2 } if label == "Вариант №2"
+    ));
+    if let Err(f) = botwright::transcript::replay(&bot, &lines) {
+        panic!("{}: {}", f.line, f.message);
+    }
+    // A message count beyond the messages with that button is a failure at its line.
+    let lines =
+        botwright::transcript::parse("@bot demo\n> Выбор\n< Выберите один из вариантов\n> [Вариант №1] ^3\n").unwrap();
+    let failure = botwright::transcript::replay(&bot, &lines).unwrap_err();
+    assert_eq!(failure.line, 4);
+    assert!(failure.message.contains("fewer than 3"), "{}", failure.message);
+    assert!(botwright::transcript::parse("@bot demo\n> [Вариант №1] ^0\n").is_err());
+}

@@ -129,3 +129,21 @@ fn only_responsible_operators_decide_requests() {
     );
     assert!(world.registrations.is_empty());
 }
+
+#[test]
+fn a_code_value_is_one_message_and_a_reply_at_most_ten() {
+    let text = std::fs::read_to_string("tests/transcripts/limits.toml").unwrap();
+    let bot = botwright::validate::compile("limits", &SourceFile::new("limits.toml", text), &mut Vec::new()).unwrap();
+    let mut world = MemoryWorld::default();
+    let code =
+        "join(split(join(split(join(split('aaaaaaaaaa', 'a'), 'bbbbbbbbbb'), 'b'), 'cccccccccc'), 'c'), 'ddddddddd\n')";
+    let out = handle(&bot, &mut world, &USER, &Event::Text(code.into()), now()).unwrap();
+    assert_eq!(out.len(), 1, "one message");
+    assert_eq!(out[0].text.chars().count(), 4096);
+    assert!(out[0].text.ends_with('…'));
+    let out = handle(&bot, &mut world, &USER, &Event::Text("long".into()), now()).unwrap();
+    assert_eq!(out.len(), 10);
+    assert!(out.iter().all(|m| m.text.chars().count() <= 4096));
+    assert!(out[9].text.ends_with('…'));
+    assert!(out[..9].iter().all(|m| !m.text.ends_with('…')));
+}

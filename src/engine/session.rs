@@ -19,6 +19,16 @@ pub struct Session {
     /// an earlier message's button re-enters the choice with the path it had then.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub entered: std::collections::BTreeMap<String, Vec<HistoryEntry>>,
+    /// The labels of the user's reply keyboard (the last `menu` sent; none after `hide_menu`),
+    /// normalized, and the record that set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub menu: Option<ReplyKeyboard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyKeyboard {
+    pub record: String,
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! One incoming event, handled in the processing order of bot-format.md.
 
 use super::buttons::Callback;
-use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
+use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, ReplyKeyboard, Session};
 use super::{Event, InlineButton, Keyboard, Outgoing, User, World, WorldError, world};
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::{self, Context, Value};
@@ -14,6 +14,57 @@ use indexmap::IndexMap;
 const MAX_HOPS: usize = 64;
 /// The longest button label, in bytes.
 const MAX_LABEL: usize = 64;
+/// Telegram's longest message, in characters.
+const MAX_MESSAGE_CHARS: usize = 4096;
+/// The most messages one update makes to its user.
+const MAX_REPLIES: usize = 10;
+
+/// `text` cut to at most `max` characters, the last being `…` when it was cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// At most [`MAX_REPLIES`] messages to `user`: a longer reply is cut, its last message ends
+/// with `…` and keeps the keyboard the reply ended with. Messages to others are kept.
+fn limit_replies(out: Vec<Outgoing>, user: i64) -> Vec<Outgoing> {
+    if out.iter().filter(|m| m.to == user).count() <= MAX_REPLIES {
+        return out;
+    }
+    let last_keyboard = out
+        .iter()
+        .rev()
+        .find(|m| m.to == user)
+        .map(|m| m.keyboard.clone())
+        .unwrap_or_default();
+    let mut kept = Vec::with_capacity(out.len());
+    let mut to_user = 0;
+    for m in out {
+        if m.to != user {
+            kept.push(m);
+            continue;
+        }
+        to_user += 1;
+        if to_user < MAX_REPLIES {
+            kept.push(m);
+        } else if to_user == MAX_REPLIES {
+            let mut text = cut(&m.text, MAX_MESSAGE_CHARS - 1);
+            if !text.ends_with('…') {
+                text.push('…');
+            }
+            kept.push(Outgoing {
+                to: m.to,
+                text,
+                keyboard: last_keyboard.clone(),
+            });
+        }
+    }
+    kept
+}
 
 /// Handles one event of one user and returns the messages to send, or the
 /// world's first failure (then nothing of the step may be kept).
@@ -56,7 +107,7 @@ pub fn handle(
         return Err(e);
     }
     world.save_session(user.chat, user.id, &session)?;
-    Ok(out)
+    Ok(limit_replies(out, user.chat))
 }
 
 /// The context of a record's action: what templates and algorithms see.
@@ -277,6 +328,23 @@ impl Turn<'_> {
         self.bot.cancel.iter().any(|w| w == norm)
     }
 
+    /// A top-level word: a top-level record's word, a `start` or `cancel` word, and with
+    /// `allow_code` an exposed algorithm's name or title.
+    fn is_top_level_word(&self, norm: &str) -> bool {
+        self.bot.top.contains_key(norm)
+            || self.bot.start.iter().any(|w| w == norm)
+            || self.is_cancel(norm)
+            || (self.bot.allow_code && self.bot.code_names.contains_key(norm))
+    }
+
+    /// A label of the user's reply keyboard.
+    fn is_menu_label(&self, norm: &str) -> bool {
+        self.session
+            .menu
+            .as_ref()
+            .is_some_and(|m| m.labels.iter().any(|l| l == norm))
+    }
+
     fn text(&mut self, text: &str) {
         let norm = normalize(text);
         // A cancel word is checked before anything else, always.
@@ -293,10 +361,25 @@ impl Turn<'_> {
             self.say(key, &[], Keyboard::None);
             return;
         }
-        // 1. A pending step takes the message.
+        // 1. A pending step takes the message. A confirmation or an `input` never takes a
+        // top-level word or a label of the user's reply keyboard (unless the input set that
+        // keyboard itself): such a text ends the step silently and goes on.
         if let Some(pending) = self.session.pending.take() {
-            self.pending(pending, text, &norm);
-            return;
+            let steps_aside = match &pending {
+                Pending::Confirm { .. } => self.is_top_level_word(&norm) || self.is_menu_label(&norm),
+                Pending::Input { record, .. } => {
+                    let own_menu = self.session.menu.as_ref().is_some_and(|m| &m.record == record);
+                    self.is_top_level_word(&norm) || (!own_menu && self.is_menu_label(&norm))
+                }
+                _ => false,
+            };
+            if !steps_aside {
+                self.pending(pending, text, &norm);
+                return;
+            }
+            if matches!(pending, Pending::Confirm { .. }) {
+                self.session.open = None;
+            }
         }
         // 2. A start word: the greeting.
         if self.bot.start.contains(&norm) {
@@ -553,10 +636,12 @@ impl Turn<'_> {
                 .find(|i| normalize(&i.label) == norm || normalize(&i.value) == norm)
             {
                 Some(item) => ChosenOption::Dynamic(item.clone()),
-                None if record.star_option.is_some() => ChosenOption::Dynamic(DynamicOption {
-                    label: text.to_string(),
-                    value: text.to_string(),
-                }),
+                None if record.star_option.is_some() && !self.is_top_level_word(norm) && !self.is_menu_label(norm) => {
+                    ChosenOption::Dynamic(DynamicOption {
+                        label: text.to_string(),
+                        value: text.to_string(),
+                    })
+                }
                 None => return false,
             }
         } else if let Some(&o) = record.option_index.get(norm) {
@@ -564,7 +649,11 @@ impl Turn<'_> {
                 record: self.bot.records[o].id.clone(),
                 typed: None,
             }
-        } else if let Some(star) = record.star_option {
+        } else if let Some(star) = record.star_option
+            && !self.is_top_level_word(norm)
+            && !self.is_menu_label(norm)
+        {
+            // A `"*"` option never takes a top-level word or a reply-keyboard label.
             ChosenOption::Static {
                 record: self.bot.records[star].id.clone(),
                 typed: Some(text.to_string()),
@@ -772,8 +861,13 @@ impl Turn<'_> {
     fn attach_menu(&mut self, record: RecordIdx, first_message: usize) {
         let r = &self.bot.records[record];
         let keyboard = if let Some(menu) = &r.menu {
+            self.session.menu = Some(ReplyKeyboard {
+                record: r.id.clone(),
+                labels: menu.iter().flatten().map(|l| normalize(l)).collect(),
+            });
             Keyboard::Menu(menu.clone())
         } else if r.hide_menu {
+            self.session.menu = None;
             Keyboard::RemoveMenu
         } else {
             return;
@@ -1007,7 +1101,7 @@ impl Turn<'_> {
                         Value::Object(o) if o.contains_key("text") => o["text"].to_text(),
                         other => other.to_text(),
                     };
-                    let t = self.algorithm_text(&shown, is_expr);
+                    let t = self.algorithm_text(&cut(&shown, MAX_MESSAGE_CHARS), is_expr);
                     self.send_to(self.user.chat, t, Keyboard::None);
                 }
             }
@@ -1039,7 +1133,8 @@ impl Turn<'_> {
         };
         match expr::evaluate(&parsed, &ctx) {
             Ok(v) => {
-                let t = expr::escape_html(&v.to_text());
+                // A value is one message: cut to Telegram's length, ending with `…`.
+                let t = expr::escape_html(&cut(&v.to_text(), MAX_MESSAGE_CHARS));
                 let t = if t.is_empty() {
                     self.render_text("empty_result", &vars)
                 } else {

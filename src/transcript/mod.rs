@@ -16,17 +16,37 @@ pub const DEFAULT_NOW: &str = "2021-02-06T14:00:00+03:00";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
     Bot(String),
-    User { id: i64, name: String },
-    Registered { kind: String, id: String, name: String },
+    User {
+        id: i64,
+        name: String,
+    },
+    Registered {
+        kind: String,
+        id: String,
+        name: String,
+    },
     Now(DateTime<FixedOffset>),
-    Stub { algorithm: String, stub: Stub },
+    Stub {
+        algorithm: String,
+        stub: Stub,
+    },
     Send(String),
-    Press(String),
+    /// `> [LABEL]` or `> [LABEL] ^K`: press LABEL on the K-th newest message that has it (1 = newest).
+    Press {
+        label: String,
+        nth: usize,
+    },
     Expect(String),
     ExpectButtons(Vec<String>),
     ExpectMenu(Vec<String>),
-    ExpectOther { to: i64, text: String },
-    ExpectOtherButtons { to: i64, row: Vec<String> },
+    ExpectOther {
+        to: i64,
+        text: String,
+    },
+    ExpectOtherButtons {
+        to: i64,
+        row: Vec<String>,
+    },
 }
 
 /// A transcript line that could not be read, or an expectation that did not hold.
@@ -119,8 +139,24 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
         } else if let Some(rest) = line.strip_prefix('>') {
             seen_send = true;
             let rest = rest.trim();
-            match rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-                Some(label) if !label.contains("] [") => Line::Press(label.to_string()),
+            // `[LABEL] ^K`: the K-th newest message with that button.
+            let (button, nth) = match rest.rsplit_once(" ^") {
+                Some((b, k))
+                    if b.trim_end().ends_with(']') && !k.is_empty() && k.bytes().all(|c| c.is_ascii_digit()) =>
+                {
+                    let nth: usize = k.parse().map_err(|_| fail(format!("`^{k}` is not a message count")))?;
+                    if nth == 0 {
+                        return Err(fail("`^K` counts from 1 (the newest message)".into()));
+                    }
+                    (b.trim_end(), nth)
+                }
+                _ => (rest, 1),
+            };
+            match button.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+                Some(label) if !label.contains("] [") => Line::Press {
+                    label: label.to_string(),
+                    nth,
+                },
                 _ => Line::Send(rest.to_string()),
             }
         } else {
@@ -302,24 +338,36 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 }
                 world.stubs.insert(algorithm.clone(), stub.clone());
             }
-            Line::Send(text) | Line::Press(text) => {
-                let event = if let Line::Press(label) = line {
-                    let found = sent.get(&user.chat).and_then(|msgs| {
-                        msgs.iter()
-                            .rev()
-                            .find_map(|m| m.keyboard.button_data(label).map(str::to_string))
-                    });
-                    match found {
-                        Some(data) => Event::Button(data),
-                        None => {
-                            return Err(Failure {
-                                line: n,
-                                message: format!("no message to user {} has a button [{label}]", user.id),
-                            });
+            Line::Send(_) | Line::Press { .. } => {
+                let event = match line {
+                    Line::Press { label, nth } => {
+                        let found = sent.get(&user.chat).and_then(|msgs| {
+                            msgs.iter()
+                                .rev()
+                                .filter_map(|m| m.keyboard.button_data(label).map(str::to_string))
+                                .nth(nth - 1)
+                        });
+                        match found {
+                            Some(data) => Event::Button(data),
+                            None if *nth == 1 => {
+                                return Err(Failure {
+                                    line: n,
+                                    message: format!("no message to user {} has a button [{label}]", user.id),
+                                });
+                            }
+                            None => {
+                                return Err(Failure {
+                                    line: n,
+                                    message: format!(
+                                        "fewer than {nth} messages to user {} have a button [{label}]",
+                                        user.id
+                                    ),
+                                });
+                            }
                         }
                     }
-                } else {
-                    Event::Text(text.replace("\\n", "\n"))
+                    Line::Send(text) => Event::Text(text.replace("\\n", "\n")),
+                    _ => unreachable!("matched above"),
                 };
                 // The in-memory world cannot fail; a failure would still be reported, not ignored.
                 let out = engine::handle(bot, &mut world, &user, &event, now).map_err(|e| Failure {
