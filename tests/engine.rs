@@ -147,3 +147,100 @@ fn a_code_value_is_one_message_and_a_reply_at_most_ten() {
     assert!(out[9].text.ends_with('…'));
     assert!(out[..9].iter().all(|m| !m.text.ends_with('…')));
 }
+
+fn closed_bot() -> botwright::model::CompiledBot {
+    let text = r#"
+[bot]
+name = "Closed"
+token_env = "CLOSED_TOKEN"
+language = "en"
+
+[auth]
+required = true
+confirm = false
+algorithm = "lookup"
+principal_kinds = ["employee"]
+
+[[keyword]]
+id = "note"
+match = "note"
+input = "Your note?"
+then = "saved"
+
+[[keyword]]
+id = "saved"
+reply = "Saved: {{ input }}"
+
+[[keyword]]
+id = "sure"
+match = "sure"
+choice = "Sure?"
+confirm = true
+
+[[keyword]]
+parent = "sure"
+match = "yes please"
+reply = "Done."
+
+[algorithms.lookup]
+expr = "{principal: {kind: 'employee', id: 'e1', name: 'Ann'}}"
+"#;
+    botwright::validate::compile(
+        "closed",
+        &SourceFile::new("closed.toml", text.to_string()),
+        &mut Vec::new(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_closed_bot_is_silent_in_groups() {
+    let bot = closed_bot();
+    let mut world = MemoryWorld::default();
+    let in_group = User {
+        id: 3,
+        chat: -100_200,
+        name: "Ann".into(),
+        username: None,
+    };
+    for event in [
+        Event::Text("note".into()),
+        Event::Text("/start".into()),
+        Event::Unsupported,
+    ] {
+        assert!(handle(&bot, &mut world, &in_group, &event, now()).unwrap().is_empty());
+    }
+    assert!(world.sessions.is_empty(), "nothing is stored for a group");
+}
+
+#[test]
+fn removing_a_registration_ends_pending_steps() {
+    let bot = closed_bot();
+    let mut world = MemoryWorld::default();
+    let principal = botwright::engine::Principal {
+        kind: "employee".into(),
+        id: "e1".into(),
+        name: "Ann".into(),
+    };
+    world.register_as(USER.chat, &principal, "Ann");
+    let out = handle(&bot, &mut world, &USER, &Event::Text("note".into()), now()).unwrap();
+    assert_eq!(out[0].text, "Your note?");
+    // The registration goes while the input waits: the answer is not taken.
+    world.registrations.clear();
+    let out = handle(&bot, &mut world, &USER, &Event::Text("hello".into()), now()).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_ne!(out[0].text, "Saved: hello");
+    assert!(out[0].keyboard.button_data("Register").is_some(), "{:?}", out[0]);
+    assert!(world.session(3, 3).unwrap().unwrap().pending.is_none());
+
+    // The same for a confirmation button pressed after the registration went.
+    world.register_as(USER.chat, &principal, "Ann");
+    handle(&bot, &mut world, &USER, &Event::Text("sure".into()), now()).unwrap();
+    let out = handle(&bot, &mut world, &USER, &Event::Text("yes please".into()), now()).unwrap();
+    let yes = out[0].keyboard.button_data("Yes").expect("a yes button").to_string();
+    world.registrations.clear();
+    let out = handle(&bot, &mut world, &USER, &Event::Button(yes), now()).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_ne!(out[0].text, "Done.");
+    assert!(out[0].keyboard.button_data("Register").is_some(), "{:?}", out[0]);
+}

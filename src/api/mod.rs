@@ -379,6 +379,8 @@ async fn post_message(
 
     let st = state.clone();
     let bot = bot_id.clone();
+    // A closed bot's principals are reached only in private chats (bot-format.md, "Chats and users").
+    let private_only = definition.auth.as_ref().is_some_and(|a| a.required);
     let (id, status) = in_transaction(&state, &bot_id, move |world| {
         let chat = match to {
             To::Key(k) => k,
@@ -386,7 +388,7 @@ async fn post_message(
                 let tx = world.tx.as_mut().expect("transaction");
                 let found: Option<i64> = world
                     .handle
-                    .block_on(queries::chat_of_principal(tx, &bot, &kind, &pid))
+                    .block_on(queries::chat_of_principal(tx, &bot, &kind, &pid, private_only))
                     .map_err(ApiError::internal)?;
                 found.ok_or_else(|| {
                     ApiError::unprocessable(Some("to.principal"), format!("no user is registered as {kind} {pid}"))

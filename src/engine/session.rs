@@ -82,6 +82,21 @@ pub enum Pending {
     OperatorReason { request: u64 },
 }
 
+impl Pending {
+    /// A step of the authorization flow (the user's own data entry, or an operator's answer):
+    /// these need no registration.
+    pub fn is_auth_step(&self) -> bool {
+        matches!(
+            self,
+            Pending::AuthData
+                | Pending::AuthConfirm { .. }
+                | Pending::OperatorKind { .. }
+                | Pending::OperatorName { .. }
+                | Pending::OperatorReason { .. }
+        )
+    }
+}
+
 /// An option the user took, before its action runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ChosenOption {

@@ -75,6 +75,10 @@ pub fn handle(
     event: &Event,
     now: DateTime<FixedOffset>,
 ) -> Result<Vec<Outgoing>, WorldError> {
+    // A closed bot works only in private chats: in groups and channels it stays silent.
+    if bot.auth.as_ref().is_some_and(|a| a.required) && user.chat != user.id {
+        return Ok(Vec::new());
+    }
     let stored = world.session(user.chat, user.id)?;
     let session = match stored {
         Some(s) if s.hash == bot.hash => s,
@@ -361,6 +365,13 @@ impl Turn<'_> {
             self.say(key, &[], Keyboard::None);
             return;
         }
+        // On a closed bot every step checks the registration first: a user whose
+        // registration was removed loses their pending steps and open choices (their own
+        // auth steps and an operator's answers need none).
+        if self.session.pending.as_ref().is_some_and(|p| !p.is_auth_step()) && self.must_register() {
+            self.session.pending = None;
+            self.session.open = None;
+        }
         // 1. A pending step takes the message. A confirmation or an `input` never takes a
         // top-level word or a label of the user's reply keyboard (unless the input set that
         // keyboard itself): such a text ends the step silently and goes on.
@@ -563,6 +574,11 @@ impl Turn<'_> {
             Callback::Confirm { hash, seq, yes } => {
                 if hash != self.bot.short_hash() {
                     return self.say("choice_stale", &[], Keyboard::None);
+                }
+                if self.must_register() {
+                    self.session.pending = None;
+                    self.session.open = None;
+                    return self.auth_gate();
                 }
                 match self.session.pending.take() {
                     Some(Pending::Confirm { open, option, seq: s }) if s == seq => self.confirmed(open, option, yes),

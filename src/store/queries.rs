@@ -153,19 +153,25 @@ pub async fn chat_name(conn: &mut sqlx::AnyConnection, bot: &str, chat: i64) -> 
         .await
 }
 
-/// The first chat registered as a principal.
+/// The first chat registered as a principal; with `private_only` (a bot with required
+/// authorization), only private chats count: their ids are the users' ids, never negative.
 pub async fn chat_of_principal(
     conn: &mut sqlx::AnyConnection,
     bot: &str,
     kind: &str,
     id: &str,
+    private_only: bool,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT chat FROM registrations WHERE bot = $1 AND kind = $2 AND principal_id = $3 ORDER BY chat LIMIT 1",
-    )
-    .bind(bot)
-    .bind(kind)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+    let sql = if private_only {
+        "SELECT chat FROM registrations WHERE bot = $1 AND kind = $2 AND principal_id = $3 AND chat > 0 \
+         ORDER BY chat LIMIT 1"
+    } else {
+        "SELECT chat FROM registrations WHERE bot = $1 AND kind = $2 AND principal_id = $3 ORDER BY chat LIMIT 1"
+    };
+    sqlx::query_scalar(sql)
+        .bind(bot)
+        .bind(kind)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
