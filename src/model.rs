@@ -59,6 +59,8 @@ pub struct Record {
     pub option_index: HashMap<String, RecordIdx>,
     /// The first `"*"` option, taken last.
     pub star_option: Option<RecordIdx>,
+    /// In a `public` subtree: a stranger on a closed bot reaches it.
+    pub public: bool,
 }
 
 impl Record {

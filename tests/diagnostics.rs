@@ -60,6 +60,10 @@ fn fixture(code: &str) -> String {
             "[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\n\n[[keyword]]\nparent = \"c\"\nreply = \"x\"\n"
         }
         "E033" => "[notifications.task]\nattachments = true\n",
+        "E034" => "[[keyword]]\nmatch = \"key, /start\"\nreply = \"x\"\npublic = true\n",
+        "E035" => {
+            "[[keyword]]\nid = \"key\"\nmatch = \"key\"\nalias = \"secret\"\npublic = true\n\n[[keyword]]\nid = \"secret\"\nmatch = \"secret\"\nreply = \"x\"\n"
+        }
         "W001" => "[[keyword]]\nid = \"lonely\"\nreply = \"x\"\n",
         "W002" => {
             "[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"*\"\nreply = \"any\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"late\"\nreply = \"never\"\n"

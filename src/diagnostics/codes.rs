@@ -63,6 +63,8 @@ codes! {
     StarOutsideOption = "E031", Error, "`*` used outside an option";
     OptionWithoutMatch = "E032", Error, "an option with no words, so no button label";
     UnknownNotification = "E033", Error, "a notification without its text";
+    PublicStartWord = "E034", Error, "a `public` word that is a `start` or `cancel` word";
+    LeavesPublic = "E035", Error, "an `alias` or `then` that leads out of a `public` subtree";
     Unreachable = "W001", Warning, "a record reachable from nowhere";
     ShadowedOption = "W002", Warning, "an option after a `*` option, which can never be chosen";
     MenuWithButtons = "W003", Warning, "a menu on a record whose message already carries inline buttons";

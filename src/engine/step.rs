@@ -341,6 +341,26 @@ impl Turn<'_> {
             || (self.bot.allow_code && self.bot.code_names.contains_key(norm))
     }
 
+    /// Whether the record with this id lies in a `public` subtree (strangers reach it).
+    fn is_public(&self, id: &str) -> bool {
+        self.bot.record_by_id(id).is_some_and(|r| self.bot.records[r].public)
+    }
+
+    /// The public top-level record a text names, if any.
+    fn public_word(&self, norm: &str) -> Option<RecordIdx> {
+        self.bot.top.get(norm).copied().filter(|&r| self.bot.records[r].public)
+    }
+
+    /// A pending step that a stranger may go on with: their own auth steps, an operator's
+    /// answers, and steps of public records.
+    fn open_to_strangers(&self, pending: &Pending) -> bool {
+        match pending {
+            Pending::Input { record, .. } => self.is_public(record),
+            Pending::Confirm { open, .. } => self.is_public(&open.record),
+            other => other.is_auth_step(),
+        }
+    }
+
     /// A label of the user's reply keyboard.
     fn is_menu_label(&self, norm: &str) -> bool {
         self.session
@@ -368,7 +388,13 @@ impl Turn<'_> {
         // On a closed bot every step checks the registration first: a user whose
         // registration was removed loses their pending steps and open choices (their own
         // auth steps and an operator's answers need none).
-        if self.session.pending.as_ref().is_some_and(|p| !p.is_auth_step()) && self.must_register() {
+        if self
+            .session
+            .pending
+            .as_ref()
+            .is_some_and(|p| !self.open_to_strangers(p))
+            && self.must_register()
+        {
             self.session.pending = None;
             self.session.open = None;
         }
@@ -377,6 +403,8 @@ impl Turn<'_> {
         // keyboard itself): such a text ends the step silently and goes on.
         if let Some(pending) = self.session.pending.take() {
             let steps_aside = match &pending {
+                // Auth data entry never takes a public word.
+                Pending::AuthData => self.public_word(&norm).is_some(),
                 Pending::Confirm { .. } => self.is_top_level_word(&norm) || self.is_menu_label(&norm),
                 Pending::Input { record, .. } => {
                     let own_menu = self.session.menu.as_ref().is_some_and(|m| &m.record == record);
@@ -406,13 +434,32 @@ impl Turn<'_> {
             }
             return;
         }
-        // 3. An unregistered user of a bot with required authorization.
+        // 3. An unregistered user of a bot with required authorization: public records and the
+        // options of an open choice below one are handled as usual; anything else gets the
+        // auth request.
         if self.must_register() {
             // Typing the registration button's label is pressing it.
             if norm == normalize(&self.label("auth_button")) {
                 self.register_pressed();
-            } else {
-                self.auth_gate();
+                return;
+            }
+            if let Some(open) = self.session.open.clone().filter(|o| self.is_public(&o.record))
+                && self.open_choice_text(&open, text, &norm)
+            {
+                return;
+            }
+            match self.public_word(&norm) {
+                Some(record) => {
+                    let before = self.session.open.take();
+                    let scope = Scope {
+                        input: Some(text.to_string()),
+                        ..Scope::default()
+                    };
+                    if self.execute(record, scope, 0) == Outcome::Failed {
+                        self.session.open = before;
+                    }
+                }
+                None => self.auth_gate(),
             }
             return;
         }
@@ -521,12 +568,12 @@ impl Turn<'_> {
                 if hash != self.bot.short_hash() {
                     return self.say("choice_stale", &[], Keyboard::None);
                 }
-                if self.must_register() {
-                    return self.auth_gate();
-                }
                 let Some(option) = self.bot.records.get(record) else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
+                if !option.public && self.must_register() {
+                    return self.auth_gate();
+                }
                 let Some(choice) = option.parent.filter(|&p| self.bot.records[p].is_choice()) else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
@@ -558,7 +605,7 @@ impl Turn<'_> {
                 if hash != self.bot.short_hash() {
                     return self.say("choice_stale", &[], Keyboard::None);
                 }
-                if self.must_register() {
+                if self.session.open.as_ref().is_none_or(|o| !self.is_public(&o.record)) && self.must_register() {
                     return self.auth_gate();
                 }
                 let open = match &self.session.open {
@@ -575,7 +622,7 @@ impl Turn<'_> {
                 if hash != self.bot.short_hash() {
                     return self.say("choice_stale", &[], Keyboard::None);
                 }
-                if self.must_register() {
+                if self.session.pending.as_ref().is_none_or(|p| !self.open_to_strangers(p)) && self.must_register() {
                     self.session.pending = None;
                     self.session.open = None;
                     return self.auth_gate();

@@ -74,6 +74,7 @@ pub struct RawKeyword {
     pub then: Option<Sp<String>>,
     pub menu: Option<Sp<Vec<Vec<Sp<String>>>>>,
     pub hide_menu: Option<Sp<bool>>,
+    pub public: Option<Sp<bool>>,
 }
 
 #[derive(Debug, Default)]
@@ -144,6 +145,7 @@ pub const KEYWORD_KEYS: &[&str] = &[
     "then",
     "menu",
     "hide_menu",
+    "public",
 ];
 const ALGORITHM_KEYS: &[&str] = &["expr", "http", "builtin", "timeout", "exposed", "title"];
 const AUTH_KEYS: &[&str] = &[
@@ -440,6 +442,7 @@ impl Reader<'_> {
                 "then" => k.then = self.string(v, key),
                 "menu" => k.menu = self.menu(v),
                 "hide_menu" => k.hide_menu = self.boolean(v, key),
+                "public" => k.public = self.boolean(v, key),
                 _ => unreachable!(),
             }
         }

@@ -111,7 +111,7 @@ impl Validator<'_> {
         let texts = self.bot_texts(&raw, language);
         let auth = self.auth(&raw, &algorithms);
         let notifications = self.notifications(&raw);
-        let (records, top) = self.keywords(&raw, &algorithms);
+        let (records, top) = self.keywords(&raw, &algorithms, &start, &cancel);
         let mut code_names = HashMap::default();
         for a in algorithms.values().filter(|a| a.exposed) {
             code_names.insert(normalize(&a.name), a.name.clone());
@@ -404,6 +404,8 @@ impl Validator<'_> {
         &mut self,
         raw: &RawBot,
         algorithms: &indexmap::IndexMap<String, Algorithm>,
+        start: &[String],
+        cancel: &[String],
     ) -> (Option<Vec<Record>>, HashMap<String, usize>) {
         let keywords = &raw.keywords;
         // Ids: explicit ones checked and unique; the others derived from the position.
@@ -589,6 +591,7 @@ impl Validator<'_> {
                     options: Vec::new(),
                     option_index: HashMap::default(),
                     star_option: None,
+                    public: false,
                 });
             }
         }
@@ -719,8 +722,90 @@ impl Validator<'_> {
                 .help = Some("put the menu on a `reply` record that leads to the choice with `then`".into());
             }
         }
+        self.public_subtrees(&mut records, &spans, start, cancel);
         graph_checks::check(self.file, self.diagnostics, &records, &spans);
         (ok.then_some(records), top)
+    }
+
+    /// Marks the subtrees of `public` top-level records, and checks that `public` is on a
+    /// top-level record, that its words are not `start` or `cancel` words, and that no
+    /// `alias` or `then` inside leads out.
+    fn public_subtrees(&mut self, records: &mut [Record], spans: &[&RawKeyword], start: &[String], cancel: &[String]) {
+        for r in 0..records.len() {
+            let Some(public) = spans[r].public.as_ref().filter(|p| p.value) else {
+                continue;
+            };
+            if records[r].parent.is_some() {
+                self.push(
+                    public.span.clone(),
+                    Code::MisplacedKey,
+                    "`public` applies to top-level records only",
+                )
+                .help = Some("mark the top-level record above it: what lies below a public record is public".into());
+                continue;
+            }
+            records[r].public = true;
+            for (wi, w) in records[r].words.iter().enumerate() {
+                let n = normalize(w);
+                if start.contains(&n) || cancel.contains(&n) {
+                    self.push(
+                        word_span(spans[r], wi),
+                        Code::PublicStartWord,
+                        format!("the public word `{w}` is also a `start` or `cancel` word"),
+                    )
+                    .help = Some("start and cancel words work for everyone already; choose another word".into());
+                }
+            }
+        }
+        // A record is public when it or one of its parents is.
+        let in_public: Vec<bool> = (0..records.len())
+            .map(|r| {
+                let mut at = Some(r);
+                let mut hops = 0;
+                while let Some(i) = at {
+                    if records[i].public {
+                        return true;
+                    }
+                    hops += 1;
+                    if hops > records.len() {
+                        return false;
+                    }
+                    at = records[i].parent;
+                }
+                false
+            })
+            .collect();
+        for r in 0..records.len() {
+            records[r].public = in_public[r];
+            if !in_public[r] {
+                continue;
+            }
+            let mut leaves = Vec::new();
+            if let Action::Alias(target) = records[r].action
+                && !in_public[target]
+            {
+                leaves.push(("alias", target, spans[r].alias.as_ref().map(|a| a.span.clone())));
+            }
+            if let Some(target) = records[r].then
+                && !in_public[target]
+            {
+                leaves.push(("then", target, spans[r].then.as_ref().map(|t| t.span.clone())));
+            }
+            for (key, target, span) in leaves {
+                self.push(
+                    span.unwrap_or(spans[r].span.clone()),
+                    Code::LeavesPublic,
+                    format!(
+                        "`{key}` leads from the public record `{}` to `{}`, which strangers may not reach",
+                        records[r].id, records[target].id
+                    ),
+                )
+                .help = Some(format!(
+                    "make `{}` part of a public subtree, or lead elsewhere",
+                    records[target].id
+                ));
+            }
+        }
     }
 
     /// The one action of a record, checking the keys that go with it.
