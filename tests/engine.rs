@@ -244,3 +244,22 @@ fn removing_a_registration_ends_pending_steps() {
     assert_ne!(out[0].text, "Done.");
     assert!(out[0].keyboard.button_data("Register").is_some(), "{:?}", out[0]);
 }
+
+#[test]
+fn a_press_acts_on_the_last_twenty_messages_with_buttons_only() {
+    let bot = demo();
+    let mut world = MemoryWorld::default();
+    let mut presses = Vec::new();
+    for _ in 0..21 {
+        let out = handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now()).unwrap();
+        presses.push(out[0].keyboard.button_data("Вариант №1").unwrap().to_string());
+    }
+    assert_eq!(world.session(3, 3).unwrap().unwrap().shown.len(), 20);
+    // The first of 21 messages is beyond the twenty: stale.
+    let out = handle(&bot, &mut world, &USER, &Event::Button(presses[0].clone()), now()).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
+    // The second is among them: its press acts on it.
+    let out = handle(&bot, &mut world, &USER, &Event::Button(presses[1].clone()), now()).unwrap();
+    assert_eq!(out[0].text, "Вы выбрали «Вариант №1». Подтвердить?");
+}

@@ -127,10 +127,17 @@ fn an_unregistered_user_reaches_nothing_of_a_closed_bot() {
             let out = handle(&bot, &mut world, &user, &Event::Text(t.clone()), now).unwrap();
             prop_assert_only_auth(&out, &t);
         }
+        // A forged press gets `choice_stale` (which strangers may get) or the auth request.
+        let stale = handle(&bot, &mut world, &user, &Event::Button("forged".into()), now).unwrap();
+        assert_eq!(stale.len(), 1);
         for r in (0..bot.records.len()).filter(|&r| !bot.records[r].public) {
-            let data = format!("{}:o:{r}", bot.short_hash());
-            let out = handle(&bot, &mut world, &user, &Event::Button(data), now).unwrap();
-            prop_assert_only_auth(&out, "a button");
+            for seq in [0, 1, 2] {
+                let data = format!("{}:o:{seq}:{r}", bot.short_hash());
+                let out = handle(&bot, &mut world, &user, &Event::Button(data), now).unwrap();
+                if out != stale {
+                    prop_assert_only_auth(&out, "a button");
+                }
+            }
         }
         assert!(world.requests.is_empty(), "nothing was requested");
     }

@@ -5,9 +5,10 @@
 /// What a button press asks for, once decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Callback {
-    /// A static option, by record index, under a definition hash.
+    /// A static option, by record index, of the message shown with `seq`.
     Option {
         hash: String,
+        seq: u32,
         record: usize,
     },
     /// Item `index` of the dynamic list offered with `seq`.
@@ -49,7 +50,7 @@ pub enum Callback {
 impl Callback {
     pub fn encode(&self) -> String {
         let s = match self {
-            Callback::Option { hash, record } => format!("{hash}:o:{record}"),
+            Callback::Option { hash, seq, record } => format!("{hash}:o:{seq}:{record}"),
             Callback::Dynamic { hash, seq, index } => format!("{hash}:d:{seq}:{index}"),
             Callback::Confirm { hash, seq, yes } => {
                 format!("{hash}:{}:{seq}", if *yes { "y" } else { "n" })
@@ -92,8 +93,9 @@ impl Callback {
                 index: usize::try_from(num(i)?).ok()?,
             },
             ["a", "nm", id] => Callback::DefaultName { request: num(id)? },
-            [h, "o", r] if hash_ok(h) => Callback::Option {
+            [h, "o", seq, r] if hash_ok(h) => Callback::Option {
                 hash: h.to_string(),
+                seq: u32::try_from(num(seq)?).ok()?,
                 record: usize::try_from(num(r)?).ok()?,
             },
             [h, "d", seq, i] if hash_ok(h) => Callback::Dynamic {
@@ -120,6 +122,7 @@ mod tests {
         let all = [
             Callback::Option {
                 hash: "0123abcd".into(),
+                seq: u32::MAX,
                 record: usize::MAX,
             },
             Callback::Dynamic {
@@ -156,6 +159,8 @@ mod tests {
             "x",
             "zzzzzzzz:o:1",
             "0123abcd:o:-1",
+            "0123abcd:o:1",
+            "0123abcd:o:1:-1",
             "0123abcd:o:",
             "a:ap:1:2",
             "0123abcd:q:1",

@@ -15,14 +15,43 @@ pub struct Session {
     pub vars: serde_json::Map<String, serde_json::Value>,
     /// A counter that makes every offered dynamic list and confirmation unique.
     pub seq: u32,
-    /// The path each static choice was last entered with, by record id: a press on
-    /// an earlier message's button re-enters the choice with the path it had then.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub entered: std::collections::BTreeMap<String, Vec<HistoryEntry>>,
+    /// The user's last messages with option or yes/no buttons, as they were shown, oldest
+    /// first (at most [`SHOWN`]): a press acts on its own message, never on a later one.
+    #[serde(default, skip_serializing_if = "std::collections::VecDeque::is_empty")]
+    pub shown: std::collections::VecDeque<Shown>,
     /// The labels of the user's reply keyboard (the last `menu` sent; none after `hide_menu`),
     /// normalized, and the record that set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub menu: Option<ReplyKeyboard>,
+}
+
+/// How many messages with buttons a press may still act on.
+pub const SHOWN: usize = 20;
+
+/// A message with option or yes/no buttons, as it was shown: its choice (the options,
+/// dynamic ones included, and the path), and for a confirmation the option it asks about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shown {
+    pub seq: u32,
+    pub open: OpenChoice,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option: Option<ChosenOption>,
+}
+
+impl Session {
+    /// Remembers a message with buttons (the oldest beyond [`SHOWN`] are forgotten).
+    pub fn remember(&mut self, shown: Shown) {
+        self.shown.retain(|s| s.seq != shown.seq);
+        self.shown.push_back(shown);
+        while self.shown.len() > SHOWN {
+            self.shown.pop_front();
+        }
+    }
+
+    /// The message shown with `seq`, if it is among the remembered ones.
+    pub fn shown(&self, seq: u32) -> Option<&Shown> {
+        self.shown.iter().find(|s| s.seq == seq)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! One incoming event, handled in the processing order of bot-format.md.
 
 use super::buttons::Callback;
-use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, ReplyKeyboard, Session};
+use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, ReplyKeyboard, Session, Shown};
 use super::{Event, InlineButton, Keyboard, Outgoing, User, World, WorldError, world};
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::{self, Context, Value};
@@ -564,54 +564,44 @@ impl Turn<'_> {
             return self.say("choice_stale", &[], Keyboard::None);
         };
         match callback {
-            Callback::Option { hash, record } => {
+            Callback::Option { hash, seq, record } => {
                 if hash != self.bot.short_hash() {
                     return self.say("choice_stale", &[], Keyboard::None);
                 }
+                // The press acts on its own message, as it was shown.
+                let Some(shown) = self.session.shown(seq).cloned() else {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                };
                 let Some(option) = self.bot.records.get(record) else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
+                let belongs = option
+                    .parent
+                    .is_some_and(|p| self.bot.records[p].id == shown.open.record && self.bot.records[p].is_choice());
+                if !belongs || option.is_star || shown.open.dynamic.is_some() || shown.option.is_some() {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                }
                 if !option.public && self.must_register() {
                     return self.auth_gate();
                 }
-                let Some(choice) = option.parent.filter(|&p| self.bot.records[p].is_choice()) else {
-                    return self.say("choice_stale", &[], Keyboard::None);
-                };
-                if option.is_star {
-                    return self.say("choice_stale", &[], Keyboard::None);
-                }
-                // The open choice keeps its own path; an earlier message's button re-enters
-                // its choice with the path of parents that leads to it.
-                let open = match &self.session.open {
-                    Some(o) if o.record == self.bot.records[choice].id && o.dynamic.is_none() => o.clone(),
-                    _ => OpenChoice {
-                        record: self.bot.records[choice].id.clone(),
-                        history: match self.session.entered.get(&self.bot.records[choice].id) {
-                            Some(h) => h.clone(),
-                            None => self.static_history(choice),
-                        },
-                        dynamic: None,
-                        seq: 0,
-                    },
-                };
                 self.session.pending = None;
                 let chosen = ChosenOption::Static {
                     record: option.id.clone(),
                     typed: None,
                 };
-                self.choose(open, chosen);
+                self.choose(shown.open, chosen);
             }
             Callback::Dynamic { hash, seq, index } => {
                 if hash != self.bot.short_hash() {
                     return self.say("choice_stale", &[], Keyboard::None);
                 }
-                if self.session.open.as_ref().is_none_or(|o| !self.is_public(&o.record)) && self.must_register() {
-                    return self.auth_gate();
-                }
-                let open = match &self.session.open {
-                    Some(o) if o.seq == seq => o.clone(),
+                let open = match self.session.shown(seq) {
+                    Some(shown) if shown.option.is_none() => shown.open.clone(),
                     _ => return self.say("choice_stale", &[], Keyboard::None),
                 };
+                if !self.is_public(&open.record) && self.must_register() {
+                    return self.auth_gate();
+                }
                 let Some(item) = open.dynamic.as_ref().and_then(|d| d.get(index)).cloned() else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
@@ -622,68 +612,25 @@ impl Turn<'_> {
                 if hash != self.bot.short_hash() {
                     return self.say("choice_stale", &[], Keyboard::None);
                 }
-                if self.session.pending.as_ref().is_none_or(|p| !self.open_to_strangers(p)) && self.must_register() {
+                let Some(Shown {
+                    open,
+                    option: Some(option),
+                    ..
+                }) = self.session.shown(seq).cloned()
+                else {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                };
+                if !self.is_public(&open.record) && self.must_register() {
                     self.session.pending = None;
                     self.session.open = None;
                     return self.auth_gate();
                 }
-                match self.session.pending.take() {
-                    Some(Pending::Confirm { open, option, seq: s }) if s == seq => self.confirmed(open, option, yes),
-                    other => {
-                        self.session.pending = other;
-                        self.say("choice_stale", &[], Keyboard::None);
-                    }
-                }
+                // The confirmation of this message, whatever waits now.
+                self.session.pending = None;
+                self.confirmed(open, option, yes);
             }
             other => self.auth_button(other),
         }
-    }
-
-    /// Whether `history` is exactly the path of static parent choices that leads to `choice`.
-    fn is_static_path(&self, choice: RecordIdx, history: &[HistoryEntry]) -> bool {
-        let mut expected = Vec::new();
-        let mut at = choice;
-        while let Some(parent) = self.bot.records[at].parent {
-            if !self.bot.records[parent].is_choice() {
-                return false;
-            }
-            expected.push((parent, at));
-            at = parent;
-            if expected.len() > history.len() {
-                return false;
-            }
-        }
-        expected.len() == history.len()
-            && expected.iter().rev().zip(history).all(|(&(parent, option), h)| {
-                h.record == self.bot.records[parent].id && h.selected == self.bot.records[option].label()
-            })
-    }
-
-    /// The history that leads to a choice through its static parents.
-    fn static_history(&self, choice: RecordIdx) -> Vec<HistoryEntry> {
-        let mut chain = Vec::new();
-        let mut at = choice;
-        while let Some(parent) = self.bot.records[at].parent {
-            chain.push((parent, at));
-            at = parent;
-            if chain.len() > self.bot.records.len() {
-                break;
-            }
-        }
-        chain.reverse();
-        chain
-            .into_iter()
-            .filter(|(p, _)| self.bot.records[*p].is_choice())
-            .map(|(p, option)| HistoryEntry {
-                record: self.bot.records[p].id.clone(),
-                choice: self.bot.records[p].label().to_string(),
-                title: match &self.bot.records[p].action {
-                    Action::Choice { title, .. } => self.render_scoped(title, &Scope::default()),
-                    _ => String::new(),
-                },
-                selected: self.bot.records[option].label().to_string(),
-            })
-            .collect()
     }
 
     /// Text typed while a choice is open. Returns whether an option took it.
@@ -742,6 +689,11 @@ impl Turn<'_> {
                 seq,
             });
             self.session.open = Some(open.clone());
+            self.session.remember(Shown {
+                seq,
+                open: open.clone(),
+                option: Some(chosen.clone()),
+            });
             return self.ask_confirm(&open, &chosen, seq);
         }
         self.take_option(open, chosen);
@@ -808,8 +760,13 @@ impl Turn<'_> {
         };
         let keyboard = match &open.dynamic {
             Some(items) => self.dynamic_keyboard(choice, items, open.seq),
-            None => self.static_keyboard(choice),
+            None => self.static_keyboard(choice, open.seq),
         };
+        self.session.remember(Shown {
+            seq: open.seq,
+            open: open.clone(),
+            option: None,
+        });
         self.session.open = Some(open);
         self.send_to(self.user.chat, title, keyboard);
     }
@@ -944,7 +901,7 @@ impl Turn<'_> {
         }
     }
 
-    fn static_keyboard(&self, choice: RecordIdx) -> Keyboard {
+    fn static_keyboard(&self, choice: RecordIdx, seq: u32) -> Keyboard {
         let hash = self.bot.short_hash();
         let buttons = self.bot.records[choice]
             .options
@@ -954,6 +911,7 @@ impl Turn<'_> {
                 label: self.bot.records[o].label().to_string(),
                 data: Callback::Option {
                     hash: hash.to_string(),
+                    seq,
                     record: o,
                 }
                 .encode(),
@@ -1024,23 +982,20 @@ impl Turn<'_> {
         let seq = self.session.seq;
         let keyboard = match &dynamic {
             Some(items) => self.dynamic_keyboard(record, items, seq),
-            None => self.static_keyboard(record),
+            None => self.static_keyboard(record, seq),
         };
-        // Remember the path only where the static parents would not give it back
-        // (options from an algorithm, or recursion through an alias): sessions stay small.
-        if dynamic.is_none() {
-            if self.is_static_path(record, &history) {
-                self.session.entered.remove(&r.id);
-            } else {
-                self.session.entered.insert(r.id.clone(), history.clone());
-            }
-        }
-        self.session.open = Some(OpenChoice {
+        let open = OpenChoice {
             record: r.id.clone(),
             history,
             dynamic,
             seq,
+        };
+        self.session.remember(Shown {
+            seq,
+            open: open.clone(),
+            option: None,
         });
+        self.session.open = Some(open);
         self.send_to(self.user.chat, title, keyboard);
         Outcome::Waiting
     }
@@ -1076,12 +1031,18 @@ impl Turn<'_> {
                     None => self.render_text("choose_option", &self.scope_vars(scope, &[])),
                 };
                 let keyboard = self.dynamic_keyboard(record, &items, seq);
-                self.session.open = Some(OpenChoice {
+                let open = OpenChoice {
                     record: r.id.clone(),
                     history: scope.history.clone(),
                     dynamic: Some(items),
                     seq,
+                };
+                self.session.remember(Shown {
+                    seq,
+                    open: open.clone(),
+                    option: None,
                 });
+                self.session.open = Some(open);
                 self.send_to(self.user.chat, title, keyboard);
                 Outcome::Waiting
             }
