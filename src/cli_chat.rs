@@ -65,6 +65,7 @@ pub fn run(args: Args) -> u8 {
         bot.name, bot.id, user.id
     );
     let mut history: Vec<engine::Outgoing> = Vec::new();
+    let mut files = 0;
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let line = line.trim();
@@ -92,6 +93,14 @@ pub fn run(args: Args) -> u8 {
             continue;
         }
         let event = match line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            // `@document …`, `@photo …`, `@contact …`, `@location …`, as transcripts write them.
+            None if line.starts_with('@') => match crate::transcript::attachment_line(&line[1..], &mut files) {
+                Ok(a) => Event::Attachment(a.for_user(&user)),
+                Err(e) => {
+                    let _ = writeln!(out, "({e})");
+                    continue;
+                }
+            },
             Some(label) => {
                 let data = history
                     .iter()

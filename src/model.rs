@@ -88,7 +88,33 @@ pub enum Action {
     Input {
         question: Template,
         save_as: Option<String>,
+        /// The kinds of message the step takes (`text` unless `accept` says otherwise).
+        accept: Vec<InputKind>,
     },
+}
+
+/// A kind of message an `input` step may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Text,
+    Document,
+    Photo,
+    Contact,
+    Location,
+}
+
+impl InputKind {
+    pub const ALL: [(&'static str, InputKind); 5] = [
+        ("text", InputKind::Text),
+        ("document", InputKind::Document),
+        ("photo", InputKind::Photo),
+        ("contact", InputKind::Contact),
+        ("location", InputKind::Location),
+    ];
+
+    pub fn parse(name: &str) -> Option<InputKind> {
+        InputKind::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
 }
 
 impl Action {

@@ -46,8 +46,94 @@ pub enum Event {
     Text(String),
     /// A press of an inline button, with its callback data.
     Button(String),
-    /// A message without text (a sticker, a photo, a voice note).
+    /// A file, a photo, a contact or a location: what an `input` step with `accept` takes.
+    Attachment(Attachment),
+    /// A message of another kind (a sticker, a voice note).
     Unsupported,
+}
+
+/// A message that is not text, as an `input` step receives it (bot-format.md, `accept`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attachment {
+    Document {
+        file_id: String,
+        name: String,
+        mime: String,
+        size: u64,
+    },
+    /// The largest size of a photo.
+    Photo {
+        file_id: String,
+        width: u32,
+        height: u32,
+    },
+    Contact {
+        phone: String,
+        first_name: String,
+        user_id: Option<i64>,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+    },
+}
+
+impl Attachment {
+    pub fn kind(&self) -> crate::model::InputKind {
+        use crate::model::InputKind;
+        match self {
+            Attachment::Document { .. } => InputKind::Document,
+            Attachment::Photo { .. } => InputKind::Photo,
+            Attachment::Contact { .. } => InputKind::Contact,
+            Attachment::Location { .. } => InputKind::Location,
+        }
+    }
+
+    /// The answer as templates and `vars` see it.
+    pub fn to_value(&self) -> Value {
+        // As Telegram wrote it: the shortest decimal that reads back as the same float.
+        let number = |n: f64| {
+            n.to_string()
+                .parse::<rust_decimal::Decimal>()
+                .map(|d| Value::Number(d.normalize()))
+                .unwrap_or(Value::Null)
+        };
+        match self {
+            Attachment::Document {
+                file_id,
+                name,
+                mime,
+                size,
+            } => Value::object([
+                ("type", Value::text("document")),
+                ("file_id", Value::text(file_id)),
+                ("name", Value::text(name)),
+                ("mime", Value::text(mime)),
+                ("size", Value::from(*size as i64)),
+            ]),
+            Attachment::Photo { file_id, width, height } => Value::object([
+                ("type", Value::text("photo")),
+                ("file_id", Value::text(file_id)),
+                ("width", Value::from(i64::from(*width))),
+                ("height", Value::from(i64::from(*height))),
+            ]),
+            Attachment::Contact {
+                phone,
+                first_name,
+                user_id,
+            } => Value::object([
+                ("type", Value::text("contact")),
+                ("phone", Value::text(phone)),
+                ("first_name", Value::text(first_name)),
+                ("user_id", user_id.map(Value::from).unwrap_or(Value::Null)),
+            ]),
+            Attachment::Location { latitude, longitude } => Value::object([
+                ("type", Value::text("location")),
+                ("latitude", number(*latitude)),
+                ("longitude", number(*longitude)),
+            ]),
+        }
+    }
 }
 
 /// A message to send.

@@ -2,10 +2,10 @@
 
 use super::buttons::Callback;
 use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, ReplyKeyboard, Session, Shown};
-use super::{Event, InlineButton, Keyboard, Outgoing, User, World, WorldError, world};
+use super::{Attachment, Event, InlineButton, Keyboard, Outgoing, User, World, WorldError, world};
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::{self, Context, Value};
-use crate::model::{Action, CompiledBot, RecordIdx, normalize};
+use crate::model::{Action, CompiledBot, InputKind, RecordIdx, normalize};
 use chrono::{DateTime, FixedOffset};
 use indexmap::IndexMap;
 
@@ -98,7 +98,8 @@ pub fn handle(
     match event {
         Event::Text(text) => turn.text(text),
         Event::Button(data) => turn.button(data),
-        Event::Unsupported => turn.say("unsupported_message", &[], Keyboard::None),
+        Event::Attachment(a) => turn.attachment(Some(a)),
+        Event::Unsupported => turn.attachment(None),
     }
     let Turn {
         session,
@@ -118,6 +119,9 @@ pub fn handle(
 #[derive(Debug, Clone, Default)]
 pub(super) struct Scope {
     pub input: Option<String>,
+    /// The answer of an `input` step that took a file, a photo, a contact or a location:
+    /// `input` is then this object instead of text.
+    pub answer: Option<Value>,
     pub selected: Option<String>,
     pub history: Vec<HistoryEntry>,
     pub result: Option<Value>,
@@ -292,7 +296,10 @@ impl<'a> Turn<'a> {
         vars.insert("user".to_string(), self.cached_user.clone().unwrap_or(Value::Null));
         vars.insert(
             "input".to_string(),
-            scope.input.clone().map(Value::Text).unwrap_or(Value::Null),
+            match &scope.answer {
+                Some(answer) => answer.clone(),
+                None => scope.input.clone().map(Value::Text).unwrap_or(Value::Null),
+            },
         );
         vars.insert(
             "selected".to_string(),
@@ -494,6 +501,87 @@ impl Turn<'_> {
         self.send_to(self.user.chat, reply, Keyboard::None);
     }
 
+    /// A message that is not text: a pending `input` that accepts its kind takes it; one that
+    /// does not says what it waits for and stays pending; otherwise `unsupported_message`.
+    fn attachment(&mut self, attachment: Option<&Attachment>) {
+        if self
+            .session
+            .pending
+            .as_ref()
+            .is_some_and(|p| !self.open_to_strangers(p))
+            && self.must_register()
+        {
+            self.session.pending = None;
+            self.session.open = None;
+        }
+        let Some(Pending::Input {
+            record,
+            history,
+            selected,
+        }) = self.session.pending.take()
+        else {
+            return self.say("unsupported_message", &[], Keyboard::None);
+        };
+        let Some(idx) = self.bot.record_by_id(&record) else {
+            return self.stale();
+        };
+        let Action::Input { save_as, accept, .. } = &self.bot.records[idx].action else {
+            return self.stale();
+        };
+        let Some(attachment) = attachment.filter(|a| accept.contains(&a.kind())) else {
+            let accept = accept.clone();
+            self.session.pending = Some(Pending::Input {
+                record,
+                history,
+                selected,
+            });
+            return self.wrong_kind(&accept);
+        };
+        let answer = attachment.to_value();
+        if let Some(name) = save_as {
+            self.session.vars.insert(name.clone(), answer.to_json());
+        }
+        let scope = Scope {
+            input: None,
+            answer: Some(answer),
+            selected,
+            history,
+            result: None,
+        };
+        if let Some(next) = self.bot.records[idx].then {
+            self.execute(next, scope, 0);
+        }
+    }
+
+    /// `input_wrong_kind`, naming the kinds the pending step takes.
+    fn wrong_kind(&mut self, accept: &[InputKind]) {
+        let names: Vec<&str> = accept
+            .iter()
+            .map(|k| match (self.bot.language, k) {
+                (crate::Language::Ru, InputKind::Text) => "текст",
+                (crate::Language::Ru, InputKind::Document) => "документ",
+                (crate::Language::Ru, InputKind::Photo) => "фото",
+                (crate::Language::Ru, InputKind::Contact) => "контакт",
+                (crate::Language::Ru, InputKind::Location) => "геопозицию",
+                (crate::Language::En, InputKind::Text) => "text",
+                (crate::Language::En, InputKind::Document) => "a document",
+                (crate::Language::En, InputKind::Photo) => "a photo",
+                (crate::Language::En, InputKind::Contact) => "a contact",
+                (crate::Language::En, InputKind::Location) => "a location",
+            })
+            .collect();
+        let or = if self.bot.language == crate::Language::Ru {
+            " или "
+        } else {
+            " or "
+        };
+        self.say(
+            "input_wrong_kind",
+            &[("expected", Value::text(names.join(or)))],
+            Keyboard::None,
+        );
+    }
+
     /// Whether this user must register before reaching anything.
     pub(super) fn must_register(&mut self) -> bool {
         match &self.bot.auth {
@@ -512,9 +600,19 @@ impl Turn<'_> {
                 let Some(idx) = self.bot.record_by_id(&record) else {
                     return self.stale();
                 };
-                let Action::Input { save_as, .. } = &self.bot.records[idx].action else {
+                let Action::Input { save_as, accept, .. } = &self.bot.records[idx].action else {
                     return self.stale();
                 };
+                if !accept.contains(&InputKind::Text) {
+                    // Text the step does not take: it says what it waits for and stays pending.
+                    let accept = accept.clone();
+                    self.session.pending = Some(Pending::Input {
+                        record,
+                        history,
+                        selected,
+                    });
+                    return self.wrong_kind(&accept);
+                }
                 if let Some(name) = save_as {
                     self.session
                         .vars
@@ -522,6 +620,7 @@ impl Turn<'_> {
                 }
                 let scope = Scope {
                     input: Some(text.to_string()),
+                    answer: None,
                     selected,
                     history,
                     result: None,
@@ -822,6 +921,7 @@ impl Turn<'_> {
         };
         let scope = Scope {
             input: Some(input),
+            answer: None,
             selected: Some(selected),
             history,
             result: None,

@@ -75,6 +75,7 @@ pub struct RawKeyword {
     pub menu: Option<Sp<Vec<Vec<Sp<String>>>>>,
     pub hide_menu: Option<Sp<bool>>,
     pub public: Option<Sp<bool>>,
+    pub accept: Option<Words>,
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +147,7 @@ pub const KEYWORD_KEYS: &[&str] = &[
     "menu",
     "hide_menu",
     "public",
+    "accept",
 ];
 const ALGORITHM_KEYS: &[&str] = &["expr", "http", "builtin", "timeout", "exposed", "title"];
 const AUTH_KEYS: &[&str] = &[
@@ -443,6 +445,7 @@ impl Reader<'_> {
                 "menu" => k.menu = self.menu(v),
                 "hide_menu" => k.hide_menu = self.boolean(v, key),
                 "public" => k.public = self.boolean(v, key),
+                "accept" => k.accept = self.words(v, key, false),
                 _ => unreachable!(),
             }
         }

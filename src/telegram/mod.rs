@@ -364,7 +364,7 @@ pub fn incoming(u: &Update) -> Option<Incoming> {
             let from = m.from.as_ref()?;
             let event = match m.text() {
                 Some(t) => Event::Text(t.to_string()),
-                None => Event::Unsupported,
+                None => attachment_of(m).map(Event::Attachment).unwrap_or(Event::Unsupported),
             };
             Some(Incoming {
                 update_id: u.id.0,
@@ -388,6 +388,43 @@ pub fn incoming(u: &Update) -> Option<Incoming> {
         }
         _ => None,
     }
+}
+
+/// A document, the largest size of a photo, a contact or a location, as an `input` takes it.
+fn attachment_of(m: &teloxide::types::Message) -> Option<engine::Attachment> {
+    if let Some(d) = m.document() {
+        return Some(engine::Attachment::Document {
+            file_id: d.file.id.0.clone(),
+            name: d.file_name.clone().unwrap_or_default(),
+            mime: d
+                .mime_type
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            size: u64::from(d.file.size),
+        });
+    }
+    if let Some(largest) = m
+        .photo()
+        .and_then(|sizes| sizes.iter().max_by_key(|p| p.width * p.height))
+    {
+        return Some(engine::Attachment::Photo {
+            file_id: largest.file.id.0.clone(),
+            width: largest.width,
+            height: largest.height,
+        });
+    }
+    if let Some(c) = m.contact() {
+        return Some(engine::Attachment::Contact {
+            phone: c.phone_number.clone(),
+            first_name: c.first_name.clone(),
+            user_id: c.user_id.map(|u| u.0 as i64),
+        });
+    }
+    m.location().map(|l| engine::Attachment::Location {
+        latitude: l.latitude,
+        longitude: l.longitude,
+    })
 }
 
 pub(crate) fn too_many_requests(bot: &CompiledBot, user: &User, now: DateTime<FixedOffset>) -> Outgoing {

@@ -58,6 +58,9 @@ texts! {
     "auth_responsible_done" => ("Пользователь {{ user.name }} зарегистрирован.", "User {{ user.name }} is registered.", [], "tells the operator the user is registered");
     "auth_responsible_rejected" => ("Заявка {{ user.name }} отклонена.", "The request of {{ user.name }} is rejected.", ["reason"], "tells the operator the request is rejected");
     "not_authorized" => ("Вы не можете рассматривать заявки этого бота.", "You may not decide requests of this bot.", [], "someone who is not a responsible operator pressed an operator's button");
+    "input_wrong_kind" => ("Сейчас я жду {{ expected }}. Пришлите, пожалуйста, его.", "I am waiting for {{ expected }}. Please send that.", ["expected"], "a message of a kind the pending input does not accept (`expected` lists the kinds it does)");
+    "auth_lookup_prompt" => ("Введите текст для поиска: {{ selected }}", "Type a search text: {{ selected }}", [], "asks an approving operator for a search text for the `lookup` algorithm (`selected` is the chosen kind)");
+    "auth_lookup_empty" => ("Ничего не найдено по «{{ input }}». Введите другой текст.", "Nothing found for “{{ input }}”. Type another text.", [], "the `lookup` algorithm found nothing for the operator's search text");
     "choose_option" => ("Выберите вариант:", "Choose an option:", [], "the title of options an algorithm returns without a text of its own");
 }
 

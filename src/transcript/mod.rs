@@ -31,6 +31,8 @@ pub enum Line {
         stub: Stub,
     },
     Send(String),
+    /// `> @document …`, `> @photo …`, `> @contact …`, `> @location …`.
+    Attach(AttachmentLine),
     /// `> [LABEL]` or `> [LABEL] ^K`: press LABEL on the K-th newest message that has it (1 = newest).
     Press {
         label: String,
@@ -57,9 +59,93 @@ pub struct Failure {
 }
 
 /// Parses a transcript into numbered lines.
+/// A non-text message written in a transcript (or typed in `chat`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttachmentLine {
+    Ready(engine::Attachment),
+    /// A contact whose `user_id` is the sender's unless the line names one.
+    Contact {
+        phone: String,
+        user_id: Option<i64>,
+    },
+}
+
+impl AttachmentLine {
+    /// The engine's attachment, sent by `user`.
+    pub fn for_user(&self, user: &User) -> engine::Attachment {
+        match self {
+            AttachmentLine::Ready(a) => a.clone(),
+            AttachmentLine::Contact { phone, user_id } => engine::Attachment::Contact {
+                phone: phone.clone(),
+                first_name: user.name.clone(),
+                user_id: Some(user_id.unwrap_or(user.id)),
+            },
+        }
+    }
+}
+
+/// Parses what follows `> @`: `document NAME [MIME SIZE]`, `photo [W H]`, `contact PHONE
+/// [USER_ID]` or `location LAT LON`. `files` counts the files so far (their ids are `file-N`).
+pub fn attachment_line(text: &str, files: &mut usize) -> Result<AttachmentLine, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let number = |w: &str, what: &str| -> Result<f64, String> {
+        w.parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| format!("`{w}` is not a number ({what})"))
+    };
+    let mut next_file = || {
+        *files += 1;
+        format!("file-{files}")
+    };
+    Ok(match words.as_slice() {
+        ["document", name] => AttachmentLine::Ready(engine::Attachment::Document {
+            file_id: next_file(),
+            name: name.to_string(),
+            mime: "application/octet-stream".into(),
+            size: 0,
+        }),
+        ["document", name, mime, size] => AttachmentLine::Ready(engine::Attachment::Document {
+            file_id: next_file(),
+            name: name.to_string(),
+            mime: mime.to_string(),
+            size: size.parse().map_err(|_| format!("`{size}` is not a size in bytes"))?,
+        }),
+        ["photo"] => AttachmentLine::Ready(engine::Attachment::Photo {
+            file_id: next_file(),
+            width: 1280,
+            height: 960,
+        }),
+        ["photo", w, h] => AttachmentLine::Ready(engine::Attachment::Photo {
+            file_id: next_file(),
+            width: w.parse().map_err(|_| format!("`{w}` is not a width"))?,
+            height: h.parse().map_err(|_| format!("`{h}` is not a height"))?,
+        }),
+        ["contact", phone] => AttachmentLine::Contact {
+            phone: phone.to_string(),
+            user_id: None,
+        },
+        ["contact", phone, id] => AttachmentLine::Contact {
+            phone: phone.to_string(),
+            user_id: Some(id.parse().map_err(|_| format!("`{id}` is not a user id"))?),
+        },
+        ["location", lat, lon] => AttachmentLine::Ready(engine::Attachment::Location {
+            latitude: number(lat, "latitude")?,
+            longitude: number(lon, "longitude")?,
+        }),
+        _ => {
+            return Err(
+                "write `@document NAME [MIME SIZE]`, `@photo [W H]`, `@contact PHONE [USER_ID]` or `@location LAT LON`"
+                    .into(),
+            );
+        }
+    })
+}
+
 pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
     let mut out = Vec::new();
     let mut seen_send = false;
+    let mut files = 0;
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         let line = raw.trim();
@@ -139,6 +225,10 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
         } else if let Some(rest) = line.strip_prefix('>') {
             seen_send = true;
             let rest = rest.trim();
+            if let Some(attachment) = rest.strip_prefix('@') {
+                out.push((n, Line::Attach(attachment_line(attachment, &mut files).map_err(fail)?)));
+                continue;
+            }
             // `[LABEL] ^K`: the K-th newest message with that button.
             let (button, nth) = match rest.rsplit_once(" ^") {
                 Some((b, k))
@@ -338,8 +428,9 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 }
                 world.stubs.insert(algorithm.clone(), stub.clone());
             }
-            Line::Send(_) | Line::Press { .. } => {
+            Line::Send(_) | Line::Press { .. } | Line::Attach(_) => {
                 let event = match line {
+                    Line::Attach(a) => Event::Attachment(a.for_user(&user)),
                     Line::Press { label, nth } => {
                         let found = sent.get(&user.chat).and_then(|msgs| {
                             msgs.iter()

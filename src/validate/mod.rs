@@ -865,6 +865,7 @@ impl Validator<'_> {
         misplaced(self, "confirm", k.confirm.as_ref().map(|v| &v.span), &["choice"], kind);
         misplaced(self, "columns", k.columns.as_ref().map(|v| &v.span), &["choice"], kind);
         misplaced(self, "save_as", k.save_as.as_ref().map(|v| &v.span), &["input"], kind);
+        misplaced(self, "accept", k.accept.as_ref().map(|v| &v.span), &["input"], kind);
         misplaced(
             self,
             "then",
@@ -920,9 +921,37 @@ impl Validator<'_> {
                     )
                     .help = Some("use letters, digits and `_`, so that templates can write `vars.NAME`".into());
                 }
+                let mut accept = Vec::new();
+                match &k.accept {
+                    None => accept.push(crate::model::InputKind::Text),
+                    Some(kinds) => {
+                        for w in &kinds.value {
+                            match crate::model::InputKind::parse(&w.value) {
+                                Some(kind) => accept.push(kind),
+                                None => {
+                                    self.push(
+                                        w.span.clone(),
+                                        Code::BadValue,
+                                        format!("`{}` is not a kind of message an input takes", w.value),
+                                    )
+                                    .help = Some("use text, document, photo, contact or location".into());
+                                }
+                            }
+                        }
+                        if kinds.value.is_empty() {
+                            self.push(
+                                kinds.span.clone(),
+                                Code::BadValue,
+                                "`accept` must name at least one kind",
+                            )
+                            .help = Some("use text, document, photo, contact or location".into());
+                        }
+                    }
+                }
                 Action::Input {
                     question: self.texts().template(k.input.as_ref()?, known)?,
                     save_as: k.save_as.as_ref().map(|s| s.value.clone()),
+                    accept,
                 }
             }
         })
