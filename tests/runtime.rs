@@ -230,3 +230,33 @@ async fn start_up_refuses_missing_and_rejected_tokens_without_printing_them() {
     assert_eq!(broken.exit_code().await, Some(1));
     assert!(broken.log_text().contains("error[E005]"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_takes_a_document_and_a_location_from_telegram() {
+    const INPUTS: &str = "333333:inputs-token-for-tests";
+    let fake = FakeTelegram::start().await;
+    fake.add_bot(INPUTS, 333333, "inputs_bot");
+    let bots = tempfile::tempdir().unwrap();
+    std::fs::copy("tests/transcripts/inputs.toml", bots.path().join("inputs.toml")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let _bw = Botwright::start(
+        bots.path(),
+        &db(&state),
+        &fake.url,
+        &[("INPUTS_TOKEN", INPUTS)],
+        state.path().join("log"),
+    );
+    fake.text(INPUTS, 5, "Ann", "act");
+    wait_for("the question", || fake.sent(INPUTS, 5).len() == 1).await;
+    fake.push(INPUTS, support::document_update(5, "Ann", "act.pdf"));
+    wait_for("the document taken", || fake.sent(INPUTS, 5).len() == 2).await;
+    assert_eq!(
+        fake.sent(INPUTS, 5)[1],
+        "Received document doc-1 act.pdf; saved as document."
+    );
+    fake.text(INPUTS, 5, "Ann", "where");
+    wait_for("the question", || fake.sent(INPUTS, 5).len() == 3).await;
+    fake.push(INPUTS, support::location_update(5, "Ann", 55.75, 37.62));
+    wait_for("the location taken", || fake.sent(INPUTS, 5).len() == 4).await;
+    assert_eq!(fake.sent(INPUTS, 5)[3], "Got 55.75, 37.62.");
+}

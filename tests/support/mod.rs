@@ -243,6 +243,27 @@ pub fn sticker_update(chat: i64, name: &str) -> Value {
     }})
 }
 
+/// A message carrying a document, as Telegram sends it.
+pub fn document_update(chat: i64, name: &str, file_name: &str) -> Value {
+    json!({"message": {
+        "message_id": 1, "date": 1_600_000_000,
+        "chat": {"id": chat, "type": "private", "first_name": name},
+        "from": {"id": chat, "is_bot": false, "first_name": name},
+        "document": {"file_id": "doc-1", "file_unique_id": "u1", "file_name": file_name,
+                     "mime_type": "application/pdf", "file_size": 2048}
+    }})
+}
+
+/// A message carrying a location.
+pub fn location_update(chat: i64, name: &str, latitude: f64, longitude: f64) -> Value {
+    json!({"message": {
+        "message_id": 1, "date": 1_600_000_000,
+        "chat": {"id": chat, "type": "private", "first_name": name},
+        "from": {"id": chat, "is_bot": false, "first_name": name},
+        "location": {"latitude": latitude, "longitude": longitude}
+    }})
+}
+
 pub fn callback_update(chat: i64, name: &str, data: &str) -> Value {
     json!({"callback_query": {
         "id": format!("cq{chat}{}", data.len()),
