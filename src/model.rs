@@ -154,6 +154,10 @@ pub struct Auth {
     pub scenario: Option<String>,
     pub responsible: Vec<i64>,
     pub kinds: Vec<String>,
+    /// Operators link the user to an existing principal found by this algorithm.
+    pub lookup: Option<String>,
+    /// The auth button shares the user's own phone number, which is the data.
+    pub contact: bool,
 }
 
 #[derive(Debug)]

@@ -263,3 +263,21 @@ fn a_press_acts_on_the_last_twenty_messages_with_buttons_only() {
     let out = handle(&bot, &mut world, &USER, &Event::Button(presses[1].clone()), now()).unwrap();
     assert_eq!(out[0].text, "Вы выбрали «Вариант №1». Подтвердить?");
 }
+
+#[test]
+fn a_contact_registration_shows_a_contact_button_and_removes_it() {
+    let text = std::fs::read_to_string("tests/transcripts/phone.toml").unwrap();
+    let bot = botwright::validate::compile("phone", &SourceFile::new("phone.toml", text), &mut Vec::new()).unwrap();
+    let mut world = MemoryWorld::default();
+    let out = handle(&bot, &mut world, &USER, &Event::Text("hi".into()), now()).unwrap();
+    assert_eq!(out[0].keyboard, botwright::engine::Keyboard::Contact("Register".into()));
+    let contact = botwright::engine::Attachment::Contact {
+        phone: "+79001234567".into(),
+        first_name: "Ann".into(),
+        user_id: Some(USER.id),
+    };
+    let out = handle(&bot, &mut world, &USER, &Event::Attachment(contact), now()).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].keyboard, botwright::engine::Keyboard::RemoveMenu);
+    assert_eq!(world.registrations[&USER.chat].0.id, "e1");
+}

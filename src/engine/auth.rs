@@ -21,11 +21,53 @@ impl<'a> Turn<'a> {
         if world!(self, pending_auth_request(self.user.chat)).is_some() {
             return self.say("auth_pending", &[], Keyboard::None);
         }
+        if self.contact_auth() {
+            // The button shares the user's phone number: the registration data, with nothing to confirm.
+            self.session.pending = Some(Pending::AuthData);
+            let keyboard = Keyboard::Contact(self.label("auth_button"));
+            return self.say("auth_request", &[], keyboard);
+        }
         let button = InlineButton {
             label: self.label("auth_button"),
             data: Callback::Register.encode(),
         };
         self.say("auth_request", &[], Keyboard::Inline(vec![vec![button]]));
+    }
+
+    /// Whether the registration data is the user's shared contact (`[auth] contact`).
+    pub(super) fn contact_auth(&self) -> bool {
+        self.bot.auth.as_ref().is_some_and(|a| a.contact)
+    }
+
+    /// The keyboard that goes with `auth_success`: it removes the contact button.
+    pub(super) fn success_keyboard(&self) -> Keyboard {
+        if self.contact_auth() {
+            Keyboard::RemoveMenu
+        } else {
+            Keyboard::None
+        }
+    }
+
+    /// A contact shared while the registration data is awaited: the user's own is the data;
+    /// anything else is the wrong kind and the step stays pending.
+    pub(super) fn auth_contact(&mut self, attachment: Option<&super::Attachment>) {
+        match attachment {
+            Some(super::Attachment::Contact { phone, user_id, .. })
+                if self.contact_auth() && *user_id == Some(self.user.id) =>
+            {
+                let phone = phone.clone();
+                self.auth_chain(&phone);
+            }
+            _ => {
+                self.session.pending = Some(Pending::AuthData);
+                let expected = if self.contact_auth() {
+                    [crate::model::InputKind::Contact]
+                } else {
+                    [crate::model::InputKind::Text]
+                };
+                self.wrong_kind(&expected);
+            }
+        }
     }
 
     /// The registration button was pressed (or its label typed).
@@ -62,6 +104,7 @@ impl<'a> Turn<'a> {
     /// A pending authorization step of this user (as a user or as an operator) takes the text.
     pub(super) fn auth_pending_step(&mut self, pending: Pending, text: &str, norm: &str) {
         match pending {
+            Pending::AuthData if self.contact_auth() => self.auth_contact(None),
             Pending::AuthData => {
                 let data = text.trim().to_string();
                 let confirm = self.bot.auth.as_ref().is_none_or(|a| a.confirm);
@@ -127,7 +170,8 @@ impl<'a> Turn<'a> {
                 Some(p) => {
                     world!(self, register(self.user.chat, &p, &self.user.name, self.now));
                     self.refresh_user();
-                    return self.say("auth_success", &[("input", Value::text(data))], Keyboard::None);
+                    let keyboard = self.success_keyboard();
+                    return self.say("auth_success", &[("input", Value::text(data))], keyboard);
                 }
                 None => {
                     tracing::info!(bot = %self.bot.id, algorithm = %name, "authorization algorithm gave no principal")
@@ -360,7 +404,8 @@ impl<'a> Turn<'a> {
         let requester = Self::requester(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
         let to_user = self.render_text("auth_success", &vars);
-        self.send_to(req.key, to_user, Keyboard::None);
+        let keyboard = self.success_keyboard();
+        self.send_to(req.key, to_user, keyboard);
         let to_operator = self.render_text("auth_responsible_done", &vars);
         self.send_to(self.user.chat, to_operator, Keyboard::None);
     }
@@ -445,14 +490,12 @@ pub fn approve_request(
     }
     finish_approval(world, &mut req, principal, now)?;
     let data = [("input", Value::text(&req.data))];
-    Ok(vec![super::step::message_for(
-        bot,
-        world,
-        &requester_of(&req),
-        bot.text("auth_success"),
-        &data,
-        now,
-    )?])
+    let mut message = super::step::message_for(bot, world, &requester_of(&req), bot.text("auth_success"), &data, now)?;
+    if bot.auth.as_ref().is_some_and(|a| a.contact) {
+        // `auth_success` removes the contact button.
+        message.keyboard = Keyboard::RemoveMenu;
+    }
+    Ok(vec![message])
 }
 
 /// Rejects a pending request from outside the chat: the user gets `auth_rejected` with the reason.

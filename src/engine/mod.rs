@@ -155,6 +155,8 @@ pub enum Keyboard {
     Menu(Vec<Vec<String>>),
     /// Removes the reply keyboard (`hide_menu`).
     RemoveMenu,
+    /// A one-time reply-keyboard button that shares the user's own phone number (`[auth] contact`).
+    Contact(String),
     /// Rows of buttons that open links (notifications from the HTTP API).
     Links(Vec<Vec<LinkButton>>),
 }
@@ -181,6 +183,7 @@ impl Keyboard {
                 .map(|r| format!("menu: {}", row(r.iter().map(String::as_str).collect())))
                 .collect(),
             Keyboard::RemoveMenu => vec!["(menu removed)".to_string()],
+            Keyboard::Contact(label) => vec![format!("menu: [{label}]")],
             Keyboard::Links(rows) => rows
                 .iter()
                 .map(|r| row(r.iter().map(|b| b.text.as_str()).collect()))
@@ -193,6 +196,7 @@ impl Keyboard {
         match (self, menu) {
             (Keyboard::Inline(rows), false) => rows.get(index).map(|r| r.iter().map(|b| b.label.clone()).collect()),
             (Keyboard::Menu(rows), true) => rows.get(index).cloned(),
+            (Keyboard::Contact(label), true) if index == 0 => Some(vec![label.clone()]),
             _ => None,
         }
     }

@@ -514,13 +514,18 @@ impl Turn<'_> {
             self.session.pending = None;
             self.session.open = None;
         }
-        let Some(Pending::Input {
-            record,
-            history,
-            selected,
-        }) = self.session.pending.take()
-        else {
-            return self.say("unsupported_message", &[], Keyboard::None);
+        let (record, history, selected) = match self.session.pending.take() {
+            Some(Pending::Input {
+                record,
+                history,
+                selected,
+            }) => (record, history, selected),
+            // Registration data: with `[auth] contact`, the user's own contact.
+            Some(Pending::AuthData) => return self.auth_contact(attachment),
+            other => {
+                self.session.pending = other;
+                return self.say("unsupported_message", &[], Keyboard::None);
+            }
         };
         let Some(idx) = self.bot.record_by_id(&record) else {
             return self.stale();
@@ -554,7 +559,7 @@ impl Turn<'_> {
     }
 
     /// `input_wrong_kind`, naming the kinds the pending step takes.
-    fn wrong_kind(&mut self, accept: &[InputKind]) {
+    pub(super) fn wrong_kind(&mut self, accept: &[InputKind]) {
         let names: Vec<&str> = accept
             .iter()
             .map(|k| match (self.bot.language, k) {

@@ -100,6 +100,8 @@ pub struct RawAuth {
     pub scenario: Option<Sp<String>>,
     pub responsible: Option<Sp<Vec<Sp<i64>>>>,
     pub principal_kinds: Option<Words>,
+    pub lookup: Option<Sp<String>>,
+    pub contact: Option<Sp<bool>>,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +160,8 @@ const AUTH_KEYS: &[&str] = &[
     "scenario",
     "responsible",
     "principal_kinds",
+    "lookup",
+    "contact",
 ];
 const NOTIFICATION_KEYS: &[&str] = &["text", "buttons", "attachments"];
 
@@ -513,6 +517,8 @@ impl Reader<'_> {
                     _ => self.wrong_type(v, key, "an array of Telegram user ids"),
                 },
                 "principal_kinds" => a.principal_kinds = self.words(v, key, false),
+                "lookup" => a.lookup = self.string(v, key),
+                "contact" => a.contact = self.boolean(v, key),
                 _ => unreachable!(),
             }
         }

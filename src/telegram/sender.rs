@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teloxide::prelude::*;
 use teloxide::types::{
-    InlineKeyboardButton, InlineKeyboardMarkup, InputFile, KeyboardButton, KeyboardMarkup, KeyboardRemove, ParseMode,
-    ReplyMarkup,
+    ButtonRequest, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, KeyboardButton, KeyboardMarkup,
+    KeyboardRemove, ParseMode, ReplyMarkup,
 };
 use teloxide::{ApiError, RequestError};
 use tokio::sync::watch;
@@ -402,6 +402,11 @@ fn markup(keyboard: &Keyboard) -> Option<ReplyMarkup> {
             .resize_keyboard(),
         )),
         Keyboard::RemoveMenu => Some(ReplyMarkup::KeyboardRemove(KeyboardRemove::new())),
+        Keyboard::Contact(label) => Some(ReplyMarkup::Keyboard(
+            KeyboardMarkup::new([[KeyboardButton::new(label.clone()).request(ButtonRequest::Contact)]])
+                .resize_keyboard()
+                .one_time_keyboard(),
+        )),
         Keyboard::Links(rows) => Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(rows.iter().map(
             |r| {
                 r.iter()

@@ -318,7 +318,7 @@ impl Validator<'_> {
 
     fn auth(&mut self, raw: &RawBot, algorithms: &indexmap::IndexMap<String, Algorithm>) -> Option<Auth> {
         let a = raw.auth.as_ref()?;
-        for name in [&a.algorithm, &a.scenario].into_iter().flatten() {
+        for name in [&a.algorithm, &a.scenario, &a.lookup].into_iter().flatten() {
             self.algorithm_ref(name, algorithms);
         }
         let required = a.required.as_ref().is_some_and(|r| r.value);
@@ -359,6 +359,8 @@ impl Validator<'_> {
             scenario: a.scenario.as_ref().map(|n| n.value.clone()),
             responsible,
             kinds,
+            lookup: a.lookup.as_ref().map(|n| n.value.clone()),
+            contact: a.contact.as_ref().is_some_and(|c| c.value),
         })
     }
 
