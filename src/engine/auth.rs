@@ -2,7 +2,7 @@
 //! and the operators' side of it.
 
 use super::buttons::Callback;
-use super::session::Pending;
+use super::session::{Found, Pending};
 use super::step::{Scope, Turn};
 use super::world;
 use super::{AuthRequest, AuthStatus, InlineButton, Keyboard, Principal, User};
@@ -145,6 +145,11 @@ impl<'a> Turn<'a> {
             }
             Pending::OperatorName { request, kind } => self.approve(request, kind, text.trim().to_string()),
             Pending::OperatorReason { request } => self.reject(request, text.trim().to_string()),
+            Pending::OperatorLookup { request, kind } => self.lookup(request, kind, text.trim()),
+            Pending::OperatorPick { request, found } => match found.iter().position(|f| normalize(&f.label) == norm) {
+                Some(index) => self.pick(request, &found, index),
+                None => self.offer_found(request, found),
+            },
             Pending::Input { .. } | Pending::Confirm { .. } => unreachable!("handled by the step"),
         }
     }
@@ -317,6 +322,15 @@ impl<'a> Turn<'a> {
                     }
                 }
             }
+            Callback::Found { request, index } => match self.session.pending.take() {
+                Some(Pending::OperatorPick { request: r, found }) if r == request && index < found.len() => {
+                    self.pick(request, &found, index)
+                }
+                other => {
+                    self.session.pending = other;
+                    self.say("choice_stale", &[], Keyboard::None);
+                }
+            },
             Callback::Option { .. } | Callback::Dynamic { .. } | Callback::Confirm { .. } => {
                 unreachable!("handled by the step")
             }
@@ -374,6 +388,14 @@ impl<'a> Turn<'a> {
         let Some(req) = world!(self, auth_request(request)) else {
             return;
         };
+        // With `lookup`, a search text for an existing principal replaces the name.
+        if self.bot.auth.as_ref().is_some_and(|a| a.lookup.is_some()) {
+            let requester = Self::requester(&req);
+            let vars = self.request_vars(&requester, &req.data, &[("selected", Value::text(&kind))]);
+            self.session.pending = Some(Pending::OperatorLookup { request, kind });
+            let text = self.render_text("auth_lookup_prompt", &vars);
+            return self.send_to(self.user.chat, text, Keyboard::None);
+        }
         self.session.pending = Some(Pending::OperatorName { request, kind });
         let requester = Self::requester(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
@@ -390,7 +412,7 @@ impl<'a> Turn<'a> {
     }
 
     fn approve(&mut self, request: u64, kind: String, name: String) {
-        let Some(mut req) = self.operator_request(request) else {
+        let Some(req) = self.operator_request(request) else {
             return;
         };
         let name = if name.is_empty() { req.data.clone() } else { name };
@@ -399,6 +421,61 @@ impl<'a> Turn<'a> {
             id: req.key.to_string(),
             name,
         };
+        self.approve_as(req, principal);
+    }
+
+    /// An operator's search text: the lookup algorithm's finds are offered as buttons.
+    fn lookup(&mut self, request: u64, kind: String, text: &str) {
+        let Some(req) = self.operator_request(request) else {
+            return;
+        };
+        let Some(name) = self.bot.auth.as_ref().and_then(|a| a.lookup.clone()) else {
+            return self.ask_name(request, kind);
+        };
+        let requester = Self::requester(&req);
+        let user = self.user_value(&requester);
+        let scope = Scope {
+            input: Some(text.to_string()),
+            selected: Some(kind.clone()),
+            ..Scope::default()
+        };
+        let found = match self.try_algorithm(&name, &scope, &[("user", user)]) {
+            Ok(value) => found_principals(&value, &kind),
+            Err(_) => {
+                self.session.pending = Some(Pending::OperatorLookup { request, kind });
+                return self.say("algorithm_failed", &[], Keyboard::None);
+            }
+        };
+        if found.is_empty() {
+            self.session.pending = Some(Pending::OperatorLookup { request, kind });
+            return self.say("auth_lookup_empty", &[("input", Value::text(text))], Keyboard::None);
+        }
+        self.offer_found(request, found);
+    }
+
+    fn offer_found(&mut self, request: u64, found: Vec<Found>) {
+        let rows = found
+            .iter()
+            .enumerate()
+            .map(|(index, f)| {
+                vec![InlineButton {
+                    label: super::step::shorten_label(&f.label),
+                    data: Callback::Found { request, index }.encode(),
+                }]
+            })
+            .collect();
+        self.session.pending = Some(Pending::OperatorPick { request, found });
+        self.say("choose_option", &[], Keyboard::Inline(rows));
+    }
+
+    fn pick(&mut self, request: u64, found: &[Found], index: usize) {
+        if let Some(req) = self.operator_request(request) {
+            self.approve_as(req, found[index].principal.clone());
+        }
+    }
+
+    /// Registers the requester as `principal` and tells both sides.
+    fn approve_as(&mut self, mut req: AuthRequest, principal: Principal) {
         let done = finish_approval(self.world, &mut req, &principal, self.now);
         self.check(done);
         let requester = Self::requester(&req);
@@ -436,6 +513,46 @@ pub fn finish_approval(
     world.register(req.key, principal, &req.name, now)?;
     req.status = AuthStatus::Approved;
     world.update_auth_request(req)
+}
+
+/// What the lookup algorithm found: a list of `{label, value}` (registered as `{kind, id:
+/// value, name: label}`) or of principals `{kind, id, name}` (registered as they are).
+fn found_principals(value: &Value, kind: &str) -> Vec<Found> {
+    let Value::List(items) = value else {
+        return Vec::new();
+    };
+    let text = |v: &Value, k: &str| match v.member(k) {
+        Value::Null => None,
+        other => Some(other.to_text()),
+    };
+    items
+        .iter()
+        .filter_map(|item| match (text(item, "id"), text(item, "value")) {
+            (Some(id), _) => {
+                let name = text(item, "name").unwrap_or_else(|| id.clone());
+                Some(Found {
+                    label: text(item, "label").unwrap_or_else(|| name.clone()),
+                    principal: Principal {
+                        kind: text(item, "kind").unwrap_or_else(|| kind.to_string()),
+                        id,
+                        name,
+                    },
+                })
+            }
+            (None, Some(value)) => {
+                let label = text(item, "label").unwrap_or_else(|| value.clone());
+                Some(Found {
+                    label: label.clone(),
+                    principal: Principal {
+                        kind: kind.to_string(),
+                        id: value,
+                        name: label,
+                    },
+                })
+            }
+            (None, None) => None,
+        })
+        .collect()
 }
 
 /// A `principal` in an algorithm's result, if it has a usable one.

@@ -45,6 +45,11 @@ pub enum Callback {
     DefaultName {
         request: u64,
     },
+    /// The `index`th principal the lookup found for a request.
+    Found {
+        request: u64,
+        index: usize,
+    },
 }
 
 impl Callback {
@@ -63,6 +68,7 @@ impl Callback {
             Callback::Reject { request } => format!("a:rj:{request}"),
             Callback::Kind { request, index } => format!("a:k:{request}:{index}"),
             Callback::DefaultName { request } => format!("a:nm:{request}"),
+            Callback::Found { request, index } => format!("a:lk:{request}:{index}"),
         };
         debug_assert!(s.len() <= 64, "callback data over 64 bytes: {s}");
         s
@@ -93,6 +99,10 @@ impl Callback {
                 index: usize::try_from(num(i)?).ok()?,
             },
             ["a", "nm", id] => Callback::DefaultName { request: num(id)? },
+            ["a", "lk", id, i] => Callback::Found {
+                request: num(id)?,
+                index: usize::try_from(num(i)?).ok()?,
+            },
             [h, "o", seq, r] if hash_ok(h) => Callback::Option {
                 hash: h.to_string(),
                 seq: u32::try_from(num(seq)?).ok()?,
@@ -144,6 +154,10 @@ mod tests {
                 index: usize::MAX,
             },
             Callback::DefaultName { request: 9 },
+            Callback::Found {
+                request: u64::MAX,
+                index: usize::MAX,
+            },
         ];
         for c in all {
             let data = c.encode();

@@ -109,6 +109,10 @@ pub enum Pending {
     OperatorName { request: u64, kind: String },
     /// A rejecting operator enters the reason.
     OperatorReason { request: u64 },
+    /// An approving operator types a search text for `[auth] lookup`.
+    OperatorLookup { request: u64, kind: String },
+    /// An approving operator picks one of the principals the lookup found.
+    OperatorPick { request: u64, found: Vec<Found> },
 }
 
 impl Pending {
@@ -122,8 +126,17 @@ impl Pending {
                 | Pending::OperatorKind { .. }
                 | Pending::OperatorName { .. }
                 | Pending::OperatorReason { .. }
+                | Pending::OperatorLookup { .. }
+                | Pending::OperatorPick { .. }
         )
     }
+}
+
+/// A principal the `lookup` algorithm found, with the label of its button.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Found {
+    pub label: String,
+    pub principal: crate::engine::Principal,
 }
 
 /// An option the user took, before its action runs.

@@ -382,9 +382,13 @@ impl Turn<'_> {
         if self.is_cancel(&norm) {
             let key = match &self.session.pending {
                 Some(Pending::Input { .. } | Pending::AuthData | Pending::AuthConfirm { .. })
-                | Some(Pending::OperatorKind { .. } | Pending::OperatorName { .. } | Pending::OperatorReason { .. }) => {
-                    "input_cancelled"
-                }
+                | Some(
+                    Pending::OperatorKind { .. }
+                    | Pending::OperatorName { .. }
+                    | Pending::OperatorReason { .. }
+                    | Pending::OperatorLookup { .. }
+                    | Pending::OperatorPick { .. },
+                ) => "input_cancelled",
                 _ => "choice_cancelled",
             };
             self.session.pending = None;
