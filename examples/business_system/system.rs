@@ -131,6 +131,21 @@ async fn handle(
                 None => json!({"text": "not an employee"}),
             }
         }
+        ("employees", "lookup") => {
+            // An operator's search text: every employee whose surname or name contains it.
+            let data = system.data.lock().unwrap();
+            let text = request["input"].as_str().unwrap_or("").trim().to_lowercase();
+            let found: Vec<Value> = data
+                .employees
+                .iter()
+                .filter(|e| {
+                    !text.is_empty()
+                        && (e.surname.to_lowercase().contains(&text) || e.name.to_lowercase().contains(&text))
+                })
+                .map(|e| json!({"kind": "user", "id": e.id, "name": e.name}))
+                .collect();
+            Value::Array(found)
+        }
         ("tasks", "list") => {
             let data = system.data.lock().unwrap();
             let me = principal_id(&request);
