@@ -3,13 +3,16 @@
 pub mod algorithms;
 pub mod api;
 pub mod cli;
-pub mod cli_chat;
 pub mod diagnostics;
 pub mod engine;
 pub mod expr;
 pub mod graph;
+pub mod html;
+pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod runtime;
+pub mod secrets;
 pub mod store;
 pub mod syntax;
 pub mod telegram;

@@ -7,8 +7,9 @@ mod support;
 
 use botwright::algorithms::{AlgorithmFailure, Builtins};
 use botwright::expr::Value;
+use botwright::runtime::{Limits, Runtime, ServedBot, Tuning};
 use botwright::store::sql::SqlStore;
-use botwright::telegram::{self, Chats, Limits, Runtime, ServedBot, Tuning};
+use botwright::telegram::{self, Chats};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{Botwright, FakeTelegram, wait_for};
@@ -218,7 +219,7 @@ async fn panicking_algorithm(dir: tempfile::TempDir, db: &str) {
     let runtime = Runtime::new(
         store,
         builtins,
-        telegram::system_clock(),
+        botwright::runtime::system_clock(),
         limits,
         shutdown.clone(),
         Tuning::default(),

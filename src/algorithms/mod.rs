@@ -152,7 +152,7 @@ fn http_call(call: &AlgorithmCall, url: &str) -> Result<Value, AlgorithmFailure>
 pub fn redact_url(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_inclusive(|c: char| c == '/' || c.is_whitespace()) {
-        if crate::syntax::looks_like_token(word) {
+        if crate::secrets::looks_like_token(word) {
             out.push_str("<redacted>");
             if word.ends_with('/') {
                 out.push('/');

@@ -11,9 +11,9 @@ pub use error::ApiError;
 
 use crate::engine::{self, Keyboard, LinkButton, Principal, User, World};
 use crate::expr::Value;
+use crate::runtime::{Runtime, ServedBot};
 use crate::store::queries::{self, NotCancelled, StoredMessage};
 use crate::store::sql::{self, Attachment, NewMessage, TxWorld};
-use crate::telegram::{Runtime, ServedBot};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -426,10 +426,10 @@ async fn post_message(
                 )
             }
         };
-        if text.chars().count() > crate::validate::MAX_MESSAGE {
+        if text.chars().count() > crate::limits::MAX_MESSAGE {
             return Err(ApiError::bad_request(
                 Some("text"),
-                format!("is longer than Telegram's {} characters", crate::validate::MAX_MESSAGE),
+                format!("is longer than Telegram's {} characters", crate::limits::MAX_MESSAGE),
             ));
         }
         let tx = world.tx.as_mut().expect("transaction");

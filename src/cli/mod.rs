@@ -1,10 +1,12 @@
 //! The `botwright` command line: one function per subcommand.
 
+pub mod chat;
 pub mod check;
 pub mod eval;
 pub mod graph;
 pub mod run;
 pub mod send;
+pub mod test;
 pub mod texts;
 
 use clap::{Parser, Subcommand};
@@ -29,9 +31,9 @@ pub enum Command {
     /// Evaluate one expression and print its value as text.
     Eval(eval::Args),
     /// Talk to a bot in the terminal, offline.
-    Chat(crate::cli_chat::Args),
+    Chat(chat::Args),
     /// Replay `*.chat` transcripts against their bots.
-    Test(crate::transcript::cli::Args),
+    Test(test::Args),
     /// Serve every bot on Telegram, with state in a database.
     Run(run::Args),
     /// Queue a message (now or at a time) for `run` to send.
@@ -51,8 +53,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Graph(a) => graph::run(a),
         Command::Texts(a) => texts::run(a),
         Command::Eval(a) => eval::run(a),
-        Command::Chat(a) => crate::cli_chat::run(a),
-        Command::Test(a) => crate::transcript::cli::run(a),
+        Command::Chat(a) => chat::run(a),
+        Command::Test(a) => test::run(a),
         Command::Run(a) => run::run(a),
         Command::Send(a) => send::run(a),
         Command::Unhook(a) => run::unhook(a),

@@ -1,7 +1,8 @@
 //! `botwright run`: every bot on Telegram at once, state in a database.
 
+use crate::runtime::{self, Runtime, ServedBot};
 use crate::store::sql::SqlStore;
-use crate::telegram::{self, Runtime, ServedBot};
+use crate::telegram;
 use std::path::PathBuf;
 use std::sync::Arc;
 use teloxide::prelude::*;
@@ -219,14 +220,14 @@ async fn serve(args: Args) -> u8 {
     let runtime = Runtime::new(
         store,
         Default::default(),
-        telegram::system_clock(),
-        telegram::Limits {
+        runtime::system_clock(),
+        runtime::Limits {
             per_bot: args.bot_rate.max(0.1),
             per_chat: args.chat_rate.max(0.01),
             chat_burst: 5.0,
         },
         shutdown,
-        telegram::Tuning {
+        runtime::Tuning {
             commit_batch: args.commit_batch.max(1),
             commit_linger: std::time::Duration::from_millis(args.commit_linger_ms),
             lease: std::time::Duration::from_secs(args.lease.max(1)),

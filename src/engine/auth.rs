@@ -3,7 +3,7 @@
 
 use super::buttons::Callback;
 use super::session::{Found, Pending};
-use super::step::{Scope, Turn};
+use super::turn::{Scope, Turn};
 use super::world;
 use super::{AuthRequest, AuthStatus, InlineButton, Keyboard, Principal, User};
 use crate::expr::Value;
@@ -373,7 +373,7 @@ impl<'a> Turn<'a> {
             .enumerate()
             .map(|(i, k)| {
                 vec![InlineButton {
-                    label: super::step::shorten_label(k),
+                    label: super::turn::shorten_label(k),
                     data: Callback::Kind { request, index: i }.encode(),
                 }]
             })
@@ -404,7 +404,7 @@ impl<'a> Turn<'a> {
             Keyboard::None
         } else {
             Keyboard::Inline(vec![vec![InlineButton {
-                label: super::step::shorten_label(&req.data),
+                label: super::turn::shorten_label(&req.data),
                 data: Callback::DefaultName { request }.encode(),
             }]])
         };
@@ -459,7 +459,7 @@ impl<'a> Turn<'a> {
             .enumerate()
             .map(|(index, f)| {
                 vec![InlineButton {
-                    label: super::step::shorten_label(&f.label),
+                    label: super::turn::shorten_label(&f.label),
                     data: Callback::Found { request, index }.encode(),
                 }]
             })
@@ -607,7 +607,7 @@ pub fn approve_request(
     }
     finish_approval(world, &mut req, principal, now)?;
     let data = [("input", Value::text(&req.data))];
-    let mut message = super::step::message_for(bot, world, &requester_of(&req), bot.text("auth_success"), &data, now)?;
+    let mut message = super::turn::message_for(bot, world, &requester_of(&req), bot.text("auth_success"), &data, now)?;
     if bot.auth.as_ref().is_some_and(|a| a.contact) {
         // `auth_success` removes the contact button.
         message.keyboard = Keyboard::RemoveMenu;
@@ -631,7 +631,7 @@ pub fn reject_request(
     req.reason = Some(reason.to_string());
     world.update_auth_request(&req)?;
     let vars = [("input", Value::text(&req.data)), ("reason", Value::text(reason))];
-    Ok(vec![super::step::message_for(
+    Ok(vec![super::turn::message_for(
         bot,
         world,
         &requester_of(&req),

@@ -70,13 +70,16 @@ impl Callback {
             Callback::DefaultName { request } => format!("a:nm:{request}"),
             Callback::Found { request, index } => format!("a:lk:{request}:{index}"),
         };
-        debug_assert!(s.len() <= 64, "callback data over 64 bytes: {s}");
+        debug_assert!(
+            s.len() <= crate::limits::MAX_CALLBACK,
+            "callback data over 64 bytes: {s}"
+        );
         s
     }
 
     /// Decodes callback data; anything malformed is `None` (a forged or foreign button).
     pub fn decode(data: &str) -> Option<Callback> {
-        if data.len() > 64 {
+        if data.len() > crate::limits::MAX_CALLBACK {
             return None;
         }
         let parts: Vec<&str> = data.split(':').collect();

@@ -8,13 +8,18 @@
 
 mod auth;
 mod buttons;
+mod choices;
+mod code;
+mod records;
 mod session;
 mod step;
+mod turn;
 
 pub use auth::{DecisionError, approve_request, finish_approval, reject_request};
 pub use buttons::Callback;
 pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
-pub use step::{handle, message_for, split_message};
+pub use step::handle;
+pub use turn::{message_for, split_message};
 
 /// Calls a fallible [`World`] method from a `Turn`: the first failure is kept
 /// in the turn (which then stops) and a neutral value stands in for the rest

@@ -9,7 +9,6 @@ use chrono_tz::Tz;
 use indexmap::IndexMap;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
-use std::fmt;
 use std::str::FromStr;
 
 /// The most evaluation steps one evaluation may take.
@@ -19,17 +18,7 @@ pub const MAX_TEXT: usize = 100_000;
 /// The most items a list or object may have.
 pub const MAX_ITEMS: usize = 10_000;
 
-/// An evaluation error: a message a user can act on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EvalError(pub String);
-
-impl fmt::Display for EvalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for EvalError {}
+pub use super::error::EvalError;
 
 fn err<T>(message: impl Into<String>) -> Result<T, EvalError> {
     Err(EvalError(message.into()))

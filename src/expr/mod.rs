@@ -6,6 +6,7 @@
 
 pub mod ast;
 pub mod builtins;
+pub mod error;
 pub mod eval;
 pub mod parse;
 pub mod time;

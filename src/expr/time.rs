@@ -1,6 +1,6 @@
 //! Dates: zones, the start of a day, `format` patterns and `deadline`.
 
-use super::eval::EvalError;
+use super::error::EvalError;
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use chrono_tz::Tz;
 

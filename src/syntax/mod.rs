@@ -6,6 +6,7 @@
 //! wrote keeps the byte range it came from.
 
 use crate::diagnostics::{Code, Diagnostic, SourceFile, suggest};
+pub use crate::secrets::looks_like_token;
 use serde_spanned::Spanned;
 use std::hash::Hasher;
 use std::ops::Range;
@@ -605,20 +606,4 @@ fn split_words(s: &str, span: Range<usize>) -> Vec<Sp<String>> {
         .filter(|w| !w.is_empty())
         .map(|w| Sp::new(w.to_string(), span.clone()))
         .collect()
-}
-
-/// Whether a text contains something shaped like a bot token: digits, a colon, 30+ token characters.
-pub fn looks_like_token(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    for (i, _) in s.match_indices(':') {
-        let digits = bytes[..i].iter().rev().take_while(|b| b.is_ascii_digit()).count();
-        let tail = bytes[i + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')
-            .count();
-        if (6..=12).contains(&digits) && tail >= 30 {
-            return true;
-        }
-    }
-    false
 }

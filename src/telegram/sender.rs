@@ -2,8 +2,9 @@
 //! (per bot and per chat), waiting out `retry_after`, backing off on network
 //! errors and server failures.
 
-use super::{Runtime, ServedBot, redact};
+use super::redact;
 use crate::engine::Keyboard;
+use crate::runtime::{Runtime, ServedBot};
 use crate::store::outbox::Delivery;
 use crate::store::sql::OutboxMessage;
 use chrono::{DateTime, FixedOffset};
@@ -26,26 +27,6 @@ const IN_FLIGHT: usize = 64;
 /// How often the sender claims messages nobody sends (scheduled ones, retries, leftovers)
 /// when nothing wakes it earlier.
 const CLAIM_EVERY: Duration = Duration::from_secs(1);
-
-/// Sending limits: a token bucket per bot and one per chat.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Messages a second per bot (Telegram allows about 30).
-    pub per_bot: f64,
-    /// Messages a second to one chat, after a short burst.
-    pub per_chat: f64,
-    pub chat_burst: f64,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            per_bot: 30.0,
-            per_chat: 1.0,
-            chat_burst: 5.0,
-        }
-    }
-}
 
 /// A token bucket: `capacity` tokens, refilled at `rate` per second.
 struct Bucket {

@@ -1,8 +1,6 @@
 //! Transcripts (`*.chat`, ../shared/spec/transcripts.md): parsing and replay
 //! against a compiled bot with an in-memory world and a fixed clock.
 
-pub mod cli;
-
 use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User};
 use crate::model::CompiledBot;
 use crate::store::{MemoryWorld, Stub};

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use templates::TextChecker;
 
-/// The most options one choice may offer.
-pub const MAX_OPTIONS: usize = 100;
 /// Telegram's limit for a button label, in bytes.
-pub const MAX_LABEL: usize = 64;
+pub use crate::limits::MAX_LABEL;
+/// The most options one choice may offer.
+pub use crate::limits::MAX_OPTIONS;
 
 /// Compiles one bot file's text. Diagnostics (warnings included) go to `diagnostics`;
 /// the bot is returned only when there are no errors.

@@ -49,9 +49,9 @@ fn run_one(
     bots: &mut HashMap<PathBuf, Option<crate::model::CompiledBot>>,
 ) -> Result<(), (usize, String)> {
     let text = std::fs::read_to_string(chat).map_err(|e| (0, format!("cannot read: {e}")))?;
-    let lines = super::parse(&text).map_err(|f| (f.line, f.message))?;
+    let lines = crate::transcript::parse(&text).map_err(|f| (f.line, f.message))?;
     let Some((bot_line, bot_id)) = lines.iter().find_map(|(n, l)| match l {
-        super::Line::Bot(id) => Some((*n, id.clone())),
+        crate::transcript::Line::Bot(id) => Some((*n, id.clone())),
         _ => None,
     }) else {
         return Err((1, "the transcript has no `@bot ID` line".into()));
@@ -74,5 +74,5 @@ fn run_one(
             ),
         ));
     };
-    super::replay(bot, &lines).map_err(|f| (f.line, f.message))
+    crate::transcript::replay(bot, &lines).map_err(|f| (f.line, f.message))
 }

@@ -1,0 +1,269 @@
+//! What the runtime's tasks share, apart from Telegram's protocol: the
+//! clock, the bots being served, the group commit and the delivery writer,
+//! sending limits and tuning. The Telegram adapter (`telegram/`) and the HTTP
+//! API (`api/`) both build on it; neither imports the other.
+
+mod batch;
+
+pub use batch::Batcher;
+
+use crate::algorithms::Builtins;
+use crate::model::CompiledBot;
+use crate::store::cache::StateCache;
+use crate::store::commit::{self, Committed, Work};
+use crate::store::outbox::Delivery;
+use crate::store::sql::{Dialect, OutboxMessage, SqlStore, StoreError};
+use chrono::{DateTime, FixedOffset};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use teloxide::prelude::*;
+use tokio::sync::{Notify, mpsc, watch};
+
+/// A clock, injected so that tests and benchmarks control time.
+pub type Clock = Arc<dyn Fn() -> DateTime<FixedOffset> + Send + Sync>;
+
+/// The real clock in the machine's offset.
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Local::now().fixed_offset())
+}
+
+/// Messages a user may send within [`FLOOD_WINDOW`] before being told to slow down.
+pub const FLOOD_LIMIT: usize = 20;
+pub const FLOOD_WINDOW: Duration = Duration::from_secs(60);
+
+/// One bot being served.
+pub struct ServedBot {
+    pub id: String,
+    /// The current definition; hot reload swaps it.
+    pub definition: RwLock<Arc<CompiledBot>>,
+    pub api: Bot,
+    pub token: String,
+    /// Wakes the sender to claim: the outbox got a message nobody sends yet.
+    pub outbox: Notify,
+    /// Messages this instance committed and sends straight from memory.
+    to_send: mpsc::UnboundedSender<OutboxMessage>,
+    pub(crate) to_send_rx: Mutex<Option<mpsc::UnboundedReceiver<OutboxMessage>>>,
+    /// Recent message times per user, for the flood limit.
+    flood: Mutex<HashMap<i64, Vec<DateTime<FixedOffset>>>>,
+}
+
+impl ServedBot {
+    pub fn new(definition: CompiledBot, api: Bot, token: String) -> ServedBot {
+        let (to_send, to_send_rx) = mpsc::unbounded_channel();
+        ServedBot {
+            to_send,
+            to_send_rx: Mutex::new(Some(to_send_rx)),
+            id: definition.id.clone(),
+            definition: RwLock::new(Arc::new(definition)),
+            api,
+            token,
+            outbox: Notify::new(),
+            flood: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Hands committed messages to this bot's sender.
+    pub fn send(&self, messages: Vec<OutboxMessage>) {
+        for m in messages {
+            let _ = self.to_send.send(m);
+        }
+    }
+
+    pub fn current(&self) -> Arc<CompiledBot> {
+        self.definition.read().expect("definition lock").clone()
+    }
+
+    /// Records a message and says whether it is over the limit, and whether it is the first one over.
+    pub(crate) fn flood_check(&self, user: i64, now: DateTime<FixedOffset>) -> (bool, bool) {
+        let mut flood = self.flood.lock().expect("flood lock");
+        let times = flood.entry(user).or_default();
+        let window = chrono::Duration::from_std(FLOOD_WINDOW).expect("small duration");
+        times.retain(|t| now - *t < window);
+        times.push(now);
+        (times.len() > FLOOD_LIMIT, times.len() == FLOOD_LIMIT + 1)
+    }
+}
+
+/// What the runtime shares between tasks.
+pub struct Runtime {
+    pub store: SqlStore,
+    pub builtins: Builtins,
+    pub clock: Clock,
+    pub limits: Limits,
+    pub shutdown: watch::Receiver<bool>,
+    /// This instance's id: the owner of the messages it sends, renewed by heartbeat.
+    pub instance: String,
+    /// Sessions and registrations in memory, when this process alone writes the database (SQLite).
+    pub cache: Option<StateCache>,
+    /// The group commit of handled updates.
+    pub commits: Batcher<Work, Result<Committed, StoreError>>,
+    /// Delivery outcomes, written in batches.
+    pub deliveries: Batcher<Delivery, ()>,
+    /// How long an instance's lease lasts without a heartbeat.
+    pub lease: Duration,
+    /// Chats known to be recorded as having talked to their bot (saves a write per update).
+    known_chats: Mutex<std::collections::HashSet<(String, i64)>>,
+}
+
+impl Runtime {
+    /// Whether a chat still has to be recorded as one that talked to its bot.
+    pub fn chat_unknown(&self, bot: &str, chat: i64) -> bool {
+        let known = self.known_chats.lock().unwrap_or_else(|e| e.into_inner());
+        !known.contains(&(bot.to_string(), chat))
+    }
+
+    /// Remembers that a chat is recorded.
+    pub fn chat_recorded(&self, bot: &str, chat: i64) {
+        let mut known = self.known_chats.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() > 1_000_000 {
+            known.clear();
+        }
+        known.insert((bot.to_string(), chat));
+    }
+}
+
+/// How the runtime is tuned (hidden flags of `run`, and tests).
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub commit_batch: usize,
+    pub commit_linger: Duration,
+    pub lease: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            commit_batch: 256,
+            commit_linger: Duration::from_millis(2),
+            lease: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Runtime {
+    /// The runtime's shared parts; starts the group commit and the delivery writer.
+    pub fn new(
+        store: SqlStore,
+        builtins: Builtins,
+        clock: Clock,
+        limits: Limits,
+        shutdown: watch::Receiver<bool>,
+        tuning: Tuning,
+    ) -> Arc<Runtime> {
+        let instance = instance_id();
+        let cache = (store.dialect == Dialect::Sqlite).then(StateCache::default);
+        Arc::new_cyclic(|me: &std::sync::Weak<Runtime>| {
+            let committer_store = store.clone();
+            let me_commit = me.clone();
+            let commits = Batcher::spawn(tuning.commit_batch, tuning.commit_linger, move |jobs: Vec<Work>| {
+                let store = committer_store.clone();
+                let runtime = me_commit.clone();
+                async move {
+                    let results = group_commit(&store, &jobs).await;
+                    if let Some(cache) = runtime.upgrade().as_ref().and_then(|r| r.cache.as_ref()) {
+                        for (work, result) in jobs.iter().zip(&results) {
+                            if let (Work::Job(job), Ok(Committed::Messages { .. })) = (work, result) {
+                                cache.committed(
+                                    &job.bot,
+                                    job.changes.sessions.iter().map(|(k, v)| (*k, v)),
+                                    job.changes.registrations.iter().map(|(k, p, _, _)| (*k, p)),
+                                );
+                            }
+                        }
+                    }
+                    results
+                }
+            });
+            let writer_store = store.clone();
+            let writer_shutdown = shutdown.clone();
+            let deliveries = Batcher::spawn(512, Duration::ZERO, move |batch: Vec<Delivery>| {
+                let store = writer_store.clone();
+                let n = batch.len();
+                let mut shutdown = writer_shutdown.clone();
+                async move {
+                    // A status that cannot be written is tried again: a message sent but not
+                    // recorded would be sent again by whoever takes it over.
+                    let mut wait = Duration::from_millis(100);
+                    loop {
+                        match store.record_deliveries(&batch).await {
+                            Ok(()) => break,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot record delivery outcomes; retrying");
+                                tokio::select! {
+                                    _ = tokio::time::sleep(wait) => {}
+                                    _ = shutdown.changed() => {}
+                                }
+                                wait = (wait * 2).min(Duration::from_secs(5));
+                            }
+                        }
+                    }
+                    vec![(); n]
+                }
+            });
+            Runtime {
+                store,
+                builtins,
+                clock,
+                limits,
+                shutdown,
+                instance,
+                cache,
+                commits,
+                deliveries,
+                lease: tuning.lease,
+                known_chats: Mutex::new(Default::default()),
+            }
+        })
+    }
+}
+
+/// Commits a batch of jobs; when the batch fails, each job on its own, so that one bad
+/// job fails alone.
+async fn group_commit(store: &SqlStore, jobs: &[Work]) -> Vec<Result<Committed, StoreError>> {
+    match commit::commit_batch(store, jobs).await {
+        Ok(results) => results.into_iter().map(Ok).collect(),
+        Err(e) if jobs.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut results = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                results.push(
+                    commit::commit_batch(store, std::slice::from_ref(job))
+                        .await
+                        .map(|mut r| r.pop().expect("one result per job")),
+                );
+            }
+            results
+        }
+    }
+}
+
+/// A new id for this instance: host, process and start time.
+fn instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{}-{nanos:x}", host.trim(), std::process::id())
+}
+
+/// Sending limits: a token bucket per bot and one per chat.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Messages a second per bot (Telegram allows about 30).
+    pub per_bot: f64,
+    /// Messages a second to one chat, after a short burst.
+    pub per_chat: f64,
+    pub chat_burst: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            per_bot: 30.0,
+            per_chat: 1.0,
+            chat_burst: 5.0,
+        }
+    }
+}
