@@ -1,0 +1,96 @@
+//! The engine: random texts, presses of shown buttons, forged callback data,
+//! files and contacts, from two users, against every shipped bot. Never a
+//! panic, and nothing over Telegram's limits: at most 10 messages to the user
+//! per update, 4,096 characters a message, 64 bytes of callback data.
+#![no_main]
+
+use botwright::diagnostics::SourceFile;
+use botwright::engine::{Attachment, Event, Keyboard, User, handle};
+use botwright::store::MemoryWorld;
+use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+
+static BOTS: LazyLock<Vec<botwright::model::CompiledBot>> = LazyLock::new(|| {
+    [
+        ("demo", include_str!("../../bots/demo.toml")),
+        ("support", include_str!("../../bots/support.toml")),
+        ("signal", include_str!("../../bots/signal.toml")),
+    ]
+    .into_iter()
+    .map(|(id, text)| {
+        botwright::validate::compile(
+            id,
+            &SourceFile::new(format!("{id}.toml"), text.to_string()),
+            &mut Vec::new(),
+        )
+        .expect("shipped bots compile")
+    })
+    .collect()
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&which, mut rest)) = data.split_first() else {
+        return;
+    };
+    let bot = &BOTS[which as usize % BOTS.len()];
+    let mut world = MemoryWorld::default();
+    let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
+    let mut shown: Vec<String> = Vec::new();
+    let words: Vec<String> = bot.records.iter().flat_map(|r| r.words.clone()).collect();
+    let mut steps = 0;
+    while let Some((&op, tail)) = rest.split_first() {
+        steps += 1;
+        if steps > 64 {
+            break;
+        }
+        let take = (tail.first().copied().unwrap_or(0) as usize % 24).min(tail.len().saturating_sub(1));
+        let chunk = tail.get(1..1 + take).unwrap_or_default();
+        rest = tail.get(1 + take..).unwrap_or_default();
+        let text = String::from_utf8_lossy(chunk).to_string();
+        let user_id = if op & 0x80 == 0 { 11 } else { 12 };
+        let user = User {
+            id: user_id,
+            chat: user_id,
+            name: "Fuzz".into(),
+            username: None,
+        };
+        let event = match op % 8 {
+            0 | 1 => Event::Text(text),
+            2 if !words.is_empty() => Event::Text(words[chunk.len() % words.len()].clone()),
+            3 if !shown.is_empty() => Event::Button(shown[chunk.len() % shown.len()].clone()),
+            4 => Event::Button(text),
+            5 => Event::Attachment(Attachment::Contact {
+                phone: text,
+                first_name: "Fuzz".into(),
+                user_id: Some(if op & 1 == 0 { user_id } else { 99 }),
+            }),
+            6 => Event::Attachment(Attachment::Document {
+                file_id: "f".into(),
+                name: text,
+                mime: "application/pdf".into(),
+                size: chunk.len() as u64,
+            }),
+            _ => Event::Unsupported,
+        };
+        let Ok(out) = handle(bot, &mut world, &user, &event, now) else {
+            continue;
+        };
+        assert!(
+            out.iter().filter(|m| m.to == user.chat).count() <= 10,
+            "more than 10 messages"
+        );
+        for m in &out {
+            assert!(m.text.chars().count() <= 4096, "a message over 4,096 characters");
+            if let Keyboard::Inline(rows) = &m.keyboard {
+                for b in rows.iter().flatten() {
+                    assert!(b.data.len() <= 64, "callback data over 64 bytes");
+                    assert!(b.label.len() <= 64, "a label over 64 bytes");
+                    shown.push(b.data.clone());
+                }
+            }
+        }
+        if shown.len() > 200 {
+            shown.drain(..100);
+        }
+    }
+});
