@@ -376,8 +376,13 @@ impl Turn<'_> {
             dynamic,
             seq,
         };
+        self.show_choice(open, title, keyboard)
+    }
+
+    /// Sends a choice's message and remembers it, as shown, for the presses on it.
+    pub(super) fn show_choice(&mut self, open: OpenChoice, title: String, keyboard: Keyboard) -> Outcome {
         self.session.remember(Shown {
-            seq,
+            seq: open.seq,
             open: open.clone(),
             option: None,
         });

@@ -3,7 +3,7 @@
 
 use super::Keyboard;
 use super::choices::parse_options;
-use super::session::{OpenChoice, Pending, ReplyKeyboard, Shown};
+use super::session::{OpenChoice, Pending, ReplyKeyboard};
 use super::turn::{Outcome, Scope, Turn};
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::{self, Value};
@@ -118,14 +118,7 @@ impl Turn<'_> {
                     dynamic: Some(items),
                     seq,
                 };
-                self.session.remember(Shown {
-                    seq,
-                    open: open.clone(),
-                    option: None,
-                });
-                self.session.open = Some(open);
-                self.send_to(self.user.chat, title, keyboard);
-                Outcome::Waiting
+                self.show_choice(open, title, keyboard)
             }
             Some(_) if text.is_none() => {
                 self.say("empty_result", &[], Keyboard::None);

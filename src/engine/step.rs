@@ -156,19 +156,7 @@ impl Turn<'_> {
             self.say(key, &[], Keyboard::None);
             return;
         }
-        // On a closed bot every step checks the registration first: a user whose
-        // registration was removed loses their pending steps and open choices (their own
-        // auth steps and an operator's answers need none).
-        if self
-            .session
-            .pending
-            .as_ref()
-            .is_some_and(|p| !self.open_to_strangers(p))
-            && self.must_register()
-        {
-            self.session.pending = None;
-            self.session.open = None;
-        }
+        self.check_registration_first();
         // 1. A pending step takes the message. A confirmation or an `input` never takes a
         // top-level word or a label of the user's reply keyboard (unless the input set that
         // keyboard itself): such a text ends the step silently and goes on.
@@ -265,9 +253,10 @@ impl Turn<'_> {
         self.send_to(self.user.chat, reply, Keyboard::None);
     }
 
-    /// A message that is not text: a pending `input` that accepts its kind takes it; one that
-    /// does not says what it waits for and stays pending; otherwise `unsupported_message`.
-    pub(super) fn attachment(&mut self, attachment: Option<&Attachment>) {
+    /// On a closed bot every step checks the registration first: a user whose registration
+    /// was removed loses their pending steps and open choices (their own auth steps, an
+    /// operator's answers and steps of public records need none).
+    fn check_registration_first(&mut self) {
         if self
             .session
             .pending
@@ -278,6 +267,12 @@ impl Turn<'_> {
             self.session.pending = None;
             self.session.open = None;
         }
+    }
+
+    /// A message that is not text: a pending `input` that accepts its kind takes it; one that
+    /// does not says what it waits for and stays pending; otherwise `unsupported_message`.
+    pub(super) fn attachment(&mut self, attachment: Option<&Attachment>) {
+        self.check_registration_first();
         let (record, history, selected) = match self.session.pending.take() {
             Some(Pending::Input {
                 record,
