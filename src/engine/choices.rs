@@ -214,13 +214,7 @@ impl Turn<'_> {
             Some(items) => self.dynamic_keyboard(choice, items, open.seq),
             None => self.static_keyboard(choice, open.seq),
         };
-        self.session.remember(Shown {
-            seq: open.seq,
-            open: open.clone(),
-            option: None,
-        });
-        self.session.open = Some(open);
-        self.send_to(self.user.chat, title, keyboard);
+        self.show_choice(open, title, keyboard);
     }
 
     /// Runs the action of the option taken, then closes the choice unless something new waits.

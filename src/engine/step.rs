@@ -208,16 +208,7 @@ impl Turn<'_> {
                 return;
             }
             match self.public_word(&norm) {
-                Some(record) => {
-                    let before = self.session.open.take();
-                    let scope = Scope {
-                        input: Some(text.to_string()),
-                        ..Scope::default()
-                    };
-                    if self.execute(record, scope, 0) == Outcome::Failed {
-                        self.session.open = before;
-                    }
-                }
+                Some(record) => self.top_level(record, text),
                 None => self.auth_gate(),
             }
             return;
@@ -234,15 +225,7 @@ impl Turn<'_> {
         }
         // 6. Top-level keywords.
         if let Some(&record) = self.bot.top.get(&norm) {
-            let before = self.session.open.take();
-            let scope = Scope {
-                input: Some(text.to_string()),
-                ..Scope::default()
-            };
-            if self.execute(record, scope, 0) == Outcome::Failed {
-                self.session.open = before;
-            }
-            return;
+            return self.top_level(record, text);
         }
         // 7. Unknown.
         let scope = Scope {
@@ -251,6 +234,19 @@ impl Turn<'_> {
         };
         let reply = self.render_text("unknown", &self.scope_vars(&scope, &[]));
         self.send_to(self.user.chat, reply, Keyboard::None);
+    }
+
+    /// A top-level record named by the text: it closes the open choice, which stays open
+    /// when the record's algorithm fails.
+    fn top_level(&mut self, record: RecordIdx, text: &str) {
+        let before = self.session.open.take();
+        let scope = Scope {
+            input: Some(text.to_string()),
+            ..Scope::default()
+        };
+        if self.execute(record, scope, 0) == Outcome::Failed {
+            self.session.open = before;
+        }
     }
 
     /// On a closed bot every step checks the registration first: a user whose registration
