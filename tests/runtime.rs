@@ -260,3 +260,104 @@ async fn an_input_takes_a_document_and_a_location_from_telegram() {
     wait_for("the location taken", || fake.sent(INPUTS, 5).len() == 4).await;
     assert_eq!(fake.sent(INPUTS, 5)[3], "Got 55.75, 37.62.");
 }
+
+/// `http` algorithms from the runtime: each request names its update and call
+/// (`X-Botwright-Update`), is signed with `BOTWRIGHT_ALGORITHM_SECRET`, and a redirect
+/// is a failure, not followed. The files of a result follow its text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn business_system_requests_are_signed_and_results_carry_files() {
+    use hmac::Mac;
+    use std::sync::{Arc, Mutex};
+    const BS: &str = "444444:bs-token-for-tests";
+    const SECRET: &str = "s3cret-shared-with-the-business-system";
+    type Seen = Vec<(String, std::collections::HashMap<String, String>, String)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let log = seen.clone();
+    let address = support::http_server_with_headers(move |path, headers, body| {
+        log.lock()
+            .unwrap()
+            .push((path.to_string(), headers.clone(), body.to_string()));
+        match path {
+            "/first" => ("200 OK", r#"{"text": "Задача №17: 2 файла"}"#.to_string()),
+            "/files" => (
+                "200 OK",
+                r#"{"text": "Вложения:", "attachments": [{"name": "act.pdf", "content_base64": "JVBERi0="}, {"name": "scan.png", "content_base64": "iVBORw=="}]}"#
+                    .to_string(),
+            ),
+            "/moved" => ("302 Found", "{}".to_string()),
+            _ => ("200 OK", r#""redirect followed""#.to_string()),
+        }
+    });
+    let bot = r#"
+[bot]
+name = "BS"
+token_env = "BS_TOKEN"
+language = "en"
+
+[[keyword]]
+match = "task"
+run = "first"
+then = "files"
+
+[[keyword]]
+id = "files"
+run = "files"
+
+[[keyword]]
+match = "moved"
+run = "moved"
+
+[algorithms.first]
+http = "${BS_URL}/first"
+
+[algorithms.files]
+http = "${BS_URL}/files"
+
+[algorithms.moved]
+http = "${BOTWRIGHT_URL_BS}/moved"
+"#;
+    let fake = FakeTelegram::start().await;
+    fake.add_bot(BS, 444444, "bs_bot");
+    let bots = tempfile::tempdir().unwrap();
+    std::fs::write(bots.path().join("bs.toml"), bot).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let _bw = Botwright::start(
+        bots.path(),
+        &db(&state),
+        &fake.url,
+        &[
+            ("BS_TOKEN", BS),
+            ("BS_URL", &address),
+            ("BOTWRIGHT_URL_BS", &address),
+            ("BOTWRIGHT_ALGORITHM_SECRET", SECRET),
+        ],
+        state.path().join("log"),
+    );
+    let update = fake.text(BS, 5, "Ann", "task");
+    wait_for("the text and both files", || {
+        fake.count(BS, "SendDocument") == 1 && fake.count(BS, "SendPhoto") == 1
+    })
+    .await;
+    assert_eq!(fake.sent(BS, 5), ["Задача №17: 2 файла", "Вложения:"]);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        for (n, (path, headers, body)) in seen.iter().enumerate() {
+            // The same update, numbered calls.
+            assert_eq!(
+                headers["x-botwright-update"],
+                format!("bs:{update}:{}", n + 1),
+                "{path}"
+            );
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+            mac.update(body.as_bytes());
+            let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(headers["x-botwright-signature"], format!("sha256={expected}"), "{path}");
+        }
+    }
+    // A redirect is not followed: the user is told the request failed.
+    fake.text(BS, 5, "Ann", "moved");
+    wait_for("the failure", || fake.sent(BS, 5).len() == 3).await;
+    assert_eq!(fake.sent(BS, 5)[2], "The request failed. Please try later.");
+    assert!(seen.lock().unwrap().iter().all(|(path, _, _)| path != "/ok"));
+}

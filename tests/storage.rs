@@ -73,11 +73,7 @@ async fn suite(url: &str) {
                 reason: None,
             })
             .unwrap();
-        let out = [Outgoing {
-            to: 10,
-            text: "hi".into(),
-            keyboard: Keyboard::None,
-        }];
+        let out = [Outgoing::text(10, "hi".into(), Keyboard::None)];
         w.commit(Some(1), &user(10), &out, now()).unwrap();
 
         let mut w = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);

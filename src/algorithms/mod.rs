@@ -75,8 +75,18 @@ impl Builtins {
     }
 }
 
+/// How `http` algorithms may be called in a step.
+#[derive(Debug, Clone, Copy)]
+pub enum Http<'a> {
+    /// Not at all (tests and `chat` stub them).
+    Off,
+    /// Called; `update` is `X-Botwright-Update` without the call number (`<bot>:<update id>`),
+    /// `None` outside an update (an HTTP API request), and `calls` numbers the calls.
+    On { update: Option<&'a str>, calls: u32 },
+}
+
 /// Runs an algorithm for real. `http` calls go out only when `http` is allowed.
-pub fn run(call: &AlgorithmCall, builtins: &Builtins, http: bool) -> Result<Value, AlgorithmFailure> {
+pub fn run(call: &AlgorithmCall, builtins: &Builtins, http: Http) -> Result<Value, AlgorithmFailure> {
     match &call.algorithm.kind {
         AlgorithmKind::Expr(e) => {
             let ctx = Context {
@@ -90,11 +100,27 @@ pub fn run(call: &AlgorithmCall, builtins: &Builtins, http: bool) -> Result<Valu
             Some(f) => f(call),
             None => Err(AlgorithmFailure::Failed(format!("no builtin `{name}` is registered"))),
         },
-        AlgorithmKind::Http(url) if http => http_call(call, url),
-        AlgorithmKind::Http(_) => Err(AlgorithmFailure::Failed(
-            "http algorithms are not called here (stub them)".into(),
-        )),
+        AlgorithmKind::Http(url) => match http {
+            Http::On { update, calls } => http_call(call, url, update.map(|u| format!("{u}:{calls}"))),
+            Http::Off => Err(AlgorithmFailure::Failed(
+                "http algorithms are not called here (stub them)".into(),
+            )),
+        },
     }
+}
+
+/// `X-Botwright-Signature`: `sha256=` and the lowercase hex HMAC-SHA256 of `body` with `secret`.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
 }
 
 /// `${VAR}` in a URL, replaced from the environment.
@@ -112,15 +138,26 @@ pub fn expand_env(url: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn http_call(call: &AlgorithmCall, url: &str) -> Result<Value, AlgorithmFailure> {
+fn http_call(call: &AlgorithmCall, url: &str, update: Option<String>) -> Result<Value, AlgorithmFailure> {
     let url = expand_env(url).map_err(AlgorithmFailure::Failed)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(call.algorithm.timeout))
         .http_status_as_error(false)
+        // A redirect is an answer like any other that is not 2xx: a failure.
+        .max_redirects(0)
         .build()
         .into();
-    let body = call.request_json();
-    let mut response = match agent.post(&url).send_json(&body) {
+    let body = serde_json::to_vec(&call.request_json()).expect("JSON values serialize");
+    let mut request = agent.post(&url).header("content-type", "application/json");
+    if let Some(update) = &update {
+        request = request.header("x-botwright-update", update);
+    }
+    if let Ok(secret) = std::env::var("BOTWRIGHT_ALGORITHM_SECRET")
+        && !secret.is_empty()
+    {
+        request = request.header("x-botwright-signature", signature(secret.as_bytes(), &body));
+    }
+    let mut response = match request.send(&body[..]) {
         Ok(r) => r,
         Err(ureq::Error::Timeout(_)) => return Err(AlgorithmFailure::Timeout),
         Err(e) => {

@@ -130,9 +130,15 @@ pub fn run(args: Args) -> u8 {
             } else {
                 format!("bot → {}", m.to)
             };
-            let _ = writeln!(out, "{prefix}: {}", m.text);
+            if !m.text.is_empty() || m.files.is_empty() {
+                let _ = writeln!(out, "{prefix}: {}", m.text);
+            }
             for line in m.keyboard.lines() {
                 let _ = writeln!(out, "     {line}");
+            }
+            for f in &m.files {
+                let kind = if f.is_photo() { "photo" } else { "document" };
+                let _ = writeln!(out, "{prefix}: @{kind} {}", f.name);
             }
             history.push(m);
         }

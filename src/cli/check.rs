@@ -23,11 +23,9 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let mut found = Vec::new();
-    for f in &files {
-        if let Err(e) = crate::validate::compile_path(f, &mut found) {
-            eprintln!("error: cannot read {}: {e}", f.display());
-            return super::USAGE;
-        }
+    if let Err(e) = crate::validate::compile_paths(&files, &mut found) {
+        eprintln!("error: cannot read a bot file: {e}");
+        return super::USAGE;
     }
     diagnostics::sort(&mut found);
     let mut out = StandardStream::stdout(super::colour_choice(std::io::stdout().is_terminal()));

@@ -77,14 +77,11 @@ fn init_logging() {
 fn compile_all(dir: &std::path::Path) -> Result<Vec<crate::model::CompiledBot>, String> {
     let files = super::bot_files(std::slice::from_ref(&dir.to_path_buf())).map_err(|e| e.to_string())?;
     let mut diagnostics = Vec::new();
-    let mut bots = Vec::new();
-    for f in &files {
-        match crate::validate::compile_path(f, &mut diagnostics) {
-            Ok(Some(b)) => bots.push(b),
-            Ok(None) => {}
-            Err(e) => return Err(format!("cannot read {}: {e}", f.display())),
-        }
-    }
+    let bots: Vec<_> = crate::validate::compile_paths(&files, &mut diagnostics)
+        .map_err(|e| format!("cannot read a bot file: {e}"))?
+        .into_iter()
+        .flatten()
+        .collect();
     let errors: Vec<_> = diagnostics.into_iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
         let mut text = termcolor::NoColor::new(Vec::new());

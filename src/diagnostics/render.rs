@@ -1,4 +1,9 @@
-//! Drawing diagnostics: human (codespan-reporting), JSON, GitHub annotations.
+//! Drawing diagnostics: human, JSON, GitHub annotations.
+//!
+//! The human form is written here rather than by codespan-reporting or
+//! annotate-snippets: cli.md fixes its first line as `file:line:col:
+//! error[CODE]: message`, which neither crate prints before a source snippet.
+//! Source lines are printed with token-shaped text masked.
 
 use super::{Diagnostic, Severity};
 use termcolor::{Color, ColorSpec, WriteColor};
@@ -67,7 +72,7 @@ fn human(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> std::io::Resul
         writeln!(out, "{:gutter$} |", "")?;
         write!(out, "{line} | ")?;
         out.reset()?;
-        writeln!(out, "{}", source_line.replace('\t', " "))?;
+        writeln!(out, "{}", crate::secrets::mask_tokens(&source_line.replace('\t', " ")))?;
         let width = if end_line == line {
             end_col.saturating_sub(col)
         } else {

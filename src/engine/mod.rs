@@ -142,13 +142,94 @@ impl Attachment {
 }
 
 /// A message to send.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outgoing {
     /// The chat to send to.
     pub to: i64,
     /// HTML text.
     pub text: String,
     pub keyboard: Keyboard,
+    /// Files sent after the text (an algorithm result's `attachments`, an API message's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<File>,
+}
+
+impl Outgoing {
+    /// A text message with no files.
+    pub fn text(to: i64, text: String, keyboard: Keyboard) -> Outgoing {
+        Outgoing {
+            to,
+            text,
+            keyboard,
+            files: Vec::new(),
+        }
+    }
+}
+
+/// A file sent after a message's text: `{name, content_base64}` or `{name, url}` (api.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct File {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The largest file sent, in bytes (Telegram's limit for bots is 50 MB).
+pub const MAX_FILE: usize = 20 * 1024 * 1024;
+
+impl File {
+    /// Whether the file is sent as a photo (by its name: `.jpg`, `.jpeg`, `.png`, `.webp`)
+    /// rather than as a document.
+    pub fn is_photo(&self) -> bool {
+        let lower = self.name.to_lowercase();
+        [".jpg", ".jpeg", ".png", ".webp"].iter().any(|e| lower.ends_with(e))
+    }
+
+    /// Reads one `{name, content_base64}` or `{name, url}` object; `Err` says what is wrong
+    /// and, when it is one field, which (`Some(field)`).
+    pub fn parse(v: &serde_json::Value) -> Result<File, (Option<&'static str>, String)> {
+        let obj = v
+            .as_object()
+            .ok_or((None, "must be {name, content_base64} or {name, url}".to_string()))?;
+        let text = |k: &'static str| -> Result<Option<String>, (Option<&'static str>, String)> {
+            match obj.get(k) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err((Some(k), "must be a string".to_string())),
+            }
+        };
+        let name = text("name")?.unwrap_or_default();
+        if name.trim().is_empty() {
+            return Err((Some("name"), "must be a non-empty string".into()));
+        }
+        if name.chars().count() > 255 {
+            return Err((Some("name"), "is longer than 255 characters".into()));
+        }
+        let file = File {
+            name,
+            content_base64: text("content_base64")?,
+            url: text("url")?,
+        };
+        match (&file.content_base64, &file.url) {
+            (Some(content), None) => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(content)
+                    .map_err(|e| (Some("content_base64"), format!("is not base64: {e}")))?;
+                if bytes.len() > MAX_FILE {
+                    return Err((Some("content_base64"), format!("is larger than {MAX_FILE} bytes")));
+                }
+            }
+            (None, Some(url)) => match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return Err((Some("url"), "is not an http(s) URL".into())),
+            },
+            _ => return Err((None, "needs exactly one of `content_base64` and `url`".into())),
+        }
+        Ok(file)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

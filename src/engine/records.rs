@@ -9,6 +9,27 @@ use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::{self, Value};
 use crate::model::{Action, RecordIdx, normalize};
 
+/// The `attachments` of an algorithm's result (bot-format.md): `Err` says what is wrong.
+fn result_files(value: &Value) -> Result<Vec<super::File>, String> {
+    let Value::Object(o) = value else {
+        return Ok(Vec::new());
+    };
+    match o.get("attachments") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::List(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                super::File::parse(&item.to_json()).map_err(|(field, why)| match field {
+                    Some(f) => format!("attachments[{i}].{f} {why}"),
+                    None => format!("attachments[{i}] {why}"),
+                })
+            })
+            .collect(),
+        Some(_) => Err("`attachments` must be a list of {name, content_base64} or {name, url}".into()),
+    }
+}
+
 /// How many records one event may pass through (`alias`, `then`): a guard
 /// behind the compile-time cycle check.
 const MAX_HOPS: usize = 64;
@@ -95,13 +116,53 @@ impl Turn<'_> {
             self.say("empty_result", &[], Keyboard::None);
             return Outcome::Done;
         }
+        let files = match result_files(&value) {
+            Ok(files) => files,
+            Err(why) => {
+                tracing::warn!(bot = %self.bot.id, algorithm = name, cause = %why, "algorithm failed");
+                self.say("algorithm_failed", &[], Keyboard::None);
+                return Outcome::Failed;
+            }
+        };
         let (text, options) = match &value {
             Value::List(_) => (None, parse_options(&value)),
             Value::Object(o) if o.contains_key("choices") => (o.get("text").map(Value::to_text), parse_options(&value)),
             Value::Object(o) if o.contains_key("text") => (o.get("text").map(Value::to_text), None),
+            // Files alone: a message of no text, only the files.
+            Value::Object(o) if !files.is_empty() && o.len() == 1 => {
+                self.out.push(super::Outgoing {
+                    to: self.user.chat,
+                    text: String::new(),
+                    keyboard: Keyboard::None,
+                    files,
+                });
+                return Outcome::Done;
+            }
             Value::Object(_) => (Some(value.to_text()), None),
             other => (Some(other.to_text()), None),
         };
+        let first_message = self.out.len();
+        let outcome = self.show_result(record, text, options, scope, is_expr);
+        // The files follow the result's text.
+        if !files.is_empty()
+            && let Some(m) = self.out[first_message..]
+                .iter_mut()
+                .rev()
+                .find(|m| m.to == self.user.chat)
+        {
+            m.files = files;
+        }
+        outcome
+    }
+
+    fn show_result(
+        &mut self,
+        record: RecordIdx,
+        text: Option<String>,
+        options: Option<(Vec<super::DynamicOption>, Option<String>)>,
+        scope: &Scope,
+        is_expr: bool,
+    ) -> Outcome {
         match options {
             Some((items, _)) if !items.is_empty() => {
                 let r = &self.bot.records[record];

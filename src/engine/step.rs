@@ -39,6 +39,7 @@ fn limit_replies(out: Vec<Outgoing>, user: i64) -> Vec<Outgoing> {
                 to: m.to,
                 text,
                 keyboard: last_keyboard.clone(),
+                files: m.files,
             });
         }
     }

@@ -101,17 +101,9 @@ impl<'a> Turn<'a> {
         let mut chunks = split_message(&text);
         let last = chunks.pop().unwrap_or_default();
         for c in chunks {
-            self.out.push(Outgoing {
-                to,
-                text: c,
-                keyboard: Keyboard::None,
-            });
+            self.out.push(Outgoing::text(to, c, Keyboard::None));
         }
-        self.out.push(Outgoing {
-            to,
-            text: last,
-            keyboard,
-        });
+        self.out.push(Outgoing::text(to, last, keyboard));
     }
 
     /// Renders a built-in text for this user and sends it.
@@ -309,9 +301,5 @@ pub fn message_for(
     if let Some(e) = turn.failure {
         return Err(e);
     }
-    Ok(Outgoing {
-        to: user.chat,
-        text,
-        keyboard: Keyboard::None,
-    })
+    Ok(Outgoing::text(user.chat, text, Keyboard::None))
 }

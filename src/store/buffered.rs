@@ -41,6 +41,10 @@ pub struct BufferedWorld<'a> {
     sessions: HashMap<(i64, i64), Option<Session>>,
     registrations: HashMap<i64, Option<Principal>>,
     changes: Changes,
+    /// `<bot>:<update id>` of the update handled, for `X-Botwright-Update`.
+    update: Option<String>,
+    /// The `http` calls made so far in this step.
+    http_calls: u32,
 }
 
 /// Why a commit did not happen.
@@ -69,7 +73,15 @@ impl<'a> BufferedWorld<'a> {
             sessions: HashMap::new(),
             registrations: HashMap::new(),
             changes: Changes::default(),
+            update: None,
+            http_calls: 0,
         }
+    }
+
+    /// The update this step handles: its `http` calls carry `X-Botwright-Update`.
+    pub fn for_update(mut self, update_id: i64) -> BufferedWorld<'a> {
+        self.update = Some(format!("{}:{update_id}", self.bot));
+        self
     }
 
     /// Reads sessions and registrations through `cache` (only for a database this process alone writes).
@@ -292,6 +304,13 @@ impl World for BufferedWorld<'_> {
     }
 
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
-        algorithms::run(call, self.builtins, true)
+        if matches!(call.algorithm.kind, crate::model::AlgorithmKind::Http(_)) {
+            self.http_calls += 1;
+        }
+        let http = algorithms::Http::On {
+            update: self.update.as_deref(),
+            calls: self.http_calls,
+        };
+        algorithms::run(call, self.builtins, http)
     }
 }

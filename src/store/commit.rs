@@ -37,8 +37,8 @@ pub const DECIDE_REQUEST: &str =
 pub const CONFIRM_REQUEST: &str = "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4";
 pub const RECORD_CHAT: &str =
     "INSERT INTO chats (bot, chat, name, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT (bot, chat) DO NOTHING";
-pub const INSERT_REPLY: &str = "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, \
-     attempts, owner, claimed_at) VALUES ($1, $2, $3, $4, '[]', $5, $6, $6, 0, $7, $8) RETURNING id";
+pub const INSERT_REPLY: &str = "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, \
+     attempts, owner, claimed_at, attachments) VALUES ($1, $2, $3, $4, $5, $6, $6, 0, $7, $8, $9) RETURNING id";
 
 /// One handled update (or an HTTP API step) to commit.
 #[derive(Debug)]
@@ -239,6 +239,7 @@ async fn insert_reply(
         .bind(at)
         .bind(owner)
         .bind(owner.map(|_| at))
+        .bind(serde_json::to_string(&m.files).expect("files serialize"))
         .fetch_one(&mut **tx)
         .await?;
     Ok(OutboxMessage::reply(id, m, at))

@@ -274,12 +274,13 @@ fn apply(tx: &Transaction<'_>, job: &Job) -> rusqlite::Result<Committed> {
     let mut to_send = Vec::with_capacity(job.out.len());
     for m in &job.out {
         let keyboard = serde_json::to_string(&m.keyboard).expect("keyboards serialize");
+        let files = serde_json::to_string(&m.files).expect("files serialize");
         let status = if owner.is_some() { "sending" } else { "queued" };
         let claimed = owner.map(|_| at.as_str());
         let id: i64 = query_one(
             tx,
             commit::INSERT_REPLY,
-            &[&bot, &m.to, &m.text, &keyboard, &status, &at, &owner, &claimed],
+            &[&bot, &m.to, &m.text, &keyboard, &status, &at, &owner, &claimed, &files],
         )?
         .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
         if owner.is_some() {

@@ -87,7 +87,14 @@ impl World for MemoryWorld {
             Some(Stub::Returns(json)) => Value::from_json(json).map_err(AlgorithmFailure::Failed),
             Some(Stub::Fails) => Err(AlgorithmFailure::Failed("stubbed to fail".into())),
             Some(Stub::TimesOut) => Err(AlgorithmFailure::Timeout),
-            None => algorithms::run(call, &self.builtins, self.http),
+            None => {
+                let http = if self.http {
+                    algorithms::Http::On { update: None, calls: 0 }
+                } else {
+                    algorithms::Http::Off
+                };
+                algorithms::run(call, &self.builtins, http)
+            }
         }
     }
 }

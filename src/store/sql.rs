@@ -364,14 +364,7 @@ pub struct OutboxMessage {
 }
 
 /// A file sent after a message's text.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Attachment {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_base64: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
+pub use crate::engine::File as Attachment;
 
 impl OutboxMessage {
     /// A reply just stored with `id`, taken by this instance at `at`.
@@ -381,7 +374,7 @@ impl OutboxMessage {
             chat: m.to,
             text: m.text.clone(),
             keyboard: m.keyboard.clone(),
-            attachments: Vec::new(),
+            attachments: m.files.clone(),
             attempts: 0,
             parts_sent: 0,
             claimed_at: at.to_string(),
@@ -413,14 +406,15 @@ pub async fn enqueue(
 ) -> Result<(), sqlx::Error> {
     for m in messages {
         sqlx::query(
-            "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts) \
-             VALUES ($1, $2, $3, $4, '[]', 'queued', $5, $5, 0)",
+            "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, attempts, attachments) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $5, 0, $6)",
         )
         .bind(bot)
         .bind(m.to)
         .bind(&m.text)
         .bind(serde_json::to_string(&m.keyboard).expect("keyboards serialize"))
         .bind(now_text(now))
+        .bind(serde_json::to_string(&m.files).expect("files serialize"))
         .execute(&mut **tx)
         .await?;
     }
@@ -654,7 +648,7 @@ impl World for TxWorld<'_> {
     }
 
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
-        algorithms::run(call, self.builtins, true)
+        algorithms::run(call, self.builtins, algorithms::Http::On { update: None, calls: 0 })
     }
 }
 

@@ -313,7 +313,8 @@ impl Chats {
             let step = tokio::task::spawn_blocking(move || {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut world = BufferedWorld::new(&step_runtime.store, &bot_id, handle, &step_runtime.builtins)
-                        .with_cache(step_runtime.cache.as_ref());
+                        .with_cache(step_runtime.cache.as_ref())
+                        .for_update(update_id);
                     let out = if over {
                         // Over the flood limit: told once, then ignored until the window passes.
                         if first_over {

@@ -200,9 +200,5 @@ pub(crate) fn too_many_requests(bot: &CompiledBot, user: &User, now: DateTime<Fi
         tz: bot.timezone,
     };
     let text = crate::expr::render(bot.text("too_many_requests"), &ctx, true).unwrap_or_default();
-    Outgoing {
-        to: user.chat,
-        text,
-        keyboard: engine::Keyboard::None,
-    }
+    Outgoing::text(user.chat, text, engine::Keyboard::None)
 }

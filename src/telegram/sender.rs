@@ -63,6 +63,8 @@ impl Bucket {
 /// What happened to one send.
 enum Sent {
     Ok(i64),
+    /// A part with nothing to send (the empty text of a message of files alone).
+    Skipped,
     RetryAfter(Duration),
     Transient(String),
     Permanent(String),
@@ -248,15 +250,20 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> Optio
     let parts = 1 + m.attachments.len() as i64;
     let mut telegram_id = None;
     while part < parts {
-        let outcome = if part == 0 {
+        let outcome = if part == 0 && text.is_empty() && !m.attachments.is_empty() {
+            // Files alone (an algorithm result with only `attachments`): no text to send.
+            Sent::Skipped
+        } else if part == 0 {
             send(bot, m.chat, &text, &m.keyboard).await
         } else {
-            send_document(bot, m.chat, &m.attachments[(part - 1) as usize]).await
+            send_file(bot, m.chat, &m.attachments[(part - 1) as usize]).await
         };
         let now: DateTime<FixedOffset> = (runtime.clock)();
         match outcome {
-            Sent::Ok(id) => {
-                if part == 0 {
+            Sent::Ok(_) | Sent::Skipped => {
+                if let Sent::Ok(id) = outcome
+                    && telegram_id.is_none()
+                {
                     telegram_id = Some(id);
                 }
                 part += 1;
@@ -346,7 +353,8 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> Optio
     })
 }
 
-async fn send_document(bot: &ServedBot, chat: i64, a: &crate::store::sql::Attachment) -> Sent {
+/// Sends a file: a photo by its name (`File::is_photo`), else a document.
+async fn send_file(bot: &ServedBot, chat: i64, a: &crate::engine::File) -> Sent {
     use base64::Engine;
     let file = match (&a.content_base64, &a.url) {
         (Some(content), _) => match base64::engine::general_purpose::STANDARD.decode(content) {
@@ -359,7 +367,12 @@ async fn send_document(bot: &ServedBot, chat: i64, a: &crate::store::sql::Attach
         },
         (None, None) => return Sent::Permanent(format!("attachment {} has no content", a.name)),
     };
-    match bot.api.send_document(ChatId(chat), file).await {
+    let sent = if a.is_photo() {
+        bot.api.send_photo(ChatId(chat), file).await
+    } else {
+        bot.api.send_document(ChatId(chat), file).await
+    };
+    match sent {
         Ok(message) => Sent::Ok(message.id.0 as i64),
         Err(e) => classify(e, &bot.token),
     }

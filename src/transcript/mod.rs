@@ -47,6 +47,11 @@ pub enum Line {
         to: i64,
         row: Vec<String>,
     },
+    /// `< @document NAME` / `< @photo NAME`: the next message is that file.
+    ExpectFile {
+        photo: bool,
+        name: String,
+    },
 }
 
 /// A transcript line that could not be read, or an expectation that did not hold.
@@ -213,7 +218,17 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
             }
         } else if let Some(rest) = line.strip_prefix('<') {
             let rest = rest.trim();
-            if let Some(menu) = rest.strip_prefix("menu:") {
+            if let Some(name) = rest.strip_prefix("@document ") {
+                Line::ExpectFile {
+                    photo: false,
+                    name: name.trim().to_string(),
+                }
+            } else if let Some(name) = rest.strip_prefix("@photo ") {
+                Line::ExpectFile {
+                    photo: true,
+                    name: name.trim().to_string(),
+                }
+            } else if let Some(menu) = rest.strip_prefix("menu:") {
                 Line::ExpectMenu(button_row(menu.trim()).ok_or_else(|| fail("write `< menu: [A] [B]`".into()))?)
             } else if let Some(row) = button_row(rest) {
                 Line::ExpectButtons(row)
@@ -390,8 +405,14 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 | Line::ExpectMenu(_)
                 | Line::ExpectOther { .. }
                 | Line::ExpectOtherButtons { .. }
+                | Line::ExpectFile { .. }
         );
-        if !is_expectation || matches!(line, Line::Expect(_) | Line::ExpectOther { .. }) {
+        if !is_expectation
+            || matches!(
+                line,
+                Line::Expect(_) | Line::ExpectOther { .. } | Line::ExpectFile { .. }
+            )
+        {
             check_rows_complete(&matched, rows_checked)?;
         }
         if !is_expectation {
@@ -463,9 +484,23 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                     line: n,
                     message: format!("the engine's world failed: {e}"),
                 })?;
-                for m in out {
-                    sent.entry(m.to).or_default().push(m.clone());
-                    queue.entry(m.to).or_default().push_back(m);
+                for mut m in out {
+                    let files = std::mem::take(&mut m.files);
+                    let to = m.to;
+                    sent.entry(to).or_default().push(m.clone());
+                    let q = queue.entry(to).or_default();
+                    if !m.text.is_empty() || files.is_empty() {
+                        q.push_back(m);
+                    }
+                    // Each file is a message of its own, after the text: it carries its file.
+                    for f in files {
+                        q.push_back(Outgoing {
+                            to,
+                            text: String::new(),
+                            keyboard: Keyboard::None,
+                            files: vec![f],
+                        });
+                    }
                 }
                 last_send_line = n;
             }
@@ -480,7 +515,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                         message: format!("expected a message to {to}: {text}\n  actual: nothing more was sent"),
                     });
                 };
-                if !matches(text, &m.text) {
+                if !m.files.is_empty() || !matches(text, &m.text) {
                     return Err(Failure {
                         line: n,
                         message: format!("expected: {text}\n  actual: {}", describe(&m)),
@@ -488,6 +523,22 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 }
                 matched = Some((m, n));
                 rows_checked = 0;
+            }
+            Line::ExpectFile { photo, name } => {
+                let expected = format!("@{} {name}", if *photo { "photo" } else { "document" });
+                let Some(m) = queue.get_mut(&user.chat).and_then(VecDeque::pop_front) else {
+                    return Err(Failure {
+                        line: n,
+                        message: format!("expected a file: {expected}\n  actual: nothing more was sent"),
+                    });
+                };
+                if describe(&m) != expected {
+                    return Err(Failure {
+                        line: n,
+                        message: format!("expected: {expected}\n  actual: {}", describe(&m)),
+                    });
+                }
+                matched = None;
             }
             Line::ExpectButtons(row) | Line::ExpectOtherButtons { row, .. } | Line::ExpectMenu(row) => {
                 let menu = matches!(line, Line::ExpectMenu(_));
@@ -518,6 +569,12 @@ fn show_row(row: &[String]) -> String {
 
 /// A message as a transcript would write it.
 pub fn describe(m: &Outgoing) -> String {
+    // A file stands alone in a transcript: `@document NAME` or `@photo NAME`.
+    if m.text.is_empty()
+        && let [f] = m.files.as_slice()
+    {
+        return format!("@{} {}", if f.is_photo() { "photo" } else { "document" }, f.name);
+    }
     let mut s = m.text.replace('\n', "\\n");
     for line in m.keyboard.lines() {
         s.push_str(" | ");

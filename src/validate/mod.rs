@@ -27,9 +27,25 @@ pub use crate::limits::MAX_OPTIONS;
 /// Compiles one bot file's text. Diagnostics (warnings included) go to `diagnostics`;
 /// the bot is returned only when there are no errors.
 pub fn compile(id: &str, file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnostic>) -> Option<CompiledBot> {
+    compile_with(id, file, &[], diagnostics)
+}
+
+/// [`compile`], with the `token_env` names of the other bots served beside this one: an
+/// `http` URL may name none of them (bot-format.md, `[algorithms]`).
+pub fn compile_with(
+    id: &str,
+    file: &Arc<SourceFile>,
+    other_tokens: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<CompiledBot> {
     let before = diagnostics.len();
     let raw = syntax::parse(file, diagnostics)?;
-    let bot = Validator { file, diagnostics }.bot(id, raw);
+    let bot = Validator {
+        file,
+        diagnostics,
+        other_tokens,
+    }
+    .bot(id, raw);
     if diagnostics[before..].iter().any(Diagnostic::is_error) {
         None
     } else {
@@ -39,15 +55,91 @@ pub fn compile(id: &str, file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnosti
 
 /// Reads and compiles a bot file from disk; its id is the file stem.
 pub fn compile_path(path: &std::path::Path, diagnostics: &mut Vec<Diagnostic>) -> std::io::Result<Option<CompiledBot>> {
+    compile_path_with(path, &[], diagnostics)
+}
+
+/// [`compile_path`] beside other bots whose `token_env` names are given.
+pub fn compile_path_with(
+    path: &std::path::Path,
+    other_tokens: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> std::io::Result<Option<CompiledBot>> {
     let text = std::fs::read_to_string(path)?;
     let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or("bot").to_string();
     let file = SourceFile::new(path.display().to_string(), text);
-    Ok(compile(&id, &file, diagnostics))
+    Ok(compile_with(&id, &file, other_tokens, diagnostics))
+}
+
+/// Compiles bot files served together: each is checked against the others' `token_env`.
+pub fn compile_paths(
+    paths: &[std::path::PathBuf],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> std::io::Result<Vec<Option<CompiledBot>>> {
+    let tokens: Vec<String> = paths
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|text| {
+            let v: toml::Table = toml::from_str(&text).ok()?;
+            v.get("bot")?.get("token_env")?.as_str().map(str::to_string)
+        })
+        .collect();
+    paths
+        .iter()
+        .map(|p| compile_path_with(p, &tokens, diagnostics))
+        .collect()
+}
+
+/// The `${NAME}` variables of a URL with their byte ranges in it.
+pub fn url_variables(url: &str) -> Vec<(String, Range<usize>)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(start) = url[from..].find("${").map(|i| i + from) {
+        let Some(end) = url[start..].find('}').map(|i| i + start) else {
+            out.push((String::new(), start..url.len()));
+            break;
+        };
+        out.push((url[start + 2..end].to_string(), start..end + 1));
+        from = end + 1;
+    }
+    out
+}
+
+/// Why a bot may not read `name` in an `http` URL, if it may not (bot-format.md).
+pub fn forbidden_url_variable(bot_id: &str, own_token: Option<&str>, others: &[String], name: &str) -> Option<String> {
+    let prefix: String = bot_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        + "_";
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Some(format!("`${{{name}}}` is not a variable name"));
+    }
+    if name == "BOTWRIGHT_API_TOKEN" || name == "BOTWRIGHT_ALGORITHM_SECRET" || Some(name) == own_token {
+        return Some(format!(
+            "`{name}` holds a secret, and a URL would send it to whoever serves it"
+        ));
+    }
+    if others.iter().any(|t| t == name) {
+        return Some(format!(
+            "`{name}` is the token of a bot, and a URL would send it to whoever serves it"
+        ));
+    }
+    if !(name.starts_with(&prefix) || name.starts_with("BOTWRIGHT_URL_")) {
+        return Some(format!("`{name}` is not named `{prefix}…` or `BOTWRIGHT_URL_…`"));
+    }
+    None
 }
 
 struct Validator<'a> {
     file: &'a Arc<SourceFile>,
     diagnostics: &'a mut Vec<Diagnostic>,
+    other_tokens: &'a [String],
 }
 
 /// What is known of one keyword record while checking.
@@ -107,7 +199,7 @@ impl Validator<'_> {
             });
         let start = self.word_list(&section.start, &["/start", "Старт"]);
         let cancel = self.word_list(&section.cancel, &["/cancel", "Отмена"]);
-        let algorithms = self.algorithms(&raw);
+        let algorithms = self.algorithms(id, &raw);
         let texts = self.bot_texts(&raw, language);
         let auth = self.auth(&raw, &algorithms);
         let notifications = self.notifications(&raw);
@@ -177,7 +269,33 @@ impl Validator<'_> {
         }
     }
 
-    fn algorithms(&mut self, raw: &RawBot) -> indexmap::IndexMap<String, Algorithm> {
+    /// Only `<ID>_…` and `BOTWRIGHT_URL_…` variables, never a token or a secret.
+    fn check_url(&mut self, id: &str, own_token: Option<&str>, url: &Sp<String>) {
+        let others = self.other_tokens;
+        for (name, range) in url_variables(&url.value) {
+            let Some(why) = forbidden_url_variable(id, own_token, others, &name) else {
+                continue;
+            };
+            // The value's span includes its opening quote; without escapes the offsets match.
+            let start = (url.span.start + 1 + range.start).min(url.span.end);
+            let end = (url.span.start + 1 + range.end).min(url.span.end);
+            let prefix: String = id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            self.push(start..end, Code::UrlVariable, why).help = Some(format!(
+                "name the variable `{prefix}_…` (this bot's own) or `BOTWRIGHT_URL_…`; bot files cannot read tokens or secrets"
+            ));
+        }
+    }
+
+    fn algorithms(&mut self, id: &str, raw: &RawBot) -> indexmap::IndexMap<String, Algorithm> {
         let mut out = indexmap::IndexMap::new();
         for a in &raw.algorithms {
             let kinds: Vec<(&str, &Sp<String>)> = [("expr", &a.expr), ("http", &a.http), ("builtin", &a.builtin)]
@@ -186,7 +304,10 @@ impl Validator<'_> {
                 .collect();
             let kind = match kinds.as_slice() {
                 [("expr", e)] => self.texts().expression(e, COMMON_VARS).map(AlgorithmKind::Expr),
-                [("http", url)] => Some(AlgorithmKind::Http(url.value.clone())),
+                [("http", url)] => {
+                    self.check_url(id, raw.bot.token_env.as_ref().map(|t| t.value.as_str()), url);
+                    Some(AlgorithmKind::Http(url.value.clone()))
+                }
                 [(_, name)] => Some(AlgorithmKind::Builtin(name.value.clone())),
                 [] => {
                     self.push(

@@ -388,7 +388,7 @@ async fn handle(
                 let _ = tokio::time::timeout(deadline - Instant::now(), notified).await;
             }
         }
-        "SendMessage" | "SendDocument" => {
+        "SendMessage" | "SendDocument" | "SendPhoto" => {
             let id = {
                 let mut inner = fake.inner.lock().unwrap();
                 inner.next_message += 1;
@@ -407,7 +407,16 @@ async fn handle(
 /// An HTTP/1.1 server on 127.0.0.1 standing in for a business system: each request is
 /// answered on its own thread with `answer(path, body)` → (status line, JSON body).
 /// Gives its address.
+#[allow(dead_code)]
 pub fn http_server(answer: impl Fn(&str, &str) -> (&'static str, String) + Send + Sync + 'static) -> String {
+    http_server_with_headers(move |path, _headers, body| answer(path, body))
+}
+
+/// [`http_server`] whose `answer` also sees the request's headers (names in lower case).
+/// An answer whose status starts with `3` is sent with `Location: /ok`.
+pub fn http_server_with_headers(
+    answer: impl Fn(&str, &HashMap<String, String>, &str) -> (&'static str, String) + Send + Sync + 'static,
+) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -421,23 +430,29 @@ pub fn http_server(answer: impl Fn(&str, &str) -> (&'static str, String) + Send 
                 let mut request_line = String::new();
                 reader.read_line(&mut request_line).unwrap();
                 let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let mut length = 0;
+                let mut headers = HashMap::new();
                 loop {
                     let mut header = String::new();
                     reader.read_line(&mut header).unwrap();
                     if header.trim().is_empty() {
                         break;
                     }
-                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap();
+                    if let Some((k, v)) = header.split_once(':') {
+                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
                     }
                 }
+                let length = headers.get("content-length").map_or(0, |v| v.parse().unwrap());
                 let mut body = vec![0; length];
                 reader.read_exact(&mut body).unwrap();
-                let (status, body) = answer(&path, &String::from_utf8_lossy(&body));
+                let (status, body) = answer(&path, &headers, &String::from_utf8_lossy(&body));
+                let location = if status.starts_with('3') {
+                    "Location: /ok\r\n"
+                } else {
+                    ""
+                };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\n{location}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
             });
