@@ -61,6 +61,8 @@ pub struct Record {
     pub star_option: Option<RecordIdx>,
     /// In a `public` subtree: a stranger on a closed bot reaches it.
     pub public: bool,
+    /// `action = true`: notification action buttons may run it (api.md).
+    pub action_target: bool,
 }
 
 impl Record {
@@ -164,8 +166,23 @@ pub struct Auth {
 pub struct Notification {
     pub name: String,
     pub text: Template,
-    pub buttons: Vec<Vec<(String, String)>>,
+    pub buttons: Vec<Vec<NotificationButton>>,
     pub attachments: bool,
+}
+
+/// A button of a `[notifications.<name>]` message; `text` and `value` are templates.
+#[derive(Debug)]
+pub enum NotificationButton {
+    Link {
+        text: Template,
+        url: String,
+    },
+    /// Runs the record with id `action` (marked `action = true`) with `selected` = `value`.
+    Action {
+        text: Template,
+        action: String,
+        value: Template,
+    },
 }
 
 /// Matching ignores case and all white space: Unicode lowercase, white space removed, nothing else.

@@ -27,6 +27,10 @@ fn free_port() -> u16 {
 
 fn start_botwright(fake: &FakeTelegram, bots: &std::path::Path, state: &std::path::Path, port: u16) -> Botwright {
     let db = format!("sqlite://{}", state.join("state.db").display());
+    start_on(fake, bots, state, port, &db)
+}
+
+fn start_on(fake: &FakeTelegram, bots: &std::path::Path, state: &std::path::Path, port: u16, db: &str) -> Botwright {
     let env = [
         ("DEMO_BOT_TOKEN", DEMO),
         ("SUPPORT_BOT_TOKEN", SUPPORT),
@@ -34,10 +38,15 @@ fn start_botwright(fake: &FakeTelegram, bots: &std::path::Path, state: &std::pat
         ("SUPPORT_CRM_URL", "http://127.0.0.1:9"),
     ];
     let listen = format!("127.0.0.1:{port}");
-    Botwright::start_with(bots, &db, &fake.url, &env, state.join("log"), &["--listen", &listen])
+    Botwright::start_with(bots, db, &fake.url, &env, state.join("log"), &["--listen", &listen])
 }
 
 async fn setup() -> Setup {
+    setup_on(None).await
+}
+
+/// The demo and support bots served with the API, on SQLite or on the given database.
+async fn setup_on(db: Option<String>) -> Setup {
     let fake = FakeTelegram::start().await;
     fake.add_bot(DEMO, 111111, "demo_bot");
     fake.add_bot(SUPPORT, 333333, "support_bot");
@@ -47,7 +56,10 @@ async fn setup() -> Setup {
     }
     let state = tempfile::tempdir().unwrap();
     let port = free_port();
-    let bw = start_botwright(&fake, bots.path(), state.path(), port);
+    let bw = match &db {
+        Some(db) => start_on(&fake, bots.path(), state.path(), port, db),
+        None => start_botwright(&fake, bots.path(), state.path(), port),
+    };
     let api = format!("http://127.0.0.1:{port}");
     let setup = Setup {
         fake,
@@ -115,7 +127,23 @@ async fn messages_statuses_errors_and_idempotency() {
     assert_eq!(body["error"]["code"], "unauthorized");
     let (status, body) = s.call("GET", "/api/openapi.json", None).await;
     assert_eq!(status, 200);
-    assert_eq!(body["openapi"], "3.0.3");
+    // Generated from the handlers: every endpoint is there, with the error shape.
+    assert!(body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{body}");
+    for path in [
+        "/api/v1/bots/{bot}/messages",
+        "/api/v1/bots/{bot}/messages/{id}",
+        "/api/v1/bots/{bot}/broadcasts",
+        "/api/v1/bots/{bot}/broadcasts/{id}",
+        "/api/v1/bots/{bot}/users",
+        "/api/v1/bots/{bot}/users/{key}",
+        "/api/v1/bots/{bot}/auth-requests",
+        "/api/v1/bots/{bot}/auth-requests/{id}/approve",
+        "/api/v1/bots/{bot}/auth-requests/{id}/reject",
+    ] {
+        assert!(body["paths"][path].is_object(), "{path} is not documented");
+    }
+    assert!(body["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(body["components"]["securitySchemes"]["bearer"].is_object());
 
     // A chat that never talked to the bot cannot be messaged by key.
     let (status, body) = s
@@ -383,6 +411,50 @@ async fn principals_templates_attachments_and_auth_requests() {
     .await;
     assert_eq!(s.call("DELETE", "/api/v1/bots/support/users/43", None).await.0, 204);
     assert_eq!(s.call("DELETE", "/api/v1/bots/support/users/43", None).await.0, 404);
+
+    // Two decisions on one request at once: exactly one wins, the other is 409.
+    let register = s.fake.button(SUPPORT, 43, "Зарегистрироваться").unwrap();
+    s.fake.press(SUPPORT, 43, "Пётр", &register);
+    wait_for("data asked", || {
+        s.fake
+            .sent(SUPPORT, 43)
+            .last()
+            .is_some_and(|t| !t.starts_with("Вы зарегистрированы"))
+    })
+    .await;
+    let asked = s.fake.sent(SUPPORT, 43).len();
+    s.fake.text(SUPPORT, 43, "Пётр", "ИП Петров");
+    wait_for("confirm", || s.fake.sent(SUPPORT, 43).len() == asked + 1).await;
+    s.fake.text(SUPPORT, 43, "Пётр", "Да");
+    wait_for("sent to operators", || {
+        s.fake
+            .sent(SUPPORT, 43)
+            .last()
+            .is_some_and(|t| t.starts_with("Заявка отправлена"))
+    })
+    .await;
+    let pending = s
+        .call("GET", "/api/v1/bots/support/auth-requests?status=pending", None)
+        .await
+        .1;
+    let id = pending.as_array().unwrap()[0]["id"].clone();
+    let api = s.api.clone();
+    let decisions = futures_join((0..2).map(|n| {
+        let (path, body) = if n == 0 {
+            (
+                "approve",
+                json!({"principal": {"kind": "partner", "id": "9", "name": "ИП Петров"}}),
+            )
+        } else {
+            ("reject", json!({"reason": "дубль"}))
+        };
+        let url = format!("{api}/api/v1/bots/support/auth-requests/{id}/{path}");
+        tokio::task::spawn_blocking(move || call_sync("POST", &url, Some(&body), Some(API_TOKEN)))
+    }))
+    .await;
+    let mut statuses: Vec<u16> = decisions.iter().map(|(s, _)| *s).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{decisions:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,4 +488,190 @@ async fn an_accepted_message_survives_kill_9() {
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Action buttons (from a template and from a request), broadcasts, concurrent
+/// duplicates and decisions, pagination and the body limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_buttons_broadcasts_and_races() {
+    action_buttons_broadcasts_and_races_on(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_buttons_broadcasts_and_races_on_postgres() {
+    action_buttons_broadcasts_and_races_on(Some(support::postgres_db().await)).await;
+}
+
+async fn action_buttons_broadcasts_and_races_on(db: Option<String>) {
+    let s = setup_on(db).await;
+    for chat in [7, 8] {
+        s.fake.text(DEMO, chat, "Ann", "А1");
+        wait_for("the chat talked", || s.fake.sent(DEMO, chat).len() == 1).await;
+    }
+
+    // A template's action button runs its record with `selected` = the rendered value.
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(json!({"to": {"key": 7}, "template": "visit_reminder", "data": {"date": "05.12"}})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    wait_for("the reminder", || s.fake.button(DEMO, 7, "Подтвердить").is_some()).await;
+    assert_eq!(s.fake.sent(DEMO, 7)[1], "Напоминаем: визит 05.12 в 10:00.");
+    let data = s.fake.button(DEMO, 7, "Подтвердить").unwrap();
+    assert!(data.len() <= 64, "{data}");
+    s.fake.press(DEMO, 7, "Ann", &data);
+    wait_for("the action ran", || s.fake.sent(DEMO, 7).len() == 3).await;
+    assert_eq!(s.fake.sent(DEMO, 7)[2], "Спасибо! Визит 05.12 подтверждён.");
+
+    // A request's own action button, next to a link; its value is kept by the runtime.
+    let long_value = "06.12 ".repeat(150);
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(json!({"to": {"key": 8}, "text": "Подтвердите визит",
+                "buttons": [[{"text": "Да", "action": "visit_confirm", "value": long_value},
+                             {"text": "Карта", "url": "https://example.com/map"}]]})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    wait_for("the message", || s.fake.button(DEMO, 8, "Да").is_some()).await;
+    s.fake.press(DEMO, 8, "Ann", &s.fake.button(DEMO, 8, "Да").unwrap());
+    wait_for("the action ran", || s.fake.sent(DEMO, 8).len() == 3).await;
+    assert!(s.fake.sent(DEMO, 8)[2].starts_with("Спасибо! Визит 06.12 06.12"));
+    // Only records marked `action = true` can be targets; a forged press is stale.
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/messages",
+            Some(
+                json!({"to": {"key": 8}, "text": "x", "buttons": [[{"text": "Меню", "action": "menu", "value": "1"}]]}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].clone()),
+        (422, json!("buttons[0][0].action")),
+        "{body}"
+    );
+    s.fake.press(DEMO, 8, "Ann", "x:999999");
+    wait_for("stale", || s.fake.sent(DEMO, 8).len() == 4).await;
+
+    // Broadcasts: resolved and deduplicated by chat, unknown ones listed and skipped.
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/demo/broadcasts",
+            Some(json!({"to": {"keys": [7, 8, 7, 999]}, "text": "Всем привет"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        (body["recipients"].clone(), body["unknown"].clone()),
+        (json!(2), json!([999]))
+    );
+    let broadcast = format!("/api/v1/bots/demo/broadcasts/{}", body["id"]);
+    wait_for("both got it", || {
+        [7, 8]
+            .iter()
+            .all(|c| s.fake.sent(DEMO, *c).last().is_some_and(|t| t == "Всем привет"))
+    })
+    .await;
+    let mut counts = Value::Null;
+    for _ in 0..500 {
+        counts = s.call("GET", &broadcast, None).await.1;
+        if counts["counts"]["sent"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(counts["counts"]["sent"], 2, "{counts}");
+    assert_eq!(s.call("DELETE", &broadcast, None).await.1["cancelled"], 0);
+    for to in [json!({"keys": [999]}), json!({"kind": "partner"}), json!({"all": true})] {
+        let (status, body) = s
+            .call(
+                "POST",
+                "/api/v1/bots/demo/broadcasts",
+                Some(json!({"to": to, "text": "x"})),
+            )
+            .await;
+        assert_eq!(status, 422, "{to}: {body}");
+    }
+    let principal = json!({"principal": {"kind": "partner", "id": "1", "name": "ООО Ромашка"}});
+    assert_eq!(s.call("PUT", "/api/v1/bots/demo/users/7", Some(principal)).await.0, 200);
+    // A scheduled broadcast to a kind, with a key: the same key gives the same broadcast.
+    let later = json!({"to": {"kind": "partner"}, "text": "Завтра", "send_at": "2099-01-01T00:00:00Z", "idempotency_key": "b-1"});
+    let (status, first) = s
+        .call("POST", "/api/v1/bots/demo/broadcasts", Some(later.clone()))
+        .await;
+    assert_eq!((status, first["recipients"].clone()), (202, json!(1)), "{first}");
+    let (_, again) = s.call("POST", "/api/v1/bots/demo/broadcasts", Some(later)).await;
+    assert_eq!(again["id"], first["id"]);
+    let scheduled = format!("/api/v1/bots/demo/broadcasts/{}", first["id"]);
+    assert_eq!(s.call("GET", &scheduled, None).await.1["counts"]["scheduled"], 1);
+    assert_eq!(s.call("DELETE", &scheduled, None).await.1["cancelled"], 1);
+    assert_eq!(s.call("GET", &scheduled, None).await.1["counts"]["cancelled"], 1);
+
+    // Concurrent requests with one idempotency key: one message, the same answer, no 5xx.
+    let api = s.api.clone();
+    let answers: Vec<(u16, Value)> = futures_join((0..8).map(|_| {
+        let url = format!("{api}/api/v1/bots/demo/messages");
+        let body = json!({"to": {"key": 8}, "text": "Один раз", "send_at": "2099-01-01T00:00:00Z", "idempotency_key": "race-1"});
+        tokio::task::spawn_blocking(move || call_sync("POST", &url, Some(&body), Some(API_TOKEN)))
+    }))
+    .await;
+    let ids: std::collections::HashSet<String> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 202, "{body}");
+            body["id"].to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{answers:?}");
+
+    // Lists page in SQL: oldest first, `after` continues, bad numbers are 400.
+    let page = s.call("GET", "/api/v1/bots/demo/messages?limit=2", None).await.1;
+    let page = page.as_array().unwrap();
+    assert_eq!(page.len(), 2);
+    let after = page[1]["id"].as_i64().unwrap();
+    assert!(page[0]["id"].as_i64().unwrap() < after);
+    let next = s
+        .call(
+            "GET",
+            &format!("/api/v1/bots/demo/messages?limit=1000&after={after}"),
+            None,
+        )
+        .await
+        .1;
+    assert!(
+        next.as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["id"].as_i64().unwrap() > after)
+    );
+    for bad in ["limit=0", "limit=1001", "limit=x", "after=y", "status=lost"] {
+        let (status, body) = s.call("GET", &format!("/api/v1/bots/demo/messages?{bad}"), None).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+
+    // A body over 30 MB is 413 in the error shape.
+    let huge = json!({"to": {"key": 7}, "text": "x", "data": "a".repeat(31 * 1024 * 1024)});
+    let (status, body) = s.call("POST", "/api/v1/bots/demo/messages", Some(huge)).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (413, json!("too_large")),
+        "{body}"
+    );
+}
+
+/// Joins spawned tasks, in order.
+async fn futures_join<T: Send + 'static>(tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for t in tasks.collect::<Vec<_>>() {
+        out.push(t.await.unwrap());
+    }
+    out
 }

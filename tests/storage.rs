@@ -191,8 +191,12 @@ async fn suite(url: &str) {
                     due: now(),
                     now: now(),
                     idempotency_key: key,
+                    first_id: None,
+                    broadcast: None,
                 };
-                sql::insert_message(&mut tx, &m).await.unwrap();
+                // The repeated key is refused by the database's conflict handling, not an error.
+                let stored = sql::insert_message(&mut tx, &m).await.unwrap();
+                assert_eq!(stored.is_none(), text == "a1 again", "{text}");
             }
             tx.commit().await.unwrap();
             let later = now() + chrono::Duration::seconds(1);
@@ -266,8 +270,13 @@ async fn suite(url: &str) {
                 due: now(),
                 now: now(),
                 idempotency_key: Some("k"),
+                first_id: None,
+                broadcast: None,
             };
-            let (new_id, _) = sql::insert_message(&mut tx, &m).await.unwrap();
+            let (new_id, _) = sql::insert_message(&mut tx, &m)
+                .await
+                .unwrap()
+                .expect("the key is free");
             tx.commit().await.unwrap();
             assert_ne!(new_id, a1.id);
 

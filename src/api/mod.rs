@@ -1,32 +1,44 @@
-//! The runtime's HTTP API (../shared/spec/api.md) on axum: notifications
-//! through the outbox, registered users, authorization requests, health,
-//! metrics and the OpenAPI description.
+//! The runtime's HTTP API (../shared/spec/api.md) on axum: notifications and
+//! broadcasts through the outbox, registered users, authorization requests,
+//! health, metrics and the OpenAPI description.
+//!
+//! Requests and responses are the serde types of [`types`]; the OpenAPI
+//! document is generated from them and from the handlers' annotations
+//! (utoipa), never written by hand. The extractors here turn every
+//! malformed request (a bad token, path, query or body, a body over 30 MB)
+//! into the error shape of api.md.
 //!
 //! **Invariant:** a message is answered `202` only after it is committed to
 //! the outbox; from then on it survives crashes and restarts.
 
+pub mod compose;
 mod error;
+pub mod types;
 
 pub use error::ApiError;
 
-use crate::engine::{self, Keyboard, LinkButton, Principal, User, World};
-use crate::expr::Value;
+use crate::engine::{self, Principal, World};
 use crate::runtime::{Runtime, ServedBot};
 use crate::store::queries::{self, NotCancelled, StoredMessage};
-use crate::store::sql::{self, Attachment, NewMessage, TxWorld};
+use crate::store::sql::{self, TxWorld};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use serde_json::{Value as Json, json};
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use types::*;
+use utoipa::OpenApi;
 
-/// The largest attachment accepted, in bytes (Telegram's limit for bots is 50 MB).
-pub const MAX_ATTACHMENT: usize = 20 * 1024 * 1024;
+/// The largest attachment accepted, in bytes.
+pub const MAX_ATTACHMENT: usize = engine::MAX_FILE;
+/// The largest request body accepted, in bytes (api.md).
+pub const MAX_BODY: usize = 30 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -47,70 +59,254 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/bots/{bot}/messages/{id}",
             get(get_message).delete(cancel_message),
         )
+        .route("/api/v1/bots/{bot}/broadcasts", post(post_broadcast))
+        .route(
+            "/api/v1/bots/{bot}/broadcasts/{id}",
+            get(get_broadcast).delete(cancel_broadcast),
+        )
         .route("/api/v1/bots/{bot}/users", get(list_users))
         .route("/api/v1/bots/{bot}/users/{key}", put(put_user).delete(delete_user))
         .route("/api/v1/bots/{bot}/auth-requests", get(list_auth_requests))
         .route("/api/v1/bots/{bot}/auth-requests/{id}/approve", post(approve))
         .route("/api/v1/bots/{bot}/auth-requests/{id}/reject", post(reject))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
-impl ApiState {
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let given = headers
+/// The OpenAPI document, generated from the handlers and the types of [`types`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "botwright API",
+        version = "1",
+        description = "Notify users, broadcast, register users and finish authorizations (api.md)."
+    ),
+    paths(
+        healthz,
+        post_message,
+        list_messages,
+        get_message,
+        cancel_message,
+        post_broadcast,
+        get_broadcast,
+        cancel_broadcast,
+        list_users,
+        put_user,
+        delete_user,
+        list_auth_requests,
+        approve,
+        reject
+    ),
+    modifiers(&Bearer),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as served at `/api/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+}
+
+// ----- extractors -----
+
+/// A request with a valid `Authorization: Bearer <token>`.
+pub struct Authorized;
+
+impl FromRequestParts<ApiState> for Authorized {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Authorized, ApiError> {
+        let given = parts
+            .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match given {
-            Some(t) if constant_time_eq(t.trim().as_bytes(), self.token.as_bytes()) => Ok(()),
-            _ => Err(ApiError::new(
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        // Compared in constant time: the time taken says nothing about how much matched.
+        if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), state.token.as_bytes())) {
+            Ok(Authorized)
+        } else {
+            Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "a valid `Authorization: Bearer <token>` header is required",
-            )),
+            ))
         }
     }
+}
 
-    fn bot(&self, id: &str) -> Result<Arc<ServedBot>, ApiError> {
-        self.bots
+/// The path's parameters, after the bearer is checked: `{bot}` is a served bot (else
+/// 404), and the others are given as written.
+pub struct BotPath {
+    pub bot: Arc<ServedBot>,
+    params: HashMap<String, String>,
+}
+
+impl BotPath {
+    fn id(&self) -> &str {
+        &self.bot.id
+    }
+
+    /// A numeric path parameter; anything else names nothing (404).
+    fn number(&self, name: &str, what: &str) -> Result<i64, ApiError> {
+        let raw = self.params.get(name).map(String::as_str).unwrap_or("");
+        raw.parse()
+            .map_err(|_| ApiError::not_found(format!("no {what} `{raw}`")))
+    }
+}
+
+impl FromRequestParts<ApiState> for BotPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<BotPath, ApiError> {
+        Authorized::from_request_parts(parts, state).await?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::not_found(format!("the path is not understood: {e}")))?;
+        let id = params.get("bot").cloned().unwrap_or_default();
+        let bot = state
+            .bots
             .iter()
             .find(|b| b.id == id)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("no bot `{id}`")))
+            .ok_or_else(|| ApiError::not_found(format!("no bot `{id}`")))?;
+        Ok(BotPath { bot, params })
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
+/// A JSON body read into `T`: an empty body reads as `{}`; a body that is not a JSON object,
+/// or does not fit `T`, is 400 naming the field; one over 30 MB is 413.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<JsonBody<T>, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the body is larger than {MAX_BODY} bytes"),
+                )
+            } else {
+                ApiError::bad_request(None, format!("the body could not be read: {e}"))
+            }
+        })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request(None, "the body must be a JSON object"));
+        }
+        let mut de = serde_json::Deserializer::from_slice(text);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = (path != ".").then_some(path);
+            ApiError::bad_request(field.as_deref(), e.into_inner().to_string())
+        })?;
+        de.end()
+            .map_err(|e| ApiError::bad_request(None, format!("the body is not JSON: {e}")))?;
+        Ok(JsonBody(value))
+    }
 }
 
-fn parse_body(body: &Bytes) -> Result<Json, ApiError> {
-    if body.is_empty() {
-        return Ok(json!({}));
-    }
-    let v: Json =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(None, format!("the body is not JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(ApiError::bad_request(None, "the body must be a JSON object"));
-    }
-    Ok(v)
+/// `?limit=` (default 100, at most 1000), `&after=ID` and `&status=`.
+pub struct ListQuery {
+    pub limit: i64,
+    pub after: i64,
+    pub status: Option<String>,
 }
 
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ListQuery, ApiError> {
+        let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(None, format!("the query is not understood: {e}")))?;
+        let limit = match q.get("limit") {
+            None => 100,
+            Some(l) => match l.parse::<i64>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => return Err(ApiError::bad_request(Some("limit"), "must be a number from 1 to 1000")),
+            },
+        };
+        let after = match q.get("after") {
+            None => 0,
+            Some(a) => a
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(Some("after"), "must be an id (an integer)"))?,
+        };
+        Ok(ListQuery {
+            limit,
+            after,
+            status: q.get("status").cloned(),
+        })
+    }
+}
+
+impl ListQuery {
+    /// The status filter, if one of `allowed`.
+    fn status_in(&self, allowed: &[&str]) -> Result<Option<&str>, ApiError> {
+        match self.status.as_deref() {
+            None => Ok(None),
+            Some(s) if allowed.contains(&s) => Ok(Some(s)),
+            Some(s) => Err(ApiError::bad_request(
+                Some("status"),
+                format!("`{s}` is not one of {}", allowed.join(", ")),
+            )),
+        }
+    }
+}
+
+// ----- health, metrics, the document -----
+
+#[utoipa::path(get, path = "/healthz", security(()), responses(
+    (status = 200, description = "Every bot is serving", body = Health),
+    (status = 503, description = "Starting", body = Health),
+))]
 async fn healthz(State(state): State<ApiState>) -> Response {
     if state.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
+        axum::Json(Health { status: "ok".into() }).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "starting"})),
+            axum::Json(Health {
+                status: "starting".into(),
+            }),
         )
             .into_response()
     }
 }
 
-async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
+async fn metrics(State(state): State<ApiState>, _: Authorized) -> Result<Response, ApiError> {
     let depth = state.runtime.store.queue_depth().await.map_err(ApiError::internal)?;
     Ok((
         [(
@@ -122,9 +318,8 @@ async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Result<Re
         .into_response())
 }
 
-async fn openapi(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    Ok(([("content-type", "application/json")], include_str!("openapi.json")).into_response())
+async fn openapi(_: Authorized) -> Response {
+    ([("content-type", "application/json")], openapi_json()).into_response()
 }
 
 /// Runs engine code against the database in one transaction, off the async threads.
@@ -144,9 +339,14 @@ async fn in_transaction<T: Send + 'static>(
             handle: handle.clone(),
             builtins: &runtime.builtins,
             error: None,
+            lost_decision: false,
         };
         let result = f(&mut world);
         let tx = world.tx.take().expect("transaction");
+        if world.lost_decision {
+            let _ = handle.block_on(tx.rollback());
+            return Err(ApiError::conflict("the authorization request was decided meanwhile"));
+        }
         if let Some(e) = world.error.take() {
             let _ = handle.block_on(tx.rollback());
             return Err(ApiError::internal(e));
@@ -170,462 +370,475 @@ async fn in_transaction<T: Send + 'static>(
     .map_err(|e| ApiError::internal(format!("the request handler failed: {e}")))?
 }
 
-/// Reads `{"kind", "id"[, "name"]}`.
-fn principal_field(v: &Json, field: &str, name_required: bool) -> Result<Principal, ApiError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request(Some(field), "must be an object with `kind`, `id` and `name`"))?;
-    let text = |k: &str, required: bool| -> Result<String, ApiError> {
-        match obj.get(k) {
-            Some(Json::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(Json::Number(n)) => Ok(n.to_string()),
-            None if !required => Ok(String::new()),
-            _ => Err(ApiError::bad_request(
-                Some(&format!("{field}.{k}")),
-                "must be a non-empty string",
-            )),
-        }
-    };
-    Ok(Principal {
-        kind: text("kind", true)?,
-        id: text("id", true)?,
-        name: text("name", name_required)?,
-    })
-}
+// ----- messages -----
 
-fn chat_key(state: &ApiState, bot: &str, chat: i64, world: &mut TxWorld) -> Result<User, ApiError> {
-    let _ = state;
-    let tx = world.tx.as_mut().expect("transaction");
-    let name: Option<String> = world
-        .handle
-        .block_on(queries::chat_name(tx, bot, chat))
-        .map_err(ApiError::internal)?;
-    match name {
-        Some(name) => Ok(User {
-            id: chat,
-            chat,
-            name,
-            username: None,
-        }),
-        None => Err(ApiError::unprocessable(
-            Some("to.key"),
-            format!("chat {chat} has never talked to the bot"),
-        )),
-    }
-}
-
+#[utoipa::path(post, path = "/api/v1/bots/{bot}/messages",
+    params(("bot" = String, Path, description = "The bot's id (its file name)")),
+    request_body = MessageIn,
+    responses(
+        (status = 202, description = "Stored; it will be sent", body = MessageAccepted),
+        (status = 400, description = "A malformed field", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 404, description = "No such bot", body = ErrorBody),
+        (status = 413, description = "The body is over 30 MB", body = ErrorBody),
+        (status = 422, description = "An unknown recipient, template or action", body = ErrorBody),
+    ))]
 async fn post_message(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path(bot_id): Path<String>,
-    body: Bytes,
+    path: BotPath,
+    JsonBody(request): JsonBody<MessageIn>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    let served = state.bot(&bot_id)?;
-    let body = parse_body(&body)?;
-    let definition = served.current();
+    let definition = path.bot.current();
     let now = (state.runtime.clock)();
-
-    // Validate everything before touching the database.
-    enum To {
-        Key(i64),
-        Principal(String, String),
-    }
-    let to = match body.get("to") {
-        Some(Json::Object(o)) if o.contains_key("key") => match o["key"].as_i64() {
-            Some(k) => To::Key(k),
-            None => return Err(ApiError::bad_request(Some("to.key"), "must be a chat id (an integer)")),
-        },
-        Some(Json::Object(o)) if o.contains_key("principal") => {
-            let p = principal_field(&o["principal"], "to.principal", false)?;
-            To::Principal(p.kind, p.id)
+    let (to, content) = request.split();
+    let message = compose::check(content, &definition, now)?;
+    let stored = in_transaction(&state, path.id(), move |world| {
+        // A repeated key gets the first request's answer, even if its recipient is gone.
+        if let Some(key) = &message.idempotency_key
+            && let Some(found) = compose::existing(world, key, now)?
+        {
+            return Ok(found);
         }
-        _ => {
-            return Err(ApiError::bad_request(
-                Some("to"),
-                "must be {\"key\": CHAT_ID} or {\"principal\": {\"kind\", \"id\"}}",
-            ));
-        }
-    };
-    let template = match (body.get("text"), body.get("template")) {
-        (Some(Json::String(t)), None) => Err(t.clone()),
-        (None, Some(Json::String(name))) => match definition.notifications.get(name) {
-            Some(_) => Ok(name.clone()),
-            None => {
-                return Err(ApiError::unprocessable(
-                    Some("template"),
-                    format!("the bot has no notification template `{name}`"),
-                ));
-            }
-        },
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                Some("text"),
-                "give either `text` or `template`, not both",
-            ));
-        }
-        (Some(_), None) => return Err(ApiError::bad_request(Some("text"), "must be a string")),
-        (None, Some(_)) => return Err(ApiError::bad_request(Some("template"), "must be a string")),
-        (None, None) => {
-            return Err(ApiError::bad_request(
-                Some("text"),
-                "give `text`, or `template` with `data`",
-            ));
-        }
-    };
-    if let Err(text) = &template
-        && text.trim().is_empty()
-    {
-        return Err(ApiError::bad_request(Some("text"), "must not be empty"));
-    }
-    let data = Value::from_json(body.get("data").unwrap_or(&Json::Null))
-        .map_err(|e| ApiError::bad_request(Some("data"), e))?;
-    let mut keyboard = Keyboard::None;
-    if let Some(buttons) = body.get("buttons") {
-        let rows = buttons
-            .as_array()
-            .ok_or_else(|| ApiError::bad_request(Some("buttons"), "must be an array of rows"))?;
-        let mut out = Vec::new();
-        for (i, row) in rows.iter().enumerate() {
-            let row = row.as_array().ok_or_else(|| {
-                ApiError::bad_request(
-                    Some(&format!("buttons[{i}]")),
-                    "must be an array of {text, url} buttons",
-                )
-            })?;
-            let mut out_row = Vec::new();
-            for (j, b) in row.iter().enumerate() {
-                let field = format!("buttons[{i}][{j}]");
-                let (Some(text), Some(url)) = (
-                    b.get("text").and_then(Json::as_str),
-                    b.get("url").and_then(Json::as_str),
-                ) else {
-                    return Err(ApiError::bad_request(Some(&field), "a button needs `text` and `url`"));
-                };
-                if url::Url::parse(url).is_err() {
-                    return Err(ApiError::bad_request(Some(&format!("{field}.url")), "is not a URL"));
-                }
-                if text.len() > 64 {
-                    return Err(ApiError::bad_request(
-                        Some(&format!("{field}.text")),
-                        "is longer than Telegram's 64 bytes",
-                    ));
-                }
-                out_row.push(LinkButton {
-                    text: text.to_string(),
-                    url: url.to_string(),
-                });
-            }
-            out.push(out_row);
-        }
-        keyboard = Keyboard::Links(out);
-    }
-    let mut attachments: Vec<Attachment> = Vec::new();
-    if let Some(list) = body.get("attachments") {
-        let list = list
-            .as_array()
-            .ok_or_else(|| ApiError::bad_request(Some("attachments"), "must be an array"))?;
-        for (i, a) in list.iter().enumerate() {
-            let field = format!("attachments[{i}]");
-            let attachment: Attachment = serde_json::from_value(a.clone())
-                .map_err(|_| ApiError::bad_request(Some(&field), "must be {name, content_base64} or {name, url}"))?;
-            match (&attachment.content_base64, &attachment.url) {
-                (Some(content), None) => {
-                    use base64::Engine;
-                    let bytes = base64::engine::general_purpose::STANDARD.decode(content).map_err(|e| {
-                        ApiError::bad_request(Some(&format!("{field}.content_base64")), format!("is not base64: {e}"))
-                    })?;
-                    if bytes.len() > MAX_ATTACHMENT {
-                        return Err(ApiError::bad_request(
-                            Some(&field),
-                            format!("is larger than {MAX_ATTACHMENT} bytes"),
-                        ));
-                    }
-                }
-                (None, Some(url)) if url::Url::parse(url).is_ok() => {}
-                (None, Some(_)) => return Err(ApiError::bad_request(Some(&format!("{field}.url")), "is not a URL")),
-                _ => {
-                    return Err(ApiError::bad_request(
-                        Some(&field),
-                        "needs exactly one of `content_base64` and `url`",
-                    ));
-                }
-            }
-            if attachment.name.trim().is_empty() {
-                return Err(ApiError::bad_request(
-                    Some(&format!("{field}.name")),
-                    "must not be empty",
-                ));
-            }
-            attachments.push(attachment);
-        }
-    }
-    let due = match body.get("send_at") {
-        None | Some(Json::Null) => now,
-        Some(Json::String(t)) => chrono::DateTime::parse_from_rfc3339(t)
-            .map_err(|e| ApiError::bad_request(Some("send_at"), format!("is not an RFC 3339 time: {e}")))?,
-        Some(_) => return Err(ApiError::bad_request(Some("send_at"), "must be an RFC 3339 time")),
-    };
-    let idempotency_key = match body.get("idempotency_key") {
-        None | Some(Json::Null) => None,
-        Some(Json::String(k)) if !k.is_empty() && k.len() <= 200 => Some(k.clone()),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                Some("idempotency_key"),
-                "must be a non-empty string of at most 200 characters",
-            ));
-        }
-    };
-
-    let st = state.clone();
-    let bot = bot_id.clone();
-    // A closed bot's principals are reached only in private chats (bot-format.md, "Chats and users").
-    let private_only = definition.auth.as_ref().is_some_and(|a| a.required);
-    let (id, status) = in_transaction(&state, &bot_id, move |world| {
-        let chat = match to {
-            To::Key(k) => k,
-            To::Principal(kind, pid) => {
-                let tx = world.tx.as_mut().expect("transaction");
-                let found: Option<i64> = world
-                    .handle
-                    .block_on(queries::chat_of_principal(tx, &bot, &kind, &pid, private_only))
-                    .map_err(ApiError::internal)?;
-                found.ok_or_else(|| {
-                    ApiError::unprocessable(Some("to.principal"), format!("no user is registered as {kind} {pid}"))
-                })?
-            }
-        };
-        let user = chat_key(&st, &bot, chat, world)?;
-        let (text, keyboard, attachments) = match &template {
-            Err(text) => (text.clone(), keyboard, attachments),
-            Ok(name) => {
-                let n = &definition.notifications[name];
-                let message = engine::message_for(&definition, world, &user, &n.text, &[("data", data)], now)
-                    .map_err(ApiError::internal)?;
-                let keyboard = if n.buttons.is_empty() {
-                    keyboard
-                } else {
-                    Keyboard::Links(
-                        n.buttons
-                            .iter()
-                            .map(|r| {
-                                r.iter()
-                                    .map(|(t, u)| LinkButton {
-                                        text: t.clone(),
-                                        url: u.clone(),
-                                    })
-                                    .collect()
-                            })
-                            .collect(),
-                    )
-                };
-                (
-                    message.text,
-                    keyboard,
-                    if n.attachments { attachments } else { Vec::new() },
-                )
-            }
-        };
-        if text.chars().count() > crate::limits::MAX_MESSAGE {
-            return Err(ApiError::bad_request(
-                Some("text"),
-                format!("is longer than Telegram's {} characters", crate::limits::MAX_MESSAGE),
-            ));
-        }
-        let tx = world.tx.as_mut().expect("transaction");
-        let message = NewMessage {
-            bot: &bot,
-            chat,
-            text: &text,
-            keyboard: &keyboard,
-            attachments: &attachments,
-            due,
-            now,
-            idempotency_key: idempotency_key.as_deref(),
-        };
-        world
-            .handle
-            .block_on(sql::insert_message(tx, &message))
-            .map_err(ApiError::internal)
+        let chats = compose::chats_of(world, &definition, &to)?;
+        compose::store(world, &definition, &chats, &message, None, now)
     })
     .await?;
-    served.outbox.notify_one();
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({"id": id, "status": status}))).into_response())
+    path.bot.outbox.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(MessageAccepted {
+            id: stored.ids[0],
+            ids: stored.ids,
+            status: stored.status,
+        }),
+    )
+        .into_response())
 }
 
-fn message_json(m: &StoredMessage, now: chrono::DateTime<chrono::FixedOffset>) -> Json {
-    let mut out = json!({
-        "id": m.id,
-        "to": {"key": m.chat},
-        "text": m.text,
-        "status": sql::shown_status(&m.status, &m.due_at, now),
-        "send_at": sql::parse_stored_time(&m.due_at).to_rfc3339(),
-        "created_at": sql::parse_stored_time(&m.created_at).to_rfc3339(),
-        "attempts": m.attempts,
-    });
-    if let Some(sent) = &m.sent_at {
-        out["sent_at"] = json!(sql::parse_stored_time(sent).to_rfc3339());
+fn message_out(m: &StoredMessage, now: chrono::DateTime<chrono::FixedOffset>) -> MessageOut {
+    MessageOut {
+        id: m.id,
+        to: KeyOut { key: m.chat },
+        text: m.text.clone(),
+        status: sql::shown_status(&m.status, &m.due_at, now),
+        send_at: sql::parse_stored_time(&m.due_at).to_rfc3339(),
+        created_at: sql::parse_stored_time(&m.created_at).to_rfc3339(),
+        attempts: m.attempts,
+        sent_at: m.sent_at.as_deref().map(|t| sql::parse_stored_time(t).to_rfc3339()),
+        telegram_message_id: m.telegram_message_id,
+        last_error: m.last_error.clone(),
+        broadcast: m.broadcast,
     }
-    if let Some(id) = m.telegram_message_id {
-        out["telegram_message_id"] = json!(id);
-    }
-    if let Some(e) = &m.last_error {
-        out["last_error"] = json!(e);
-    }
-    out
 }
 
-fn message_id(id: &str) -> Result<i64, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::not_found(format!("no message `{id}`")))
-}
-
-async fn get_message(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path((bot, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    state.bot(&bot)?;
-    let id = message_id(&id)?;
+#[utoipa::path(get, path = "/api/v1/bots/{bot}/messages/{id}",
+    params(("bot" = String, Path), ("id" = i64, Path)),
+    responses(
+        (status = 200, body = MessageOut),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such bot or message", body = ErrorBody),
+    ))]
+async fn get_message(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
+    let id = path.number("id", "message")?;
     let row = state
         .runtime
         .store
-        .message(&bot, id)
+        .message(path.id(), id)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
-    Ok(axum::Json(message_json(&row, (state.runtime.clock)())).into_response())
+    Ok(axum::Json(message_out(&row, (state.runtime.clock)())).into_response())
 }
 
-const STATUSES: &[&str] = &["scheduled", "queued", "sent", "failed", "cancelled"];
+const MESSAGE_STATUSES: &[&str] = &["scheduled", "queued", "sent", "blocked", "failed", "cancelled"];
 
-async fn list_messages(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path(bot): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    state.bot(&bot)?;
+#[utoipa::path(get, path = "/api/v1/bots/{bot}/messages",
+    params(
+        ("bot" = String, Path),
+        ("status" = Option<String>, Query, description = "scheduled, queued, sent, blocked, failed or cancelled"),
+        ("limit" = Option<i64>, Query, description = "At most 1000 (default 100)"),
+        ("after" = Option<i64>, Query, description = "Only messages with a greater id"),
+    ),
+    responses(
+        (status = 200, description = "The oldest first", body = Vec<MessageOut>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn list_messages(State(state): State<ApiState>, path: BotPath, q: ListQuery) -> Result<Response, ApiError> {
+    let status = q.status_in(MESSAGE_STATUSES)?;
     let now = (state.runtime.clock)();
-    let rows = state.runtime.store.messages(&bot).await.map_err(ApiError::internal)?;
-    let wanted = match q.get("status") {
-        Some(s) if STATUSES.contains(&s.as_str()) => Some(s.clone()),
-        Some(s) => {
-            return Err(ApiError::bad_request(
-                Some("status"),
-                format!("`{s}` is not one of {}", STATUSES.join(", ")),
-            ));
-        }
-        None => None,
-    };
-    let items: Vec<Json> = rows
-        .iter()
-        .map(|r| message_json(r, now))
-        .filter(|m| wanted.as_ref().is_none_or(|w| m["status"] == **w))
-        .collect();
-    Ok(axum::Json(Json::Array(items)).into_response())
+    let rows = state
+        .runtime
+        .store
+        .messages_page(path.id(), status, now, q.after, q.limit)
+        .await
+        .map_err(ApiError::internal)?;
+    let items: Vec<MessageOut> = rows.iter().map(|r| message_out(r, now)).collect();
+    Ok(axum::Json(items).into_response())
 }
 
-async fn cancel_message(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path((bot, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    state.bot(&bot)?;
-    let id = message_id(&id)?;
+#[utoipa::path(delete, path = "/api/v1/bots/{bot}/messages/{id}",
+    params(("bot" = String, Path), ("id" = i64, Path)),
+    responses(
+        (status = 200, description = "Cancelled", body = StatusOut),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Already being sent, sent or finished", body = ErrorBody),
+    ))]
+async fn cancel_message(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
+    let id = path.number("id", "message")?;
     let cancelled = state
         .runtime
         .store
-        .cancel_message(&bot, id, (state.runtime.clock)())
+        .cancel_message(path.id(), id, (state.runtime.clock)())
         .await
         .map_err(ApiError::internal)?;
     match cancelled {
-        Ok(()) => Ok(axum::Json(json!({"id": id, "status": "cancelled"})).into_response()),
+        Ok(()) => Ok(axum::Json(StatusOut {
+            id,
+            status: "cancelled".into(),
+        })
+        .into_response()),
         Err(NotCancelled::NotFound) => Err(ApiError::not_found(format!("no message {id}"))),
-        Err(NotCancelled::Status(s)) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("message {id} is {s} and can no longer be cancelled"),
-        )),
+        Err(NotCancelled::Status(s)) => Err(ApiError::conflict(format!(
+            "message {id} is {s} and can no longer be cancelled"
+        ))),
     }
 }
 
-async fn list_users(
+// ----- broadcasts -----
+
+#[utoipa::path(post, path = "/api/v1/bots/{bot}/broadcasts",
+    params(("bot" = String, Path)),
+    request_body = BroadcastIn,
+    responses(
+        (status = 202, description = "Every recipient's message is stored", body = BroadcastAccepted),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Nothing resolves to a chat, or an unknown template or action", body = ErrorBody),
+    ))]
+async fn post_broadcast(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path(bot): Path<String>,
+    path: BotPath,
+    JsonBody(request): JsonBody<BroadcastIn>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    state.bot(&bot)?;
+    let definition = path.bot.current();
+    let now = (state.runtime.clock)();
+    let (to, content) = request.split();
+    let message = compose::check(content, &definition, now)?;
+    if let Audience::All(false) = to {
+        return Err(ApiError::bad_request(Some("to.all"), "must be true"));
+    }
+    let accepted = in_transaction(&state, path.id(), move |world| {
+        let private_only = definition.auth.as_ref().is_some_and(|a| a.required);
+        let bot_id = world.bot.clone();
+        let mut chats: indexmap::IndexSet<i64> = indexmap::IndexSet::new();
+        let mut unknown = Vec::new();
+        match &to {
+            Audience::Kind(kind) => {
+                let tx = world.tx.as_mut().expect("transaction");
+                chats.extend(
+                    world
+                        .handle
+                        .block_on(queries::registered_chats(tx, &bot_id, Some(kind), private_only))
+                        .map_err(ApiError::internal)?,
+                );
+            }
+            Audience::All(_) => {
+                let tx = world.tx.as_mut().expect("transaction");
+                chats.extend(
+                    world
+                        .handle
+                        .block_on(queries::registered_chats(tx, &bot_id, None, private_only))
+                        .map_err(ApiError::internal)?,
+                );
+            }
+            Audience::Principals(list) => {
+                for p in list {
+                    let found = compose::principal_chats(world, &definition, &p.kind, &p.id)?;
+                    if found.is_empty() {
+                        unknown.push(serde_json::json!({"kind": p.kind, "id": p.id}));
+                    }
+                    chats.extend(found);
+                }
+            }
+            Audience::Keys(keys) => {
+                for &k in keys {
+                    // On a closed bot a user's key is their private chat.
+                    if (!private_only || k > 0) && compose::known_chat(world, k)? {
+                        chats.insert(k);
+                    } else {
+                        unknown.push(serde_json::json!(k));
+                    }
+                }
+            }
+        }
+        if chats.is_empty() {
+            return Err(ApiError::unprocessable(Some("to"), "no recipient resolves to a chat"));
+        }
+        let chats: Vec<i64> = chats.into_iter().collect();
+        let unknown_text = serde_json::to_string(&unknown).expect("JSON values serialize");
+        let tx = world.tx.as_mut().expect("transaction");
+        let inserted = world
+            .handle
+            .block_on(queries::insert_broadcast(
+                tx,
+                &bot_id,
+                chats.len() as i64,
+                &unknown_text,
+                message.idempotency_key.as_deref(),
+                now,
+            ))
+            .map_err(ApiError::internal)?;
+        let id = match inserted {
+            Ok(id) => id,
+            // The same key again: the first broadcast, as it was accepted.
+            Err(existing) => return Ok(Err(existing)),
+        };
+        compose::store(world, &definition, &chats, &message, Some(id), now)?;
+        Ok(Ok(BroadcastAccepted {
+            id,
+            recipients: chats.len() as i64,
+            unknown,
+        }))
+    })
+    .await?;
+    let accepted = match accepted {
+        Ok(a) => a,
+        Err(existing) => {
+            let (recipients, unknown) = state
+                .runtime
+                .store
+                .broadcast(path.id(), existing)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal("a broadcast's idempotency key named no broadcast"))?;
+            BroadcastAccepted {
+                id: existing,
+                recipients,
+                unknown: serde_json::from_str(&unknown).unwrap_or_default(),
+            }
+        }
+    };
+    path.bot.outbox.notify_one();
+    Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/bots/{bot}/broadcasts/{id}",
+    params(("bot" = String, Path), ("id" = i64, Path)),
+    responses(
+        (status = 200, body = BroadcastOut),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn get_broadcast(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
+    let id = path.number("id", "broadcast")?;
+    let store = &state.runtime.store;
+    let (recipients, _) = store
+        .broadcast(path.id(), id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no broadcast {id}")))?;
+    let mut counts = Counts::default();
+    for (status, n) in store
+        .broadcast_counts(path.id(), id, (state.runtime.clock)())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        match status.as_str() {
+            "scheduled" => counts.scheduled += n,
+            "queued" => counts.queued += n,
+            "sent" => counts.sent += n,
+            "blocked" => counts.blocked += n,
+            "failed" => counts.failed += n,
+            "cancelled" => counts.cancelled += n,
+            _ => {}
+        }
+    }
+    Ok(axum::Json(BroadcastOut { id, recipients, counts }).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/bots/{bot}/broadcasts/{id}",
+    params(("bot" = String, Path), ("id" = i64, Path)),
+    responses(
+        (status = 200, description = "What was not taken for sending yet is cancelled", body = BroadcastCancelled),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn cancel_broadcast(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
+    let id = path.number("id", "broadcast")?;
+    let store = &state.runtime.store;
+    if store
+        .broadcast(path.id(), id)
+        .await
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no broadcast {id}")));
+    }
+    let n = store
+        .cancel_broadcast(path.id(), id, (state.runtime.clock)())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(BroadcastCancelled {
+        id,
+        cancelled: n as i64,
+    })
+    .into_response())
+}
+
+// ----- users -----
+
+fn principal_out(p: &Principal) -> PrincipalOut {
+    PrincipalOut {
+        kind: p.kind.clone(),
+        id: p.id.clone(),
+        name: p.name.clone(),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/bots/{bot}/users",
+    params(
+        ("bot" = String, Path),
+        ("limit" = Option<i64>, Query, description = "At most 1000 (default 100)"),
+        ("after" = Option<i64>, Query, description = "Only users with a greater key"),
+    ),
+    responses(
+        (status = 200, description = "By key", body = Vec<UserOut>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn list_users(State(state): State<ApiState>, path: BotPath, q: ListQuery) -> Result<Response, ApiError> {
     let users = state
         .runtime
         .store
-        .registrations(&bot)
+        .registrations_page(path.id(), q.after, q.limit)
         .await
-        .map_err(|e| ApiError::internal(e.0))?;
-    let items: Vec<Json> = users
+        .map_err(ApiError::internal)?;
+    let items: Vec<UserOut> = users
         .into_iter()
-        .map(|(key, p, name, at)| json!({"key": key, "name": name, "principal": p, "registered_at": sql::parse_stored_time(&at).to_rfc3339()}))
+        .map(|(key, p, name, at)| UserOut {
+            key,
+            name,
+            principal: principal_out(&p),
+            registered_at: sql::parse_stored_time(&at).to_rfc3339(),
+        })
         .collect();
-    Ok(axum::Json(Json::Array(items)).into_response())
+    Ok(axum::Json(items).into_response())
 }
 
-fn key_of(key: &str) -> Result<i64, ApiError> {
-    key.parse()
+fn key_of(path: &BotPath) -> Result<i64, ApiError> {
+    let raw = path.params.get("key").map(String::as_str).unwrap_or("");
+    raw.parse()
         .map_err(|_| ApiError::bad_request(Some("key"), "must be a chat id (an integer)"))
 }
 
+#[utoipa::path(put, path = "/api/v1/bots/{bot}/users/{key}",
+    params(("bot" = String, Path), ("key" = i64, Path, description = "The user's chat id")),
+    request_body = UserIn,
+    responses(
+        (status = 200, description = "Registered; the user is sent `auth_success`", body = UserRegistered),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "The chat has never talked to the bot", body = ErrorBody),
+    ))]
 async fn put_user(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path((bot, key)): Path<(String, String)>,
-    body: Bytes,
+    path: BotPath,
+    JsonBody(request): JsonBody<UserIn>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    let served = state.bot(&bot)?;
-    let key = key_of(&key)?;
-    let body = parse_body(&body)?;
-    let principal = principal_field(body.get("principal").unwrap_or(&Json::Null), "principal", true)?;
-    let definition = served.current();
+    let key = key_of(&path)?;
+    let p = request.principal;
+    for (field, value) in [
+        ("principal.kind", &p.kind),
+        ("principal.id", &p.id),
+        ("principal.name", &p.name),
+    ] {
+        if value.trim().is_empty() {
+            return Err(ApiError::bad_request(Some(field), "must be a non-empty string"));
+        }
+    }
+    let principal = Principal {
+        kind: p.kind,
+        id: p.id,
+        name: p.name,
+    };
+    let definition = path.bot.current();
     let now = (state.runtime.clock)();
-    let st = state.clone();
-    let b = bot.clone();
     let p = principal.clone();
-    in_transaction(&state, &bot, move |world| {
-        let user = chat_key(&st, &b, key, world)?;
+    in_transaction(&state, path.id(), move |world| {
+        if definition.auth.as_ref().is_some_and(|a| a.required) && key < 0 {
+            return Err(ApiError::unprocessable(
+                Some("key"),
+                "a closed bot registers users in private chats only",
+            ));
+        }
+        let name = match compose::known_chat(world, key)? {
+            true => {
+                let bot = world.bot.clone();
+                let tx = world.tx.as_mut().expect("transaction");
+                world
+                    .handle
+                    .block_on(queries::chat_name(tx, &bot, key))
+                    .map_err(ApiError::internal)?
+                    .unwrap_or_default()
+            }
+            false => {
+                return Err(ApiError::unprocessable(
+                    Some("key"),
+                    format!("chat {key} has never talked to the bot"),
+                ));
+            }
+        };
+        let user = engine::User {
+            id: key,
+            chat: key,
+            name,
+            username: None,
+        };
         world.register(key, &p, &user.name, now).map_err(ApiError::internal)?;
         let message = engine::message_for(&definition, world, &user, definition.text("auth_success"), &[], now)
             .map_err(ApiError::internal)?;
+        let bot = world.bot.clone();
         let tx = world.tx.as_mut().expect("transaction");
         world
             .handle
-            .block_on(sql::enqueue(tx, &b, &[message], now))
+            .block_on(sql::enqueue(tx, &bot, &[message], now))
             .map_err(ApiError::internal)
     })
     .await?;
-    served.outbox.notify_one();
-    Ok(axum::Json(json!({"key": key, "principal": principal})).into_response())
+    path.bot.outbox.notify_one();
+    Ok(axum::Json(UserRegistered {
+        key,
+        principal: principal_out(&principal),
+    })
+    .into_response())
 }
 
-async fn delete_user(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path((bot, key)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    state.bot(&bot)?;
-    let key = key_of(&key)?;
+#[utoipa::path(delete, path = "/api/v1/bots/{bot}/users/{key}",
+    params(("bot" = String, Path), ("key" = i64, Path)),
+    responses(
+        (status = 204, description = "Unregistered"),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such bot, or the user is not registered", body = ErrorBody),
+    ))]
+async fn delete_user(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
+    let key = key_of(&path)?;
     let had = state
         .runtime
         .store
-        .unregister(&bot, key)
+        .unregister(path.id(), key)
         .await
         .map_err(ApiError::internal)?;
     if let Some(cache) = &state.runtime.cache {
-        cache.invalidate(&bot);
+        cache.invalidate(path.id());
     }
     if !had {
         return Err(ApiError::not_found(format!("no user {key} is registered")));
@@ -633,102 +846,72 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_auth_requests(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path(bot): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    state.bot(&bot)?;
-    let status = match q.get("status").map(String::as_str) {
-        None => None,
-        Some(s @ ("pending" | "approved" | "rejected")) => Some(s.to_string()),
-        Some(s) => {
-            return Err(ApiError::bad_request(
-                Some("status"),
-                format!("`{s}` is not one of pending, approved, rejected"),
-            ));
-        }
-    };
+// ----- authorization requests -----
+
+#[utoipa::path(get, path = "/api/v1/bots/{bot}/auth-requests",
+    params(
+        ("bot" = String, Path),
+        ("status" = Option<String>, Query, description = "pending, approved or rejected"),
+        ("limit" = Option<i64>, Query, description = "At most 1000 (default 100)"),
+        ("after" = Option<i64>, Query, description = "Only requests with a greater id"),
+    ),
+    responses(
+        (status = 200, description = "The oldest first", body = Vec<AuthRequestOut>),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn list_auth_requests(State(state): State<ApiState>, path: BotPath, q: ListQuery) -> Result<Response, ApiError> {
+    let status = q.status_in(&["pending", "approved", "rejected"])?;
     let rows = state
         .runtime
         .store
-        .auth_requests(&bot)
+        .auth_requests_page(path.id(), status, q.after, q.limit)
         .await
         .map_err(ApiError::internal)?;
-    let items: Vec<Json> = rows
-        .iter()
-        .filter(|r| status.as_ref().is_none_or(|s| r.status == *s))
-        .map(|r| {
-            json!({
-                "id": r.id, "key": r.key, "name": r.name, "data": r.data,
-                "created_at": sql::parse_stored_time(&r.created_at).to_rfc3339(), "status": r.status,
-            })
+    let items: Vec<AuthRequestOut> = rows
+        .into_iter()
+        .map(|r| AuthRequestOut {
+            id: r.id,
+            key: r.key,
+            name: r.name,
+            data: r.data,
+            created_at: sql::parse_stored_time(&r.created_at).to_rfc3339(),
+            status: r.status,
         })
         .collect();
-    Ok(axum::Json(Json::Array(items)).into_response())
+    Ok(axum::Json(items).into_response())
 }
 
-async fn decide(
-    state: ApiState,
-    headers: HeaderMap,
-    bot: String,
-    id: String,
-    body: Bytes,
-    approve: bool,
-) -> Result<Response, ApiError> {
-    state.authorize(&headers)?;
-    let served = state.bot(&bot)?;
-    let id: u64 = id
-        .parse()
-        .map_err(|_| ApiError::not_found(format!("no authorization request `{id}`")))?;
-    let body = parse_body(&body)?;
-    let definition = served.current();
+enum Decision {
+    Approve(PrincipalPartial),
+    Reject(String),
+}
+
+async fn decide(state: ApiState, path: BotPath, decision: Decision) -> Result<Response, ApiError> {
+    let id = path.number("id", "authorization request")?;
+    let id = u64::try_from(id).map_err(|_| ApiError::not_found(format!("no authorization request {id}")))?;
+    let definition = path.bot.current();
     let now = (state.runtime.clock)();
-    enum Decision {
-        Approve(Option<Json>),
-        Reject(String),
-    }
-    let decision = if approve {
-        Decision::Approve(body.get("principal").cloned())
-    } else {
-        match body.get("reason") {
-            Some(Json::String(r)) if !r.trim().is_empty() => Decision::Reject(r.clone()),
-            _ => {
-                return Err(ApiError::bad_request(
-                    Some("reason"),
-                    "give the reason as a non-empty string",
-                ));
-            }
-        }
-    };
-    let (status, messages) = in_transaction(&state, &bot, move |world| {
+    let (status, messages) = in_transaction(&state, path.id(), move |world| {
         let request = world
             .auth_request(id)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("no authorization request {id}")))?;
         let result = match decision {
             Decision::Approve(p) => {
-                // Missing parts of the principal default as an operator's would: the first kind, the key, the data.
-                let p = p.unwrap_or(json!({}));
-                let obj = p
-                    .as_object()
-                    .ok_or_else(|| ApiError::bad_request(Some("principal"), "must be an object"))?;
-                let field = |k: &str| {
-                    obj.get(k).and_then(|v| {
-                        v.as_str()
-                            .map(str::to_string)
-                            .or_else(|| v.as_i64().map(|n| n.to_string()))
-                    })
-                };
-                let kind = field("kind")
-                    .or_else(|| definition.auth.as_ref().and_then(|a| a.kinds.first().cloned()))
-                    .unwrap_or_else(|| "user".into());
+                // Missing parts default as an operator's would: the first kind, the key, the data.
                 let principal = Principal {
-                    kind,
-                    id: field("id").unwrap_or_else(|| request.key.to_string()),
-                    name: field("name").unwrap_or_else(|| request.data.clone()),
+                    kind: p
+                        .kind
+                        .filter(|k| !k.is_empty())
+                        .or_else(|| definition.auth.as_ref().and_then(|a| a.kinds.first().cloned()))
+                        .unwrap_or_else(|| "user".into()),
+                    id: p
+                        .id
+                        .filter(|i| !i.is_empty())
+                        .unwrap_or_else(|| request.key.to_string()),
+                    name: p.name.filter(|n| !n.is_empty()).unwrap_or_else(|| request.data.clone()),
                 };
                 engine::approve_request(&definition, world, id, &principal, now).map(|m| ("approved", m))
             }
@@ -738,41 +921,70 @@ async fn decide(
         };
         let (status, messages) = result.map_err(|e| match e {
             engine::DecisionError::NotFound => ApiError::not_found(format!("no authorization request {id}")),
-            engine::DecisionError::AlreadyDecided => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("authorization request {id} is already decided"),
-            ),
+            engine::DecisionError::AlreadyDecided => {
+                ApiError::conflict(format!("authorization request {id} is already decided"))
+            }
             engine::DecisionError::World(e) => ApiError::internal(e),
         })?;
+        let bot = world.bot.clone();
         let tx = world.tx.as_mut().expect("transaction");
         world
             .handle
-            .block_on(sql::enqueue(tx, &world.bot.clone(), &messages, now))
+            .block_on(sql::enqueue(tx, &bot, &messages, now))
             .map_err(ApiError::internal)?;
         Ok((status, messages.len()))
     })
     .await?;
     if messages > 0 {
-        served.outbox.notify_one();
+        path.bot.outbox.notify_one();
     }
-    Ok(axum::Json(json!({"id": id, "status": status})).into_response())
+    Ok(axum::Json(StatusOut {
+        id: id as i64,
+        status: status.into(),
+    })
+    .into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/bots/{bot}/auth-requests/{id}/approve",
+    params(("bot" = String, Path), ("id" = i64, Path)),
+    request_body = ApproveIn,
+    responses(
+        (status = 200, description = "Approved; the user is registered and told", body = StatusOut),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Already decided", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+    ))]
 async fn approve(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path((bot, id)): Path<(String, String)>,
-    body: Bytes,
+    path: BotPath,
+    JsonBody(body): JsonBody<ApproveIn>,
 ) -> Result<Response, ApiError> {
-    decide(state, headers, bot, id, body, true).await
+    decide(state, path, Decision::Approve(body.principal.unwrap_or_default())).await
 }
 
+#[utoipa::path(post, path = "/api/v1/bots/{bot}/auth-requests/{id}/reject",
+    params(("bot" = String, Path), ("id" = i64, Path)),
+    request_body = RejectIn,
+    responses(
+        (status = 200, description = "Rejected; the user is told the reason", body = StatusOut),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Already decided", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+    ))]
 async fn reject(
     State(state): State<ApiState>,
-    headers: HeaderMap,
-    Path((bot, id)): Path<(String, String)>,
-    body: Bytes,
+    path: BotPath,
+    JsonBody(body): JsonBody<RejectIn>,
 ) -> Result<Response, ApiError> {
-    decide(state, headers, bot, id, body, false).await
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            Some("reason"),
+            "give the reason as a non-empty string",
+        ));
+    }
+    decide(state, path, Decision::Reject(body.reason)).await
 }

@@ -1,23 +1,37 @@
 //! `botwright send`: a manual or scheduled message through the outbox that
 //! `botwright run` sends.
 
-use crate::engine::Keyboard;
-use crate::store::sql::{self, NewMessage, SqlStore};
+use crate::algorithms::Builtins;
+use crate::api::ApiError;
+use crate::api::compose;
+use crate::api::types::{Content, PrincipalRef, Recipient};
+use crate::store::sql::{SqlStore, TxWorld};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("recipient").required(true).args(["to", "principal"])))]
 pub struct Args {
     /// The bot that sends it.
     #[arg(long)]
     pub bot: String,
     /// The chat id of the recipient (a chat that has talked to the bot).
+    #[arg(long, allow_hyphen_values = true)]
+    pub to: Option<i64>,
+    /// A registered principal as KIND:ID (every chat registered as it gets the message).
     #[arg(long)]
-    pub to: i64,
+    pub principal: Option<String>,
     /// Send at this RFC 3339 time instead of now.
     #[arg(long)]
     pub at: Option<String>,
-    /// The HTML text.
-    pub text: String,
+    /// The HTML text (or give --template).
+    #[arg(required_unless_present = "template", conflicts_with = "template")]
+    pub text: Option<String>,
+    /// A `[notifications.<NAME>]` of the bot file, rendered with --data.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// The template's `data` as JSON.
+    #[arg(long, requires = "template")]
+    pub data: Option<String>,
     #[arg(long, default_value = "bots")]
     pub bots: PathBuf,
     #[arg(long, default_value = "sqlite://botwright.db")]
@@ -25,7 +39,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -37,25 +55,51 @@ pub fn run(args: Args) -> u8 {
 
 async fn send(args: Args) -> u8 {
     let path = args.bots.join(format!("{}.toml", args.bot));
-    if super::load_bot(&path).is_none() {
+    let Some(bot) = super::load_bot(&path) else {
         eprintln!("error: no usable bot `{}` in {}", args.bot, args.bots.display());
         return super::PROBLEMS;
-    }
+    };
     let now = chrono::Local::now().fixed_offset();
-    let due = match &args.at {
-        None => now,
-        Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
-            Ok(t) => t,
+    let to = match (&args.to, &args.principal) {
+        (Some(k), _) => Recipient::Key(*k),
+        (None, Some(p)) => match p.split_once(':') {
+            Some((kind, id)) if !kind.is_empty() && !id.is_empty() => Recipient::Principal(PrincipalRef {
+                kind: kind.to_string(),
+                id: id.to_string(),
+            }),
+            _ => {
+                eprintln!("error: --principal {p}: write KIND:ID, e.g. user:42");
+                return super::USAGE;
+            }
+        },
+        (None, None) => {
+            eprintln!("error: give --to CHAT_ID or --principal KIND:ID");
+            return super::USAGE;
+        }
+    };
+    let data = match &args.data {
+        None => None,
+        Some(d) => match serde_json::from_str(d) {
+            Ok(v) => Some(v),
             Err(e) => {
-                eprintln!("error: --at {t}: {e} (write e.g. 2026-12-01T09:00:00+03:00)");
+                eprintln!("error: --data is not JSON: {e}");
                 return super::USAGE;
             }
         },
     };
-    if args.text.trim().is_empty() {
-        eprintln!("error: the text is empty");
-        return super::USAGE;
-    }
+    let content = Content {
+        text: args.text.clone(),
+        template: args.template.clone(),
+        data,
+        buttons: None,
+        attachments: None,
+        send_at: args.at.clone(),
+        idempotency_key: None,
+    };
+    let message = match compose::check(content, &bot, now) {
+        Ok(m) => m,
+        Err(e) => return problem(e),
+    };
     let store = match SqlStore::open(&args.db).await {
         Ok(s) => s,
         Err(e) => {
@@ -63,42 +107,56 @@ async fn send(args: Args) -> u8 {
             return super::USAGE;
         }
     };
-    let result: Result<Result<(i64, String), String>, sqlx::Error> = async {
-        let mut tx = store.begin().await?;
-        let known = crate::store::queries::chat_name(&mut tx, &args.bot, args.to).await?;
-        if known.is_none() {
-            return Ok(Err(format!(
-                "chat {} has never talked to the bot `{}`",
-                args.to, args.bot
-            )));
-        }
-        let message = NewMessage {
-            bot: &args.bot,
-            chat: args.to,
-            text: &args.text,
-            keyboard: &Keyboard::None,
-            attachments: &[],
-            due,
-            now,
-            idempotency_key: None,
+    let handle = tokio::runtime::Handle::current();
+    let bot_id = args.bot.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let builtins = Builtins::default();
+        let tx = handle.block_on(store.begin()).map_err(ApiError::internal)?;
+        let mut world = TxWorld {
+            tx: Some(tx),
+            bot: bot_id,
+            handle: handle.clone(),
+            builtins: &builtins,
+            error: None,
+            lost_decision: false,
         };
-        let stored = sql::insert_message(&mut tx, &message).await?;
-        tx.commit().await?;
-        Ok(Ok(stored))
-    }
+        let result = compose::chats_of(&mut world, &bot, &to)
+            .and_then(|chats| compose::store(&mut world, &bot, &chats, &message, None, now));
+        let tx = world.tx.take().expect("transaction");
+        match (result, world.error.take()) {
+            (_, Some(e)) => Err(ApiError::internal(e)),
+            (Ok(stored), None) => {
+                handle.block_on(tx.commit()).map_err(ApiError::internal)?;
+                Ok(stored)
+            }
+            (Err(e), None) => Err(e),
+        }
+    })
     .await;
-    match result {
-        Ok(Ok((id, status))) => {
-            println!("message {id} {status}");
+    match stored {
+        Ok(Ok(stored)) => {
+            for id in &stored.ids {
+                println!("message {id} {}", stored.status);
+            }
             super::OK
         }
-        Ok(Err(problem)) => {
-            eprintln!("error: {problem}");
-            super::PROBLEMS
-        }
+        Ok(Err(e)) => problem(e),
         Err(e) => {
-            eprintln!("error: database: {e}");
+            eprintln!("error: {e}");
             super::USAGE
         }
+    }
+}
+
+/// A refused message: the input's problem (exit 1), or the database's (exit 2).
+fn problem(e: ApiError) -> u8 {
+    match &e.field {
+        Some(f) => eprintln!("error: {f}: {}", e.message),
+        None => eprintln!("error: {}", e.message),
+    }
+    if e.status.is_server_error() {
+        super::USAGE
+    } else {
+        super::PROBLEMS
     }
 }

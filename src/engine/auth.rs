@@ -331,7 +331,7 @@ impl<'a> Turn<'a> {
                     self.say("choice_stale", &[], Keyboard::None);
                 }
             },
-            Callback::Option { .. } | Callback::Dynamic { .. } | Callback::Confirm { .. } => {
+            Callback::Option { .. } | Callback::Dynamic { .. } | Callback::Confirm { .. } | Callback::Action { .. } => {
                 unreachable!("handled by the step")
             }
         }

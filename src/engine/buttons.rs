@@ -50,6 +50,10 @@ pub enum Callback {
         request: u64,
         index: usize,
     },
+    /// A notification's action button: its record and value are kept by the runtime under `id`.
+    Action {
+        id: u64,
+    },
 }
 
 impl Callback {
@@ -69,6 +73,7 @@ impl Callback {
             Callback::Kind { request, index } => format!("a:k:{request}:{index}"),
             Callback::DefaultName { request } => format!("a:nm:{request}"),
             Callback::Found { request, index } => format!("a:lk:{request}:{index}"),
+            Callback::Action { id } => format!("x:{id}"),
         };
         debug_assert!(
             s.len() <= crate::limits::MAX_CALLBACK,
@@ -91,6 +96,7 @@ impl Callback {
         let hash_ok = |h: &str| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit());
         Some(match parts.as_slice() {
             ["a", "r"] => Callback::Register,
+            ["x", id] => Callback::Action { id: num(id)? },
             ["a", yn @ ("y" | "n"), seq] => Callback::AuthConfirm {
                 seq: u32::try_from(num(seq)?).ok()?,
                 yes: *yn == "y",
@@ -157,6 +163,7 @@ mod tests {
                 index: usize::MAX,
             },
             Callback::DefaultName { request: 9 },
+            Callback::Action { id: u64::MAX },
             Callback::Found {
                 request: u64::MAX,
                 index: usize::MAX,
@@ -180,6 +187,9 @@ mod tests {
             "0123abcd:o:1:-1",
             "0123abcd:o:",
             "a:ap:1:2",
+            "x:",
+            "x:1:2",
+            "x:-1",
             "0123abcd:q:1",
             &"9".repeat(65),
         ] {

@@ -4,7 +4,7 @@
 use super::buttons::Callback;
 use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Shown};
 use super::turn::{Outcome, Scope, Turn, shorten_label};
-use super::{InlineButton, Keyboard};
+use super::{InlineButton, Keyboard, world};
 use crate::expr::{self, Value};
 use crate::limits::MAX_OPTIONS;
 use crate::model::{Action, RecordIdx, normalize};
@@ -81,8 +81,42 @@ impl Turn<'_> {
                 self.session.pending = None;
                 self.confirmed(open, option, yes);
             }
+            Callback::Action { id } => self.action_press(id),
             other => self.auth_button(other),
         }
+    }
+
+    /// A notification's action button: ends what is pending and open, then runs its record
+    /// with `selected` = the value, as if that record were chosen as an option (api.md).
+    fn action_press(&mut self, id: u64) {
+        let Some(button) = world!(self, action_button(id)) else {
+            return self.say("choice_stale", &[], Keyboard::None);
+        };
+        // Valid while its record keeps `action = true`.
+        let Some(record) = self
+            .bot
+            .record_by_id(&button.record)
+            .filter(|&r| self.bot.records[r].action_target)
+        else {
+            return self.say("choice_stale", &[], Keyboard::None);
+        };
+        if !self.bot.records[record].public && self.must_register() {
+            return self.auth_gate();
+        }
+        self.session.pending = None;
+        self.session.open = None;
+        let scope = Scope {
+            input: Some(button.label),
+            selected: Some(button.value.clone()),
+            history: vec![HistoryEntry {
+                record: String::new(),
+                choice: String::new(),
+                title: button.message_text,
+                selected: button.value,
+            }],
+            ..Scope::default()
+        };
+        self.execute(record, scope, 0);
     }
 
     /// Text typed while a choice is open. Returns whether an option took it.

@@ -19,7 +19,7 @@ pub use auth::{DecisionError, approve_request, finish_approval, reject_request};
 pub use buttons::Callback;
 pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
 pub use step::handle;
-pub use turn::{message_for, split_message};
+pub use turn::{message_for, shorten_label, split_message};
 
 /// Calls a fallible [`World`] method from a `Turn`: the first failure is kept
 /// in the turn (which then stops) and a neutral value stands in for the rest
@@ -243,14 +243,19 @@ pub enum Keyboard {
     RemoveMenu,
     /// A one-time reply-keyboard button that shares the user's own phone number (`[auth] contact`).
     Contact(String),
-    /// Rows of buttons that open links (notifications from the HTTP API).
+    /// Rows of buttons of a notification from the HTTP API: links and action buttons.
     Links(Vec<Vec<LinkButton>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkButton {
     pub text: String,
+    /// The link; empty for an action button.
+    #[serde(default)]
     pub url: String,
+    /// An action button's callback data (`Callback::Action`), instead of a link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 impl Keyboard {
@@ -295,6 +300,11 @@ impl Keyboard {
                 .flatten()
                 .find(|b| b.label == label)
                 .map(|b| b.data.as_str()),
+            Keyboard::Links(rows) => rows
+                .iter()
+                .flatten()
+                .find(|b| b.text == label)
+                .and_then(|b| b.data.as_deref()),
             _ => None,
         }
     }
@@ -304,6 +314,20 @@ impl Keyboard {
 pub struct InlineButton {
     pub label: String,
     pub data: String,
+}
+
+/// What a notification's action button runs (api.md): kept by the runtime, named in the
+/// button's callback data by its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionButton {
+    /// The `id` of the record marked `action = true`.
+    pub record: String,
+    /// `selected` when it runs.
+    pub value: String,
+    /// The button's text: `input` when it runs.
+    pub label: String,
+    /// The text of the message the button was sent with: the history entry's `title`.
+    pub message_text: String,
 }
 
 /// A registered user's identity in the business system.
@@ -392,6 +416,8 @@ pub trait World {
     /// The pending request of a chat, if any.
     fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError>;
     fn update_auth_request(&mut self, request: &AuthRequest) -> Result<(), WorldError>;
+    /// A notification's action button by its id.
+    fn action_button(&mut self, id: u64) -> Result<Option<ActionButton>, WorldError>;
     /// Runs an algorithm (or its stub).
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure>;
 }

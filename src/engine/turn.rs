@@ -209,7 +209,15 @@ impl<'a> Turn<'a> {
                     .iter()
                     .map(|h| {
                         Value::object([
-                            ("choice", Value::text(&h.choice)),
+                            // An action button's entry has no choice (api.md).
+                            (
+                                "choice",
+                                if h.record.is_empty() {
+                                    Value::Null
+                                } else {
+                                    Value::text(&h.choice)
+                                },
+                            ),
                             ("title", Value::text(&h.title)),
                             ("selected", Value::text(&h.selected)),
                         ])
@@ -231,7 +239,7 @@ impl<'a> Turn<'a> {
 }
 
 /// Shortens a label to Telegram's 64 bytes, ending it with `…`.
-pub(super) fn shorten_label(label: &str) -> String {
+pub fn shorten_label(label: &str) -> String {
     if label.len() <= MAX_LABEL {
         return label.to_string();
     }

@@ -303,6 +303,10 @@ impl World for BufferedWorld<'_> {
         Ok(())
     }
 
+    fn action_button(&mut self, id: u64) -> Result<Option<crate::engine::ActionButton>, WorldError> {
+        self.read(async |store, bot| store.action_button(bot, id).await)
+    }
+
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
         if matches!(call.algorithm.kind, crate::model::AlgorithmKind::Http(_)) {
             self.http_calls += 1;

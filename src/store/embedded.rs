@@ -163,6 +163,7 @@ impl Embedded {
                         attempts: r.get(5)?,
                         parts_sent: r.get(6)?,
                         claimed_at: now_s.clone(),
+                        broadcast: r.get::<_, Option<i64>>(7)?.is_some(),
                     });
                 }
             }

@@ -1,5 +1,5 @@
 use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
-use crate::engine::{AuthRequest, AuthStatus, Principal, Session, World, WorldError};
+use crate::engine::{ActionButton, AuthRequest, AuthStatus, Principal, Session, World, WorldError};
 use crate::expr::Value;
 use std::collections::HashMap;
 
@@ -22,6 +22,8 @@ pub struct MemoryWorld {
     pub stubs: HashMap<String, Stub>,
     pub builtins: Builtins,
     pub http: bool,
+    /// Notification action buttons by id (none unless a test puts them here).
+    pub action_buttons: HashMap<u64, ActionButton>,
 }
 
 impl MemoryWorld {
@@ -32,6 +34,10 @@ impl MemoryWorld {
 }
 
 impl World for MemoryWorld {
+    fn action_button(&mut self, id: u64) -> Result<Option<ActionButton>, WorldError> {
+        Ok(self.action_buttons.get(&id).cloned())
+    }
+
     fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError> {
         Ok(self.sessions.get(&(chat, user)).cloned())
     }

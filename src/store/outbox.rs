@@ -66,7 +66,7 @@ pub fn claim_query(dialect: Dialect) -> String {
         ""
     };
     format!(
-        "SELECT id, chat, text, keyboard, attachments, attempts, parts_sent FROM outbox o \
+        "SELECT id, chat, text, keyboard, attachments, attempts, parts_sent, broadcast FROM outbox o \
          WHERE o.bot = $1 AND o.{CLAIMABLE} AND o.due_at <= $2 \
          AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.bot = o.bot AND p.chat = o.chat AND p.{UNSENT} \
              AND p.id < o.id AND (p.status = 'sending' OR p.due_at <= $2 OR p.attempts > 0)) \

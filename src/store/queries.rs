@@ -19,10 +19,11 @@ pub struct StoredMessage {
     pub telegram_message_id: Option<i64>,
     pub attempts: i64,
     pub last_error: Option<String>,
+    pub broadcast: Option<i64>,
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, chat, text, status, due_at, created_at, sent_at, telegram_message_id, attempts, last_error";
+    "id, chat, text, status, due_at, created_at, sent_at, telegram_message_id, attempts, last_error, broadcast";
 
 impl StoredMessage {
     fn from_row(r: &AnyRow) -> StoredMessage {
@@ -37,6 +38,7 @@ impl StoredMessage {
             telegram_message_id: r.get(7),
             attempts: r.get(8),
             last_error: r.get(9),
+            broadcast: r.get(10),
         }
     }
 }
@@ -72,14 +74,109 @@ impl SqlStore {
         Ok(row.as_ref().map(StoredMessage::from_row))
     }
 
-    pub async fn messages(&self, bot: &str) -> Result<Vec<StoredMessage>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE bot = $1 ORDER BY id"
-        ))
+    /// A page of messages, oldest first, after id `after`, with the status the API shows
+    /// (`queued` covers `sending` and `scheduled` messages whose time has come).
+    pub async fn messages_page(
+        &self,
+        bot: &str,
+        status: Option<&str>,
+        now: DateTime<FixedOffset>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let filter = match status {
+            None => "",
+            Some("queued") => " AND (status IN ('queued', 'sending') OR (status = 'scheduled' AND due_at <= $4))",
+            Some("scheduled") => " AND status = 'scheduled' AND due_at > $4",
+            Some(_) => " AND status = $4",
+        };
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM outbox WHERE bot = $1 AND id > $2{filter} ORDER BY id LIMIT $3");
+        // PostgreSQL refuses parameters a statement does not use: bind only those it has.
+        let mut query = sqlx::query(&sql).bind(bot).bind(after).bind(limit);
+        query = match status {
+            None => query,
+            Some("queued" | "scheduled") => query.bind(now_text(now)),
+            Some(s) => query.bind(s),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(StoredMessage::from_row).collect())
+    }
+
+    /// A page of registered users (key, principal, name, registered at), by key.
+    pub async fn registrations_page(
+        &self,
+        bot: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, crate::engine::Principal, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT chat, kind, principal_id, principal_name, name, registered_at FROM registrations \
+             WHERE bot = $1 AND chat > $2 ORDER BY chat LIMIT $3",
+        )
         .bind(bot)
+        .bind(after)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(StoredMessage::from_row).collect())
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    crate::engine::Principal {
+                        kind: r.get(1),
+                        id: r.get(2),
+                        name: r.get(3),
+                    },
+                    r.get(4),
+                    r.get(5),
+                )
+            })
+            .collect())
+    }
+
+    /// A broadcast: its recipients and what did not resolve.
+    pub async fn broadcast(&self, bot: &str, id: i64) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT recipients, unknown FROM broadcasts WHERE bot = $1 AND id = $2")
+            .bind(bot)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// How many messages of a broadcast are in each status the API shows.
+    pub async fn broadcast_counts(
+        &self,
+        bot: &str,
+        id: i64,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT CASE WHEN status = 'sending' OR (status = 'scheduled' AND due_at <= $3) THEN 'queued' \
+             ELSE status END AS shown, COUNT(*) FROM outbox WHERE bot = $1 AND broadcast = $2 GROUP BY shown",
+        )
+        .bind(bot)
+        .bind(id)
+        .bind(now_text(now))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Cancels what of a broadcast nobody sends yet; how many messages.
+    pub async fn cancel_broadcast(&self, bot: &str, id: i64, now: DateTime<FixedOffset>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'cancelled', finished_at = $3 WHERE bot = $1 AND broadcast = $2 \
+             AND status IN ('scheduled', 'queued') AND owner IS NULL",
+        )
+        .bind(bot)
+        .bind(id)
+        .bind(now_text(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Cancels a message nobody sends yet (`scheduled` or `queued`).
@@ -122,14 +219,24 @@ impl SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn auth_requests(&self, bot: &str) -> Result<Vec<RequestRow>, StoreError> {
-        let rows = sqlx::query(
+    /// A page of authorization requests, oldest first.
+    pub async fn auth_requests_page(
+        &self,
+        bot: &str,
+        status: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<RequestRow>, StoreError> {
+        let filter = if status.is_some() { " AND status = $4" } else { "" };
+        let sql = format!(
             "SELECT id, chat, name, data, created_at, status FROM auth_requests \
-             WHERE bot = $1 AND status <> 'draft' ORDER BY id",
-        )
-        .bind(bot)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE bot = $1 AND status <> 'draft' AND id > $2{filter} ORDER BY id LIMIT $3"
+        );
+        let mut query = sqlx::query(&sql).bind(bot).bind(after).bind(limit);
+        if let Some(s) = status {
+            query = query.bind(s);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| RequestRow {
@@ -153,25 +260,70 @@ pub async fn chat_name(conn: &mut sqlx::AnyConnection, bot: &str, chat: i64) -> 
         .await
 }
 
-/// The first chat registered as a principal; with `private_only` (a bot with required
+/// The chats registered as a principal, in order; with `private_only` (a bot with required
 /// authorization), only private chats count: their ids are the users' ids, never negative.
-pub async fn chat_of_principal(
+pub async fn chats_of_principal(
     conn: &mut sqlx::AnyConnection,
     bot: &str,
     kind: &str,
     id: &str,
     private_only: bool,
-) -> Result<Option<i64>, sqlx::Error> {
-    let sql = if private_only {
-        "SELECT chat FROM registrations WHERE bot = $1 AND kind = $2 AND principal_id = $3 AND chat > 0 \
-         ORDER BY chat LIMIT 1"
-    } else {
-        "SELECT chat FROM registrations WHERE bot = $1 AND kind = $2 AND principal_id = $3 ORDER BY chat LIMIT 1"
-    };
-    sqlx::query_scalar(sql)
+) -> Result<Vec<i64>, sqlx::Error> {
+    let private = if private_only { " AND chat > 0" } else { "" };
+    sqlx::query_scalar(&format!(
+        "SELECT chat FROM registrations WHERE bot = $1 AND kind = $2 AND principal_id = $3{private} ORDER BY chat"
+    ))
+    .bind(bot)
+    .bind(kind)
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Every chat registered as a principal of `kind`, or of any kind when `None`.
+pub async fn registered_chats(
+    conn: &mut sqlx::AnyConnection,
+    bot: &str,
+    kind: Option<&str>,
+    private_only: bool,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let private = if private_only { " AND chat > 0" } else { "" };
+    let of_kind = if kind.is_some() { " AND kind = $2" } else { "" };
+    let sql = format!("SELECT chat FROM registrations WHERE bot = $1{of_kind}{private} ORDER BY chat");
+    let mut query = sqlx::query_scalar(&sql).bind(bot);
+    if let Some(k) = kind {
+        query = query.bind(k);
+    }
+    query.fetch_all(conn).await
+}
+
+/// Stores a broadcast; `Err(existing id)` when its idempotency key is taken.
+pub async fn insert_broadcast(
+    conn: &mut sqlx::AnyConnection,
+    bot: &str,
+    recipients: i64,
+    unknown: &str,
+    idempotency_key: Option<&str>,
+    now: DateTime<FixedOffset>,
+) -> Result<Result<i64, i64>, sqlx::Error> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO broadcasts (bot, recipients, unknown, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (bot, idempotency_key) DO NOTHING RETURNING id",
+    )
+    .bind(bot)
+    .bind(recipients)
+    .bind(unknown)
+    .bind(idempotency_key)
+    .bind(now_text(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = id {
+        return Ok(Ok(id));
+    }
+    let existing: i64 = sqlx::query_scalar("SELECT id FROM broadcasts WHERE bot = $1 AND idempotency_key = $2")
         .bind(bot)
-        .bind(kind)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+        .bind(idempotency_key)
+        .fetch_one(conn)
+        .await?;
+    Ok(Err(existing))
 }

@@ -361,6 +361,8 @@ pub struct OutboxMessage {
     pub parts_sent: i64,
     /// When this instance took it (from its own commit or by a claim).
     pub claimed_at: String,
+    /// Part of a broadcast: sent after the replies to users who are talking to the bot.
+    pub broadcast: bool,
 }
 
 /// A file sent after a message's text.
@@ -378,6 +380,7 @@ impl OutboxMessage {
             attempts: 0,
             parts_sent: 0,
             claimed_at: at.to_string(),
+            broadcast: false,
         }
     }
 
@@ -393,6 +396,7 @@ impl OutboxMessage {
             attempts: r.get(5),
             parts_sent: r.get(6),
             claimed_at: String::new(),
+            broadcast: r.get::<Option<i64>, _>(7).is_some(),
         }
     }
 }
@@ -431,6 +435,8 @@ pub struct TxWorld<'b> {
     pub handle: tokio::runtime::Handle,
     pub builtins: &'b Builtins,
     pub error: Option<sqlx::Error>,
+    /// A decision found its request no longer pending (decided by someone else meanwhile).
+    pub lost_decision: bool,
 }
 
 impl TxWorld<'_> {
@@ -527,6 +533,16 @@ pub const REGISTRATION: &str =
 
 impl SqlStore {
     /// A chat's registration.
+    /// A notification action button by id.
+    pub async fn action_button(&self, bot: &str, id: u64) -> Result<Option<crate::engine::ActionButton>, StoreError> {
+        let row = sqlx::query(ACTION_BUTTON)
+            .bind(bot)
+            .bind(id as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(action_button_from_row))
+    }
+
     pub async fn registration(&self, bot: &str, key: i64) -> Result<Option<Principal>, StoreError> {
         match &self.embedded {
             Some(e) => e.registration(bot, key),
@@ -635,21 +651,79 @@ impl World for TxWorld<'_> {
     }
 
     fn update_auth_request(&mut self, r: &AuthRequest) -> Result<(), WorldError> {
-        self.run(async |tx, bot| {
-            sqlx::query("UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4")
+        // A decision is written only while the request is pending, and the rows are counted:
+        // of two decisions at once, exactly one wins.
+        let decision = r.status != AuthStatus::Pending;
+        let sql = if decision {
+            super::commit::DECIDE_REQUEST
+        } else {
+            "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4"
+        };
+        let rows = self.run(async |tx, bot| {
+            sqlx::query(sql)
                 .bind(r.status.as_str())
                 .bind(&r.reason)
                 .bind(bot)
                 .bind(r.id as i64)
                 .execute(&mut **tx)
                 .await
-                .map(|_| ())
+                .map(|done| done.rows_affected())
+        })?;
+        if decision && rows == 0 {
+            self.lost_decision = true;
+            return Err(WorldError(format!("authorization request {} is already decided", r.id)));
+        }
+        Ok(())
+    }
+
+    fn action_button(&mut self, id: u64) -> Result<Option<crate::engine::ActionButton>, WorldError> {
+        self.run(async |tx, bot| {
+            let row = sqlx::query(ACTION_BUTTON)
+                .bind(bot)
+                .bind(id as i64)
+                .fetch_optional(&mut **tx)
+                .await?;
+            Ok(row.as_ref().map(action_button_from_row))
         })
     }
 
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
         algorithms::run(call, self.builtins, algorithms::Http::On { update: None, calls: 0 })
     }
+}
+
+/// A notification action button by bot and id.
+pub const ACTION_BUTTON: &str =
+    "SELECT record, value, label, message_text FROM action_buttons WHERE bot = $1 AND id = $2";
+
+pub fn action_button_from_row(r: &AnyRow) -> crate::engine::ActionButton {
+    crate::engine::ActionButton {
+        record: r.get(0),
+        value: r.get(1),
+        label: r.get(2),
+        message_text: r.get(3),
+    }
+}
+
+/// Keeps an action button's record and value; gives the id its callback data names.
+pub async fn insert_action_button(
+    tx: &mut Transaction<'static, Any>,
+    bot: &str,
+    button: &crate::engine::ActionButton,
+    now: DateTime<FixedOffset>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO action_buttons (bot, record, value, label, message_text, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(bot)
+    .bind(&button.record)
+    .bind(&button.value)
+    .bind(&button.label)
+    .bind(&button.message_text)
+    .bind(now_text(now))
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// A message for the outbox from the HTTP API or `botwright send`.
@@ -662,30 +736,24 @@ pub struct NewMessage<'a> {
     pub due: DateTime<FixedOffset>,
     pub now: DateTime<FixedOffset>,
     pub idempotency_key: Option<&'a str>,
+    /// The first message of the same request (a principal registered from several chats).
+    pub first_id: Option<i64>,
+    /// The broadcast it belongs to.
+    pub broadcast: Option<i64>,
 }
 
-/// Stores a message; with an idempotency key already used, gives the first message instead.
-/// Returns its id and status.
+/// Stores a message; `None` when its idempotency key is taken (by a request committed
+/// before, or at the same moment: the database's conflict handling decides, never an error).
+/// Gives its id and status.
 pub async fn insert_message(
     tx: &mut Transaction<'static, Any>,
     m: &NewMessage<'_>,
-) -> Result<(i64, String), sqlx::Error> {
-    if let Some(key) = m.idempotency_key {
-        let existing = sqlx::query("SELECT id, status, due_at FROM outbox WHERE bot = $1 AND idempotency_key = $2")
-            .bind(m.bot)
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if let Some(r) = existing {
-            let status: String = r.get(1);
-            let due: String = r.get(2);
-            return Ok((r.get(0), shown_status(&status, &due, m.now)));
-        }
-    }
+) -> Result<Option<(i64, String)>, sqlx::Error> {
     let status = if m.due > m.now { "scheduled" } else { "queued" };
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts, idempotency_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9) RETURNING id",
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts, \
+         idempotency_key, first_id, broadcast) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11) \
+         ON CONFLICT (bot, idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(m.bot)
     .bind(m.chat)
@@ -696,9 +764,39 @@ pub async fn insert_message(
     .bind(now_text(m.due))
     .bind(now_text(m.now))
     .bind(m.idempotency_key)
-    .fetch_one(&mut **tx)
+    .bind(m.first_id)
+    .bind(m.broadcast)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok((id, status.to_string()))
+    Ok(id.map(|id| (id, status.to_string())))
+}
+
+/// The message a request with this idempotency key stored, with every message of that
+/// request (ids, oldest first) and the first one's status.
+pub async fn message_by_key(
+    tx: &mut Transaction<'static, Any>,
+    bot: &str,
+    key: &str,
+    now: DateTime<FixedOffset>,
+) -> Result<Option<(Vec<i64>, String)>, sqlx::Error> {
+    let Some(r) = sqlx::query("SELECT id, status, due_at FROM outbox WHERE bot = $1 AND idempotency_key = $2")
+        .bind(bot)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let first: i64 = r.get(0);
+    let status: String = r.get(1);
+    let due: String = r.get(2);
+    let mut ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE bot = $1 AND first_id = $2 ORDER BY id")
+        .bind(bot)
+        .bind(first)
+        .fetch_all(&mut **tx)
+        .await?;
+    ids.insert(0, first);
+    Ok(Some((ids, shown_status(&status, &due, now))))
 }
 
 /// A message's status as the API shows it: a scheduled message whose time has come is queued.

@@ -77,6 +77,8 @@ pub struct RawKeyword {
     pub hide_menu: Option<Sp<bool>>,
     pub public: Option<Sp<bool>>,
     pub accept: Option<Words>,
+    /// The target of notification action buttons (api.md).
+    pub action: Option<Sp<bool>>,
 }
 
 #[derive(Debug, Default)]
@@ -117,7 +119,11 @@ pub struct RawNotification {
 #[derive(Debug)]
 pub struct RawLinkButton {
     pub text: Sp<String>,
-    pub url: Sp<String>,
+    /// A link button's address; or
+    pub url: Option<Sp<String>>,
+    /// an action button's record id, and its value.
+    pub action: Option<Sp<String>>,
+    pub value: Option<Sp<String>>,
 }
 
 const TOP_KEYS: &[&str] = &["bot", "texts", "keyword", "algorithms", "auth", "notifications"];
@@ -151,6 +157,7 @@ pub const KEYWORD_KEYS: &[&str] = &[
     "hide_menu",
     "public",
     "accept",
+    "action",
 ];
 const ALGORITHM_KEYS: &[&str] = &["expr", "http", "builtin", "timeout", "exposed", "title"];
 const AUTH_KEYS: &[&str] = &[
@@ -451,6 +458,7 @@ impl Reader<'_> {
                 "hide_menu" => k.hide_menu = self.boolean(v, key),
                 "public" => k.public = self.boolean(v, key),
                 "accept" => k.accept = self.words(v, key, false),
+                "action" => k.action = self.boolean(v, key),
                 _ => unreachable!(),
             }
         }
@@ -563,17 +571,34 @@ impl Reader<'_> {
 
     fn link_button(&mut self, v: &Spanned<DeValue>) -> Option<RawLinkButton> {
         let t = self.table(v, "button")?;
-        let (mut text, mut url) = (None, None);
-        for (key, value) in self.fields(t, &["text", "url"], "a button") {
+        let (mut text, mut url, mut action, mut value) = (None, None, None, None);
+        for (key, val) in self.fields(t, &["text", "url", "action", "value"], "a button") {
             match key {
-                "text" => text = self.string(value, key),
-                _ => url = self.string(value, key),
+                "text" => text = self.string(val, key),
+                "url" => url = self.string(val, key),
+                "action" => action = self.string(val, key),
+                _ => value = self.string(val, key),
             }
         }
-        match (text, url) {
-            (Some(text), Some(url)) => Some(RawLinkButton { text, url }),
+        match (text, url, action, value) {
+            (Some(text), Some(url), None, None) => Some(RawLinkButton {
+                text,
+                url: Some(url),
+                action: None,
+                value: None,
+            }),
+            (Some(text), None, Some(action), Some(value)) => Some(RawLinkButton {
+                text,
+                url: None,
+                action: Some(action),
+                value: Some(value),
+            }),
             _ => {
-                self.push(v.span(), Code::MissingKey, "a button needs both `text` and `url`");
+                self.push(
+                    v.span(),
+                    Code::MissingKey,
+                    "a button needs `text` and `url` (a link), or `text`, `action` and `value` (an action)",
+                );
                 None
             }
         }

@@ -79,7 +79,9 @@ struct Queues {
     chats: HashMap<i64, VecDeque<OutboxMessage>>,
     /// Chats with a send in flight.
     busy: HashSet<i64>,
-    /// Chats that may send now (an entry may be stale; it is checked when taken).
+    /// Chats that may send now (an entry may be stale; it is checked when taken): those whose
+    /// next message is a reply or a single notification go first, broadcasts after them.
+    first: VecDeque<i64>,
     ready: VecDeque<i64>,
     /// Chats waiting for their rate limit, and until when.
     waiting: Vec<(Instant, i64)>,
@@ -97,14 +99,36 @@ impl Queues {
         let at = queue.iter().position(|q| q.id > m.id).unwrap_or(queue.len());
         queue.insert(at, m);
         if !self.busy.contains(&chat) {
-            self.ready.push_back(chat);
+            self.make_ready(chat);
+        }
+    }
+
+    /// Queues a chat by what its next message is.
+    fn make_ready(&mut self, chat: i64) {
+        match self.chats.get(&chat).and_then(VecDeque::front) {
+            Some(m) if m.broadcast => self.ready.push_back(chat),
+            Some(_) => self.first.push_back(chat),
+            None => {}
+        }
+    }
+
+    /// The next chat that may send: replies before broadcasts.
+    fn next_ready(&mut self) -> Option<i64> {
+        self.first.pop_front().or_else(|| self.ready.pop_front())
+    }
+
+    /// Gives back a chat taken by [`Queues::next_ready`] that could not send yet.
+    fn put_back(&mut self, chat: i64) {
+        match self.chats.get(&chat).and_then(VecDeque::front) {
+            Some(m) if m.broadcast => self.ready.push_front(chat),
+            _ => self.first.push_front(chat),
         }
     }
 
     fn done(&mut self, chat: i64) {
         self.busy.remove(&chat);
         if self.chats.get(&chat).is_some_and(|q| !q.is_empty()) {
-            self.ready.push_back(chat);
+            self.make_ready(chat);
         } else {
             self.chats.remove(&chat);
         }
@@ -154,17 +178,19 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
         }
         // Chats whose rate limit has passed may send again.
         let now = Instant::now();
+        let mut due = Vec::new();
         queues.waiting.retain(|(until, chat)| {
             if *until <= now {
-                queues.ready.push_back(*chat);
+                due.push(*chat);
                 false
             } else {
                 true
             }
         });
+        due.into_iter().for_each(|chat| queues.make_ready(chat));
         let mut wake = claim_at;
         while in_flight.len() < IN_FLIGHT {
-            let Some(chat) = queues.ready.pop_front() else {
+            let Some(chat) = queues.next_ready() else {
                 break;
             };
             if queues.busy.contains(&chat) || queues.chats.get(&chat).is_none_or(VecDeque::is_empty) {
@@ -178,7 +204,7 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
                 continue;
             }
             if let Err(wait) = per_bot.take() {
-                queues.ready.push_front(chat);
+                queues.put_back(chat);
                 wake = wake.min(now + wait);
                 break;
             }
@@ -404,10 +430,11 @@ fn markup(keyboard: &Keyboard) -> Option<ReplyMarkup> {
         Keyboard::Links(rows) => Some(ReplyMarkup::InlineKeyboard(InlineKeyboardMarkup::new(rows.iter().map(
             |r| {
                 r.iter()
-                    .filter_map(|b| {
-                        url::Url::parse(&b.url)
+                    .filter_map(|b| match &b.data {
+                        Some(data) => Some(InlineKeyboardButton::callback(b.text.clone(), data.clone())),
+                        None => url::Url::parse(&b.url)
                             .ok()
-                            .map(|u| InlineKeyboardButton::url(b.text.clone(), u))
+                            .map(|u| InlineKeyboardButton::url(b.text.clone(), u)),
                     })
                     .collect::<Vec<_>>()
             },
@@ -440,5 +467,47 @@ fn classify(e: RequestError, token: &str) -> Sent {
         RequestError::Api(ApiError::Unknown(d)) => Sent::Transient(redact(&d, token)),
         RequestError::Api(other) => Sent::Permanent(redact(&other.to_string(), token)),
         other => Sent::Transient(redact(&other.to_string(), token)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Queues;
+    use crate::store::sql::OutboxMessage;
+
+    fn message(id: i64, chat: i64, broadcast: bool) -> OutboxMessage {
+        OutboxMessage {
+            id,
+            chat,
+            text: format!("m{id}"),
+            keyboard: Default::default(),
+            attachments: Vec::new(),
+            attempts: 0,
+            parts_sent: 0,
+            claimed_at: String::new(),
+            broadcast,
+        }
+    }
+
+    #[test]
+    fn replies_go_before_broadcasts() {
+        let mut q = Queues::default();
+        for chat in 1..=3 {
+            q.push(message(chat, chat, true));
+        }
+        q.push(message(10, 9, false));
+        // The reply, though it came last, then the broadcast in its order.
+        assert_eq!(q.next_ready(), Some(9));
+        assert_eq!(q.next_ready(), Some(1));
+        // A chat given back keeps its place at the front of its own queue.
+        q.put_back(1);
+        assert_eq!(q.next_ready(), Some(1));
+        // A chat whose next message, after a broadcast, is a reply goes first again.
+        q.busy.insert(2);
+        q.push(message(20, 2, false));
+        let _ = q.chats.get_mut(&2).and_then(std::collections::VecDeque::pop_front);
+        q.done(2);
+        q.push(message(30, 5, true));
+        assert_eq!(q.next_ready(), Some(2));
     }
 }

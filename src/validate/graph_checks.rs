@@ -56,7 +56,8 @@ pub fn check(file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnostic>, records:
     let entry = flow.add_node(usize::MAX);
     let nodes: Vec<_> = (0..records.len()).map(|i| flow.add_node(i)).collect();
     for (i, r) in records.iter().enumerate() {
-        if r.parent.is_none() && !r.words.is_empty() {
+        // Action buttons of notifications reach `action = true` records.
+        if (r.parent.is_none() && !r.words.is_empty()) || r.action_target {
             flow.add_edge(entry, nodes[i], ());
         }
         for &o in &r.options {

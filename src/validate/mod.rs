@@ -204,6 +204,9 @@ impl Validator<'_> {
         let auth = self.auth(&raw, &algorithms);
         let notifications = self.notifications(&raw);
         let (records, top) = self.keywords(&raw, &algorithms, &start, &cancel);
+        if let Some(records) = &records {
+            self.action_targets(&raw, records);
+        }
         let mut code_names = HashMap::default();
         for a in algorithms.values().filter(|a| a.exposed) {
             code_names.insert(normalize(&a.name), a.name.clone());
@@ -485,6 +488,34 @@ impl Validator<'_> {
         })
     }
 
+    /// Notification action buttons name records marked `action = true`.
+    fn action_targets(&mut self, raw: &RawBot, records: &[Record]) {
+        for n in &raw.notifications {
+            for b in n.buttons.iter().flat_map(|b| &b.value).flatten() {
+                let Some(action) = &b.action else { continue };
+                match records.iter().find(|r| r.id == action.value) {
+                    None => {
+                        self.push(
+                            action.span.clone(),
+                            Code::UnknownRecord,
+                            format!("`action` names no record: `{}`", action.value),
+                        )
+                        .help = Some("name the `id` of a record marked `action = true`".into());
+                    }
+                    Some(r) if !r.action_target => {
+                        self.push(
+                            action.span.clone(),
+                            Code::BadValue,
+                            format!("record `{}` is not marked `action = true`", action.value),
+                        )
+                        .help = Some("add `action = true` to that record: only such records run from buttons".into());
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
     fn notifications(&mut self, raw: &RawBot) -> indexmap::IndexMap<String, Notification> {
         let mut out = indexmap::IndexMap::new();
         let known: Vec<&str> = COMMON_VARS.iter().copied().chain(["data"]).collect();
@@ -504,8 +535,29 @@ impl Validator<'_> {
             for row in n.buttons.iter().flat_map(|b| &b.value) {
                 let mut out_row = Vec::new();
                 for b in row {
-                    self.label(&b.text.value, &b.text.span);
-                    out_row.push((b.text.value.clone(), b.url.value.clone()));
+                    if !b.text.value.contains("{{") {
+                        self.label(&b.text.value, &b.text.span);
+                    }
+                    let Some(text) = self.texts().template(&b.text, &known) else {
+                        continue;
+                    };
+                    match (&b.url, &b.action, &b.value) {
+                        (Some(url), _, _) => out_row.push(crate::model::NotificationButton::Link {
+                            text,
+                            url: url.value.clone(),
+                        }),
+                        (None, Some(action), Some(value)) => {
+                            let Some(value) = self.texts().template(value, &known) else {
+                                continue;
+                            };
+                            out_row.push(crate::model::NotificationButton::Action {
+                                text,
+                                action: action.value.clone(),
+                                value,
+                            });
+                        }
+                        _ => {}
+                    }
                 }
                 buttons.push(out_row);
             }
@@ -690,6 +742,17 @@ impl Validator<'_> {
                     self.label(&b.value, &b.span);
                 }
             }
+            let action_target = k.action.as_ref().is_some_and(|a| a.value);
+            if let Some(a) = k.action.as_ref().filter(|a| a.value)
+                && k.id.is_none()
+            {
+                self.push(
+                    a.span.clone(),
+                    Code::MisplacedKey,
+                    "an `action` record needs an explicit `id`",
+                )
+                .help = Some("give it an `id`: action buttons name the record by it, so it must not change".into());
+            }
             if action.is_none() {
                 ok = false;
             }
@@ -715,6 +778,7 @@ impl Validator<'_> {
                     option_index: HashMap::default(),
                     star_option: None,
                     public: false,
+                    action_target,
                 });
             }
         }

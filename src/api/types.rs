@@ -1,0 +1,327 @@
+//! The API's request and response bodies. The handlers read and write these
+//! types, and the OpenAPI document is generated from them (utoipa): the
+//! document cannot drift from what the handlers do.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// A string, or a number written as one (`"id": 7` reads as `"7"`).
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        S(String),
+        N(serde_json::Number),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::S(s) => s,
+        Either::N(n) => n.to_string(),
+    })
+}
+
+fn optional_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    string_or_number(d).map(Some)
+}
+
+/// A principal as a recipient: who the business system knows the user as.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct PrincipalRef {
+    pub kind: String,
+    #[serde(deserialize_with = "string_or_number")]
+    pub id: String,
+}
+
+/// A principal to register a user as (`name` is what the business system calls them).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct PrincipalIn {
+    pub kind: String,
+    #[serde(deserialize_with = "string_or_number")]
+    pub id: String,
+    pub name: String,
+}
+
+/// A principal as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PrincipalOut {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+}
+
+/// Parts of a principal for an approval; what is missing defaults as an operator's
+/// approval would: the bot's first principal kind, the user's key, the entered data.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct PrincipalPartial {
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "optional_string_or_number")]
+    #[schema(value_type = Option<String>)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// One recipient: a chat that has talked to the bot, or a registered principal.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    /// A chat id (any chat that has talked to the bot; needs no registration).
+    Key(i64),
+    /// A registered user; 422 when nobody is registered as it.
+    Principal(PrincipalRef),
+}
+
+/// Who a broadcast goes to.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Every user registered as a principal of this kind.
+    Kind(String),
+    Principals(Vec<PrincipalRef>),
+    Keys(Vec<i64>),
+    /// `true`: every registered user.
+    All(bool),
+}
+
+/// An inline button under a message: a link (`text`, `url`), or an action (`text`,
+/// `action`, `value`): pressing it runs the record whose `id` is `action` (marked
+/// `action = true`) with `selected` = `value` (at most 1,000 characters, kept by the runtime).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonIn {
+    pub text: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// A file sent after the text: its content in base64, or a URL Telegram fetches.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct FileIn {
+    pub name: String,
+    #[serde(default)]
+    pub content_base64: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Defines a request body: `to` of the given type, then the fields of a message's content
+/// (written out, not flattened, so that a bad field is named by its path).
+macro_rules! with_content {
+    ($(#[$doc:meta])* $name:ident, $to:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Deserialize, ToSchema)]
+        pub struct $name {
+            pub to: $to,
+            /// HTML text; or `template` with `data`.
+            #[serde(default)]
+            pub text: Option<String>,
+            /// A `[notifications.<template>]` of the bot file.
+            #[serde(default)]
+            pub template: Option<String>,
+            /// The template's `data` variable.
+            #[serde(default)]
+            #[schema(value_type = Object)]
+            pub data: Option<serde_json::Value>,
+            /// Rows of inline buttons; they replace a template's buttons.
+            #[serde(default)]
+            pub buttons: Option<Vec<Vec<ButtonIn>>>,
+            #[serde(default)]
+            pub attachments: Option<Vec<FileIn>>,
+            /// RFC 3339: send then, not now.
+            #[serde(default)]
+            #[schema(format = DateTime)]
+            pub send_at: Option<String>,
+            /// A second request with the same key returns the first one's result.
+            #[serde(default)]
+            pub idempotency_key: Option<String>,
+        }
+
+        impl $name {
+            /// The recipient and the content.
+            pub fn split(self) -> ($to, Content) {
+                (
+                    self.to,
+                    Content {
+                        text: self.text,
+                        template: self.template,
+                        data: self.data,
+                        buttons: self.buttons,
+                        attachments: self.attachments,
+                        send_at: self.send_at,
+                        idempotency_key: self.idempotency_key,
+                    },
+                )
+            }
+        }
+    };
+}
+
+with_content!(
+    /// One message to one recipient.
+    MessageIn,
+    Recipient
+);
+with_content!(
+    /// One message to many users.
+    BroadcastIn,
+    Audience
+);
+
+/// What a message says and carries; shared by messages, broadcasts and `botwright send`.
+#[derive(Debug, Clone, Default)]
+pub struct Content {
+    pub text: Option<String>,
+    pub template: Option<String>,
+    pub data: Option<serde_json::Value>,
+    pub buttons: Option<Vec<Vec<ButtonIn>>>,
+    pub attachments: Option<Vec<FileIn>>,
+    pub send_at: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A stored message: `id` is the first message's, `ids` every chat's (a principal
+/// registered from several chats gets one in each).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageAccepted {
+    pub id: i64,
+    pub ids: Vec<i64>,
+    /// `scheduled` or `queued` (or the first request's status, for a repeated idempotency key).
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KeyOut {
+    pub key: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageOut {
+    pub id: i64,
+    pub to: KeyOut,
+    pub text: String,
+    /// `scheduled`, `queued`, `sent`, `blocked`, `failed` or `cancelled`.
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub send_at: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    pub attempts: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub sent_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telegram_message_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broadcast: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusOut {
+    pub id: i64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BroadcastAccepted {
+    pub id: i64,
+    /// The chats it goes to.
+    pub recipients: i64,
+    /// Keys (numbers) and principals (`{kind, id}`) that resolve to no chat.
+    #[schema(value_type = Vec<Object>)]
+    pub unknown: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Counts {
+    pub scheduled: i64,
+    pub queued: i64,
+    pub sent: i64,
+    pub blocked: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BroadcastOut {
+    pub id: i64,
+    pub recipients: i64,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BroadcastCancelled {
+    pub id: i64,
+    /// How many messages were cancelled now.
+    pub cancelled: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserOut {
+    pub key: i64,
+    pub name: String,
+    pub principal: PrincipalOut,
+    #[schema(format = DateTime)]
+    pub registered_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct UserIn {
+    pub principal: PrincipalIn,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserRegistered {
+    pub key: i64,
+    pub principal: PrincipalOut,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuthRequestOut {
+    pub id: i64,
+    pub key: i64,
+    pub name: String,
+    pub data: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct ApproveIn {
+    #[serde(default)]
+    pub principal: Option<PrincipalPartial>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct RejectIn {
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `starting` (503) until every bot is serving.
+    pub status: String,
+}
+
+/// Every error: `{"error": {"code", "message", "field"?}}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `bad_request`, `unauthorized`, `not_found`, `conflict`, `unprocessable`, `too_large`, `internal`.
+    pub code: String,
+    pub message: String,
+    /// The request field at fault, as a path such as `to.key` or `buttons[0][1].url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
