@@ -123,11 +123,23 @@ impl utoipa::Modify for Bearer {
     }
 }
 
-/// The document as served at `/api/openapi.json`.
-pub fn openapi_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes")
+/// The document as served at `/api/openapi.json`: the generated one, with the `{bot}`
+/// parameter limited to the bots this process serves.
+pub fn openapi_json(bots: &[String]) -> String {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+    if let Some(paths) = doc.get_mut("paths").and_then(serde_json::Value::as_object_mut) {
+        for operation in paths.values_mut().filter_map(serde_json::Value::as_object_mut) {
+            for op in operation.values_mut() {
+                let Some(params) = op.get_mut("parameters").and_then(serde_json::Value::as_array_mut) else {
+                    continue;
+                };
+                for p in params.iter_mut().filter(|p| p["name"] == "bot" && p["in"] == "path") {
+                    p["schema"] = serde_json::json!({"type": "string", "enum": bots});
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&doc).expect("JSON values serialize")
 }
 
 // ----- extractors -----
@@ -318,8 +330,9 @@ async fn metrics(State(state): State<ApiState>, _: Authorized) -> Result<Respons
         .into_response())
 }
 
-async fn openapi(_: Authorized) -> Response {
-    ([("content-type", "application/json")], openapi_json()).into_response()
+async fn openapi(State(state): State<ApiState>, _: Authorized) -> Response {
+    let bots: Vec<String> = state.bots.iter().map(|b| b.id.clone()).collect();
+    ([("content-type", "application/json")], openapi_json(&bots)).into_response()
 }
 
 /// Runs engine code against the database in one transaction, off the async threads.

@@ -34,9 +34,12 @@ pub struct PrincipalRef {
 /// A principal to register a user as (`name` is what the business system calls them).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct PrincipalIn {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub kind: String,
     #[serde(deserialize_with = "string_or_number")]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub id: String,
+    #[schema(min_length = 1, pattern = r"\S")]
     pub name: String,
 }
 
@@ -137,6 +140,7 @@ macro_rules! with_content {
             pub send_at: Option<String>,
             /// A second request with the same key returns the first one's result.
             #[serde(default)]
+            #[schema(min_length = 1, max_length = 200)]
             pub idempotency_key: Option<String>,
         }
 
@@ -301,6 +305,7 @@ pub struct ApproveIn {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RejectIn {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reason: String,
 }
 
