@@ -48,24 +48,26 @@ async fn tasks_bot_against_the_reference_business_system() {
         &["--listen", &listen],
     );
 
-    // Two employees register: the business system recognises them.
-    for (chat, name, data) in [(501, "Анна", "Петрова Анна"), (502, "Иван", "Иванов Иван")]
-    {
+    // Two employees register with their phone numbers: the business system knows them. A typed
+    // surname alone registers nobody.
+    fake.text(TOKEN, 503, "Пётр", "/start");
+    wait_for("the contact button", || {
+        fake.calls(TOKEN, "SendMessage")
+            .iter()
+            .any(|c| c.body["chat_id"] == 503 && c.body["reply_markup"]["keyboard"][0][0]["request_contact"] == true)
+    })
+    .await;
+    let before = fake.sent(TOKEN, 503).len();
+    fake.text(TOKEN, 503, "Пётр", "Петрова");
+    wait_for("refused", || fake.sent(TOKEN, 503).len() == before + 1).await;
+    assert_eq!(
+        fake.sent(TOKEN, 503)[before],
+        "Сейчас я жду контакт. Пришлите, пожалуйста, его."
+    );
+    for (chat, name, phone) in [(501, "Анна", "+7 (900) 000-05-01"), (502, "Иван", "89000000502")] {
         fake.text(TOKEN, chat, name, "/start");
-        wait_for("auth request", || {
-            fake.button(TOKEN, chat, "Зарегистрироваться").is_some()
-        })
-        .await;
-        fake.press(
-            TOKEN,
-            chat,
-            name,
-            &fake.button(TOKEN, chat, "Зарегистрироваться").unwrap(),
-        );
-        wait_for("data asked", || fake.sent(TOKEN, chat).len() == 3).await;
-        fake.text(TOKEN, chat, name, data);
-        wait_for("confirm", || fake.sent(TOKEN, chat).len() == 4).await;
-        fake.text(TOKEN, chat, name, "Да");
+        wait_for("auth request", || !fake.sent(TOKEN, chat).is_empty()).await;
+        fake.push(TOKEN, support::contact_update(chat, name, phone, chat));
         wait_for("registered", || {
             fake.sent(TOKEN, chat)
                 .last()
@@ -74,7 +76,8 @@ async fn tasks_bot_against_the_reference_business_system() {
         .await;
     }
 
-    // Anna's tasks, details, completion, and a task that needs more data.
+    // Anna's tasks: what can be done with one, details, files, completion, and a task that
+    // needs more data.
     fake.text(TOKEN, 501, "Анна", "мз");
     wait_for("tasks", || last_is(&fake, 501, "Ваши задачи (2):")).await;
     fake.press(
@@ -84,7 +87,7 @@ async fn tasks_bot_against_the_reference_business_system() {
         &fake.button(TOKEN, 501, "№17 Отчёт за квартал").unwrap(),
     );
     wait_for("task menu", || last_is(&fake, 501, "Задача №17. Что сделать?")).await;
-    fake.press(TOKEN, 501, "Анна", &fake.button(TOKEN, 501, "Подробнее...").unwrap());
+    fake.press(TOKEN, 501, "Анна", &fake.button(TOKEN, 501, "Подробнее…").unwrap());
     wait_for("details", || {
         last_is(
             &fake,
@@ -93,6 +96,12 @@ async fn tasks_bot_against_the_reference_business_system() {
         )
     })
     .await;
+    fake.press(TOKEN, 501, "Анна", &fake.button(TOKEN, 501, "Вложения (2)").unwrap());
+    wait_for("the files", || {
+        fake.count(TOKEN, "SendDocument") == 1 && fake.count(TOKEN, "SendPhoto") == 1
+    })
+    .await;
+    assert_eq!(fake.sent(TOKEN, 501).last().unwrap(), "Вложения задачи №17 (2):");
     fake.press(TOKEN, 501, "Анна", &fake.button(TOKEN, 501, "Выполнена").unwrap());
     wait_for("comment asked", || {
         last_is(&fake, 501, "Напишите комментарий к выполнению.")
@@ -125,23 +134,35 @@ async fn tasks_bot_against_the_reference_business_system() {
     })
     .await;
 
-    // Anna gives Ivan a task; the business system notifies him through the API.
+    // A user reads and completes only their own tasks: Ivan types Anna's task's number.
+    fake.text(TOKEN, 502, "Иван", "мз");
+    wait_for("Ivan has none", || last_is(&fake, 502, "У вас нет открытых задач.")).await;
+
+    // Anna gives Ivan a task with a document; its text is escaped; the business system
+    // notifies him through the API, with action buttons.
     fake.text(TOKEN, 501, "Анна", "Новая задача");
+    wait_for("document asked", || {
+        fake.sent(TOKEN, 501)
+            .last()
+            .is_some_and(|t| t.starts_with("Приложите документ"))
+    })
+    .await;
+    fake.push(TOKEN, support::document_update(501, "Анна", "Смета.pdf"));
     wait_for("format asked", || {
         fake.sent(TOKEN, 501)
             .last()
             .is_some_and(|t| t.starts_with("Опишите задачу"))
     })
     .await;
-    fake.text(TOKEN, 501, "Анна", "Подготовить отчёт, Иванов, 3, да");
+    fake.text(TOKEN, 501, "Анна", "Отчёт <срочно> & точно, Иванов, 3, да");
     wait_for("created", || {
-        last_is(&fake, 501, "Задача №19 создана и назначена: Иван Иванов.")
+        last_is(&fake, 501, "Задача №19 создана и назначена: Иван Иванов. Вложений: 1.")
     })
     .await;
     wait_for("Ivan notified", || {
         fake.sent(TOKEN, 502)
             .last()
-            .is_some_and(|t| t.starts_with("📌 Новая задача №19: <b>Подготовить отчёт</b>"))
+            .is_some_and(|t| t.starts_with("📌 Новая задача №19: <b>Отчёт &lt;срочно&gt; &amp; точно</b>"))
     })
     .await;
     let note = fake.sent(TOKEN, 502).last().unwrap().clone();
@@ -149,8 +170,30 @@ async fn tasks_bot_against_the_reference_business_system() {
         note.contains("❗ Важная") && note.contains("От: Анна Петрова"),
         "{note}"
     );
+    // «Подробнее…» under the notification: the details of task 19, escaped.
+    fake.press(TOKEN, 502, "Иван", &fake.button(TOKEN, 502, "Подробнее…").unwrap());
+    wait_for("details", || {
+        fake.sent(TOKEN, 502)
+            .last()
+            .is_some_and(|t| t.starts_with("<b>№19 Отчёт &lt;срочно&gt; &amp; точно</b>"))
+    })
+    .await;
+    // Anna cannot read task 19 by typing its number into her list.
+    fake.text(TOKEN, 501, "Анна", "мз");
+    wait_for("Anna's list", || last_is(&fake, 501, "Ваши задачи (1):")).await;
+    fake.text(TOKEN, 501, "Анна", "19");
+    wait_for("not hers", || last_is(&fake, 501, "Задача не найдена.")).await;
+    // «Выполнена» under the notification completes task 19, even after another list.
     fake.text(TOKEN, 502, "Иван", "мз");
     wait_for("Ivan's tasks", || last_is(&fake, 502, "Ваши задачи (1):")).await;
+    fake.press(TOKEN, 502, "Иван", &fake.button(TOKEN, 502, "Выполнена").unwrap());
+    wait_for("comment asked", || {
+        last_is(&fake, 502, "Напишите комментарий к выполнению задачи №19.")
+    })
+    .await;
+    fake.text(TOKEN, 502, "Иван", "Сделано");
+    wait_for("completed", || last_is(&fake, 502, "Задача №19 выполнена.")).await;
+    assert!(data.lock().unwrap().tasks.iter().any(|t| t.id == 19 && t.done));
 
     // A process that starts itself, and one started by hand.
     // The list stays open (its "*" takes any text) until an option is taken or it is cancelled.

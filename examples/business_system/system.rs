@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone)]
 pub struct Employee {
     pub id: String,
-    /// The surname users type as the executor and as registration data.
+    /// The surname users type as the executor.
     pub surname: String,
     pub name: String,
+    /// The phone number an employee registers with (Telegram's contact button).
+    pub phone: String,
 }
 
 #[derive(Debug, Clone)]
@@ -24,7 +26,8 @@ pub struct Task {
     pub author: String,
     pub deadline: String,
     pub important: bool,
-    pub attachments: u32,
+    /// The task's files: name and content.
+    pub files: Vec<(String, Vec<u8>)>,
     /// A task that cannot be completed from the chat: the system needs more data.
     pub needs_data: Option<String>,
     pub done: bool,
@@ -47,10 +50,11 @@ pub struct BusinessSystem {
 
 impl BusinessSystem {
     pub fn with_demo_data(botwright: String, token: String) -> BusinessSystem {
-        let employee = |id: &str, surname: &str, name: &str| Employee {
+        let employee = |id: &str, surname: &str, name: &str, phone: &str| Employee {
             id: id.into(),
             surname: surname.into(),
             name: name.into(),
+            phone: phone.into(),
         };
         let task = |id: u32, description: &str, executor: &str, needs: Option<&str>| Task {
             id,
@@ -59,15 +63,18 @@ impl BusinessSystem {
             author: "Бизнес-система".into(),
             deadline: "06.02.2021 18:00".into(),
             important: false,
-            attachments: 2,
+            files: vec![
+                ("Техническое задание.pdf".into(), b"%PDF-1.4 demo".to_vec()),
+                ("Схема.png".into(), b"\x89PNG demo".to_vec()),
+            ],
             needs_data: needs.map(str::to_string),
             done: false,
         };
         BusinessSystem {
             data: Arc::new(Mutex::new(Data {
                 employees: vec![
-                    employee("e1", "Петрова", "Анна Петрова"),
-                    employee("e2", "Иванов", "Иван Иванов"),
+                    employee("e1", "Петрова", "Анна Петрова", "+7 900 000-05-01"),
+                    employee("e2", "Иванов", "Иван Иванов", "+7 900 000-05-02"),
                 ],
                 tasks: vec![
                     task(17, "Отчёт за квартал", "e1", None),
@@ -109,8 +116,32 @@ fn principal_id(request: &Value) -> String {
     request["user"]["principal"]["id"].as_str().unwrap_or("").to_string()
 }
 
+/// The task a request is about: the first choice of the path (the task list, or an
+/// action button's value).
 fn chosen(request: &Value) -> String {
     request["history"][0]["selected"].as_str().unwrap_or("").to_string()
+}
+
+/// Task texts go into HTML messages: escaped, whatever their authors typed.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The digits of a phone number, without a leading 8 or 7 country prefix difference.
+fn phone_digits(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix('8') {
+        Some(rest) if digits.len() == 11 => format!("7{rest}"),
+        _ => digits,
+    }
+}
+
+/// The requesting user's own task, if `id` is one: a user reads and completes only their own.
+fn own_task<'a>(data: &'a mut Data, request: &Value, id: &str) -> Option<&'a mut Task> {
+    let me = principal_id(request);
+    data.tasks
+        .iter_mut()
+        .find(|t| t.id.to_string() == id && t.executor == me && !me.is_empty())
 }
 
 async fn handle(
@@ -120,12 +151,14 @@ async fn handle(
 ) -> Json<Value> {
     let answer = match (group.as_str(), action.as_str()) {
         ("employees", "find") => {
+            // The registration data is the user's own phone number; a surname alone never
+            // registers anyone.
             let data = system.data.lock().unwrap();
-            let input = request["input"].as_str().unwrap_or("").to_lowercase();
+            let phone = phone_digits(request["input"].as_str().unwrap_or(""));
             match data
                 .employees
                 .iter()
-                .find(|e| input.contains(&e.surname.to_lowercase()))
+                .find(|e| !phone.is_empty() && phone_digits(&e.phone) == phone)
             {
                 Some(e) => json!({"principal": {"kind": "user", "id": e.id, "name": e.name}}),
                 None => json!({"text": "not an employee"}),
@@ -161,19 +194,53 @@ async fn handle(
                 json!({"text": format!("Ваши задачи ({}):", mine.len()), "choices": mine})
             }
         }
+        ("tasks", "menu") => {
+            let mut data = system.data.lock().unwrap();
+            match own_task(&mut data, &request, &chosen(&request)) {
+                Some(t) => {
+                    let mut choices = vec![
+                        json!({"label": "Подробнее…", "value": "details"}),
+                        json!({"label": "Выполнена", "value": "done"}),
+                    ];
+                    if !t.files.is_empty() {
+                        choices.push(json!({"label": format!("Вложения ({})", t.files.len()), "value": "files"}));
+                    }
+                    json!({"text": format!("Задача №{}. Что сделать?", t.id), "choices": choices})
+                }
+                None => json!("Задача не найдена."),
+            }
+        }
         ("tasks", "details") => {
-            let data = system.data.lock().unwrap();
-            match data.tasks.iter().find(|t| t.id.to_string() == chosen(&request)) {
+            let mut data = system.data.lock().unwrap();
+            match own_task(&mut data, &request, &chosen(&request)) {
                 Some(t) => json!(format!(
                     "<b>№{} {}</b>\nСрок: {}\nВложений: {}",
-                    t.id, t.description, t.deadline, t.attachments
+                    t.id,
+                    escape(&t.description),
+                    t.deadline,
+                    t.files.len()
                 )),
+                None => json!("Задача не найдена."),
+            }
+        }
+        ("tasks", "files") => {
+            use base64::Engine;
+            let mut data = system.data.lock().unwrap();
+            match own_task(&mut data, &request, &chosen(&request)) {
+                Some(t) if t.files.is_empty() => json!(format!("У задачи №{} нет вложений.", t.id)),
+                Some(t) => json!({
+                    "text": format!("Вложения задачи №{} ({}):", t.id, t.files.len()),
+                    "attachments": t.files.iter().map(|(name, content)| json!({
+                        "name": name,
+                        "content_base64": base64::engine::general_purpose::STANDARD.encode(content),
+                    })).collect::<Vec<_>>(),
+                }),
                 None => json!("Задача не найдена."),
             }
         }
         ("tasks", "complete") => {
             let mut data = system.data.lock().unwrap();
-            match data.tasks.iter_mut().find(|t| t.id.to_string() == chosen(&request)) {
+            match own_task(&mut data, &request, &chosen(&request)) {
                 Some(t) if t.needs_data.is_some() => json!(format!(
                     "{} — завершите задачу в бизнес-системе.",
                     t.needs_data.clone().unwrap_or_default()
@@ -202,6 +269,16 @@ async fn handle(
                     .map(|d| d.format("%d.%m.%Y %H:%M").to_string())
                     .unwrap_or_default();
                 let id = data.tasks.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+                // The document the author attached (an `accept` answer): kept by its name; the
+                // file itself stays in Telegram under its `file_id`.
+                let document = &request["vars"]["document"];
+                let files = match document["type"].as_str() {
+                    Some("document") => vec![(
+                        document["name"].as_str().unwrap_or("document").to_string(),
+                        format!("Telegram file {}", document["file_id"].as_str().unwrap_or("")).into_bytes(),
+                    )],
+                    _ => Vec::new(),
+                };
                 let task = Task {
                     id,
                     description: result["description"].as_str().unwrap_or("").to_string(),
@@ -209,7 +286,7 @@ async fn handle(
                     author: request["user"]["principal"]["name"].as_str().unwrap_or("").to_string(),
                     deadline,
                     important: result["important"].as_bool().unwrap_or(false),
-                    attachments: 0,
+                    files,
                     needs_data: None,
                     done: false,
                 };
@@ -224,7 +301,16 @@ async fn handle(
                     "idempotency_key": format!("task-{}", task.id),
                 }))
                 .await;
-            json!(format!("Задача №{} создана и назначена: {}.", task.id, executor.name))
+            let files = if task.files.is_empty() {
+                String::new()
+            } else {
+                format!(" Вложений: {}.", task.files.len())
+            };
+            json!(format!(
+                "Задача №{} создана и назначена: {}.{files}",
+                task.id,
+                escape(&executor.name)
+            ))
         }
         ("processes", "list") => {
             let data = system.data.lock().unwrap();

@@ -1,11 +1,13 @@
 //! The engine: random texts, presses of shown buttons, forged callback data,
 //! files and contacts, from two users, against every shipped bot. Never a
 //! panic, and nothing over Telegram's limits: at most 10 messages to the user
-//! per update, 4,096 characters a message, 64 bytes of callback data.
+//! per update, 4,096 characters a message, 64 bytes of callback data. On a
+//! closed bot a stranger reaches nothing but `public` records and the auth
+//! flow: no choice, input or option button of any other record.
 #![no_main]
 
 use botwright::diagnostics::SourceFile;
-use botwright::engine::{Attachment, Event, Keyboard, User, handle};
+use botwright::engine::{Attachment, Callback, Event, Keyboard, Pending, User, World, handle};
 use botwright::store::MemoryWorld;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
@@ -72,9 +74,14 @@ fuzz_target!(|data: &[u8]| {
             }),
             _ => Event::Unsupported,
         };
+        let stranger = bot.auth.as_ref().is_some_and(|a| a.required)
+            && world.registration(user.chat).ok().flatten().is_none();
         let Ok(out) = handle(bot, &mut world, &user, &event, now) else {
             continue;
         };
+        if stranger && world.registration(user.chat).ok().flatten().is_none() {
+            stranger_reached_only_public(bot, &mut world, &user, &out);
+        }
         assert!(
             out.iter().filter(|m| m.to == user.chat).count() <= 10,
             "more than 10 messages"
@@ -94,3 +101,34 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// A stranger on a closed bot: what the step left open or pending, and the option buttons
+/// it sent, belong to `public` records (or the auth flow) only.
+fn stranger_reached_only_public(
+    bot: &botwright::model::CompiledBot,
+    world: &mut MemoryWorld,
+    user: &User,
+    out: &[botwright::engine::Outgoing],
+) {
+    let public = |id: &str| bot.record_by_id(id).is_some_and(|r| bot.records[r].public);
+    let session = world.session(user.chat, user.id).ok().flatten().unwrap_or_default();
+    if let Some(open) = &session.open {
+        assert!(public(&open.record), "a stranger opened choice `{}`", open.record);
+    }
+    match &session.pending {
+        Some(Pending::Input { record, .. }) => assert!(public(record), "a stranger reached input `{record}`"),
+        Some(Pending::Confirm { open, .. }) => {
+            assert!(public(&open.record), "a stranger reached the confirmation of `{}`", open.record)
+        }
+        _ => {}
+    }
+    for m in out.iter().filter(|m| m.to == user.chat) {
+        if let Keyboard::Inline(rows) = &m.keyboard {
+            for b in rows.iter().flatten() {
+                if let Some(Callback::Option { record, .. }) = Callback::decode(&b.data) {
+                    assert!(bot.records[record].public, "a stranger was offered option `{}`", bot.records[record].id);
+                }
+            }
+        }
+    }
+}

@@ -254,6 +254,17 @@ pub fn document_update(chat: i64, name: &str, file_name: &str) -> Value {
     }})
 }
 
+/// A message sharing a contact; `user_id` is whose contact it is.
+#[allow(dead_code)]
+pub fn contact_update(chat: i64, name: &str, phone: &str, user_id: i64) -> Value {
+    json!({"message": {
+        "message_id": 1, "date": 1_600_000_000,
+        "chat": {"id": chat, "type": "private", "first_name": name},
+        "from": {"id": chat, "is_bot": false, "first_name": name},
+        "contact": {"phone_number": phone, "first_name": name, "user_id": user_id}
+    }})
+}
+
 /// A message carrying a location.
 pub fn location_update(chat: i64, name: &str, latitude: f64, longitude: f64) -> Value {
     json!({"message": {
