@@ -15,6 +15,8 @@ struct Setup {
     state: tempfile::TempDir,
     api: String,
     bw: Botwright,
+    /// The database's URL.
+    db: String,
 }
 
 fn free_port() -> u16 {
@@ -56,10 +58,8 @@ async fn setup_on(db: Option<String>) -> Setup {
     }
     let state = tempfile::tempdir().unwrap();
     let port = free_port();
-    let bw = match &db {
-        Some(db) => start_on(&fake, bots.path(), state.path(), port, db),
-        None => start_botwright(&fake, bots.path(), state.path(), port),
-    };
+    let db = db.unwrap_or_else(|| format!("sqlite://{}", state.path().join("state.db").display()));
+    let bw = start_on(&fake, bots.path(), state.path(), port, &db);
     let api = format!("http://127.0.0.1:{port}");
     let setup = Setup {
         fake,
@@ -67,6 +67,7 @@ async fn setup_on(db: Option<String>) -> Setup {
         state,
         api,
         bw,
+        db,
     };
     let url = format!("{}/healthz", setup.api);
     wait_for("the API is up", || call_sync("GET", &url, None, None).0 == 200).await;
@@ -602,6 +603,47 @@ async fn action_buttons_broadcasts_and_races_on(db: Option<String>) {
     }
     let principal = json!({"principal": {"kind": "partner", "id": "1", "name": "ООО Ромашка"}});
     assert_eq!(s.call("PUT", "/api/v1/bots/demo/users/7", Some(principal)).await.0, 200);
+    // `botwright send` takes a principal and a template with data, as the API does.
+    let db = s.db.clone();
+    let sent = std::process::Command::new(env!("CARGO_BIN_EXE_botwright"))
+        .args([
+            "send",
+            "--bot",
+            "demo",
+            "--principal",
+            "partner:1",
+            "--template",
+            "visit_reminder",
+        ])
+        .args(["--data", r#"{"date": "07.12"}"#, "--bots"])
+        .arg(s._bots.path())
+        .args(["--db", &db])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert!(String::from_utf8_lossy(&sent.stdout).starts_with("message "));
+    wait_for("the CLI reminder", || {
+        s.fake
+            .sent(DEMO, 7)
+            .last()
+            .is_some_and(|t| t == "Напоминаем: визит 07.12 в 10:00.")
+    })
+    .await;
+    for (args, problem) in [
+        (vec!["--principal", "partner:404", "x"], "no user is registered"),
+        (vec!["--to", "7", "--template", "nope"], "no notification template"),
+        (vec!["--principal", "nokind", "x"], "KIND:ID"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_botwright"))
+            .args(["send", "--bot", "demo", "--bots"])
+            .arg(s._bots.path())
+            .args(["--db", &db])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(problem), "{args:?}: {stderr}");
+    }
     // A scheduled broadcast to a kind, with a key: the same key gives the same broadcast.
     let later = json!({"to": {"kind": "partner"}, "text": "Завтра", "send_at": "2099-01-01T00:00:00Z", "idempotency_key": "b-1"});
     let (status, first) = s
