@@ -717,3 +717,71 @@ async fn futures_join<T: Send + 'static>(tasks: impl Iterator<Item = tokio::task
     }
     out
 }
+
+/// A broadcast never delays replies to users who are talking to the bot, and a user who
+/// blocked the bot is counted as `blocked`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_go_before_a_broadcast() {
+    let fake = FakeTelegram::start().await;
+    fake.add_bot(DEMO, 111111, "demo_bot");
+    fake.add_bot(SUPPORT, 333333, "support_bot");
+    let bots = tempfile::tempdir().unwrap();
+    for b in ["demo", "support"] {
+        std::fs::copy(format!("bots/{b}.toml"), bots.path().join(format!("{b}.toml"))).unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let db = format!("sqlite://{}", state.path().join("state.db").display());
+    let env = [
+        ("DEMO_BOT_TOKEN", DEMO),
+        ("SUPPORT_BOT_TOKEN", SUPPORT),
+        ("BOTWRIGHT_API_TOKEN", API_TOKEN),
+        ("SUPPORT_CRM_URL", "http://127.0.0.1:9"),
+    ];
+    let listen = format!("127.0.0.1:{port}");
+    // Ten messages a second for the bot: a broadcast to 30 chats takes three seconds.
+    let _bw = Botwright::start_with(
+        bots.path(),
+        &db,
+        &fake.url,
+        &env,
+        state.path().join("log"),
+        &["--listen", &listen, "--bot-rate", "10"],
+    );
+    let api = format!("http://{listen}");
+    wait_for("the API is up", || {
+        call_sync("GET", &format!("{api}/healthz"), None, None).0 == 200
+    })
+    .await;
+    for chat in 1..=31 {
+        fake.text(DEMO, chat, "U", "А1");
+    }
+    wait_for("every chat talked", || (1..=31).all(|c| fake.sent(DEMO, c).len() == 1)).await;
+    fake.block(3);
+    let keys: Vec<i64> = (1..=30).collect();
+    let url = format!("{api}/api/v1/bots/demo/broadcasts");
+    let body = json!({"to": {"keys": keys}, "text": "Всем"});
+    let (status, accepted) = tokio::task::spawn_blocking(move || call_sync("POST", &url, Some(&body), Some(API_TOKEN)))
+        .await
+        .unwrap();
+    assert_eq!((status, accepted["recipients"].clone()), (202, json!(30)), "{accepted}");
+    wait_for("the broadcast started", || fake.sent(DEMO, 1).len() == 2).await;
+    // Chat 31 talks while the broadcast goes out: its reply does not wait for the rest.
+    fake.text(DEMO, 31, "U", "А1");
+    wait_for("the reply", || fake.sent(DEMO, 31).len() == 2).await;
+    let calls = fake.calls(DEMO, "SendMessage");
+    let reply_at = calls.iter().rposition(|c| c.body["chat_id"] == 31).unwrap();
+    let broadcast_before = calls[..reply_at].iter().filter(|c| c.body["text"] == "Всем").count();
+    assert!(
+        broadcast_before < 25,
+        "the reply waited for {broadcast_before} broadcast messages"
+    );
+    // Everything is sent, except to the chat that blocked the bot.
+    let path = format!("{api}/api/v1/bots/demo/broadcasts/{}", accepted["id"]);
+    let mut counts = Value::Null;
+    wait_for("the broadcast finished", || {
+        counts = call_sync("GET", &path, None, Some(API_TOKEN)).1;
+        counts["counts"]["sent"] == 29 && counts["counts"]["blocked"] == 1
+    })
+    .await;
+}

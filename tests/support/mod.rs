@@ -33,6 +33,8 @@ pub enum Failure {
 
 #[derive(Default)]
 struct Inner {
+    /// Chats that blocked the bot: sending to them is 403.
+    blocked: std::collections::HashSet<i64>,
     /// token → (bot id, username)
     bots: HashMap<String, (i64, String)>,
     /// token → updates not yet confirmed by an offset
@@ -151,6 +153,12 @@ impl FakeTelegram {
 
     pub fn press(&self, token: &str, chat: i64, name: &str, data: &str) -> i64 {
         self.push(token, callback_update(chat, name, data))
+    }
+
+    /// The user of `chat` blocks every bot: sending to them answers 403.
+    #[allow(dead_code)]
+    pub fn block(&self, chat: i64) {
+        self.inner.lock().unwrap().blocked.insert(chat);
     }
 
     pub fn fail_next(&self, method: &str, failure: Failure) {
@@ -398,6 +406,22 @@ async fn handle(
                 }
                 let _ = tokio::time::timeout(deadline - Instant::now(), notified).await;
             }
+        }
+        "SendMessage" | "SendDocument" | "SendPhoto"
+            if fake
+                .inner
+                .lock()
+                .unwrap()
+                .blocked
+                .contains(&body["chat_id"].as_i64().unwrap_or(0)) =>
+        {
+            (
+                StatusCode::FORBIDDEN,
+                axum::Json(
+                    json!({"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}),
+                ),
+            )
+                .into_response()
         }
         "SendMessage" | "SendDocument" | "SendPhoto" => {
             let id = {
