@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
+pub mod schema;
 pub mod secrets;
 pub mod store;
 pub mod syntax;

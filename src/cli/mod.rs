@@ -40,6 +40,8 @@ pub enum Command {
     Send(send::Args),
     /// Remove every bot's webhook (stopping `run` never does).
     Unhook(run::UnhookArgs),
+    /// Print the JSON Schema of bot files (for editors' TOML language servers).
+    Schema,
 }
 
 /// Exit codes of cli.md.
@@ -50,6 +52,10 @@ pub const USAGE: u8 = 2;
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Check(a) => check::run(a),
+        Command::Schema => {
+            print!("{}", crate::schema::bot_file_text());
+            OK
+        }
         Command::Graph(a) => graph::run(a),
         Command::Texts(a) => texts::run(a),
         Command::Eval(a) => eval::run(a),
