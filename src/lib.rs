@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod schema;
 pub mod secrets;
 pub mod store;
+pub mod studio;
 pub mod syntax;
 pub mod telegram;
 pub mod texts;

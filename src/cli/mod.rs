@@ -6,6 +6,7 @@ pub mod eval;
 pub mod graph;
 pub mod run;
 pub mod send;
+pub mod studio;
 pub mod test;
 pub mod texts;
 
@@ -42,6 +43,8 @@ pub enum Command {
     Unhook(run::UnhookArgs),
     /// Print the JSON Schema of bot files (for editors' TOML language servers).
     Schema,
+    /// Serve the analyst's studio: edit, check, chat with and test the bots of a directory.
+    Studio(studio::Args),
 }
 
 /// Exit codes of cli.md.
@@ -52,6 +55,7 @@ pub const USAGE: u8 = 2;
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Check(a) => check::run(a),
+        Command::Studio(a) => studio::run(a),
         Command::Schema => {
             print!("{}", crate::schema::bot_file_text());
             OK

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> u8 {
     }
 }
 
-fn run_one(
+pub fn run_one(
     chat: &Path,
     bots_dir: Option<&Path>,
     bots: &mut HashMap<PathBuf, Option<crate::model::CompiledBot>>,
