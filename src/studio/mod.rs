@@ -324,11 +324,17 @@ async fn texts(State(s): State<Studio>, Path(bot): Path<String>) -> Result<Json<
     let name = format!("{bot}.toml");
     let text = s.read(&name)?;
     let table: toml::Table = toml::from_str(&text).unwrap_or_default();
-    let overrides = table
+    let mut overrides = table
         .get("texts")
         .and_then(toml::Value::as_table)
         .cloned()
         .unwrap_or_default();
+    // The shorthands: `[bot] unknown` and `[auth] request` (bot-format.md).
+    for (section, key, text) in [("bot", "unknown", "unknown"), ("auth", "request", "auth_request")] {
+        if let Some(v) = table.get(section).and_then(|t| t.get(key)) {
+            overrides.entry(text.to_string()).or_insert(v.clone());
+        }
+    }
     let english = table
         .get("bot")
         .and_then(|b| b.get("language"))
