@@ -281,3 +281,77 @@ fn a_contact_registration_shows_a_contact_button_and_removes_it() {
     assert_eq!(out[0].keyboard, botwright::engine::Keyboard::RemoveMenu);
     assert_eq!(world.registrations[&USER.chat].0.id, "e1");
 }
+
+/// A notification's action button on a closed bot: a stranger gets the auth request; a
+/// registered user's press ends what was pending and runs the record with the kept value;
+/// a record no longer marked `action = true` makes the button stale.
+#[test]
+fn action_buttons_check_registration_and_run_their_record() {
+    use botwright::engine::{ActionButton, Principal};
+    let text = std::fs::read_to_string("bots/signal.toml").unwrap();
+    let signal =
+        botwright::validate::compile("signal", &SourceFile::new("signal.toml", text.clone()), &mut Vec::new()).unwrap();
+    let mut world = MemoryWorld::default();
+    world.action_buttons.insert(
+        1,
+        ActionButton {
+            record: "task_done_button".into(),
+            value: "19".into(),
+            label: "Выполнена".into(),
+            message_text: "📌 Новая задача №19".into(),
+        },
+    );
+    let user = User {
+        id: 502,
+        chat: 502,
+        name: "Иван".into(),
+        username: None,
+    };
+    let press = Event::Button(botwright::engine::Callback::Action { id: 1 }.encode());
+    let out = handle(&signal, &mut world, &user, &press, now()).unwrap();
+    assert!(out[0].text.starts_with("Бот «Сигнал» доступен сотрудникам."), "{out:?}");
+
+    let employee = Principal {
+        kind: "user".into(),
+        id: "e2".into(),
+        name: "Иван Иванов".into(),
+    };
+    world.register_as(502, &employee, "Иван");
+    handle(&signal, &mut world, &user, &Event::Text("Новая задача".into()), now()).unwrap();
+    let out = handle(&signal, &mut world, &user, &press, now()).unwrap();
+    assert_eq!(out[0].text, "Напишите комментарий к выполнению задачи №19.");
+    // The comment answers the action's input, not the new task's question it replaced.
+    world.stubs.insert(
+        "complete_task".into(),
+        botwright::store::Stub::Returns(serde_json::json!("Задача №19 выполнена.")),
+    );
+    let out = handle(&signal, &mut world, &user, &Event::Text("Сделано".into()), now()).unwrap();
+    assert_eq!(out[0].text, "Задача №19 выполнена.");
+    // A forged id, and a record that lost `action = true`, are stale.
+    let forged = Event::Button("x:777".into());
+    assert!(
+        handle(&signal, &mut world, &user, &forged, now()).unwrap()[0]
+            .text
+            .contains("устарела")
+    );
+    let without = text.replace("id = \"task_done_button\"\naction = true", "id = \"task_done_button\"");
+    let changed = botwright::validate::compile("signal", &SourceFile::new("signal.toml", without), &mut Vec::new());
+    // The notification's button now names a record that is not an action: a compile error.
+    assert!(changed.is_none());
+    // A kept button whose record is not (or no longer) `action = true` is stale.
+    world.action_buttons.insert(
+        2,
+        ActionButton {
+            record: "task_details".into(),
+            value: "19".into(),
+            label: "Подробнее…".into(),
+            message_text: String::new(),
+        },
+    );
+    let stale = Event::Button(botwright::engine::Callback::Action { id: 2 }.encode());
+    assert!(
+        handle(&signal, &mut world, &user, &stale, now()).unwrap()[0]
+            .text
+            .contains("устарела")
+    );
+}
