@@ -216,7 +216,15 @@ async fn many_bots(bots: usize, users: i64, rounds: usize) -> Figures {
     let (env, tokens) = bots_dir(dir.path(), &fake, bots);
     let db = format!("sqlite://{}", dir.path().join("state.db").display());
     let bw = start(dir.path(), &db, &fake, &env, "log");
-    wait_polling(&fake, &tokens).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !tokens.iter().all(|t| fake.count(t, "GetUpdates") > 0) {
+        if std::time::Instant::now() > deadline {
+            let log = bw.log_text();
+            let polling = tokens.iter().filter(|t| fake.count(t, "GetUpdates") > 0).count();
+            panic!("{polling} of {bots} bots poll after 120 s; the log ends:\n{}", &log[log.len().saturating_sub(3000)..]);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drive(&fake, &tokens, users, rounds, None, bw.child.id()).await
 }
 
@@ -235,6 +243,11 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("many") {
+            let many = many_bots(100, 100, 2).await;
+            println!("botwright, 100 bots        {many}");
+            return;
+        }
         let base = baseline(&binary, 2_000, None).await;
         println!("baseline teloxide bot      {base}");
         let (first, second) = botwright_runs(2_000).await;
