@@ -221,7 +221,16 @@ async fn many_bots(bots: usize, users: i64, rounds: usize) -> Figures {
         if std::time::Instant::now() > deadline {
             let log = bw.log_text();
             let polling = tokens.iter().filter(|t| fake.count(t, "GetUpdates") > 0).count();
-            panic!("{polling} of {bots} bots poll after 120 s; the log ends:\n{}", &log[log.len().saturating_sub(3000)..]);
+            panic!(
+                "{polling} of {bots} bots poll after 120 s; the log ends:\n{}",
+                log.chars()
+                    .rev()
+                    .take(3000)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<String>()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
