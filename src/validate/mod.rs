@@ -104,9 +104,10 @@ pub fn url_variables(url: &str) -> Vec<(String, Range<usize>)> {
     out
 }
 
-/// Why a bot may not read `name` in an `http` URL, if it may not (bot-format.md).
-pub fn forbidden_url_variable(bot_id: &str, own_token: Option<&str>, others: &[String], name: &str) -> Option<String> {
-    let prefix: String = bot_id
+/// A bot's own environment-variable prefix, without its `_`: the id in upper case, characters
+/// other than letters and digits as `_` (bot-format.md).
+fn env_prefix(bot_id: &str) -> String {
+    bot_id
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -115,8 +116,12 @@ pub fn forbidden_url_variable(bot_id: &str, own_token: Option<&str>, others: &[S
                 '_'
             }
         })
-        .collect::<String>()
-        + "_";
+        .collect()
+}
+
+/// Why a bot may not read `name` in an `http` URL, if it may not (bot-format.md).
+pub fn forbidden_url_variable(bot_id: &str, own_token: Option<&str>, others: &[String], name: &str) -> Option<String> {
+    let prefix = env_prefix(bot_id) + "_";
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Some(format!("`${{{name}}}` is not a variable name"));
     }
@@ -282,16 +287,7 @@ impl Validator<'_> {
             // The value's span includes its opening quote; without escapes the offsets match.
             let start = (url.span.start + 1 + range.start).min(url.span.end);
             let end = (url.span.start + 1 + range.end).min(url.span.end);
-            let prefix: String = id
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_uppercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let prefix = env_prefix(id);
             self.push(start..end, Code::UrlVariable, why).help = Some(format!(
                 "name the variable `{prefix}_…` (this bot's own) or `BOTWRIGHT_URL_…`; bot files cannot read tokens or secrets"
             ));
