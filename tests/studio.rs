@@ -6,6 +6,7 @@
 mod support;
 
 use fantoccini::{ClientBuilder, Locator, key::Key};
+use hyper_util::client::legacy::connect::HttpConnector;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::wait_for;
@@ -75,8 +76,6 @@ async fn click_button(client: &fantoccini::Client, css: &str, label: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromium-driver: `.ci/run` installs them and runs this test"]
 async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
-    // Two TLS back ends are linked in (ring and aws-lc-rs): name one for the WebDriver client.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let bots = tempfile::tempdir().unwrap();
     std::fs::copy("bots/demo.toml", bots.path().join("demo.toml")).unwrap();
     let studio_address = format!("127.0.0.1:{}", free_port());
@@ -110,8 +109,8 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
         "goog:chromeOptions".into(),
         serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860"]}),
     );
-    let client = ClientBuilder::rustls()
-        .expect("a TLS configuration")
+    // chromedriver listens on loopback: plain HTTP, no TLS back end to build.
+    let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://{driver_address}"))
         .await
