@@ -1,11 +1,15 @@
 //! Drawing diagnostics: human, JSON, GitHub annotations.
 //!
-//! The human form is written here rather than by codespan-reporting or
-//! annotate-snippets: cli.md fixes its first line as `file:line:col:
-//! error[CODE]: message`, which neither crate prints before a source snippet.
-//! Source lines are printed with token-shaped text masked.
+//! The human form starts with the header cli.md fixes, `file:line:col:
+//! error[CODE]: message` (neither codespan-reporting nor annotate-snippets
+//! prints that form), then annotate-snippets draws the source lines, the
+//! caret and the help under it. Source lines are printed with token-shaped
+//! text masked.
 
 use super::{Diagnostic, Severity};
+use std::collections::HashMap;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use termcolor::{Color, ColorSpec, WriteColor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -52,12 +56,20 @@ pub fn render(diagnostics: &[Diagnostic], format: Format, out: &mut dyn WriteCol
 }
 
 fn human(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> std::io::Result<()> {
+    let snippets = if out.supports_color() {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    // Token-shaped text is masked byte for byte, so every span still points at the same place.
+    let mut masked: HashMap<&str, String> = HashMap::new();
     for d in diagnostics {
-        let (line, col, end_line, end_col) = d.position();
+        let (line, col, _, _) = d.position();
         let (word, colour) = match d.severity() {
             Severity::Error => ("error", Color::Red),
             Severity::Warning => ("warning", Color::Yellow),
         };
+        // cli.md's header: `file:line:col: error[CODE]: message`.
         write!(out, "{}:{line}:{col}: ", d.file.path)?;
         out.set_color(ColorSpec::new().set_fg(Some(colour)).set_bold(true))?;
         write!(out, "{word}[{}]", d.code.as_str())?;
@@ -65,33 +77,37 @@ fn human(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> std::io::Resul
         out.set_color(ColorSpec::new().set_bold(true))?;
         writeln!(out, ": {}", d.message)?;
         out.reset()?;
-        let source_line = d.file.text.lines().nth(line - 1).unwrap_or("");
-        let gutter = line.to_string().len();
-        let blue = ColorSpec::new().set_fg(Some(Color::Blue)).set_bold(true).clone();
-        out.set_color(&blue)?;
-        writeln!(out, "{:gutter$} |", "")?;
-        write!(out, "{line} | ")?;
-        out.reset()?;
-        writeln!(out, "{}", crate::secrets::mask_tokens(&source_line.replace('\t', " ")))?;
-        let width = if end_line == line {
-            end_col.saturating_sub(col)
-        } else {
-            (source_line.chars().count() + 1).saturating_sub(col)
+        // The source line, the caret and the help: annotate-snippets, with no title of its own.
+        let text = masked
+            .entry(d.file.path.as_str())
+            .or_insert_with(|| crate::secrets::mask_tokens(&d.file.text));
+        let level = match d.severity() {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
         };
-        out.set_color(&blue)?;
-        write!(out, "{:gutter$} | ", "")?;
-        out.set_color(ColorSpec::new().set_fg(Some(colour)).set_bold(true))?;
-        writeln!(out, "{}{}", " ".repeat(col - 1), "^".repeat(width.max(1)))?;
-        out.reset()?;
+        let start = floor_boundary(text, d.span.start);
+        let end = floor_boundary(text, d.span.end).max(start);
+        let mut group = Group::with_level(level).element(
+            Snippet::source(text.as_str())
+                .line_start(1)
+                .annotation(AnnotationKind::Primary.span(start..end)),
+        );
         if let Some(help) = &d.help {
-            out.set_color(&blue)?;
-            write!(out, "{:gutter$} = ", "")?;
-            out.reset()?;
-            writeln!(out, "help: {help}")?;
+            group = group.element(Level::HELP.message(help.as_str()));
         }
+        writeln!(out, "{}", snippets.render(&[group]))?;
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// The largest char boundary at or before `offset`, within `text`.
+fn floor_boundary(text: &str, offset: usize) -> usize {
+    let mut at = offset.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 fn json_item(d: &Diagnostic) -> serde_json::Value {
