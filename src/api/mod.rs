@@ -403,10 +403,9 @@ async fn in_transaction<T: Send + 'static>(
     request_body = MessageIn,
     responses(
         (status = 202, description = "Stored; it will be sent", body = MessageAccepted),
-        (status = 400, description = "A malformed field", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 404, description = "No such bot", body = ErrorBody),
-        (status = 413, description = "The body is over 30 MB", body = ErrorBody),
+        Malformed,
+        Refused,
+        TooLarge,
         (status = 422, description = "An unknown recipient, template or action", body = ErrorBody),
     ))]
 async fn post_message(
@@ -461,8 +460,7 @@ fn message_out(m: &StoredMessage, now: chrono::DateTime<chrono::FixedOffset>) ->
     params(("bot" = String, Path), ("id" = i64, Path)),
     responses(
         (status = 200, body = MessageOut),
-        (status = 401, body = ErrorBody),
-        (status = 404, description = "No such bot or message", body = ErrorBody),
+        Refused,
     ))]
 async fn get_message(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
     let id = path.number("id", "message")?;
@@ -487,9 +485,8 @@ const MESSAGE_STATUSES: &[&str] = &["scheduled", "queued", "sent", "blocked", "f
     ),
     responses(
         (status = 200, description = "The oldest first", body = Vec<MessageOut>),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        Malformed,
+        Refused,
     ))]
 async fn list_messages(State(state): State<ApiState>, path: BotPath, q: ListQuery) -> Result<Response, ApiError> {
     let status = q.status_in(MESSAGE_STATUSES)?;
@@ -508,8 +505,7 @@ async fn list_messages(State(state): State<ApiState>, path: BotPath, q: ListQuer
     params(("bot" = String, Path), ("id" = i64, Path)),
     responses(
         (status = 200, description = "Cancelled", body = StatusOut),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        Refused,
         (status = 409, description = "Already being sent, sent or finished", body = ErrorBody),
     ))]
 async fn cancel_message(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
@@ -540,10 +536,9 @@ async fn cancel_message(State(state): State<ApiState>, path: BotPath) -> Result<
     request_body = BroadcastIn,
     responses(
         (status = 202, description = "Every recipient's message is stored", body = BroadcastAccepted),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody),
+        Malformed,
+        Refused,
+        TooLarge,
         (status = 422, description = "Nothing resolves to a chat, or an unknown template or action", body = ErrorBody),
     ))]
 async fn post_broadcast(
@@ -657,8 +652,7 @@ async fn post_broadcast(
     params(("bot" = String, Path), ("id" = i64, Path)),
     responses(
         (status = 200, body = BroadcastOut),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        Refused,
     ))]
 async fn get_broadcast(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
     let id = path.number("id", "broadcast")?;
@@ -691,8 +685,7 @@ async fn get_broadcast(State(state): State<ApiState>, path: BotPath) -> Result<R
     params(("bot" = String, Path), ("id" = i64, Path)),
     responses(
         (status = 200, description = "What was not taken for sending yet is cancelled", body = BroadcastCancelled),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        Refused,
     ))]
 async fn cancel_broadcast(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
     let id = path.number("id", "broadcast")?;
@@ -734,9 +727,8 @@ fn principal_out(p: &Principal) -> PrincipalOut {
     ),
     responses(
         (status = 200, description = "By key", body = Vec<UserOut>),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        Malformed,
+        Refused,
     ))]
 async fn list_users(State(state): State<ApiState>, path: BotPath, q: ListQuery) -> Result<Response, ApiError> {
     let users = state
@@ -768,10 +760,9 @@ fn key_of(path: &BotPath) -> Result<i64, ApiError> {
     request_body = UserIn,
     responses(
         (status = 200, description = "Registered; the user is sent `auth_success`", body = UserRegistered),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody),
+        Malformed,
+        Refused,
+        TooLarge,
         (status = 422, description = "The chat has never talked to the bot", body = ErrorBody),
     ))]
 async fn put_user(
@@ -851,9 +842,8 @@ async fn put_user(
     params(("bot" = String, Path), ("key" = i64, Path)),
     responses(
         (status = 204, description = "Unregistered"),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, description = "No such bot, or the user is not registered", body = ErrorBody),
+        Malformed,
+        Refused,
     ))]
 async fn delete_user(State(state): State<ApiState>, path: BotPath) -> Result<Response, ApiError> {
     let key = key_of(&path)?;
@@ -883,9 +873,8 @@ async fn delete_user(State(state): State<ApiState>, path: BotPath) -> Result<Res
     ),
     responses(
         (status = 200, description = "The oldest first", body = Vec<AuthRequestOut>),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        Malformed,
+        Refused,
     ))]
 async fn list_auth_requests(State(state): State<ApiState>, path: BotPath, q: ListQuery) -> Result<Response, ApiError> {
     let status = q.status_in(&["pending", "approved", "rejected"])?;
@@ -976,11 +965,10 @@ async fn decide(state: ApiState, path: BotPath, decision: Decision) -> Result<Re
     request_body = ApproveIn,
     responses(
         (status = 200, description = "Approved; the user is registered and told", body = StatusOut),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        Malformed,
+        Refused,
+        TooLarge,
         (status = 409, description = "Already decided", body = ErrorBody),
-        (status = 413, body = ErrorBody),
     ))]
 async fn approve(
     State(state): State<ApiState>,
@@ -995,11 +983,10 @@ async fn approve(
     request_body = RejectIn,
     responses(
         (status = 200, description = "Rejected; the user is told the reason", body = StatusOut),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        Malformed,
+        Refused,
+        TooLarge,
         (status = 409, description = "Already decided", body = ErrorBody),
-        (status = 413, body = ErrorBody),
     ))]
 async fn reject(
     State(state): State<ApiState>,

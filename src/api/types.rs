@@ -315,6 +315,31 @@ pub struct Health {
     pub status: String,
 }
 
+// The refusals most endpoints share, for the document only: handlers answer them through
+// `ApiError`, so these types are never built.
+
+/// 401 and 404, which every endpoint under a bot may answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Refused {
+    #[response(status = 401, description = "No valid bearer token")]
+    Unauthorized(ErrorBody),
+    #[response(status = 404, description = "No such bot, or nothing with that id or key")]
+    NotFound(ErrorBody),
+}
+
+/// 400: a malformed body field, path segment or query parameter.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400, description = "A malformed field")]
+#[allow(dead_code)]
+pub struct Malformed(ErrorBody);
+
+/// 413: a body over the 30 MB limit.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 413, description = "The body is over 30 MB")]
+#[allow(dead_code)]
+pub struct TooLarge(ErrorBody);
+
 /// Every error: `{"error": {"code", "message", "field"?}}`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
