@@ -3,100 +3,22 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Botwright, FakeTelegram, wait_for};
+use support::{API_TOKEN, ApiBots, DEMO, SUPPORT, wait_for};
 
-const DEMO: &str = "111111:demo-token-for-tests";
-const SUPPORT: &str = "333333:support-token-for-tests";
-const API_TOKEN: &str = "api-secret-for-tests";
-
-struct Setup {
-    fake: FakeTelegram,
-    _bots: tempfile::TempDir,
-    state: tempfile::TempDir,
-    api: String,
-    bw: Botwright,
-    /// The database's URL.
-    db: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_botwright(fake: &FakeTelegram, bots: &std::path::Path, state: &std::path::Path, port: u16) -> Botwright {
-    let db = format!("sqlite://{}", state.join("state.db").display());
-    start_on(fake, bots, state, port, &db)
-}
-
-fn start_on(fake: &FakeTelegram, bots: &std::path::Path, state: &std::path::Path, port: u16, db: &str) -> Botwright {
-    let env = [
-        ("DEMO_BOT_TOKEN", DEMO),
-        ("SUPPORT_BOT_TOKEN", SUPPORT),
-        ("BOTWRIGHT_API_TOKEN", API_TOKEN),
-        ("SUPPORT_CRM_URL", "http://127.0.0.1:9"),
-    ];
-    let listen = format!("127.0.0.1:{port}");
-    Botwright::start_with(bots, db, &fake.url, &env, state.join("log"), &["--listen", &listen])
-}
+type Setup = ApiBots;
 
 async fn setup() -> Setup {
-    setup_on(None).await
+    ApiBots::start(None, &[]).await
 }
 
-/// The demo and support bots served with the API, on SQLite or on the given database.
 async fn setup_on(db: Option<String>) -> Setup {
-    let fake = FakeTelegram::start().await;
-    fake.add_bot(DEMO, 111111, "demo_bot");
-    fake.add_bot(SUPPORT, 333333, "support_bot");
-    let bots = tempfile::tempdir().unwrap();
-    for b in ["demo", "support"] {
-        std::fs::copy(format!("bots/{b}.toml"), bots.path().join(format!("{b}.toml"))).unwrap();
-    }
-    let state = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let db = db.unwrap_or_else(|| format!("sqlite://{}", state.path().join("state.db").display()));
-    let bw = start_on(&fake, bots.path(), state.path(), port, &db);
-    let api = format!("http://127.0.0.1:{port}");
-    let setup = Setup {
-        fake,
-        _bots: bots,
-        state,
-        api,
-        bw,
-        db,
-    };
-    let url = format!("{}/healthz", setup.api);
-    wait_for("the API is up", || call_sync("GET", &url, None, None).0 == 200).await;
-    setup
+    ApiBots::start(db, &[]).await
 }
 
+/// One request: (status, the body as JSON, or as a JSON string when it is not JSON).
 fn call_sync(method: &str, url: &str, body: Option<&Value>, token: Option<&str>) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut request = ureq::http::Request::builder().method(method).uri(url);
-    if let Some(t) = token {
-        request = request.header("authorization", format!("Bearer {t}"));
-    }
-    let result = match body {
-        Some(b) => agent.run(
-            request
-                .header("content-type", "application/json")
-                .body(b.to_string())
-                .unwrap(),
-        ),
-        None => agent.run(request.body(()).unwrap()),
-    };
-    match result {
-        Ok(mut r) => {
-            let status = r.status().as_u16();
-            let text = r.body_mut().read_to_string().unwrap_or_default();
-            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-        }
-        Err(_) => (0, Value::Null),
-    }
+    let (status, text) = support::http_call(method, url, body.map(Value::to_string), token);
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 impl Setup {
@@ -277,7 +199,7 @@ async fn messages_statuses_errors_and_idempotency() {
     let db = format!("sqlite://{}", s.state.path().join("state.db").display());
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_botwright"))
         .args(["send", "--bot", "demo", "--to", "7", "--bots"])
-        .arg(s._bots.path())
+        .arg(s.bots.path())
         .args(["--db", &db, "Из командной строки"])
         .status()
         .unwrap();
@@ -288,7 +210,7 @@ async fn messages_statuses_errors_and_idempotency() {
     .await;
     let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_botwright"))
         .args(["send", "--bot", "demo", "--to", "999", "--bots"])
-        .arg(s._bots.path())
+        .arg(s.bots.path())
         .args(["--db", &db, "x"])
         .output()
         .unwrap();
@@ -472,10 +394,7 @@ async fn an_accepted_message_survives_kill_9() {
         )
         .await;
     assert_eq!(status, 202);
-    s.bw.child.kill().unwrap();
-    s.bw.child.wait().unwrap();
-    let port = free_port();
-    s.bw = start_botwright(&s.fake, s._bots.path(), s.state.path(), port);
+    s.restart();
     wait_for("delivered after the restart", || {
         s.fake.sent(DEMO, 8).last().is_some_and(|t| t == "Переживёт сбой")
     })
@@ -616,7 +535,7 @@ async fn action_buttons_broadcasts_and_races_on(db: Option<String>) {
             "visit_reminder",
         ])
         .args(["--data", r#"{"date": "07.12"}"#, "--bots"])
-        .arg(s._bots.path())
+        .arg(s.bots.path())
         .args(["--db", &db])
         .output()
         .unwrap();
@@ -636,7 +555,7 @@ async fn action_buttons_broadcasts_and_races_on(db: Option<String>) {
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_botwright"))
             .args(["send", "--bot", "demo", "--bots"])
-            .arg(s._bots.path())
+            .arg(s.bots.path())
             .args(["--db", &db])
             .args(&args)
             .output()
@@ -740,37 +659,9 @@ async fn futures_join<T: Send + 'static>(tasks: impl Iterator<Item = tokio::task
 /// blocked the bot is counted as `blocked`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_go_before_a_broadcast() {
-    let fake = FakeTelegram::start().await;
-    fake.add_bot(DEMO, 111111, "demo_bot");
-    fake.add_bot(SUPPORT, 333333, "support_bot");
-    let bots = tempfile::tempdir().unwrap();
-    for b in ["demo", "support"] {
-        std::fs::copy(format!("bots/{b}.toml"), bots.path().join(format!("{b}.toml"))).unwrap();
-    }
-    let state = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let db = format!("sqlite://{}", state.path().join("state.db").display());
-    let env = [
-        ("DEMO_BOT_TOKEN", DEMO),
-        ("SUPPORT_BOT_TOKEN", SUPPORT),
-        ("BOTWRIGHT_API_TOKEN", API_TOKEN),
-        ("SUPPORT_CRM_URL", "http://127.0.0.1:9"),
-    ];
-    let listen = format!("127.0.0.1:{port}");
     // Ten messages a second for the bot: a broadcast to 30 chats takes three seconds.
-    let _bw = Botwright::start_with(
-        bots.path(),
-        &db,
-        &fake.url,
-        &env,
-        state.path().join("log"),
-        &["--listen", &listen, "--bot-rate", "10"],
-    );
-    let api = format!("http://{listen}");
-    wait_for("the API is up", || {
-        call_sync("GET", &format!("{api}/healthz"), None, None).0 == 200
-    })
-    .await;
+    let s = ApiBots::start(None, &["--bot-rate", "10"]).await;
+    let (fake, api) = (&s.fake, s.api.clone());
     for chat in 1..=31 {
         fake.text(DEMO, chat, "U", "А1");
     }

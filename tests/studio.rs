@@ -9,15 +9,7 @@ use fantoccini::{ClientBuilder, Locator, key::Key};
 use hyper_util::client::legacy::connect::HttpConnector;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::wait_for;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, wait_for};
 
 /// A child process killed when the test ends, however it ends.
 struct Child(std::process::Child);

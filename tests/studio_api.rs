@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
-use support::wait_for;
+use support::{free_port, wait_for};
 
 struct Child(std::process::Child);
 
@@ -18,19 +18,9 @@ impl Drop for Child {
 }
 
 fn call(method: &str, url: &str, body: Option<Value>) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let request = ureq::http::Request::builder().method(method).uri(url);
-    let result = match body {
-        Some(b) => agent.run(
-            request
-                .header("content-type", "application/json")
-                .body(b.to_string())
-                .unwrap(),
-        ),
-        None => agent.run(request.body(()).unwrap()),
-    };
-    let mut r = result.unwrap();
-    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    let answer = support::http_call(method, url, body.map(|b| b.to_string()), None);
+    assert_ne!(answer.0, 0, "the studio answered {method} {url}");
+    answer
 }
 
 fn json_of(answer: (u16, String)) -> (u16, Value) {
@@ -50,11 +40,7 @@ async fn the_studio_api_works_on_the_bots_directory_only() {
     std::fs::write(root.path().join("secret.toml"), "outside").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(root.path().join("secret.toml"), bots.join("link.toml")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _studio = Child(
         Command::new(env!("CARGO_BIN_EXE_botwright"))
             .args(["studio", "--bots"])

@@ -675,3 +675,104 @@ pub async fn postgres_db() -> String {
     pool.close().await;
     format!("{server}/{name}")
 }
+
+/// Tokens of the demo and support bots in [`ApiBots`], and the API's bearer token.
+pub const DEMO: &str = "111111:demo-token-for-tests";
+pub const SUPPORT: &str = "333333:support-token-for-tests";
+pub const API_TOKEN: &str = "api-secret-for-tests";
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP request: (status, body text); status 0 when nothing answered.
+pub fn http_call(method: &str, url: &str, json_body: Option<String>, bearer: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = bearer {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    let result = match json_body {
+        Some(b) => agent.run(request.header("content-type", "application/json").body(b).unwrap()),
+        None => agent.run(request.body(()).unwrap()),
+    };
+    match result {
+        Ok(mut r) => (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// `bots/demo.toml` and `bots/support.toml` served by `botwright run` on the fake Bot API,
+/// with the HTTP API on a free port.
+pub struct ApiBots {
+    pub fake: FakeTelegram,
+    pub bots: tempfile::TempDir,
+    pub state: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`.
+    pub api: String,
+    /// The database's URL.
+    pub db: String,
+    pub bw: Botwright,
+}
+
+impl ApiBots {
+    /// Starts on SQLite in the state folder, or on `db`; `extra` goes to `botwright run`.
+    /// Returns once `/healthz` answers 200.
+    pub async fn start(db: Option<String>, extra: &[&str]) -> ApiBots {
+        let fake = FakeTelegram::start().await;
+        fake.add_bot(DEMO, 111111, "demo_bot");
+        fake.add_bot(SUPPORT, 333333, "support_bot");
+        let bots = tempfile::tempdir().unwrap();
+        for b in ["demo", "support"] {
+            std::fs::copy(format!("bots/{b}.toml"), bots.path().join(format!("{b}.toml"))).unwrap();
+        }
+        let state = tempfile::tempdir().unwrap();
+        let db = db.unwrap_or_else(|| format!("sqlite://{}", state.path().join("state.db").display()));
+        let (bw, api) = ApiBots::launch(&fake, &bots, &state, &db, extra);
+        let health = format!("{api}/healthz");
+        wait_for("the API is up", || http_call("GET", &health, None, None).0 == 200).await;
+        ApiBots {
+            fake,
+            bots,
+            state,
+            api,
+            db,
+            bw,
+        }
+    }
+
+    /// Stops the process at once (as a crash would) and starts it again on the same
+    /// database, with the API on a new port. Does not wait for it to come up.
+    pub fn restart(&mut self) {
+        self.bw.child.kill().unwrap();
+        self.bw.child.wait().unwrap();
+        let (bw, api) = ApiBots::launch(&self.fake, &self.bots, &self.state, &self.db, &[]);
+        self.bw = bw;
+        self.api = api;
+    }
+
+    fn launch(
+        fake: &FakeTelegram,
+        bots: &tempfile::TempDir,
+        state: &tempfile::TempDir,
+        db: &str,
+        extra: &[&str],
+    ) -> (Botwright, String) {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let env = [
+            ("DEMO_BOT_TOKEN", DEMO),
+            ("SUPPORT_BOT_TOKEN", SUPPORT),
+            ("BOTWRIGHT_API_TOKEN", API_TOKEN),
+            ("SUPPORT_CRM_URL", "http://127.0.0.1:9"),
+        ];
+        let mut args = vec!["--listen", listen.as_str()];
+        args.extend_from_slice(extra);
+        let bw = Botwright::start_with(bots.path(), db, &fake.url, &env, state.path().join("log"), &args);
+        (bw, format!("http://{listen}"))
+    }
+}
