@@ -305,6 +305,40 @@ async fn principals_templates_attachments_and_auth_requests() {
         notification.body["reply_markup"]["inline_keyboard"][0][0]["url"],
         "https://example.com/tickets"
     );
+    let sent = s.fake.calls(SUPPORT, "SendDocument");
+    assert_eq!(sent[0].body["chat_id"], 42, "{:?}", sent[0].body);
+    // A file Telegram already has (one a user sent to an `accept` step) goes by its file_id.
+    let (status, body) = s
+        .call(
+            "POST",
+            "/api/v1/bots/support/messages",
+            Some(json!({"to": {"key": 42}, "text": "Ваш акт", "attachments": [{"name": "act.pdf", "file_id": "BQACAgIAAxkBAAIC-act_1"}]})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    wait_for("the act follows", || s.fake.count(SUPPORT, "SendDocument") == 2).await;
+    let act = s.fake.calls(SUPPORT, "SendDocument").pop().unwrap();
+    assert_eq!(act.body["document"], "BQACAgIAAxkBAAIC-act_1", "{:?}", act.body);
+    for (attachment, field) in [
+        (
+            json!({"name": "act.pdf", "file_id": "not a file id"}),
+            "attachments[0].file_id",
+        ),
+        (
+            json!({"name": "act.pdf", "file_id": "abc", "url": "https://example.com/a.pdf"}),
+            "attachments[0]",
+        ),
+    ] {
+        let (status, body) = s
+            .call(
+                "POST",
+                "/api/v1/bots/support/messages",
+                Some(json!({"to": {"key": 42}, "text": "x", "attachments": [attachment]})),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
     let (status, body) = s
         .call(
             "POST",

@@ -108,7 +108,8 @@ pub fn check(content: Content, bot: &CompiledBot, now: DateTime<FixedOffset>) ->
     };
     let mut files = Vec::new();
     for (i, f) in content.attachments.unwrap_or_default().into_iter().enumerate() {
-        let json = serde_json::json!({"name": f.name, "content_base64": f.content_base64, "url": f.url});
+        let json =
+            serde_json::json!({"name": f.name, "content_base64": f.content_base64, "url": f.url, "file_id": f.file_id});
         let file = File::parse(&json).map_err(|(field, why)| {
             let at = match field {
                 Some(k) => format!("attachments[{i}].{k}"),

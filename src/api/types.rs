@@ -101,7 +101,8 @@ pub struct ButtonIn {
     pub value: Option<String>,
 }
 
-/// A file sent after the text: its content in base64, or a URL Telegram fetches.
+/// A file sent after the text: exactly one of its content in base64, a URL Telegram fetches,
+/// or the `file_id` of a file Telegram already has (one a user sent to an `accept` step).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct FileIn {
     pub name: String,
@@ -109,6 +110,8 @@ pub struct FileIn {
     pub content_base64: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
+    #[serde(default)]
+    pub file_id: Option<String>,
 }
 
 /// Defines a request body: `to` of the given type, then the fields of a message's content

@@ -166,7 +166,8 @@ impl Outgoing {
     }
 }
 
-/// A file sent after a message's text: `{name, content_base64}` or `{name, url}` (api.md).
+/// A file sent after a message's text: `{name, content_base64}` or `{name, url}` (api.md), or
+/// `{name, file_id}`: a file Telegram already has, such as one a user sent to an `accept` step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct File {
     pub name: String,
@@ -174,6 +175,8 @@ pub struct File {
     pub content_base64: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
 }
 
 /// The largest file sent, in bytes (Telegram's limit for bots is 50 MB).
@@ -187,12 +190,13 @@ impl File {
         [".jpg", ".jpeg", ".png", ".webp"].iter().any(|e| lower.ends_with(e))
     }
 
-    /// Reads one `{name, content_base64}` or `{name, url}` object; `Err` says what is wrong
+    /// Reads one `{name, content_base64}`, `{name, url}` or `{name, file_id}` object; `Err` says what is wrong
     /// and, when it is one field, which (`Some(field)`).
     pub fn parse(v: &serde_json::Value) -> Result<File, (Option<&'static str>, String)> {
-        let obj = v
-            .as_object()
-            .ok_or((None, "must be {name, content_base64} or {name, url}".to_string()))?;
+        let obj = v.as_object().ok_or((
+            None,
+            "must be {name, content_base64}, {name, url} or {name, file_id}".to_string(),
+        ))?;
         let text = |k: &'static str| -> Result<Option<String>, (Option<&'static str>, String)> {
             match obj.get(k) {
                 None | Some(serde_json::Value::Null) => Ok(None),
@@ -211,9 +215,10 @@ impl File {
             name,
             content_base64: text("content_base64")?,
             url: text("url")?,
+            file_id: text("file_id")?,
         };
-        match (&file.content_base64, &file.url) {
-            (Some(content), None) => {
+        match (&file.content_base64, &file.url, &file.file_id) {
+            (Some(content), None, None) => {
                 use base64::Engine;
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(content)
@@ -222,11 +227,25 @@ impl File {
                     return Err((Some("content_base64"), format!("is larger than {MAX_FILE} bytes")));
                 }
             }
-            (None, Some(url)) => match url::Url::parse(url) {
+            (None, Some(url), None) => match url::Url::parse(url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
                 _ => return Err((Some("url"), "is not an http(s) URL".into())),
             },
-            _ => return Err((None, "needs exactly one of `content_base64` and `url`".into())),
+            (None, None, Some(id)) => {
+                // Telegram's file ids are URL-safe base64 of well under 255 characters.
+                let well_formed = !id.is_empty()
+                    && id.len() <= 255
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !well_formed {
+                    return Err((Some("file_id"), "is not a Telegram file id".into()));
+                }
+            }
+            _ => {
+                return Err((
+                    None,
+                    "needs exactly one of `content_base64`, `url` and `file_id`".into(),
+                ));
+            }
         }
         Ok(file)
     }

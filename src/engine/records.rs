@@ -26,7 +26,7 @@ fn result_files(value: &Value) -> Result<Vec<super::File>, String> {
                 })
             })
             .collect(),
-        Some(_) => Err("`attachments` must be a list of {name, content_base64} or {name, url}".into()),
+        Some(_) => Err("`attachments` must be a list of {name, content_base64}, {name, url} or {name, file_id}".into()),
     }
 }
 

@@ -382,16 +382,17 @@ async fn deliver(runtime: &Runtime, bot: &ServedBot, m: &OutboxMessage) -> Optio
 /// Sends a file: a photo by its name (`File::is_photo`), else a document.
 async fn send_file(bot: &ServedBot, chat: i64, a: &crate::engine::File) -> Sent {
     use base64::Engine;
-    let file = match (&a.content_base64, &a.url) {
-        (Some(content), _) => match base64::engine::general_purpose::STANDARD.decode(content) {
+    let file = match (&a.content_base64, &a.url, &a.file_id) {
+        (Some(content), _, _) => match base64::engine::general_purpose::STANDARD.decode(content) {
             Ok(bytes) => InputFile::memory(bytes).file_name(a.name.clone()),
             Err(e) => return Sent::Permanent(format!("attachment {} is not base64: {e}", a.name)),
         },
-        (None, Some(url)) => match url::Url::parse(url) {
+        (None, Some(url), _) => match url::Url::parse(url) {
             Ok(u) => InputFile::url(u).file_name(a.name.clone()),
             Err(e) => return Sent::Permanent(format!("attachment {} has a bad URL: {e}", a.name)),
         },
-        (None, None) => return Sent::Permanent(format!("attachment {} has no content", a.name)),
+        (None, None, Some(id)) => InputFile::file_id(teloxide::types::FileId(id.clone())),
+        (None, None, None) => return Sent::Permanent(format!("attachment {} has no content", a.name)),
     };
     let sent = if a.is_photo() {
         bot.api.send_photo(ChatId(chat), file).await
