@@ -173,3 +173,21 @@ fn all_problems_are_reported_at_once() {
     let codes: Vec<&str> = compile("many", &text).iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E002", "E019", "E015"]);
 }
+
+#[test]
+fn human_output_shows_the_right_line_of_a_long_file_with_crlf_endings() {
+    let mut text = HEAD.replace('\n', "\r\n");
+    for i in 0..1000 {
+        text.push_str(&format!("\r\n[[keyword]]\r\nmatch = \"w{i}\"\r\nreply = \"x\"\r\n"));
+    }
+    text.push_str("\r\n[[keyword]]\r\nmatch = \"last\"\r\nrepyl = \"y\"");
+    let found = compile("long", &text);
+    assert_eq!(found.len(), 2, "{found:?}");
+    let shown = render(&found, Format::Human);
+    // The unknown key is on the file's last line, which has no line end.
+    let line = text.lines().count();
+    assert!(shown.contains(&format!("long.toml:{line}:1: error[E002]")), "{shown}");
+    assert!(shown.contains(&format!("{line} | repyl = \"y\"\n")), "{shown}");
+    assert!(shown.contains("| ^^^^^\n"), "{shown}");
+    assert!(!shown.contains('\r') && !shown.contains('\u{240d}'), "{shown:?}");
+}

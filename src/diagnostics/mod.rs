@@ -49,6 +49,18 @@ impl SourceFile {
     }
 }
 
+impl SourceFile {
+    /// The whole lines that `span` touches, with their line ends: the first one's number
+    /// (one-based) and their bytes. Rendering reads only these, however long the file.
+    pub fn lines_of(&self, span: &Range<usize>) -> (usize, Range<usize>) {
+        let (first, _) = self.line_col(span.start);
+        let (last, _) = self.line_col(span.end.max(span.start));
+        let start = self.line_starts[first - 1];
+        let end = self.line_starts.get(last).copied().unwrap_or(self.text.len());
+        (first, start..end)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {

@@ -7,8 +7,6 @@
 //! text masked.
 
 use super::{Diagnostic, Severity};
-use std::collections::HashMap;
-
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use termcolor::{Color, ColorSpec, WriteColor};
 
@@ -61,8 +59,6 @@ fn human(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> std::io::Resul
     } else {
         Renderer::plain()
     };
-    // Token-shaped text is masked byte for byte, so every span still points at the same place.
-    let mut masked: HashMap<&str, String> = HashMap::new();
     for d in diagnostics {
         let (line, col, _, _) = d.position();
         let (word, colour) = match d.severity() {
@@ -77,19 +73,20 @@ fn human(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> std::io::Resul
         out.set_color(ColorSpec::new().set_bold(true))?;
         writeln!(out, ": {}", d.message)?;
         out.reset()?;
-        // The source line, the caret and the help: annotate-snippets, with no title of its own.
-        let text = masked
-            .entry(d.file.path.as_str())
-            .or_insert_with(|| crate::secrets::mask_tokens(&d.file.text));
+        // The source lines, the caret and the help: annotate-snippets, with no title of its
+        // own, given only the lines the span touches. Token-shaped text is masked byte for byte,
+        // so the span still points at the same place.
+        let (first_line, lines) = d.file.lines_of(&d.span);
+        let text = crate::secrets::mask_tokens(&d.file.text[lines.clone()]);
+        let start = floor_boundary(&text, d.span.start.saturating_sub(lines.start));
+        let end = floor_boundary(&text, d.span.end.saturating_sub(lines.start)).max(start);
         let level = match d.severity() {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let start = floor_boundary(text, d.span.start);
-        let end = floor_boundary(text, d.span.end).max(start);
         let mut group = Group::with_level(level).element(
             Snippet::source(text.as_str())
-                .line_start(1)
+                .line_start(first_line)
                 .annotation(AnnotationKind::Primary.span(start..end)),
         );
         if let Some(help) = &d.help {
