@@ -191,3 +191,10 @@ fn human_output_shows_the_right_line_of_a_long_file_with_crlf_endings() {
     assert!(shown.contains("| ^^^^^\n"), "{shown}");
     assert!(!shown.contains('\r') && !shown.contains('\u{240d}'), "{shown:?}");
 }
+
+#[test]
+fn a_required_key_of_the_wrong_type_is_not_also_missing() {
+    let found = compile("typed", "[bot]\nname = 1\ntoken_env = 5\n");
+    let codes: Vec<&str> = found.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E005", "E005"], "{found:?}");
+}

@@ -135,6 +135,9 @@ pub struct RawBotSection {
     pub span: Range<usize>,
     #[schemars(skip)]
     pub present: bool,
+    /// Keys written with a value of the wrong type (already reported): not missing.
+    #[schemars(skip)]
+    pub mistyped: Vec<&'static str>,
     #[schemars(description = "Shown to users (`{{ bot.name }}`). Required.")]
     pub name: Option<Sp<String>>,
     #[schemars(description = "Shown in the greeting (`{{ bot.description }}`). Default: empty.")]
@@ -626,9 +629,19 @@ impl Reader<'_> {
         };
         for (key, v) in self.fields(t, BOT_KEYS, "[bot]") {
             match key {
-                "name" => s.name = self.string(v, key),
+                "name" => {
+                    s.name = self.string(v, key);
+                    if s.name.is_none() {
+                        s.mistyped.push("name");
+                    }
+                }
                 "description" => s.description = self.string(v, key),
-                "token_env" => s.token_env = self.string(v, key),
+                "token_env" => {
+                    s.token_env = self.string(v, key);
+                    if s.token_env.is_none() {
+                        s.mistyped.push("token_env");
+                    }
+                }
                 "language" => s.language = self.string(v, key),
                 "start" => s.start = self.words(v, key, false),
                 "cancel" => s.cancel = self.words(v, key, false),

@@ -171,8 +171,8 @@ impl Validator<'_> {
     fn bot(&mut self, id: &str, raw: RawBot) -> Option<CompiledBot> {
         let section = &raw.bot;
         let header = if section.present { section.span.clone() } else { 0..0 };
-        let name = self.required(&section.name, "name", &header);
-        let token_env = self.required(&section.token_env, "token_env", &header);
+        let name = self.required(&section.name, "name", &header, &section.mistyped);
+        let token_env = self.required(&section.token_env, "token_env", &header, &section.mistyped);
         let language = match &section.language {
             None => Language::Ru,
             Some(l) if l.value == "ru" => Language::Ru,
@@ -245,13 +245,21 @@ impl Validator<'_> {
         })
     }
 
-    fn required(&mut self, value: &Option<Sp<String>>, key: &str, header: &Range<usize>) -> Option<String> {
+    fn required(
+        &mut self,
+        value: &Option<Sp<String>>,
+        key: &str,
+        header: &Range<usize>,
+        mistyped: &[&str],
+    ) -> Option<String> {
         match value {
             Some(v) if !v.value.trim().is_empty() => Some(v.value.clone()),
             Some(v) => {
                 self.push(v.span.clone(), Code::BadValue, format!("`{key}` must not be empty"));
                 None
             }
+            // Written with the wrong type: E005 already says so.
+            None if mistyped.contains(&key) => None,
             None => {
                 let d = self.push(header.clone(), Code::MissingKey, format!("[bot] has no `{key}`"));
                 d.help = Some(match key {
