@@ -41,15 +41,10 @@ impl SourceFile {
             Err(l) => l - 1,
         };
         let start = self.line_starts[line];
-        let mut col_end = offset;
-        while !self.text.is_char_boundary(col_end) {
-            col_end -= 1;
-        }
+        let col_end = self.text.floor_char_boundary(offset);
         (line + 1, self.text[start..col_end].chars().count() + 1)
     }
-}
 
-impl SourceFile {
     /// The whole lines that `span` touches, with their line ends: the first one's number
     /// (one-based) and their bytes. Rendering reads only these, however long the file.
     pub fn lines_of(&self, span: &Range<usize>) -> (usize, Range<usize>) {

@@ -78,8 +78,10 @@ fn human(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> std::io::Resul
         // so the span still points at the same place.
         let (first_line, lines) = d.file.lines_of(&d.span);
         let text = crate::secrets::mask_tokens(&d.file.text[lines.clone()]);
-        let start = floor_boundary(&text, d.span.start.saturating_sub(lines.start));
-        let end = floor_boundary(&text, d.span.end.saturating_sub(lines.start)).max(start);
+        let start = text.floor_char_boundary(d.span.start.saturating_sub(lines.start));
+        let end = text
+            .floor_char_boundary(d.span.end.saturating_sub(lines.start))
+            .max(start);
         let level = match d.severity() {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
@@ -96,15 +98,6 @@ fn human(diagnostics: &[Diagnostic], out: &mut dyn WriteColor) -> std::io::Resul
         writeln!(out)?;
     }
     Ok(())
-}
-
-/// The largest char boundary at or before `offset`, within `text`.
-fn floor_boundary(text: &str, offset: usize) -> usize {
-    let mut at = offset.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
 
 fn json_item(d: &Diagnostic) -> serde_json::Value {
