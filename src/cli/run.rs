@@ -53,12 +53,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> u8 {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match super::tokio_runtime(None) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return super::USAGE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(serve(args))
 }

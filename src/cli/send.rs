@@ -39,16 +39,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::tokio_runtime(Some(1)) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::USAGE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(send(args))
 }

@@ -21,16 +21,9 @@ pub fn run(args: Args) -> u8 {
             return super::USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::tokio_runtime(Some(2)) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::USAGE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(&args.listen).await {
