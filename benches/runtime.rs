@@ -10,7 +10,7 @@
 //! CPU is user + system time of the bot's process from /proc.
 //! `cargo bench --bench runtime`; figures go to BENCHMARKS.md.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::process::{Child, Command, Stdio};

@@ -101,7 +101,12 @@ pub fn run(call: &AlgorithmCall, builtins: &Builtins, http: Http) -> Result<Valu
             None => Err(AlgorithmFailure::Failed(format!("no builtin `{name}` is registered"))),
         },
         AlgorithmKind::Http(url) => match http {
+            #[cfg(feature = "runtime")]
             Http::On { update, calls } => http_call(call, url, update.map(|u| format!("{u}:{calls}"))),
+            #[cfg(not(feature = "runtime"))]
+            Http::On { .. } => Err(AlgorithmFailure::Failed(format!(
+                "http algorithms need botwright's `runtime` feature ({url})"
+            ))),
             Http::Off => Err(AlgorithmFailure::Failed(
                 "http algorithms are not called here (stub them)".into(),
             )),
@@ -138,6 +143,7 @@ pub fn expand_env(url: &str) -> Result<String, String> {
     Ok(out)
 }
 
+#[cfg(feature = "runtime")]
 fn http_call(call: &AlgorithmCall, url: &str, update: Option<String>) -> Result<Value, AlgorithmFailure> {
     let url = expand_env(url).map_err(AlgorithmFailure::Failed)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -10,7 +10,8 @@ use super::{Diagnostic, Severity};
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use termcolor::{Color, ColorSpec, WriteColor};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "runtime", derive(clap::ValueEnum))]
 pub enum Format {
     Human,
     Json,

@@ -2,15 +2,24 @@
 //! module has the in-memory implementation used by transcripts, `chat`,
 //! tests and benchmarks.
 
+#[cfg(feature = "runtime")]
 pub mod buffered;
+#[cfg(feature = "runtime")]
 pub mod cache;
+#[cfg(feature = "runtime")]
 pub mod commit;
+#[cfg(feature = "runtime")]
 mod embedded;
+#[cfg(feature = "runtime")]
 pub mod inbox;
 mod memory;
+#[cfg(feature = "runtime")]
 pub mod outbox;
+#[cfg(feature = "runtime")]
 pub mod plans;
+#[cfg(feature = "runtime")]
 pub mod queries;
+#[cfg(feature = "runtime")]
 pub mod sql;
 
 pub use memory::{MemoryWorld, Stub};

@@ -1,0 +1,22 @@
+//! The integration tests: one test crate, so one link of the runtime instead of one
+//! per file. Each module was a file of its own under `tests/`.
+
+mod support;
+
+mod api;
+mod api_fuzz;
+mod bots;
+mod diagnostics;
+mod engine;
+mod engine_props;
+mod expressions;
+mod http_algorithm;
+mod liveness;
+mod runtime;
+mod scale;
+mod schema;
+mod signal;
+mod storage;
+mod studio;
+mod studio_api;
+mod transcripts;

@@ -1,0 +1,312 @@
+//! The storage suite, against SQLite and a real PostgreSQL: migrations,
+//! sessions, registrations, authorization requests, the inbox (exactly-once
+//! updates, poison), the outbox (claims, leases, rescue, retention), and the
+//! plan of every query on the hot path.
+
+use botwright::algorithms::Builtins;
+use botwright::engine::{AuthRequest, AuthStatus, Keyboard, Outgoing, Principal, Session, User, World};
+use botwright::store::buffered::{BufferedWorld, CommitError};
+use botwright::store::inbox::Received;
+use botwright::store::outbox::Delivery;
+use botwright::store::plans;
+use botwright::store::sql::{self, NewMessage, SqlStore};
+use std::time::Duration;
+
+fn now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap()
+}
+
+fn user(chat: i64) -> User {
+    User {
+        id: chat,
+        chat,
+        name: format!("U{chat}"),
+        username: None,
+    }
+}
+
+async fn suite(url: &str) {
+    let store = SqlStore::open(url).await.unwrap();
+    // Migrating again is a no-op.
+    let store = {
+        drop(store);
+        SqlStore::open(url).await.unwrap()
+    };
+    let builtins = Builtins::default();
+    let store2 = store.clone();
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let handle = tokio::runtime::Handle::current();
+        let store = store2;
+        // Sessions, registrations and a request, committed with an update id.
+        let mut w = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        assert!(!w.already_handled(1).unwrap());
+        let session = Session {
+            hash: "abc".into(),
+            seq: 3,
+            ..Session::default()
+        };
+        w.save_session(10, 10, &session).unwrap();
+        w.register(
+            10,
+            &Principal {
+                kind: "partner".into(),
+                id: "7".into(),
+                name: "ООО".into(),
+            },
+            "U10",
+            now(),
+        )
+        .unwrap();
+        let id = w
+            .create_auth_request(AuthRequest {
+                id: 0,
+                key: 11,
+                user_id: 11,
+                name: "U11".into(),
+                username: None,
+                data: "data".into(),
+                status: AuthStatus::Pending,
+                created_at: now(),
+                reason: None,
+            })
+            .unwrap();
+        let out = [Outgoing::text(10, "hi".into(), Keyboard::None)];
+        w.commit(Some(1), &user(10), &out, now()).unwrap();
+
+        let mut w = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        assert!(w.already_handled(1).unwrap());
+        assert_eq!(w.session(10, 10).unwrap(), Some(session));
+        assert_eq!(w.registration(10).unwrap().unwrap().id, "7");
+        assert_eq!(w.pending_auth_request(11).unwrap().unwrap().id, id);
+        // The same update again is a duplicate.
+        assert!(matches!(
+            w.commit(Some(1), &user(10), &[], now()),
+            Err(CommitError::Duplicate)
+        ));
+
+        // Two decisions of one request: the second finds it decided.
+        let mut a = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let mut b = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let mut ra = a.auth_request(id).unwrap().unwrap();
+        let mut rb = b.auth_request(id).unwrap().unwrap();
+        ra.status = AuthStatus::Approved;
+        rb.status = AuthStatus::Rejected;
+        a.update_auth_request(&ra).unwrap();
+        b.update_auth_request(&rb).unwrap();
+        a.commit(Some(2), &user(1001), &[], now()).unwrap();
+        assert!(matches!(
+            b.commit(Some(3), &user(1002), &[], now()),
+            Err(CommitError::Conflict)
+        ));
+        // The conflicting job wrote nothing, not even its update id: it is handled again.
+        let mut c = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        assert!(!c.already_handled(3).unwrap());
+        assert_eq!(c.auth_request(id).unwrap().unwrap().status, AuthStatus::Approved);
+        assert!(c.pending_auth_request(11).unwrap().is_none());
+
+        // A draft left by a step that never committed is invisible.
+        let mut d = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let draft = d
+            .create_auth_request(AuthRequest {
+                id: 0,
+                key: 12,
+                user_id: 12,
+                name: "U12".into(),
+                username: None,
+                data: "x".into(),
+                status: AuthStatus::Pending,
+                created_at: now(),
+                reason: None,
+            })
+            .unwrap();
+        drop(d);
+        let mut e = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        assert!(e.auth_request(draft).unwrap().is_none() && e.pending_auth_request(12).unwrap().is_none());
+
+        handle.block_on(async {
+            // The inbox: a redelivered update is stored once; waiting updates come per chat, in order.
+            let received = |id: i64, chat: i64| Received {
+                update_id: id,
+                chat,
+                payload: format!("{{\"update_id\": {id}}}"),
+            };
+            let fresh = store
+                .receive("demo", &[received(50, 5), received(51, 6), received(52, 5)], now())
+                .await
+                .unwrap();
+            assert_eq!(fresh, [50, 51, 52]);
+            let again = store
+                .receive("demo", &[received(52, 5), received(53, 5)], now())
+                .await
+                .unwrap();
+            assert_eq!(again, [53], "a redelivered update is not new");
+            let waiting: Vec<i64> = store
+                .waiting_updates("demo", 5, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|u| u.update_id)
+                .collect();
+            assert_eq!(waiting, [50, 52, 53]);
+            // Three failed attempts are counted; poison takes the update out of the queue.
+            for n in 1..=3 {
+                assert_eq!(store.update_failed("demo", 52, "boom").await.unwrap(), n);
+            }
+            store.poison_update("demo", 52, "boom", now()).await.unwrap();
+            let waiting: Vec<i64> = store
+                .waiting_updates("demo", 5, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|u| u.update_id)
+                .collect();
+            assert_eq!(waiting, [50, 53]);
+            assert_eq!(
+                store.poisoned_updates("demo").await.unwrap(),
+                [(52, 3, "boom".to_string())]
+            );
+            let stale = store
+                .chats_waiting_since(now() + chrono::Duration::seconds(1), 10)
+                .await
+                .unwrap();
+            assert_eq!(stale.len(), 2, "chats 5 and 6 wait");
+
+            // The outbox: idempotency, and a claim of one message per chat at a time.
+            let mut tx = store.begin().await.unwrap();
+            for (chat, text, key) in [
+                (20, "a1", Some("k")),
+                (20, "a2", None),
+                (21, "b1", None),
+                (20, "a1 again", Some("k")),
+            ] {
+                let m = NewMessage {
+                    bot: "demo",
+                    chat,
+                    text,
+                    keyboard: &Keyboard::None,
+                    attachments: &[],
+                    due: now(),
+                    now: now(),
+                    idempotency_key: key,
+                    first_id: None,
+                    broadcast: None,
+                };
+                // The repeated key is refused by the database's conflict handling, not an error.
+                let stored = sql::insert_message(&mut tx, &m).await.unwrap();
+                assert_eq!(stored.is_none(), text == "a1 again", "{text}");
+            }
+            tx.commit().await.unwrap();
+            let later = now() + chrono::Duration::seconds(1);
+            store.heartbeat("one", later).await.unwrap();
+            store.heartbeat("two", later).await.unwrap();
+            let first = store.claim("demo", "one", later, 100).await.unwrap();
+            let mut texts: Vec<&str> = first.iter().map(|m| m.text.as_str()).collect();
+            texts.sort();
+            assert_eq!(
+                texts,
+                ["a1", "b1", "hi"],
+                "one message per chat, idempotent key stored once"
+            );
+            assert!(
+                store.claim("demo", "two", later, 100).await.unwrap().is_empty(),
+                "claimed messages are not claimed twice"
+            );
+            let a1 = first.iter().find(|m| m.text == "a1").unwrap();
+            store
+                .record_deliveries(&[Delivery::Sent {
+                    id: a1.id,
+                    telegram_id: Some(900),
+                    parts: 1,
+                    at: later,
+                }])
+                .await
+                .unwrap();
+            let next = store.claim("demo", "two", later, 100).await.unwrap();
+            assert_eq!(next.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["a2"]);
+            // Instance "one" stops beating: after its lease its messages go back to the queue.
+            let much_later = later + chrono::Duration::seconds(10);
+            store.heartbeat("two", much_later).await.unwrap();
+            assert_eq!(
+                store.rescue(much_later, Duration::from_secs(3)).await.unwrap(),
+                2,
+                "{url}"
+            );
+            let taken = store.claim("demo", "two", much_later, 100).await.unwrap();
+            let mut texts: Vec<&str> = taken.iter().map(|m| m.text.as_str()).collect();
+            texts.sort();
+            assert_eq!(texts, ["b1", "hi"]);
+            // A graceful stop hands the messages back at once.
+            store.leave("two").await.unwrap();
+            assert_eq!(store.claim("demo", "three", much_later, 100).await.unwrap().len(), 3);
+
+            // Retention: finished messages and handled updates older than the cut go; waiting ones stay.
+            let depth_before = store.queue_depth().await.unwrap();
+            let gone = store
+                .delete_finished(much_later + chrono::Duration::days(31))
+                .await
+                .unwrap();
+            assert!(gone >= 4, "the sent message and three handled updates: {gone}");
+            assert_eq!(
+                store.queue_depth().await.unwrap(),
+                depth_before,
+                "nothing unsent is deleted"
+            );
+            assert_eq!(
+                store.waiting_updates("demo", 5, 10).await.unwrap().len(),
+                2,
+                "waiting updates are kept"
+            );
+            // The idempotency key of a deleted message is free again.
+            let mut tx = store.begin().await.unwrap();
+            let m = NewMessage {
+                bot: "demo",
+                chat: 20,
+                text: "a1 anew",
+                keyboard: &Keyboard::None,
+                attachments: &[],
+                due: now(),
+                now: now(),
+                idempotency_key: Some("k"),
+                first_id: None,
+                broadcast: None,
+            };
+            let (new_id, _) = sql::insert_message(&mut tx, &m)
+                .await
+                .unwrap()
+                .expect("the key is free");
+            tx.commit().await.unwrap();
+            assert_ne!(new_id, a1.id);
+
+            // The check sees a full scan where there is one ...
+            let scan = plans::HotQuery {
+                name: "a scan",
+                sql: "SELECT id FROM outbox WHERE text = $1".into(),
+                params: vec![plans::Param::Text("x")],
+            };
+            let plan = store.plan(&scan).await.unwrap();
+            assert!(!plans::full_scans(store.dialect, &plan).is_empty(), "{plan:#?}");
+            // ... and every query on the hot path reads through an index.
+            for q in plans::hot_queries(store.dialect) {
+                let plan = store.plan(&q).await.unwrap();
+                let scans = plans::full_scans(store.dialect, &plan);
+                assert!(scans.is_empty(), "{} scans a whole table on {url}: {plan:#?}", q.name);
+                // SQLite shows no step for an insert by primary key; every other statement has a plan.
+                assert!(!plan.is_empty() || q.sql.starts_with("INSERT"), "{}: no plan", q.name);
+            }
+        });
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(&format!("sqlite://{}", dir.path().join("s.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_on_postgres() {
+    suite(&crate::support::postgres_db().await).await;
+}

@@ -1,0 +1,184 @@
+//! The studio in a real browser: Debian's chromium driven through WebDriver
+//! (chromium-driver, with fantoccini). `.ci/run` installs both and runs this
+//! test; `BOTWRIGHT_CHROMEDRIVER` names the driver (default `chromedriver`).
+//! With `BOTWRIGHT_STUDIO_SCREENSHOT=PATH` it also saves a screenshot there.
+
+use crate::support::{free_port, wait_for};
+use fantoccini::{ClientBuilder, Locator, key::Key};
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn up(address: &str) -> bool {
+    std::net::TcpStream::connect(address).is_ok()
+}
+
+/// The text of every element matching `css`, joined.
+async fn text_of(client: &fantoccini::Client, css: &str) -> String {
+    let mut out = String::new();
+    for e in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+        out.push_str(&e.text().await.unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
+/// Waits (at most 30 s) until the text of `css` satisfies `ok`.
+async fn wait_text(client: &fantoccini::Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = text_of(client, css).await;
+        if ok(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; {css} shows: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn click_button(client: &fantoccini::Client, css: &str, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for b in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+            if b.text().await.unwrap_or_default() == label {
+                b.click().await.unwrap();
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "no button [{label}] ({css})");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver: `.ci/run` installs them and runs this test"]
+async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
+    let bots = tempfile::tempdir().unwrap();
+    std::fs::copy("bots/demo.toml", bots.path().join("demo.toml")).unwrap();
+    let studio_address = format!("127.0.0.1:{}", free_port());
+    let _studio = Child(
+        Command::new(env!("CARGO_BIN_EXE_botwright"))
+            .args(["studio", "--bots"])
+            .arg(bots.path())
+            .args(["--listen", &studio_address])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let driver_port = free_port();
+    let driver = std::env::var("BOTWRIGHT_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let _driver = Child(
+        Command::new(driver)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (install chromium-driver)"),
+    );
+    let driver_address = format!("127.0.0.1:{driver_port}");
+    wait_for("the studio and the driver", || {
+        up(&studio_address) && up(&driver_address)
+    })
+    .await;
+
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860"]}),
+    );
+    // chromedriver listens on loopback: plain HTTP, no TLS back end to build.
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://{driver_address}"))
+        .await
+        .expect("a browser session");
+
+    // 1. The studio opens with the bot list and the demo bot in the editor.
+    client.goto(&format!("http://{studio_address}/")).await.unwrap();
+    wait_text(&client, "#bots li", "the bot list", |t| t.contains("demo.toml")).await;
+    wait_text(&client, "#status", "the first check", |t| t.contains("no problems")).await;
+
+    // 2. Typing an error shows its code, underlined in place.
+    let editor = client.find(Locator::Id("editor")).await.unwrap();
+    client
+        .execute(
+            "const e = document.getElementById('editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let typed = "\n[bot2]";
+    editor.send_keys(typed).await.unwrap();
+    let diagnostics = wait_text(&client, "#diagnostics", "the error's code", |t| t.contains("E002")).await;
+    assert!(diagnostics.contains("bot2"), "{diagnostics}");
+    let marks = client.find_all(Locator::Css("#backdrop mark")).await.unwrap();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].prop("textContent").await.unwrap().as_deref(), Some("bot2"));
+
+    // 3. Fixing it clears the diagnostics.
+    let backspaces: String = std::iter::repeat_n(char::from(Key::Backspace), typed.chars().count()).collect();
+    editor.send_keys(&backspaces).await.unwrap();
+    wait_text(&client, "#status", "no problems again", |t| {
+        t.starts_with("no problems")
+    })
+    .await;
+    assert!(text_of(&client, "#diagnostics li").await.trim().is_empty());
+
+    // 4. A chat: «Выбор», [Вариант №1], [Да], and the reply.
+    click_button(&client, "nav .tab", "Chat").await;
+    let input = client.find(Locator::Id("chat-input")).await.unwrap();
+    input.send_keys("Выбор").await.unwrap();
+    input.send_keys(&char::from(Key::Enter).to_string()).await.unwrap();
+    click_button(&client, ".ib", "Вариант №1").await;
+    click_button(&client, ".ib", "Да").await;
+    wait_text(&client, "#messages", "the reply", |t| {
+        t.contains("Выбрали \"Вариант №1\"")
+    })
+    .await;
+
+    if let Ok(path) = std::env::var("BOTWRIGHT_STUDIO_SCREENSHOT") {
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+
+    // 5. Saved as a transcript, which `botwright test` passes.
+    client
+        .find(Locator::Id("transcript-name"))
+        .await
+        .unwrap()
+        .send_keys("studio-choice")
+        .await
+        .unwrap();
+    click_button(&client, "#save-transcript", "Save").await;
+    wait_text(&client, "#chat-status", "saved", |t| {
+        t.contains("saved studio-choice.chat")
+    })
+    .await;
+    client.close().await.unwrap();
+    let transcript = bots.path().join("studio-choice.chat");
+    let text = std::fs::read_to_string(&transcript).unwrap();
+    assert!(text.contains("> [Вариант №1]") && text.contains("@now "), "{text}");
+    let test = Command::new(env!("CARGO_BIN_EXE_botwright"))
+        .arg("test")
+        .arg(&transcript)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&test.stdout);
+    assert!(
+        test.status.success() && out.contains("1 passed, 0 failed"),
+        "{out}\n{text}"
+    );
+}
