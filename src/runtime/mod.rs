@@ -46,7 +46,14 @@ pub struct ServedBot {
     pub(crate) to_send_rx: Mutex<Option<mpsc::UnboundedReceiver<OutboxMessage>>>,
     /// Recent message times per user, for the flood limit.
     flood: Mutex<HashMap<i64, Vec<DateTime<FixedOffset>>>>,
+    /// This bot's engine steps at once (each may wait on its business system): its own
+    /// bound, so that one bot cannot fill the blocking pool every bot and the API share.
+    pub steps: Arc<tokio::sync::Semaphore>,
 }
+
+/// Engine steps of one bot at once. tokio's blocking pool has 512 threads: a bot whose
+/// business system hangs holds at most this many of them.
+pub const STEPS_PER_BOT: usize = 32;
 
 impl ServedBot {
     pub fn new(definition: CompiledBot, api: Bot, token: String) -> ServedBot {
@@ -60,6 +67,7 @@ impl ServedBot {
             token,
             outbox: Notify::new(),
             flood: Mutex::new(HashMap::new()),
+            steps: Arc::new(tokio::sync::Semaphore::new(STEPS_PER_BOT)),
         }
     }
 

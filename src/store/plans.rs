@@ -30,7 +30,7 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
         sql: sql.to_string(),
         params,
     };
-    vec![
+    let mut queries = vec![
         q("session", sql::SESSION, vec![Text("demo"), Int(1), Int(1)]),
         q("registration", sql::REGISTRATION, vec![Text("demo"), Int(1)]),
         q(
@@ -57,7 +57,20 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
         q("rescue", outbox::RESCUE, vec![Text(t)]),
         q("retain inbox", outbox::RETAIN_INBOX, vec![Text(t)]),
         q("retain outbox", outbox::RETAIN_OUTBOX, vec![Text(t)]),
-    ]
+    ];
+    if dialect == Dialect::Postgres {
+        queries.push(q(
+            "claim chat",
+            sql::CLAIM_CHAT,
+            vec![Text("demo"), Int(1), Text("me"), Text(t), Text(t)],
+        ));
+        queries.push(q(
+            "release chat",
+            sql::RELEASE_CHAT,
+            vec![Text("demo"), Int(1), Text("me")],
+        ));
+    }
+    queries
 }
 
 /// The tables a hot query must never read whole.

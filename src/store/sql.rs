@@ -25,59 +25,25 @@ pub enum Dialect {
 pub struct SqlStore {
     pub pool: AnyPool,
     pub dialect: Dialect,
-    /// PostgreSQL: the connections that hold per-chat advisory locks, apart from
-    /// `pool`, so that chats waiting on a slow algorithm never starve the commits.
-    lock_pool: Option<AnyPool>,
     /// SQLite: the hot path through rusqlite (see `embedded.rs`).
     pub(crate) embedded: Option<std::sync::Arc<super::embedded::Embedded>>,
 }
 
-/// PostgreSQL connections per instance for queries, and for chat locks.
+/// PostgreSQL connections per instance. None is ever held while an algorithm runs:
+/// a chat is claimed by a row (`chat_claims`), not by a session lock.
 const PG_CONNECTIONS: u32 = 24;
-const PG_LOCK_CONNECTIONS: u32 = 40;
 
-/// A held per-chat lock (PostgreSQL): an advisory lock bound to a connection of
-/// its own. Released by [`ChatLock::release`]; dropped without it (a panic, a
-/// cancelled task) its connection is closed instead of going back to the pool,
-/// so the server releases the lock: no pooled connection ever keeps one.
-pub struct ChatLock {
-    conn: Option<sqlx::pool::PoolConnection<Any>>,
-    key: i64,
-}
+/// Claims a chat (PostgreSQL): a new claim, this instance's own again, or one whose owner's
+/// lease ran out and which is older than that; answers a row only when the claim is ours.
+pub const CLAIM_CHAT: &str = "INSERT INTO chat_claims (bot, chat, owner, claimed_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (bot, chat) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
+     WHERE chat_claims.owner = excluded.owner \
+     OR (chat_claims.claimed_at < $5 \
+         AND chat_claims.owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $5)) \
+     RETURNING owner";
 
-impl ChatLock {
-    pub async fn release(mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return;
-        };
-        if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(self.key)
-            .execute(&mut *conn)
-            .await
-        {
-            // A connection that cannot unlock must not go back to the pool holding the lock.
-            tracing::warn!(error = %e, "cannot release a chat lock; closing its connection");
-            let _ = conn.close().await;
-        }
-    }
-}
-
-impl Drop for ChatLock {
-    fn drop(&mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            conn.close_on_drop();
-        }
-    }
-}
-
-fn chat_lock_key(bot: &str, chat: i64) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new()
-        .chain_update(bot.as_bytes())
-        .chain_update(chat.to_le_bytes())
-        .finalize();
-    i64::from_le_bytes(digest[..8].try_into().expect("eight bytes"))
-}
+/// Gives up a claim of this instance's.
+pub const RELEASE_CHAT: &str = "DELETE FROM chat_claims WHERE bot = $1 AND chat = $2 AND owner = $3";
 
 /// A database error, with nothing secret in it.
 #[derive(Debug)]
@@ -144,21 +110,9 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(|e| StoreError(format!("cannot open the database {}: {e}", redact_password(&url))))?;
-        let lock_pool = match dialect {
-            Dialect::Postgres => Some(
-                AnyPoolOptions::new()
-                    .acquire_timeout(Duration::from_secs(30))
-                    .max_connections(PG_LOCK_CONNECTIONS)
-                    .connect(&url)
-                    .await
-                    .map_err(|e| StoreError(format!("cannot open the database {}: {e}", redact_password(&url))))?,
-            ),
-            Dialect::Sqlite => None,
-        };
         let mut store = SqlStore {
             pool,
             dialect,
-            lock_pool,
             embedded: None,
         };
         store.migrate().await?;
@@ -277,42 +231,50 @@ impl SqlStore {
         }
     }
 
-    /// Serializes the handling of one chat's updates across instances (PostgreSQL advisory
-    /// lock on a connection of its own, released by [`ChatLock::release`], on drop, or when
-    /// the connection closes with a dead instance). SQLite needs none: one process serves it,
-    /// and that process handles one chat's updates one at a time.
-    pub async fn lock_chat(&self, bot: &str, chat: i64) -> Result<Option<ChatLock>, StoreError> {
-        let Some(pool) = &self.lock_pool else {
-            return Ok(None);
-        };
-        let key = chat_lock_key(bot, chat);
-        let mut conn = pool.acquire().await?;
-        sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(key)
-            .execute(&mut *conn)
+    /// Claims a chat for this instance (PostgreSQL), so that one instance at a time handles
+    /// its updates: `true` when this instance holds the claim now. The claim is a row, so no
+    /// connection is held while the chat's algorithms run. Another instance's claim is taken
+    /// over only when that instance's lease ran out (no heartbeat since `alive_since`) and
+    /// the claim itself is older than that. SQLite needs none: one process serves it, and
+    /// that process handles one chat's updates one at a time.
+    pub async fn claim_chat(
+        &self,
+        bot: &str,
+        chat: i64,
+        instance: &str,
+        now: DateTime<FixedOffset>,
+        alive_since: DateTime<FixedOffset>,
+    ) -> Result<bool, StoreError> {
+        if self.dialect == Dialect::Sqlite {
+            return Ok(true);
+        }
+        let claimed: Option<String> = sqlx::query_scalar(CLAIM_CHAT)
+            .bind(bot)
+            .bind(chat)
+            .bind(instance)
+            .bind(now_text(now))
+            .bind(now_text(alive_since))
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(Some(ChatLock { conn: Some(conn), key }))
+        Ok(claimed.is_some())
     }
 
-    /// Like [`SqlStore::lock_chat`], but gives up at once when another holder has the lock.
-    pub async fn try_lock_chat(&self, bot: &str, chat: i64) -> Result<Option<Option<ChatLock>>, StoreError> {
-        let Some(pool) = &self.lock_pool else {
-            return Ok(Some(None));
-        };
-        let key = chat_lock_key(bot, chat);
-        let mut conn = pool.acquire().await?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(key)
-            .fetch_one(&mut *conn)
+    /// Gives up this instance's claim of a chat (PostgreSQL).
+    pub async fn release_chat(&self, bot: &str, chat: i64, instance: &str) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Sqlite {
+            return Ok(());
+        }
+        sqlx::query(RELEASE_CHAT)
+            .bind(bot)
+            .bind(chat)
+            .bind(instance)
+            .execute(&self.pool)
             .await?;
-        Ok(got.then_some(Some(ChatLock { conn: Some(conn), key })))
+        Ok(())
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
-        if let Some(p) = &self.lock_pool {
-            p.close().await;
-        }
     }
 }
 

@@ -176,7 +176,7 @@ impl Chats {
             };
             first = false;
             if self.shared_database() {
-                self.drain_shared(&bot, chat, rescue).await;
+                self.drain_shared(&bot, chat).await;
             } else {
                 for update in batch {
                     self.handle(&bot, update).await;
@@ -185,45 +185,80 @@ impl Chats {
         }
     }
 
-    /// PostgreSQL: under the chat's lock, handles what the inbox holds for the chat.
-    async fn drain_shared(&self, bot: &Arc<ServedBot>, chat: i64, rescue: bool) {
-        let store = &self.runtime.store;
+    /// PostgreSQL: under the chat's claim, handles what the inbox holds for the chat. A chat
+    /// another instance holds is left to it: that instance looks at the inbox again after it
+    /// lets the chat go, so an update stored meanwhile is not left behind.
+    async fn drain_shared(&self, bot: &Arc<ServedBot>, chat: i64) {
+        let runtime = &self.runtime;
+        let store = &runtime.store;
         let mut wait = Duration::from_millis(100);
-        let lock = loop {
-            let locked = if rescue {
-                store.try_lock_chat(&bot.id, chat).await
-            } else {
-                store.lock_chat(&bot.id, chat).await.map(Some)
-            };
-            match locked {
-                Ok(Some(lock)) => break lock,
+        loop {
+            let now = (runtime.clock)();
+            let alive_since = now - chrono::Duration::from_std(runtime.lease).unwrap_or(chrono::Duration::seconds(3));
+            match store
+                .claim_chat(&bot.id, chat, &runtime.instance, now, alive_since)
+                .await
+            {
+                Ok(true) => {}
                 // Another instance holds the chat: it handles what waits.
-                Ok(None) => return,
+                Ok(false) => return,
                 Err(e) => {
-                    tracing::error!(bot = %bot.id, chat, error = %e, "cannot lock a chat; retrying");
+                    if *runtime.shutdown.borrow() {
+                        return;
+                    }
+                    tracing::error!(bot = %bot.id, chat, error = %e, "cannot claim a chat; retrying");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
+                    continue;
                 }
             }
-        };
-        loop {
-            let waiting = match store.waiting_updates(&bot.id, chat, 50).await {
-                Ok(w) => w,
-                Err(e) => {
-                    // They stay in the inbox; the rescue (or the next start) handles them.
-                    tracing::error!(bot = %bot.id, chat, error = %e, "cannot read a chat's updates");
+            loop {
+                let waiting = match store.waiting_updates(&bot.id, chat, 50).await {
+                    Ok(w) => w,
+                    Err(e) => {
+                        // They stay in the inbox; the rescue (or the next start) handles them.
+                        tracing::error!(bot = %bot.id, chat, error = %e, "cannot read a chat's updates");
+                        break;
+                    }
+                };
+                if waiting.is_empty() {
                     break;
                 }
-            };
-            if waiting.is_empty() {
-                break;
+                for stored in waiting {
+                    self.handle(bot, Arrived { stored, parsed: None }).await;
+                }
             }
-            for stored in waiting {
-                self.handle(bot, Arrived { stored, parsed: None }).await;
+            self.release(bot, chat).await;
+            // What another instance stored while this one held the chat is handled here.
+            match store.waiting_updates(&bot.id, chat, 1).await {
+                Ok(w) if !w.is_empty() => continue,
+                _ => return,
             }
         }
-        if let Some(lock) = lock {
-            lock.release().await;
+    }
+
+    /// Lets a claimed chat go; tried again (in the background) while the database refuses,
+    /// since a claim of a live instance is never taken over.
+    async fn release(&self, bot: &Arc<ServedBot>, chat: i64) {
+        let runtime = self.runtime.clone();
+        let bot_id = bot.id.clone();
+        let released = runtime.store.release_chat(&bot_id, chat, &runtime.instance).await;
+        if let Err(e) = released {
+            tracing::error!(bot = %bot_id, chat, error = %e, "cannot let a chat go; retrying");
+            tokio::spawn(async move {
+                let mut wait = Duration::from_millis(200);
+                loop {
+                    tokio::time::sleep(wait).await;
+                    match runtime.store.release_chat(&bot_id, chat, &runtime.instance).await {
+                        Ok(()) => return,
+                        Err(e) if wait >= Duration::from_secs(5) => {
+                            tracing::error!(bot = %bot_id, chat, error = %e, "cannot let a chat go; retrying")
+                        }
+                        Err(_) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            });
         }
     }
 
@@ -310,7 +345,12 @@ impl Chats {
             let user = incoming.user.clone();
             let event = incoming.event.clone();
             let handle = tokio::runtime::Handle::current();
+            // The bot's own bound on steps at once: a bot whose business system hangs fills
+            // only its own permits, and its other chats wait here, off the blocking pool
+            // that other bots and the API need.
+            let permit = bot.steps.clone().acquire_owned().await;
             let step = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut world = BufferedWorld::new(&step_runtime.store, &bot_id, handle, &step_runtime.builtins)
                         .with_cache(step_runtime.cache.as_ref())

@@ -290,3 +290,105 @@ async fn panicking_algorithm(dir: tempfile::TempDir, db: &str) {
     poller.await.unwrap();
     sender.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_business_system_of_one_bot_delays_no_other_bot_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("state.db").display());
+    one_bot_hangs(dir, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_business_system_of_one_bot_delays_no_other_bot_on_postgres() {
+    one_bot_hangs(tempfile::tempdir().unwrap(), &crate::support::postgres_db().await).await;
+}
+
+const FAST_TOKEN: &str = "888888:fast-token-for-tests";
+/// More chats waiting on the slow bot than tokio has blocking threads (512).
+const HANGING_CHATS: i64 = 600;
+
+/// 600 chats of one bot wait on a business system that accepts connections and does not
+/// answer; meanwhile another bot answers at once, and so does the HTTP API.
+async fn one_bot_hangs(dir: tempfile::TempDir, db: &str) {
+    let (business, begun, gate) = business_system();
+    let fake = FakeTelegram::start().await;
+    fake.add_bot(TOKEN, 777777, "shop_bot");
+    fake.add_bot(FAST_TOKEN, 888888, "fast_bot");
+    bot_file(dir.path(), &business);
+    std::fs::write(
+        dir.path().join("fast.toml"),
+        "[bot]\nname = \"Fast\"\ntoken_env = \"FAST_TOKEN\"\n\n[[keyword]]\nmatch = \"ping\"\nreply = \"pong\"\n",
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", crate::support::free_port());
+    let _bw = Botwright::start_with(
+        dir.path(),
+        db,
+        &fake.url,
+        &[
+            ("SHOP_TOKEN", TOKEN),
+            ("FAST_TOKEN", FAST_TOKEN),
+            ("BOTWRIGHT_API_TOKEN", "api"),
+        ],
+        dir.path().join("log"),
+        &["--bot-rate", "1000", "--chat-rate", "1000", "--listen", &listen],
+    );
+    wait_for("polling", || {
+        fake.count(TOKEN, "GetUpdates") > 0 && fake.count(FAST_TOKEN, "GetUpdates") > 0
+    })
+    .await;
+    for chat in 1..=HANGING_CHATS {
+        fake.text(TOKEN, 100_000 + chat, "Slow", "slow");
+    }
+    // The slow bot takes every update and calls its business system as often as its own
+    // bound allows; nothing answers while the gate is shut.
+    wait_for("the slow bot's calls hang", || {
+        begun.load(std::sync::atomic::Ordering::SeqCst) >= botwright::runtime::STEPS_PER_BOT
+    })
+    .await;
+    // The other bot answers, each time soon.
+    let mut latencies = Vec::new();
+    for chat in 1..=3 {
+        fake.text(FAST_TOKEN, chat, "Fast", "ping");
+        wait_for("the other bot's reply", || fake.sent(FAST_TOKEN, chat) == ["pong"]).await;
+        let reply = fake
+            .calls(FAST_TOKEN, "SendMessage")
+            .into_iter()
+            .find(|c| c.body["chat_id"].as_i64() == Some(chat))
+            .expect("a reply")
+            .at;
+        latencies.push(reply.saturating_duration_since(fake.pushed_at(FAST_TOKEN, chat)[0]));
+    }
+    // The HTTP API answers too (a blocked pool made a POST wait as long as the algorithms).
+    let url = format!("http://{listen}/api/v1/bots/fast/messages");
+    let started = std::time::Instant::now();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        crate::support::http_call(
+            "POST",
+            &url,
+            Some(r#"{"to": {"key": 1}, "text": "from the API"}"#.into()),
+            Some("api"),
+        )
+    })
+    .await
+    .unwrap();
+    let api = started.elapsed();
+    assert!((200..300).contains(&status), "{status} {body}");
+    println!("other bot's replies {latencies:?}, API POST {api:?}, while the slow bot's chats wait");
+    assert!(
+        begun.load(std::sync::atomic::Ordering::SeqCst) < HANGING_CHATS as usize,
+        "the slow bot's calls are bounded"
+    );
+    assert!(fake.sent(TOKEN, 100_001).is_empty(), "the gate is still shut");
+    let best = latencies.iter().min().unwrap();
+    assert!(
+        *best < Duration::from_secs(1),
+        "the other bot answered in {latencies:?} while one bot hung"
+    );
+    // Once its business system answers, every chat of the slow bot is answered.
+    gate.open();
+    wait_for("every slow chat answered", || {
+        fake.count(TOKEN, "SendMessage") >= HANGING_CHATS as usize
+    })
+    .await;
+}
