@@ -691,8 +691,10 @@ async fn futures_join<T: Send + 'static>(tasks: impl Iterator<Item = tokio::task
 /// blocked the bot is counted as `blocked`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_go_before_a_broadcast() {
-    // Ten messages a second for the bot: a broadcast to 30 chats takes three seconds.
-    let s = ApiBots::start(None, &["--bot-rate", "10"]).await;
+    // Three messages a second for the bot: a broadcast to 30 chats takes ten seconds, so a
+    // reply that waited for most of it would be seen even on a slow machine, and a reply
+    // that did not has eight seconds to go out.
+    let s = ApiBots::start(None, &["--bot-rate", "3"]).await;
     let (fake, api) = (&s.fake, s.api.clone());
     for chat in 1..=31 {
         fake.text(DEMO, chat, "U", "А1");
