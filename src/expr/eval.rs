@@ -67,7 +67,8 @@ pub fn render(template: &Template, ctx: &Context, escape: bool) -> Result<String
     Ok(out)
 }
 
-/// Escapes `<`, `>` and `&` so that a value can never break or inject formatting.
+/// Escapes `<`, `>`, `&` and `"` so that a value can never break or inject formatting, nor
+/// end an attribute it is spliced into (`<a href="…{{ input }}">`).
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_html_into(text, &mut out);
@@ -80,6 +81,7 @@ fn escape_html_into(text: &str, out: &mut String) {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
             c => out.push(c),
         }
     }

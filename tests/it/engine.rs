@@ -355,3 +355,29 @@ fn action_buttons_check_registration_and_run_their_record() {
             .contains("устарела")
     );
 }
+
+#[test]
+fn a_spliced_value_cannot_end_an_attribute() {
+    let text = "[bot]\nname = \"Q\"\ntoken_env = \"Q_TOKEN\"\n\n[[keyword]]\nid = \"find\"\nmatch = \"find\"\ninput = \"What?\"\nthen = \"link\"\n\n[[keyword]]\nid = \"link\"\nreply = '<a href=\"https://shop.example/?q={{ input }}\">results</a> for {{ input }}'\n";
+    let mut found = Vec::new();
+    let bot = botwright::validate::compile("q", &SourceFile::new("q.toml", text), &mut found)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    let mut world = MemoryWorld::default();
+    handle(&bot, &mut world, &USER, &Event::Text("find".into()), now()).unwrap();
+    let out = handle(
+        &bot,
+        &mut world,
+        &USER,
+        &Event::Text("x\" href=\"https://evil.example/ <b>&".into()),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        out[0].text,
+        "<a href=\"https://shop.example/?q=x&quot; href=&quot;https://evil.example/ &lt;b&gt;&amp;\">results</a> \
+         for x&quot; href=&quot;https://evil.example/ &lt;b&gt;&amp;"
+    );
+    assert_eq!(out[0].text.matches("href=\"").count(), 1);
+    assert_eq!(botwright::expr::escape_html("\"'<>&"), "&quot;'&lt;&gt;&amp;");
+}
