@@ -39,6 +39,9 @@ pub struct CompiledBot {
     pub notifications: IndexMap<String, Notification>,
     /// A hash of the definition (hex): stored sessions and buttons carry it.
     pub hash: String,
+    /// The bots compiled together with this one: which `${VAR}` its `http` URLs may name
+    /// is checked against them again when a URL is expanded.
+    pub neighbours: std::sync::Arc<crate::validate::Neighbours>,
 }
 
 #[derive(Debug)]

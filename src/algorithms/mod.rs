@@ -128,14 +128,20 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     out
 }
 
-/// `${VAR}` in a URL, replaced from the environment.
-pub fn expand_env(url: &str) -> Result<String, String> {
+/// `${VAR}` in a bot's `http` URL, replaced from the environment. A variable the bot may not
+/// read (bot-format.md, `[algorithms]`; the compiler refuses it already, E036) is refused here
+/// too, before the environment is read.
+pub fn expand_env(bot: &CompiledBot, url: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = url;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}').ok_or("unclosed `${` in the URL")?;
         let name = &rest[start + 2..start + end];
+        if let Some(why) = crate::validate::forbidden_url_variable(&bot.id, Some(&bot.token_env), &bot.neighbours, name)
+        {
+            return Err(format!("the URL may not name this variable: {why}"));
+        }
         out.push_str(&std::env::var(name).map_err(|_| format!("the environment variable {name} is not set"))?);
         rest = &rest[start + end + 1..];
     }
@@ -145,7 +151,7 @@ pub fn expand_env(url: &str) -> Result<String, String> {
 
 #[cfg(feature = "runtime")]
 fn http_call(call: &AlgorithmCall, url: &str, update: Option<String>) -> Result<Value, AlgorithmFailure> {
-    let url = expand_env(url).map_err(AlgorithmFailure::Failed)?;
+    let url = expand_env(call.bot, url).map_err(AlgorithmFailure::Failed)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(call.algorithm.timeout))
         .http_status_as_error(false)
@@ -205,4 +211,48 @@ pub fn redact_url(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_env;
+    use crate::diagnostics::SourceFile;
+    use crate::validate::{Neighbours, compile_with};
+
+    fn bot(id: &str, neighbours: &Neighbours) -> crate::model::CompiledBot {
+        let text = "[bot]\nname = \"S\"\ntoken_env = \"SHOP_TOKEN\"\n\n[[keyword]]\nmatch = \"go\"\nreply = \"x\"\n";
+        let mut found = Vec::new();
+        compile_with(id, &SourceFile::new("shop.toml", text), neighbours, &mut found).expect("compiles")
+    }
+
+    #[test]
+    fn expanding_refuses_what_the_compiler_refuses() {
+        let alone = bot("shop", &Neighbours::default());
+        // Refused before the environment is read: `PATH` is set, yet never read.
+        for url in [
+            "${PATH}",
+            "https://x/${SHOP_TOKEN}",
+            "${SHOP_SECRET_KEY}",
+            "${BOTWRIGHT_API_TOKEN}",
+        ] {
+            let e = expand_env(&alone, url).expect_err(url);
+            assert!(e.contains("may not name"), "{url}: {e}");
+        }
+        // Allowed names are read (this one is not set).
+        let e = expand_env(&alone, "${SHOP_ADMIN_URL}/x").expect_err("not set");
+        assert!(e.contains("is not set"), "{e}");
+        assert_eq!(expand_env(&alone, "https://plain/x").as_deref(), Ok("https://plain/x"));
+        // Beside `shop_admin`, `SHOP_ADMIN_URL` is that bot's.
+        let beside = bot(
+            "shop",
+            &Neighbours {
+                ids: vec!["shop".into(), "shop_admin".into()],
+                tokens: vec!["SHOP_ADMIN_URL_TOKEN".into()],
+            },
+        );
+        for url in ["${SHOP_ADMIN_URL}/x", "${SHOP_ADMIN_URL_TOKEN}"] {
+            let e = expand_env(&beside, url).expect_err(url);
+            assert!(e.contains("may not name"), "{url}: {e}");
+        }
+    }
 }

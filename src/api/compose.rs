@@ -395,6 +395,7 @@ fn render(
                                 value: value.clone(),
                                 label: text.clone(),
                                 message_text: text_of(&body_text),
+                                chat: user.chat,
                             };
                             let bot_id = world.bot.clone();
                             let tx = world.tx.as_mut().expect("transaction");

@@ -89,7 +89,9 @@ impl Turn<'_> {
     /// A notification's action button: ends what is pending and open, then runs its record
     /// with `selected` = the value, as if that record were chosen as an option (api.md).
     fn action_press(&mut self, id: u64) {
-        let Some(button) = world!(self, action_button(id)) else {
+        // Only in the chat it was sent to: callback data forged elsewhere names no button.
+        let chat = self.user.chat;
+        let Some(button) = world!(self, action_button(id, chat)).filter(|b| b.chat == chat) else {
             return self.say("choice_stale", &[], Keyboard::None);
         };
         // Valid while its record keeps `action = true`.

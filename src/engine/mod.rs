@@ -347,6 +347,8 @@ pub struct ActionButton {
     pub label: String,
     /// The text of the message the button was sent with: the history entry's `title`.
     pub message_text: String,
+    /// The chat the button was sent to: a press from any other chat is stale.
+    pub chat: i64,
 }
 
 /// A registered user's identity in the business system.
@@ -435,8 +437,9 @@ pub trait World {
     /// The pending request of a chat, if any.
     fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError>;
     fn update_auth_request(&mut self, request: &AuthRequest) -> Result<(), WorldError>;
-    /// A notification's action button by its id.
-    fn action_button(&mut self, id: u64) -> Result<Option<ActionButton>, WorldError>;
+    /// A notification's action button by its id, if it was sent to `chat` (a button of
+    /// another chat, or one whose chat is unknown, is `None`).
+    fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<ActionButton>, WorldError>;
     /// Runs an algorithm (or its stub).
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure>;
 }

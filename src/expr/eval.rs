@@ -67,7 +67,8 @@ pub fn render(template: &Template, ctx: &Context, escape: bool) -> Result<String
     Ok(out)
 }
 
-/// Escapes `<`, `>` and `&` so that a value can never break or inject formatting.
+/// Escapes `<`, `>`, `&` and `"` so that a value can never break or inject formatting, nor
+/// end an attribute it is spliced into (`<a href="…{{ input }}">`).
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_html_into(text, &mut out);
@@ -80,6 +81,7 @@ fn escape_html_into(text: &str, out: &mut String) {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
             c => out.push(c),
         }
     }
@@ -314,6 +316,17 @@ fn as_text<'v>(v: &'v Value, function: &str) -> Result<std::borrow::Cow<'v, str>
     }
 }
 
+/// Calls a built-in function with arguments already evaluated, as a call in an expression
+/// does (its arity checked first): for tools and the fuzzer, which call every function with
+/// any values.
+pub fn call_builtin(function: Builtin, args: Vec<Value>, ctx: &Context) -> Result<Value, EvalError> {
+    let (min, max) = function.arity();
+    if args.len() < min || args.len() > max {
+        return err(arity_message(function.english(), min, max, args.len()));
+    }
+    call(function, args, ctx)
+}
+
 fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value, EvalError> {
     let name = function.english();
     match function {
@@ -322,7 +335,10 @@ fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value,
         Builtin::Format => {
             let pattern = as_text(&args[1], name)?.into_owned();
             match &args[0] {
-                Value::DateTime(d) => Ok(Value::Text(time::format_date(*d, &pattern))),
+                Value::DateTime(d) => match time::format_date(*d, &pattern) {
+                    Some(text) => check_text(text),
+                    None => err("the date-time is out of range"),
+                },
                 Value::Number(n) => Ok(Value::Text(format_number_pattern(*n, &pattern)?)),
                 Value::Null => Ok(Value::Text(String::new())),
                 other => err(format!(
@@ -416,9 +432,11 @@ fn call(function: Builtin, mut args: Vec<Value>, ctx: &Context) -> Result<Value,
             let Some(days) = n.to_i64().filter(|d| n.fract().is_zero() && d.abs() <= 1_000_000) else {
                 return err("`add_days` takes a whole number of days");
             };
-            Ok(Value::DateTime(
-                time::add_days(*date, days, ctx.tz).unwrap_or(*date + Duration::days(days)),
-            ))
+            // A wall-clock time the zone skips moves by whole days of 24 hours instead.
+            match time::add_days(*date, days, ctx.tz).or_else(|| date.checked_add_signed(Duration::try_days(days)?)) {
+                Some(moved) if time::local_time(&moved).is_some() => Ok(Value::DateTime(moved)),
+                _ => err("the date-time would be out of range"),
+            }
         }
     }
 }
@@ -460,11 +478,14 @@ fn format_number_pattern(n: Decimal, pattern: &str) -> Result<String, EvalError>
     }
     let group = int_part.chars().find(|c| matches!(c, ',' | ' ' | '\u{a0}'));
     let rounded = n.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero);
-    let text = format!("{:.*}", decimals as usize, rounded.abs());
+    // Rounding never adds decimals: the digits are padded with zeros here, as rust_decimal's
+    // own precision formatting overflows its buffer for large numbers with many decimals.
+    let text = rounded.abs().to_string();
     let (whole, frac) = match text.split_once('.') {
-        Some((w, f)) => (w.to_string(), Some(f.to_string())),
-        None => (text, None),
+        Some((w, f)) => (w.to_string(), f.to_string()),
+        None => (text, String::new()),
     };
+    let frac = (decimals > 0).then(|| format!("{frac:0<width$}", width = decimals as usize));
     let whole = match group {
         Some(sep) => {
             let digits: Vec<char> = whole.chars().collect();

@@ -14,7 +14,7 @@ pub mod value;
 
 pub use ast::{Expr, Template};
 pub use builtins::Builtin;
-pub use eval::{Context, EvalError, escape_html, evaluate, render};
+pub use eval::{Context, EvalError, call_builtin, escape_html, evaluate, render};
 pub use parse::{SyntaxError, parse_expression, parse_template};
 pub use value::Value;
 

@@ -1,7 +1,9 @@
 //! Dates: zones, the start of a day, `format` patterns and `deadline`.
 
 use super::error::EvalError;
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike,
+};
 use chrono_tz::Tz;
 
 /// The end of the working day: what a deadline without a time means.
@@ -29,19 +31,29 @@ fn localize(naive: NaiveDateTime, reference: DateTime<FixedOffset>, tz: Option<T
     }
 }
 
+/// The wall-clock date-time of `date` in its own offset; `None` at the very ends of the range,
+/// where chrono's `naive_local` (and so `year()`, `date_naive()`, …) would panic.
+pub fn local_time(date: &DateTime<FixedOffset>) -> Option<NaiveDateTime> {
+    date.naive_utc().checked_add_offset(*date.offset())
+}
+
 pub fn start_of_day(now: DateTime<FixedOffset>, tz: Option<Tz>) -> DateTime<FixedOffset> {
-    localize(now.date_naive().and_time(NaiveTime::MIN), now, tz).unwrap_or(now)
+    local_time(&now)
+        .and_then(|local| localize(local.date().and_time(NaiveTime::MIN), now, tz))
+        .unwrap_or(now)
 }
 
 /// Moves a date-time by whole days, keeping its wall-clock time in the zone.
 pub fn add_days(date: DateTime<FixedOffset>, days: i64, tz: Option<Tz>) -> Option<DateTime<FixedOffset>> {
-    let naive = date.naive_local().checked_add_signed(Duration::try_days(days)?)?;
+    let naive = local_time(&date)?.checked_add_signed(Duration::try_days(days)?)?;
     localize(naive, date, tz)
 }
 
 /// Formats a date-time by a `dd.MM.yyyy HH:mm`-style pattern. Known parts:
 /// `yyyy`, `yy`, `MM`, `M`, `dd`, `d`, `HH`, `H`, `mm`, `ss`; anything else is copied.
-pub fn format_date(date: DateTime<FixedOffset>, pattern: &str) -> String {
+/// `None` for a date-time whose wall-clock time is out of chrono's range.
+pub fn format_date(date: DateTime<FixedOffset>, pattern: &str) -> Option<String> {
+    let date = local_time(&date)?;
     const PARTS: [&str; 10] = ["yyyy", "yy", "MM", "M", "dd", "d", "HH", "H", "mm", "ss"];
     let mut out = String::new();
     let mut rest = pattern;
@@ -55,10 +67,10 @@ pub fn format_date(date: DateTime<FixedOffset>, pattern: &str) -> String {
                     "M" => date.month().to_string(),
                     "dd" => format!("{:02}", date.day()),
                     "d" => date.day().to_string(),
-                    "HH" => format!("{:02}", date.format("%H")),
-                    "H" => date.format("%-H").to_string(),
-                    "mm" => date.format("%M").to_string(),
-                    _ => date.format("%S").to_string(),
+                    "HH" => format!("{:02}", date.hour()),
+                    "H" => date.hour().to_string(),
+                    "mm" => format!("{:02}", date.minute()),
+                    _ => format!("{:02}", date.second()),
                 };
                 out.push_str(&text);
                 rest = tail;
@@ -68,7 +80,7 @@ pub fn format_date(date: DateTime<FixedOffset>, pattern: &str) -> String {
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    out
+    Some(out)
 }
 
 fn deadline_error(text: &str) -> EvalError {
@@ -84,10 +96,10 @@ pub fn deadline(text: &str, now: DateTime<FixedOffset>, tz: Option<Tz>) -> Resul
     let trimmed = text.trim();
     let bad = || deadline_error(text);
     let end_of_day = NaiveTime::from_hms_opt(END_OF_DAY.0, END_OF_DAY.1, 0).expect("18:00");
+    let today = local_time(&now).ok_or_else(bad)?.date();
     if !trimmed.is_empty() && trimmed.len() <= 6 && trimmed.chars().all(|c| c.is_ascii_digit()) {
         let days: i64 = trimmed.parse().map_err(|_| bad())?;
-        let date = now
-            .date_naive()
+        let date = today
             .checked_add_signed(Duration::try_days(days).ok_or_else(bad)?)
             .ok_or_else(bad)?;
         return localize(date.and_time(end_of_day), now, tz).ok_or_else(bad);
@@ -131,7 +143,7 @@ pub fn deadline(text: &str, now: DateTime<FixedOffset>, tz: Option<Tz>) -> Resul
             if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
                 return Err(bad());
             }
-            for year in now.year()..now.year() + 9 {
+            for year in today.year()..today.year().saturating_add(9) {
                 if let Some(date) = NaiveDate::from_ymd_opt(year, month, day)
                     && let Some(at) = localize(date.and_time(time), now, tz)
                     && at >= now

@@ -45,7 +45,7 @@ pub struct ServedBot {
     to_send: mpsc::UnboundedSender<OutboxMessage>,
     pub(crate) to_send_rx: Mutex<Option<mpsc::UnboundedReceiver<OutboxMessage>>>,
     /// Recent message times per user, for the flood limit.
-    flood: Mutex<HashMap<i64, Vec<DateTime<FixedOffset>>>>,
+    flood: Mutex<Flood>,
     /// This bot's engine steps at once (each may wait on its business system): its own
     /// bound, so that one bot cannot fill the blocking pool every bot and the API share.
     pub steps: Arc<tokio::sync::Semaphore>,
@@ -66,7 +66,7 @@ impl ServedBot {
             api,
             token,
             outbox: Notify::new(),
-            flood: Mutex::new(HashMap::new()),
+            flood: Mutex::new(Flood::default()),
             steps: Arc::new(tokio::sync::Semaphore::new(STEPS_PER_BOT)),
         }
     }
@@ -84,12 +84,90 @@ impl ServedBot {
 
     /// Records a message and says whether it is over the limit, and whether it is the first one over.
     pub(crate) fn flood_check(&self, user: i64, now: DateTime<FixedOffset>) -> (bool, bool) {
-        let mut flood = self.flood.lock().expect("flood lock");
-        let times = flood.entry(user).or_default();
+        self.flood.lock().unwrap_or_else(|e| e.into_inner()).check(user, now)
+    }
+}
+
+/// Recent message times per user, for the flood limit. Users whose times have all left the
+/// window are dropped: the whole map is swept whenever it has doubled since the last sweep,
+/// so a sweep's cost is paid by as many checks as it visits (amortised O(1) per check) and
+/// the map holds at most about twice the users active within the window.
+#[derive(Debug, Default)]
+pub(crate) struct Flood {
+    users: HashMap<i64, Vec<DateTime<FixedOffset>>>,
+    /// The map's size that triggers the next sweep.
+    sweep_at: usize,
+}
+
+impl Flood {
+    /// The fewest users at which a sweep happens.
+    const MIN_SWEEP: usize = 1024;
+
+    pub(crate) fn check(&mut self, user: i64, now: DateTime<FixedOffset>) -> (bool, bool) {
         let window = chrono::Duration::from_std(FLOOD_WINDOW).expect("small duration");
+        if self.users.len() >= self.sweep_at.max(Self::MIN_SWEEP) {
+            self.users.retain(|_, times| {
+                times.retain(|t| now - *t < window);
+                !times.is_empty()
+            });
+            self.sweep_at = 2 * self.users.len();
+        }
+        let times = self.users.entry(user).or_default();
         times.retain(|t| now - *t < window);
         times.push(now);
         (times.len() > FLOOD_LIMIT, times.len() == FLOOD_LIMIT + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FLOOD_LIMIT, FLOOD_WINDOW, Flood};
+
+    fn at(seconds: i64) -> chrono::DateTime<chrono::FixedOffset> {
+        chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap() + chrono::Duration::seconds(seconds)
+    }
+
+    #[test]
+    fn the_limit_counts_messages_within_the_window() {
+        let mut flood = Flood::default();
+        for _ in 0..FLOOD_LIMIT {
+            assert_eq!(flood.check(1, at(0)), (false, false));
+        }
+        assert_eq!(flood.check(1, at(1)), (true, true));
+        assert_eq!(flood.check(1, at(2)), (true, false));
+        assert_eq!(flood.check(2, at(2)), (false, false), "another user");
+        // A window later the first twenty have left it: two remain, and this one.
+        let later = FLOOD_WINDOW.as_secs() as i64;
+        assert_eq!(flood.check(1, at(later)), (false, false));
+    }
+
+    #[test]
+    fn users_whose_times_expired_are_dropped() {
+        let mut flood = Flood::default();
+        let many = 10 * Flood::MIN_SWEEP as i64;
+        for user in 0..many {
+            flood.check(user, at(0));
+        }
+        // Within the window nobody may be forgotten.
+        assert_eq!(flood.users.len(), many as usize);
+        // A window later the old users go, within as many new checks as the map holds.
+        let later = FLOOD_WINDOW.as_secs() as i64;
+        // One user active within the window: its count survives the sweep.
+        for _ in 0..FLOOD_LIMIT {
+            flood.check(-1, at(later - 1));
+        }
+        let mut new = 0;
+        while flood.users.len() > new + 1 {
+            assert!(new <= many as usize + 1, "no sweep after {new} new users");
+            flood.check(many + new as i64, at(later));
+            new += 1;
+        }
+        assert_eq!(
+            flood.users.len(),
+            new + 1,
+            "only the new users and the active one are left"
+        );
+        assert_eq!(flood.check(-1, at(later)), (true, true), "its count is kept");
     }
 }
 

@@ -303,8 +303,8 @@ impl World for BufferedWorld<'_> {
         Ok(())
     }
 
-    fn action_button(&mut self, id: u64) -> Result<Option<crate::engine::ActionButton>, WorldError> {
-        self.read(async |store, bot| store.action_button(bot, id).await)
+    fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<crate::engine::ActionButton>, WorldError> {
+        self.read(async |store, bot| store.action_button(bot, id, chat).await)
     }
 
     fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {

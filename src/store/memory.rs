@@ -34,8 +34,8 @@ impl MemoryWorld {
 }
 
 impl World for MemoryWorld {
-    fn action_button(&mut self, id: u64) -> Result<Option<ActionButton>, WorldError> {
-        Ok(self.action_buttons.get(&id).cloned())
+    fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<ActionButton>, WorldError> {
+        Ok(self.action_buttons.get(&id).filter(|b| b.chat == chat).cloned())
     }
 
     fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError> {

@@ -495,11 +495,17 @@ pub const REGISTRATION: &str =
 
 impl SqlStore {
     /// A chat's registration.
-    /// A notification action button by id.
-    pub async fn action_button(&self, bot: &str, id: u64) -> Result<Option<crate::engine::ActionButton>, StoreError> {
+    /// A notification action button by id, if it was sent to `chat`.
+    pub async fn action_button(
+        &self,
+        bot: &str,
+        id: u64,
+        chat: i64,
+    ) -> Result<Option<crate::engine::ActionButton>, StoreError> {
         let row = sqlx::query(ACTION_BUTTON)
             .bind(bot)
             .bind(id as i64)
+            .bind(chat)
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(action_button_from_row))
@@ -638,11 +644,12 @@ impl World for TxWorld<'_> {
         Ok(())
     }
 
-    fn action_button(&mut self, id: u64) -> Result<Option<crate::engine::ActionButton>, WorldError> {
+    fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<crate::engine::ActionButton>, WorldError> {
         self.run(async |tx, bot| {
             let row = sqlx::query(ACTION_BUTTON)
                 .bind(bot)
                 .bind(id as i64)
+                .bind(chat)
                 .fetch_optional(&mut **tx)
                 .await?;
             Ok(row.as_ref().map(action_button_from_row))
@@ -654,9 +661,10 @@ impl World for TxWorld<'_> {
     }
 }
 
-/// A notification action button by bot and id.
+/// A notification action button by bot and id, if it was sent to the chat (rows kept before
+/// buttons knew their chat, and not matched to one by migration 0005, have none: stale).
 pub const ACTION_BUTTON: &str =
-    "SELECT record, value, label, message_text FROM action_buttons WHERE bot = $1 AND id = $2";
+    "SELECT record, value, label, message_text, chat FROM action_buttons WHERE bot = $1 AND id = $2 AND chat = $3";
 
 pub fn action_button_from_row(r: &AnyRow) -> crate::engine::ActionButton {
     crate::engine::ActionButton {
@@ -664,6 +672,7 @@ pub fn action_button_from_row(r: &AnyRow) -> crate::engine::ActionButton {
         value: r.get(1),
         label: r.get(2),
         message_text: r.get(3),
+        chat: r.get(4),
     }
 }
 
@@ -675,8 +684,8 @@ pub async fn insert_action_button(
     now: DateTime<FixedOffset>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO action_buttons (bot, record, value, label, message_text, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO action_buttons (bot, record, value, label, message_text, created_at, chat) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(bot)
     .bind(&button.record)
@@ -684,6 +693,7 @@ pub async fn insert_action_button(
     .bind(&button.label)
     .bind(&button.message_text)
     .bind(now_text(now))
+    .bind(button.chat)
     .fetch_one(&mut **tx)
     .await
 }

@@ -104,12 +104,21 @@ impl Studio {
         names
     }
 
-    /// Compiles a bot file's text as the CLI does; the bot's id is the file stem.
+    /// Compiles a bot file's text as the CLI does, beside the directory's other bot files
+    /// (as `check` and `run` compile them); the bot's id is the file stem.
     fn compile(&self, name: &str, text: &str) -> (Option<crate::model::CompiledBot>, Vec<diagnostics::Diagnostic>) {
         let id = name.trim_end_matches(".toml");
+        let others: Vec<PathBuf> = self
+            .files(".toml")
+            .into_iter()
+            .filter(|f| f != name)
+            .map(|f| self.dir.join(f))
+            .collect();
+        let mut neighbours = crate::validate::Neighbours::of_paths(&others);
+        neighbours.ids.push(id.to_string());
         let mut found = Vec::new();
         let file = SourceFile::new(name.to_string(), text.to_string());
-        let bot = crate::validate::compile(id, &file, &mut found);
+        let bot = crate::validate::compile_with(id, &file, &neighbours, &mut found);
         diagnostics::sort(&mut found);
         (bot, found)
     }

@@ -27,15 +27,49 @@ pub use crate::limits::MAX_OPTIONS;
 /// Compiles one bot file's text. Diagnostics (warnings included) go to `diagnostics`;
 /// the bot is returned only when there are no errors.
 pub fn compile(id: &str, file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnostic>) -> Option<CompiledBot> {
-    compile_with(id, file, &[], diagnostics)
+    compile_with(id, file, &Neighbours::default(), diagnostics)
 }
 
-/// [`compile`], with the `token_env` names of the other bots served beside this one: an
-/// `http` URL may name none of them (bot-format.md, `[algorithms]`).
+/// The bot files compiled together (a directory in `check`, `run`, the studio): their ids
+/// and the environment variables they name in `token_env`. An `http` URL may name none of
+/// those variables, nor one that belongs to another bot (bot-format.md, `[algorithms]`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Neighbours {
+    pub ids: Vec<String>,
+    pub tokens: Vec<String>,
+}
+
+impl Neighbours {
+    /// The ids (file stems) and `token_env` names of bot files; unreadable files are skipped
+    /// (compiling them reports why).
+    pub fn of_paths(paths: &[std::path::PathBuf]) -> Neighbours {
+        let mut out = Neighbours::default();
+        for path in paths {
+            out.ids.push(bot_id_of(path));
+            if let Some(token) = std::fs::read_to_string(path).ok().and_then(|t| token_env_of(&t)) {
+                out.tokens.push(token);
+            }
+        }
+        out
+    }
+}
+
+/// The `token_env` a bot file's text names, if it parses that far.
+pub fn token_env_of(text: &str) -> Option<String> {
+    let v: toml::Table = toml::from_str(text).ok()?;
+    v.get("bot")?.get("token_env")?.as_str().map(str::to_string)
+}
+
+/// A bot file's id: its file stem.
+pub fn bot_id_of(path: &std::path::Path) -> String {
+    path.file_stem().and_then(|s| s.to_str()).unwrap_or("bot").to_string()
+}
+
+/// [`compile`] beside the other bots compiled together with this one.
 pub fn compile_with(
     id: &str,
     file: &Arc<SourceFile>,
-    other_tokens: &[String],
+    neighbours: &Neighbours,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<CompiledBot> {
     let before = diagnostics.len();
@@ -43,7 +77,7 @@ pub fn compile_with(
     let bot = Validator {
         file,
         diagnostics,
-        other_tokens,
+        neighbours,
     }
     .bot(id, raw);
     if diagnostics[before..].iter().any(Diagnostic::is_error) {
@@ -55,37 +89,30 @@ pub fn compile_with(
 
 /// Reads and compiles a bot file from disk; its id is the file stem.
 pub fn compile_path(path: &std::path::Path, diagnostics: &mut Vec<Diagnostic>) -> std::io::Result<Option<CompiledBot>> {
-    compile_path_with(path, &[], diagnostics)
+    compile_path_with(path, &Neighbours::default(), diagnostics)
 }
 
-/// [`compile_path`] beside other bots whose `token_env` names are given.
+/// [`compile_path`] beside the other bots compiled together with this one.
 pub fn compile_path_with(
     path: &std::path::Path,
-    other_tokens: &[String],
+    neighbours: &Neighbours,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> std::io::Result<Option<CompiledBot>> {
     let text = std::fs::read_to_string(path)?;
-    let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or("bot").to_string();
+    let id = bot_id_of(path);
     let file = SourceFile::new(path.display().to_string(), text);
-    Ok(compile_with(&id, &file, other_tokens, diagnostics))
+    Ok(compile_with(&id, &file, neighbours, diagnostics))
 }
 
-/// Compiles bot files served together: each is checked against the others' `token_env`.
+/// Compiles bot files served together: each is checked against the others' ids and `token_env`.
 pub fn compile_paths(
     paths: &[std::path::PathBuf],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> std::io::Result<Vec<Option<CompiledBot>>> {
-    let tokens: Vec<String> = paths
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .filter_map(|text| {
-            let v: toml::Table = toml::from_str(&text).ok()?;
-            v.get("bot")?.get("token_env")?.as_str().map(str::to_string)
-        })
-        .collect();
+    let neighbours = Neighbours::of_paths(paths);
     paths
         .iter()
-        .map(|p| compile_path_with(p, &tokens, diagnostics))
+        .map(|p| compile_path_with(p, &neighbours, diagnostics))
         .collect()
 }
 
@@ -106,7 +133,7 @@ pub fn url_variables(url: &str) -> Vec<(String, Range<usize>)> {
 
 /// A bot's own environment-variable prefix, without its `_`: the id in upper case, characters
 /// other than letters and digits as `_` (bot-format.md).
-fn env_prefix(bot_id: &str) -> String {
+pub fn env_prefix(bot_id: &str) -> String {
     bot_id
         .chars()
         .map(|c| {
@@ -119,9 +146,16 @@ fn env_prefix(bot_id: &str) -> String {
         .collect()
 }
 
-/// Why a bot may not read `name` in an `http` URL, if it may not (bot-format.md).
-pub fn forbidden_url_variable(bot_id: &str, own_token: Option<&str>, others: &[String], name: &str) -> Option<String> {
-    let prefix = env_prefix(bot_id) + "_";
+/// Why a bot may not read `name` in an `http` URL, if it may not (bot-format.md): only
+/// `<ID>_…` names in which `URL` is one of the `_`-separated words after the id, of this
+/// bot and of no bot with a longer id that prefixes the name too, or `BOTWRIGHT_URL_…`;
+/// never a token or a secret.
+pub fn forbidden_url_variable(
+    bot_id: &str,
+    own_token: Option<&str>,
+    neighbours: &Neighbours,
+    name: &str,
+) -> Option<String> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Some(format!("`${{{name}}}` is not a variable name"));
     }
@@ -130,13 +164,36 @@ pub fn forbidden_url_variable(bot_id: &str, own_token: Option<&str>, others: &[S
             "`{name}` holds a secret, and a URL would send it to whoever serves it"
         ));
     }
-    if others.iter().any(|t| t == name) {
+    if neighbours.tokens.iter().any(|t| t == name) {
         return Some(format!(
             "`{name}` is the token of a bot, and a URL would send it to whoever serves it"
         ));
     }
-    if !(name.starts_with(&prefix) || name.starts_with("BOTWRIGHT_URL_")) {
-        return Some(format!("`{name}` is not named `{prefix}…` or `BOTWRIGHT_URL_…`"));
+    if name.strip_prefix("BOTWRIGHT_URL_").is_some_and(|rest| !rest.is_empty()) {
+        return None;
+    }
+    let prefix = env_prefix(bot_id) + "_";
+    let Some(rest) = name.strip_prefix(&prefix) else {
+        return Some(format!("`{name}` is not named `{prefix}…URL…` or `BOTWRIGHT_URL_…`"));
+    };
+    if !rest.split('_').any(|word| word == "URL") {
+        return Some(format!(
+            "`{name}` has no word `URL` after `{prefix}`, so it may hold a secret rather than an address"
+        ));
+    }
+    // The variable belongs to the bot with the longest id that prefixes it.
+    if let Some(owner) = neighbours
+        .ids
+        .iter()
+        .filter(|other| {
+            let theirs = env_prefix(other) + "_";
+            theirs.len() > prefix.len() && name.starts_with(&theirs)
+        })
+        .max_by_key(|other| env_prefix(other).len())
+    {
+        return Some(format!(
+            "`{name}` belongs to bot `{owner}`, whose id prefixes it more closely than `{bot_id}`"
+        ));
     }
     None
 }
@@ -144,7 +201,7 @@ pub fn forbidden_url_variable(bot_id: &str, own_token: Option<&str>, others: &[S
 struct Validator<'a> {
     file: &'a Arc<SourceFile>,
     diagnostics: &'a mut Vec<Diagnostic>,
-    other_tokens: &'a [String],
+    neighbours: &'a Neighbours,
 }
 
 /// What is known of one keyword record while checking.
@@ -242,6 +299,7 @@ impl Validator<'_> {
             auth,
             notifications,
             hash,
+            neighbours: Arc::new(self.neighbours.clone()),
         })
     }
 
@@ -285,11 +343,11 @@ impl Validator<'_> {
         }
     }
 
-    /// Only `<ID>_…` and `BOTWRIGHT_URL_…` variables, never a token or a secret.
+    /// Only this bot's `<ID>_…URL…` and `BOTWRIGHT_URL_…` variables, never a token or a secret.
     fn check_url(&mut self, id: &str, own_token: Option<&str>, url: &Sp<String>) {
-        let others = self.other_tokens;
+        let neighbours = self.neighbours;
         for (name, range) in url_variables(&url.value) {
-            let Some(why) = forbidden_url_variable(id, own_token, others, &name) else {
+            let Some(why) = forbidden_url_variable(id, own_token, neighbours, &name) else {
                 continue;
             };
             // The value's span includes its opening quote; without escapes the offsets match.
@@ -297,7 +355,7 @@ impl Validator<'_> {
             let end = (url.span.start + 1 + range.end).min(url.span.end);
             let prefix = env_prefix(id);
             self.push(start..end, Code::UrlVariable, why).help = Some(format!(
-                "name the variable `{prefix}_…` (this bot's own) or `BOTWRIGHT_URL_…`; bot files cannot read tokens or secrets"
+                "use this bot's own `{prefix}_…` variable with `URL` as one of its `_`-separated words (such as `{prefix}_API_URL`), or `BOTWRIGHT_URL_…`; bot files cannot read tokens or secrets"
             ));
         }
     }
@@ -1182,4 +1240,83 @@ fn definition_hash(id: &str, content: &[u8; 8]) -> String {
     hasher.update([0]);
     hasher.update(content);
     hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Neighbours, forbidden_url_variable};
+
+    fn allowed(bot: &str, ids: &[&str], name: &str) -> bool {
+        let neighbours = Neighbours {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            tokens: vec!["SHOP_TOKEN".into(), "SIGNAL_URL_TOKEN".into()],
+        };
+        forbidden_url_variable(bot, Some("OWN_TOKEN"), &neighbours, name).is_none()
+    }
+
+    #[test]
+    fn only_the_bots_own_url_variables_and_botwright_url_ones() {
+        for name in [
+            "SIGNAL_BS_URL",
+            "SIGNAL_URL_TASKS",
+            "SIGNAL_URL",
+            "SIGNAL_A_URL_B",
+            "BOTWRIGHT_URL_BS",
+        ] {
+            assert!(allowed("signal", &[], name), "{name}");
+        }
+        for name in [
+            "SIGNAL_CURL",
+            "SIGNAL_URLS",
+            "SIGNAL_BS_url",
+            "SIGNAL_",
+            "SIGNAL",
+            "SIGNALURL",
+            "SIGNAL_SECRET",
+            "SIGNAL_URL_TOKEN",
+            "SHOP_TOKEN",
+            "OWN_TOKEN",
+            "BOTWRIGHT_URL_",
+            "BOTWRIGHT_API_TOKEN",
+            "BOTWRIGHT_ALGORITHM_SECRET",
+            "OTHER_URL",
+            "SIGNAL-URL",
+            "",
+        ] {
+            assert!(!allowed("signal", &[], name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_prefix_alone_is_not_enough() {
+        assert!(!allowed("aws", &[], "AWS_SECRET_ACCESS_KEY"));
+        assert!(!allowed("database", &[], "DATABASE_PASSWORD"));
+        // bot-format.md's rule: the name after the id is `URL`, one word that is `URL`.
+        assert!(allowed("database", &[], "DATABASE_URL"));
+        assert!(!allowed("shop", &[], "SHOP_ADMIN_SIGNING_KEY"));
+        assert!(allowed("shop-admin", &[], "SHOP_ADMIN_URL"));
+    }
+
+    #[test]
+    fn a_variable_belongs_to_the_bot_with_the_longest_id_that_prefixes_it() {
+        let ids = ["shop", "shop_admin"];
+        assert!(!allowed("shop", &ids, "SHOP_ADMIN_URL"));
+        assert!(!allowed("shop", &ids, "SHOP_ADMIN_API_URL"));
+        assert!(allowed("shop", &ids, "SHOP_URL"));
+        assert!(allowed("shop", &ids, "SHOP_ADMINS_URL"));
+        assert!(allowed("shop_admin", &ids, "SHOP_ADMIN_URL"));
+        // Alone, `shop` may name it: nobody else claims it.
+        assert!(allowed("shop", &["shop"], "SHOP_ADMIN_URL"));
+        let why = forbidden_url_variable(
+            "shop",
+            None,
+            &Neighbours {
+                ids: vec!["shop".into(), "shop_admin".into(), "shop-admin-eu".into()],
+                tokens: vec![],
+            },
+            "SHOP_ADMIN_EU_URL",
+        )
+        .expect("forbidden");
+        assert!(why.contains("`shop-admin-eu`"), "{why}");
+    }
 }

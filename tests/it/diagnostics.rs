@@ -198,3 +198,83 @@ fn a_required_key_of_the_wrong_type_is_not_also_missing() {
     let codes: Vec<&str> = found.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E005", "E005"], "{found:?}");
 }
+
+fn url_bot(url: &str) -> String {
+    format!(
+        "[bot]\nname = \"T\"\ntoken_env = \"T_TOKEN\"\n\n[[keyword]]\nmatch = \"go\"\nrun = \"call\"\n\n[algorithms.call]\nhttp = \"{url}\"\n"
+    )
+}
+
+fn url_codes(id: &str, url: &str) -> Vec<Code> {
+    let file = SourceFile::new(format!("{id}.toml"), url_bot(url));
+    let mut found = Vec::new();
+    botwright::validate::compile(id, &file, &mut found);
+    found.iter().map(|d| d.code).collect()
+}
+
+#[test]
+fn an_http_url_names_only_the_bots_own_url_variables() {
+    for (id, url) in [
+        ("aws", "https://x.example/${AWS_SECRET_ACCESS_KEY}"),
+        ("shop", "https://x.example/?k=${SHOP_ADMIN_SIGNING_KEY}"),
+        ("signal", "${SIGNAL_CURL}/x"),
+        ("signal", "${SIGNAL_TOKEN_SECRET}/x"),
+        ("signal", "${BOTWRIGHT_URL_}/x"),
+    ] {
+        assert_eq!(url_codes(id, url), vec![Code::UrlVariable], "{id}: {url}");
+    }
+    for (id, url) in [
+        ("signal", "${SIGNAL_BS_URL}/x"),
+        ("signal", "${SIGNAL_URL_TASKS}/x"),
+        ("signal", "${SIGNAL_URL}/x"),
+        ("signal", "${BOTWRIGHT_URL_BS}/x"),
+    ] {
+        assert_eq!(url_codes(id, url), vec![], "{id}: {url}");
+    }
+}
+
+#[test]
+fn bots_compiled_together_own_the_variables_their_longest_id_prefixes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shop = dir.path().join("shop.toml");
+    let admin = dir.path().join("shop_admin.toml");
+    std::fs::write(&shop, url_bot("${SHOP_ADMIN_URL}/x")).expect("write");
+    std::fs::write(
+        &admin,
+        url_bot("${SHOP_ADMIN_URL}/x").replace("T_TOKEN", "SHOP_ADMIN_TOKEN"),
+    )
+    .expect("write");
+    let mut found = Vec::new();
+    let bots = botwright::validate::compile_paths(&[shop.clone(), admin.clone()], &mut found).expect("read");
+    assert!(bots[0].is_none() && bots[1].is_some(), "{found:?}");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].code, Code::UrlVariable);
+    assert!(
+        found[0].message.contains("belongs to bot `shop_admin`"),
+        "{}",
+        found[0].message
+    );
+    // Alone, `shop` may name it.
+    let mut alone = Vec::new();
+    assert!(
+        botwright::validate::compile_path(&shop, &mut alone)
+            .expect("read")
+            .is_some(),
+        "{alone:?}"
+    );
+    // Another bot's token is refused even when it is shaped like a URL variable of this one.
+    std::fs::write(&shop, url_bot("${SHOP_URL_TOKEN}/x")).expect("write");
+    std::fs::write(
+        &admin,
+        url_bot("${SHOP_ADMIN_URL}/x").replace("T_TOKEN", "SHOP_URL_TOKEN"),
+    )
+    .expect("write");
+    let mut found = Vec::new();
+    let bots = botwright::validate::compile_paths(&[shop, admin], &mut found).expect("read");
+    assert!(bots[0].is_none() && bots[1].is_some(), "{found:?}");
+    assert!(
+        found[0].message.contains("is the token of a bot"),
+        "{}",
+        found[0].message
+    );
+}

@@ -299,6 +299,7 @@ fn action_buttons_check_registration_and_run_their_record() {
             value: "19".into(),
             label: "Выполнена".into(),
             message_text: "📌 Новая задача №19".into(),
+            chat: 502,
         },
     );
     let user = User {
@@ -346,6 +347,7 @@ fn action_buttons_check_registration_and_run_their_record() {
             value: "19".into(),
             label: "Подробнее…".into(),
             message_text: String::new(),
+            chat: 502,
         },
     );
     let stale = Event::Button(botwright::engine::Callback::Action { id: 2 }.encode());
@@ -354,4 +356,81 @@ fn action_buttons_check_registration_and_run_their_record() {
             .text
             .contains("устарела")
     );
+}
+
+#[test]
+fn a_spliced_value_cannot_end_an_attribute() {
+    let text = "[bot]\nname = \"Q\"\ntoken_env = \"Q_TOKEN\"\n\n[[keyword]]\nid = \"find\"\nmatch = \"find\"\ninput = \"What?\"\nthen = \"link\"\n\n[[keyword]]\nid = \"link\"\nreply = '<a href=\"https://shop.example/?q={{ input }}\">results</a> for {{ input }}'\n";
+    let mut found = Vec::new();
+    let bot = botwright::validate::compile("q", &SourceFile::new("q.toml", text), &mut found)
+        .unwrap_or_else(|| panic!("{found:?}"));
+    let mut world = MemoryWorld::default();
+    handle(&bot, &mut world, &USER, &Event::Text("find".into()), now()).unwrap();
+    let out = handle(
+        &bot,
+        &mut world,
+        &USER,
+        &Event::Text("x\" href=\"https://evil.example/ <b>&".into()),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        out[0].text,
+        "<a href=\"https://shop.example/?q=x&quot; href=&quot;https://evil.example/ &lt;b&gt;&amp;\">results</a> \
+         for x&quot; href=&quot;https://evil.example/ &lt;b&gt;&amp;"
+    );
+    assert_eq!(out[0].text.matches("href=\"").count(), 1);
+    assert_eq!(botwright::expr::escape_html("\"'<>&"), "&quot;'&lt;&gt;&amp;");
+}
+
+/// An action button acts only in the chat it was sent to: callback data naming another chat's
+/// button, forged in a chat of a registered user, is stale and changes nothing.
+#[test]
+fn an_action_button_acts_only_in_its_chat() {
+    use botwright::engine::{ActionButton, Callback, Principal};
+    let text = std::fs::read_to_string("bots/signal.toml").unwrap();
+    let signal =
+        botwright::validate::compile("signal", &SourceFile::new("signal.toml", text), &mut Vec::new()).unwrap();
+    let mut world = MemoryWorld::default();
+    world.action_buttons.insert(
+        1,
+        ActionButton {
+            record: "task_done_button".into(),
+            value: "19".into(),
+            label: "Выполнена".into(),
+            message_text: "📌 Новая задача №19".into(),
+            chat: 502,
+        },
+    );
+    let employee = Principal {
+        kind: "user".into(),
+        id: "e2".into(),
+        name: "Иван Иванов".into(),
+    };
+    let mallory = User {
+        id: 666,
+        chat: 666,
+        name: "Мэллори".into(),
+        username: None,
+    };
+    world.register_as(502, &employee, "Иван");
+    world.register_as(666, &employee, "Мэллори");
+    let press = Event::Button(Callback::Action { id: 1 }.encode());
+    let out = handle(&signal, &mut world, &mallory, &press, now()).unwrap();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
+    assert!(
+        world.session(666, 666).unwrap().and_then(|s| s.pending).is_none(),
+        "the action's question is not pending"
+    );
+    // In its own chat it acts.
+    let owner = User {
+        id: 502,
+        chat: 502,
+        name: "Иван".into(),
+        username: None,
+    };
+    let out = handle(&signal, &mut world, &owner, &press, now()).unwrap();
+    assert_eq!(out[0].text, "Напишите комментарий к выполнению задачи №19.");
 }

@@ -141,6 +141,69 @@ fn builtins_under_both_names() {
 }
 
 #[test]
+fn format_of_the_largest_numbers_with_many_decimals_does_not_panic() {
+    check(&[
+        (
+            "format(79228162514264337593543950335, \"0.0000000000000000000000000000\")",
+            "79228162514264337593543950335.0000000000000000000000000000",
+        ),
+        (
+            "format(-79228162514264337593543950335, '# ##0.00')",
+            "-79 228 162 514 264 337 593 543 950 335.00",
+        ),
+        (
+            "format(0.0000000000000000000000000001, '0.0000000000000000000000000000')",
+            "0.0000000000000000000000000001",
+        ),
+        ("format(0.0000000000000000000000000001, '0.00')", "0.00"),
+        ("format(-0.001, '0.00')", "0.00"),
+        ("format(2.5, '0')", "3"),
+        ("format(1.005, '0.000000')", "1.005000"),
+        ("format(12, '#,##0.0')", "12.0"),
+    ]);
+    check_error(&[("format(1, '0.00000000000000000000000000000')", "not a number pattern")]);
+}
+
+#[test]
+fn dates_at_the_ends_of_the_calendar_are_a_clean_error() {
+    use botwright::expr::{Builtin, call_builtin};
+    use chrono::{FixedOffset, TimeZone};
+    let vars = IndexMap::new();
+    let ctx = Context {
+        vars: &vars,
+        now: DateTime::parse_from_rfc3339(NOW).unwrap(),
+        tz: None,
+    };
+    let plus_ten = FixedOffset::east_opt(10 * 3600).unwrap();
+    let last = plus_ten.from_utc_datetime(&chrono::DateTime::<chrono::Utc>::MAX_UTC.naive_utc());
+    let first = plus_ten.from_utc_datetime(&chrono::DateTime::<chrono::Utc>::MIN_UTC.naive_utc());
+    let days = |n: i64| Value::Number(n.into());
+    for (function, args) in [
+        (Builtin::AddDays, vec![Value::DateTime(last), days(1_000_000)]),
+        (Builtin::AddDays, vec![Value::DateTime(first), days(-1_000_000)]),
+        (Builtin::AddDays, vec![Value::DateTime(last), days(0)]),
+        (Builtin::Format, vec![Value::DateTime(last), Value::text("dd.MM.yyyy")]),
+    ] {
+        let e = call_builtin(function, args, &ctx).expect_err("out of range");
+        assert!(e.0.contains("out of range"), "{function:?}: {}", e.0);
+    }
+    let at_the_end = Context {
+        now: last,
+        ..ctx.clone()
+    };
+    for function in [Builtin::Today, Builtin::Now] {
+        assert!(call_builtin(function, vec![], &at_the_end).is_ok());
+    }
+    assert!(call_builtin(Builtin::Deadline, vec![Value::text("6.2")], &at_the_end).is_err());
+    assert_eq!(
+        call_builtin(Builtin::Format, vec![Value::DateTime(first), Value::text("yyyy")], &ctx)
+            .map(|v| v.to_text())
+            .map_err(|e| e.0),
+        Ok("-262143".to_string())
+    );
+}
+
+#[test]
 fn deadline_forms() {
     check(&[
         ("deadline('06.02 14:00')", "06.02.2021 14:00:00"),

@@ -310,3 +310,120 @@ async fn storage_on_sqlite() {
 async fn storage_on_postgres() {
     suite(&crate::support::postgres_db().await).await;
 }
+
+/// Action buttons kept before migration 0005 find their chat in the outbox (or, their message
+/// gone, have none); every button answers only in its chat, through the engine's world too.
+async fn action_button_chats(url: &str) {
+    use botwright::engine::{ActionButton, Keyboard, LinkButton};
+    sqlx::any::install_default_drivers();
+    let (dialect, connect) = match url.strip_prefix("sqlite://") {
+        Some(path) => ("sqlite", format!("sqlite://{path}?mode=rwc")),
+        None => ("postgres", url.to_string()),
+    };
+    let pool = sqlx::AnyPool::connect(&connect).await.unwrap();
+    let mut old = sqlx::migrate::Migrator::new(std::path::Path::new(&format!("migrations/{dialect}")))
+        .await
+        .unwrap();
+    old.migrations = old
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 4)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    old.run(&pool).await.unwrap();
+    let keyboard = serde_json::to_string(&Keyboard::Links(vec![vec![
+        LinkButton {
+            text: "Open".into(),
+            url: "https://x.example/".into(),
+            data: None,
+        },
+        LinkButton {
+            text: "Done".into(),
+            url: String::new(),
+            data: Some("x:7".into()),
+        },
+    ]]))
+    .unwrap();
+    let at = sql::now_text(now());
+    for statement in [
+        format!(
+            "INSERT INTO action_buttons (id, bot, record, value, label, message_text, created_at) \
+             VALUES (7, 'signal', 'task_done_button', '19', 'Done', 'Task 19', '{at}')"
+        ),
+        format!(
+            "INSERT INTO action_buttons (id, bot, record, value, label, message_text, created_at) \
+             VALUES (8, 'signal', 'task_done_button', '20', 'Done', 'Task 20', '{at}')"
+        ),
+        format!(
+            "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at) \
+             VALUES ('signal', 502, 'Task 19', '{keyboard}', '[]', 'sent', '{at}', '{at}')"
+        ),
+        format!(
+            "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at) \
+             VALUES ('signal', 503, 'Hello', '\"None\"', '[]', 'sent', '{at}', '{at}')"
+        ),
+    ] {
+        sqlx::query(&statement).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = SqlStore::open(url).await.unwrap();
+    let kept = store
+        .action_button("signal", 7, 502)
+        .await
+        .unwrap()
+        .expect("its chat was found");
+    assert_eq!((kept.value.as_str(), kept.chat), ("19", 502));
+    assert_eq!(
+        store.action_button("signal", 7, 503).await.unwrap(),
+        None,
+        "another chat"
+    );
+    assert_eq!(store.action_button("other", 7, 502).await.unwrap(), None, "another bot");
+    assert_eq!(
+        store.action_button("signal", 8, 502).await.unwrap(),
+        None,
+        "its message is gone"
+    );
+    // A new button keeps its chat.
+    let button = ActionButton {
+        record: "task_done_button".into(),
+        value: "21".into(),
+        label: "Done".into(),
+        message_text: "Task 21".into(),
+        chat: 600,
+    };
+    let mut tx = store.pool.begin().await.unwrap();
+    let id = sql::insert_action_button(&mut tx, "signal", &button, now())
+        .await
+        .unwrap() as u64;
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.action_button("signal", id, 600).await.unwrap(),
+        Some(button.clone())
+    );
+    assert_eq!(store.action_button("signal", id, 601).await.unwrap(), None);
+    // The engine's world of one update reads the same way.
+    let builtins = Builtins::default();
+    tokio::task::spawn_blocking(move || {
+        let handle = tokio::runtime::Handle::current();
+        let mut w = BufferedWorld::new(&store, "signal", handle, &builtins);
+        assert_eq!(w.action_button(id, 600).unwrap(), Some(button));
+        assert_eq!(w.action_button(id, 502).unwrap(), None);
+        assert_eq!(w.action_button(7, 502).unwrap().map(|b| b.chat), Some(502));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_buttons_answer_only_in_their_chat_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    action_button_chats(&format!("sqlite://{}", dir.path().join("a.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_buttons_answer_only_in_their_chat_on_postgres() {
+    action_button_chats(&crate::support::postgres_db().await).await;
+}
