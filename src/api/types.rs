@@ -333,7 +333,8 @@ pub struct RejectIn {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `starting` (503) until every bot is serving.
+    /// `ok`; with 503, `starting` until every bot is served, `stopping` once asked to stop,
+    /// or `database_unreachable`.
     pub status: String,
 }
 
@@ -370,7 +371,8 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `bad_request`, `unauthorized`, `not_found`, `conflict`, `unprocessable`, `too_large`, `internal`.
+    /// `bad_request`, `unauthorized`, `not_found`, `conflict`, `unprocessable`, `too_large`,
+    /// `timeout` (the body stopped arriving), `internal`.
     pub code: String,
     pub message: String,
     /// The request field at fault, as a path such as `to.key` or `buttons[0][1].url`.

@@ -308,6 +308,12 @@ impl SqlStore {
         Ok(got.then_some(Some(ChatLock { conn: Some(conn), key })))
     }
 
+    /// A cheap round trip to the database: whether it answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
         if let Some(p) = &self.lock_pool {
