@@ -144,9 +144,8 @@ macro_rules! with_content {
             /// A `[notifications.<template>]` of the bot file.
             #[serde(default)]
             pub template: Option<String>,
-            /// The template's `data` variable: any JSON of at most 65,536 bytes as written,
-            /// 1,000 values (every object, list and scalar at any depth) and 32 levels of
-            /// nesting; more is 400 with `field` `data`.
+            /// The template's `data` variable, within the bounds of `crate::limits` (the
+            /// document states them: `data_schema`).
             #[serde(default)]
             #[schema(schema_with = data_schema)]
             pub data: Option<Box<serde_json::value::RawValue>>,
