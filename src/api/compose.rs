@@ -7,6 +7,7 @@ use super::ApiError;
 use super::types::{ButtonIn, Content};
 use crate::engine::{self, ActionButton, Callback, File, Keyboard, LinkButton, User};
 use crate::expr::Value;
+use crate::limits::{MAX_DATA_BYTES, MAX_DATA_DEPTH, MAX_DATA_VALUES};
 use crate::model::{CompiledBot, NotificationButton};
 use crate::store::queries;
 use crate::store::sql::{self, NewMessage, TxWorld};
@@ -20,6 +21,110 @@ pub const MAX_ACTION_VALUE: usize = 1000;
 pub enum Body {
     Text(String),
     Template { name: String, data: Value },
+}
+
+/// Parses a request's `data` within [`MAX_DATA_BYTES`], [`MAX_DATA_VALUES`] and
+/// [`MAX_DATA_DEPTH`]: the size is checked before parsing and the count while parsing, so
+/// that an over-limit `data` is refused before it is built.
+pub fn parse_data(text: &str) -> Result<serde_json::Value, String> {
+    use serde::de::DeserializeSeed;
+    if text.len() > MAX_DATA_BYTES {
+        return Err(format!("is larger than {MAX_DATA_BYTES} bytes"));
+    }
+    let left = std::cell::Cell::new(MAX_DATA_VALUES);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Bounded { left: &left, depth: 0 }
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// A JSON value within the limits of `data`: `left` values may still be read, at `depth`.
+struct Bounded<'a> {
+    left: &'a std::cell::Cell<usize>,
+    depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Bounded<'_> {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
+        match self.left.get() {
+            0 => Err(serde::de::Error::custom(format_args!(
+                "has more than {MAX_DATA_VALUES} values"
+            ))),
+            n => {
+                self.left.set(n - 1);
+                d.deserialize_any(self)
+            }
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Bounded<'_> {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<serde_json::Value, E> {
+        Ok(b.into())
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<serde_json::Value, E> {
+        Ok(n.into())
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<serde_json::Value, E> {
+        Ok(n.into())
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<serde_json::Value, E> {
+        Ok(s.into())
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<serde_json::Value, E> {
+        Ok(s.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
+        let depth = self.deeper()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Bounded { left: self.left, depth })? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
+        let depth = self.deeper()?;
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Bounded { left: self.left, depth })?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
+}
+
+impl Bounded<'_> {
+    /// The depth of a list's or object's items; an error past [`MAX_DATA_DEPTH`].
+    fn deeper<E: serde::de::Error>(&self) -> Result<usize, E> {
+        if self.depth >= MAX_DATA_DEPTH {
+            return Err(E::custom(format_args!("is nested deeper than {MAX_DATA_DEPTH} levels")));
+        }
+        Ok(self.depth + 1)
+    }
 }
 
 /// A button from a request, checked.
@@ -49,6 +154,11 @@ pub struct Checked {
 
 /// Checks a request's content: 400 for a malformed field, 422 for something the bot lacks.
 pub fn check(content: Content, bot: &CompiledBot, now: DateTime<FixedOffset>) -> Result<Checked, ApiError> {
+    // Bounded before anything is built from it: a request costs a few times its body at most.
+    let data = match &content.data {
+        Some(raw) => Some(parse_data(raw.get()).map_err(|why| ApiError::bad_request(Some("data"), why))?),
+        None => None,
+    };
     let body = match (content.text, content.template) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
@@ -75,8 +185,10 @@ pub fn check(content: Content, bot: &CompiledBot, now: DateTime<FixedOffset>) ->
                     format!("the bot has no notification template `{name}`"),
                 ));
             }
-            let data = Value::from_json(content.data.as_ref().unwrap_or(&serde_json::Value::Null))
-                .map_err(|e| ApiError::bad_request(Some("data"), e))?;
+            let data = match &data {
+                Some(json) => Value::from_json(json).map_err(|e| ApiError::bad_request(Some("data"), e))?,
+                None => Value::Null,
+            };
             Body::Template { name, data }
         }
         (None, None) => {

@@ -31,7 +31,7 @@ use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use types::*;
 use utoipa::OpenApi;
 
@@ -40,13 +40,45 @@ pub const MAX_ATTACHMENT: usize = engine::MAX_FILE;
 /// The largest request body accepted, in bytes (api.md).
 pub const MAX_BODY: usize = 30 * 1024 * 1024;
 
+/// How long `/healthz` waits for the database before calling it unreachable.
+pub const HEALTH_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[derive(Clone)]
 pub struct ApiState {
     pub runtime: Arc<Runtime>,
     pub bots: Arc<Vec<Arc<ServedBot>>>,
     pub token: Arc<String>,
-    /// Set once every bot is serving.
-    pub ready: Arc<AtomicBool>,
+    /// Whether every bot is served: `/healthz`.
+    pub ready: Arc<Readiness>,
+}
+
+/// Where `botwright run` is in its life, as `/healthz` tells it: starting until every bot
+/// is served (pollers or webhooks set up, the store open), then serving, then stopping
+/// from the moment it is asked to stop until it exits.
+#[derive(Debug, Default)]
+pub struct Readiness(AtomicU8);
+
+const STARTING: u8 = 0;
+const SERVING: u8 = 1;
+const STOPPING: u8 = 2;
+
+impl Readiness {
+    /// Every bot is served.
+    pub fn serving(&self) {
+        // Never back from stopping.
+        let _ = self
+            .0
+            .compare_exchange(STARTING, SERVING, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Asked to stop: not ready any more, until the process exits.
+    pub fn stopping(&self) {
+        self.0.store(STOPPING, Ordering::SeqCst);
+    }
+
+    fn phase(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -238,6 +270,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
+            } else if let Some(t) = caused_by::<crate::runtime::listener::BodyTimedOut>(&e) {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    format!("the body could not be read: {t}"),
+                )
             } else {
                 ApiError::bad_request(None, format!("the body could not be read: {e}"))
             }
@@ -260,6 +298,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .map_err(|e| ApiError::bad_request(None, format!("the body is not JSON: {e}")))?;
         Ok(JsonBody(value))
     }
+}
+
+/// The first error of type `E` in `error`'s chain of causes.
+fn caused_by<'a, E: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// `?limit=` (default 100, at most 1000), `&after=ID` and `&status=`.
@@ -314,20 +364,35 @@ impl ListQuery {
 // ----- health, metrics, the document -----
 
 #[utoipa::path(get, path = "/healthz", security(()), responses(
-    (status = 200, description = "Every bot is serving", body = Health),
-    (status = 503, description = "Starting", body = Health),
+    (status = 200, description = "Every bot is served and the database answers", body = Health),
+    (status = 503, description = "Starting, stopping, or the database does not answer", body = Health),
 ))]
 async fn healthz(State(state): State<ApiState>) -> Response {
-    if state.ready.load(Ordering::SeqCst) {
-        axum::Json(Health { status: "ok".into() }).into_response()
-    } else {
+    let unavailable = |status: &str| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(Health {
-                status: "starting".into(),
-            }),
+            axum::Json(Health { status: status.into() }),
         )
             .into_response()
+    };
+    match state.ready.phase() {
+        STARTING => return unavailable("starting"),
+        SERVING => {}
+        _ => return unavailable("stopping"),
+    }
+    match tokio::time::timeout(HEALTH_DB_TIMEOUT, state.runtime.store.ping()).await {
+        Ok(Ok(())) => axum::Json(Health { status: "ok".into() }).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health: the database does not answer");
+            unavailable("database_unreachable")
+        }
+        Err(_) => {
+            tracing::warn!(
+                seconds = HEALTH_DB_TIMEOUT.as_secs(),
+                "health: the database did not answer in time"
+            );
+            unavailable("database_unreachable")
+        }
     }
 }
 

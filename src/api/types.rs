@@ -114,6 +114,22 @@ pub struct FileIn {
     pub file_id: Option<String>,
 }
 
+/// The schema of `data`: an object (any JSON is accepted) within the limits of
+/// `crate::limits`, which the document states as `maxProperties` and in words.
+fn data_schema() -> utoipa::openapi::Object {
+    use crate::limits::{MAX_DATA_BYTES, MAX_DATA_DEPTH, MAX_DATA_VALUES};
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(MAX_DATA_VALUES - 1))
+        .description(Some(format!(
+            "The template's `data` variable: any JSON of at most {MAX_DATA_BYTES} bytes as written, \
+             {MAX_DATA_VALUES} values (every object, list and scalar at any depth, itself included) \
+             and {MAX_DATA_DEPTH} levels of nesting; more is 400 with `field` `data`."
+        )))
+        .build()
+}
+
 /// Defines a request body: `to` of the given type, then the fields of a message's content
 /// (written out, not flattened, so that a bad field is named by its path).
 macro_rules! with_content {
@@ -128,10 +144,11 @@ macro_rules! with_content {
             /// A `[notifications.<template>]` of the bot file.
             #[serde(default)]
             pub template: Option<String>,
-            /// The template's `data` variable.
+            /// The template's `data` variable, within the bounds of `crate::limits` (the
+            /// document states them: `data_schema`).
             #[serde(default)]
-            #[schema(value_type = Object)]
-            pub data: Option<serde_json::Value>,
+            #[schema(schema_with = data_schema)]
+            pub data: Option<Box<serde_json::value::RawValue>>,
             /// Rows of inline buttons; they replace a template's buttons.
             #[serde(default)]
             pub buttons: Option<Vec<Vec<ButtonIn>>>,
@@ -183,7 +200,8 @@ with_content!(
 pub struct Content {
     pub text: Option<String>,
     pub template: Option<String>,
-    pub data: Option<serde_json::Value>,
+    /// As the request wrote it: parsed only after its size is checked ([`super::compose::check`]).
+    pub data: Option<Box<serde_json::value::RawValue>>,
     pub buttons: Option<Vec<Vec<ButtonIn>>>,
     pub attachments: Option<Vec<FileIn>>,
     pub send_at: Option<String>,
@@ -314,7 +332,8 @@ pub struct RejectIn {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `starting` (503) until every bot is serving.
+    /// `ok`; with 503, `starting` until every bot is served, `stopping` once asked to stop,
+    /// or `database_unreachable`.
     pub status: String,
 }
 
@@ -351,7 +370,8 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `bad_request`, `unauthorized`, `not_found`, `conflict`, `unprocessable`, `too_large`, `internal`.
+    /// `bad_request`, `unauthorized`, `not_found`, `conflict`, `unprocessable`, `too_large`,
+    /// `timeout` (the body stopped arriving), `internal`.
     pub code: String,
     pub message: String,
     /// The request field at fault, as a path such as `to.key` or `buttons[0][1].url`.

@@ -1,6 +1,7 @@
 //! `botwright run`: every bot on Telegram at once, state in a database.
 
-use crate::runtime::{self, Runtime, ServedBot};
+use crate::api::Readiness;
+use crate::runtime::{self, Runtime, ServedBot, listener};
 use crate::store::sql::SqlStore;
 use crate::telegram;
 use std::path::PathBuf;
@@ -49,6 +50,12 @@ pub struct Args {
     /// Milliseconds the group commit waits for more updates while its batch is small.
     #[arg(long, default_value_t = 2, hide = true)]
     pub commit_linger_ms: u64,
+    /// Seconds a connection to --listen may take to send a request's headers (for tests).
+    #[arg(long, default_value_t = listener::HEADER_TIMEOUT.as_secs(), hide = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a request body to --listen may pause before the request fails (for tests).
+    #[arg(long, default_value_t = listener::BODY_TIMEOUT.as_secs(), hide = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -263,34 +270,44 @@ async fn serve(args: Args) -> u8 {
         .webhook_url
         .as_ref()
         .map(|u| url::Url::parse(u).map(|u| u.path().to_string()).unwrap_or_default());
+    let readiness = Arc::new(Readiness::default());
+    // The listener stops last of the receivers: while the chats finish it still answers
+    // (`/healthz` with 503, webhook deliveries with 503, the API as ever).
+    let (stop_http, http_stop) = watch::channel(false);
+    let mut http = None;
     if let (Some(listener), Some(token)) = (listener, api_token) {
         let state = crate::api::ApiState {
             runtime: runtime.clone(),
             bots: served.clone(),
             token: Arc::new(token),
-            ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            ready: readiness.clone(),
         };
-        let mut stop_api = runtime.shutdown.clone();
         tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving the HTTP API");
-        let chats = chats.clone();
-        tasks.spawn(async move {
-            let mut app = crate::api::router(state.clone());
-            if let Some(base) = &webhook_base {
-                app = app.merge(telegram::webhook::router(chats, state.bots.clone(), base));
-            }
-            let graceful = async move {
-                let _ = stop_api.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
-                tracing::error!(error = %e, "the HTTP API stopped");
-            }
-        });
+        let mut app = crate::api::router(state.clone());
+        if let Some(base) = &webhook_base {
+            app = app.merge(telegram::webhook::router(chats.clone(), state.bots.clone(), base));
+        }
+        let timeouts = listener::Timeouts {
+            header: std::time::Duration::from_secs(args.header_timeout),
+            body: std::time::Duration::from_secs(args.body_timeout),
+        };
+        http = Some(tokio::spawn(listener::serve(listener, app, timeouts, http_stop)));
     }
     tracing::info!(bots = served.len(), "serving");
-    signals(stop, &served, &args.bots).await;
+    readiness.serving();
+    signals(&served, &args.bots).await;
+    tracing::info!("stopping: finishing updates in flight");
+    readiness.stopping();
+    let _ = stop.send(true);
     while tasks.join_next().await.is_some() {}
-    // Nothing is received any more: what was received is handled before the store closes.
+    // Nothing new is taken in any more: what was received is handled before the store closes.
     chats.wait_idle(std::time::Duration::from_secs(30)).await;
+    let _ = stop_http.send(true);
+    if let Some(http) = http {
+        let _ = http.await;
+        // A delivery that was being stored as the stop began.
+        chats.wait_idle(std::time::Duration::from_secs(30)).await;
+    }
     let _ = stop_senders.send(true);
     while senders.join_next().await.is_some() {}
     // Every sender has stopped: what this instance still owned goes back to the outbox now,
@@ -303,8 +320,8 @@ async fn serve(args: Args) -> u8 {
     super::OK
 }
 
-/// Waits for SIGTERM or SIGINT (then asks every task to stop); SIGHUP reloads the bots.
-async fn signals(stop: watch::Sender<bool>, served: &[Arc<ServedBot>], dir: &std::path::Path) {
+/// Waits for SIGTERM or SIGINT; SIGHUP reloads the bots meanwhile.
+async fn signals(served: &[Arc<ServedBot>], dir: &std::path::Path) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -321,8 +338,6 @@ async fn signals(stop: watch::Sender<bool>, served: &[Arc<ServedBot>], dir: &std
             _ = hup.recv() => reload(served, dir),
         }
     }
-    tracing::info!("stopping: finishing updates in flight");
-    let _ = stop.send(true);
 }
 
 /// Recompiles the bots; a valid new definition replaces the old one at once, an invalid one is logged and ignored.

@@ -72,7 +72,7 @@ async fn send(args: Args) -> u8 {
     };
     let data = match &args.data {
         None => None,
-        Some(d) => match serde_json::from_str(d) {
+        Some(d) => match serde_json::value::RawValue::from_string(d.clone()) {
             Ok(v) => Some(v),
             Err(e) => {
                 eprintln!("error: --data is not JSON: {e}");

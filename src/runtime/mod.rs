@@ -4,6 +4,7 @@
 //! API (`api/`) both build on it; neither imports the other.
 
 mod batch;
+pub mod listener;
 
 pub use batch::Batcher;
 

@@ -93,6 +93,12 @@ impl SqlStore {
                 redact_password(url)
             )));
         };
+        if dialect == Dialect::Sqlite
+            && url.contains("mode=rwc")
+            && let Some(path) = sqlite_path(&url)
+        {
+            create_private(std::path::Path::new(&path))?;
+        }
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         // SQLite has one writer: one connection serializes updates instead of failing them as busy.
         let options = match dialect {
@@ -273,6 +279,12 @@ impl SqlStore {
         Ok(())
     }
 
+    /// A cheap round trip to the database: whether it answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -290,6 +302,29 @@ pub(crate) fn decode_session(bot: &str, chat: i64, data: &str) -> Option<Session
 
 /// The file of a SQLite URL (`None` for an in-memory database, which a second
 /// connection could not share).
+/// Creates a missing SQLite database file readable and writable by its owner only (0600,
+/// whatever the umask), before SQLite opens it: it holds the users' data. SQLite gives the
+/// `-wal` and `-shm` files it makes beside it the same mode. An existing file is left as it is.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // Exactly 0600, even under a umask that takes the owner's bits.
+        Ok(file) => file
+            .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| StoreError(format!("cannot make the database file {} private: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError(format!(
+            "cannot create the database file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 fn sqlite_path(url: &str) -> Option<String> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or("");

@@ -98,6 +98,11 @@ impl Chats {
         Ok(())
     }
 
+    /// Whether the runtime is stopping: nothing new should be taken in.
+    pub fn stopping(&self) -> bool {
+        *self.runtime.shutdown.borrow()
+    }
+
     /// Queues an update for its chat, starting the chat's worker if it has none.
     pub fn dispatch(self: &Arc<Self>, bot: &Arc<ServedBot>, update: Arrived) {
         let key = (bot.id.clone(), update.stored.chat);

@@ -16,10 +16,10 @@ use teloxide::prelude::*;
 /// A gate the business system's `/slow` calls wait at until the test opens it (or, so
 /// that a failing test still ends, a minute has passed).
 #[derive(Clone, Default)]
-struct Gate(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+pub(crate) struct Gate(Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
 
 impl Gate {
-    fn open(&self) {
+    pub(crate) fn open(&self) {
         *self.0.0.lock().unwrap() = true;
         self.0.1.notify_all();
     }
@@ -36,7 +36,7 @@ impl Gate {
 
 /// A business system on 127.0.0.1 whose `/slow` answers once the gate is open; gives its
 /// address, a counter of the requests it has begun, and the gate.
-fn business_system() -> (String, Arc<std::sync::atomic::AtomicUsize>, Gate) {
+pub(crate) fn business_system() -> (String, Arc<std::sync::atomic::AtomicUsize>, Gate) {
     let begun = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let gate = Gate::default();
     let (seen, waiting) = (begun.clone(), gate.clone());
@@ -48,7 +48,7 @@ fn business_system() -> (String, Arc<std::sync::atomic::AtomicUsize>, Gate) {
     (address, begun, gate)
 }
 
-fn bot_file(dir: &std::path::Path, business: &str) {
+pub(crate) fn bot_file(dir: &std::path::Path, business: &str) {
     std::fs::write(
         dir.join("shop.toml"),
         format!(
@@ -81,7 +81,7 @@ builtin = "explode"
     .unwrap();
 }
 
-const TOKEN: &str = "777777:shop-token-for-tests";
+pub(crate) const TOKEN: &str = "777777:shop-token-for-tests";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_business_system_delays_only_its_own_chat_on_sqlite() {

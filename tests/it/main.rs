@@ -10,6 +10,7 @@ mod diagnostics;
 mod engine;
 mod engine_props;
 mod expressions;
+mod hardening;
 mod http_algorithm;
 mod liveness;
 mod runtime;
