@@ -19,4 +19,5 @@ mod signal;
 mod storage;
 mod studio;
 mod studio_api;
+mod studio_security;
 mod transcripts;
