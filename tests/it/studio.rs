@@ -206,6 +206,20 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
     click_button(&client, "nav .tab", "Texts").await;
     wait_text(&client, "#texts td", "the texts table", |t| t.contains("greeting")).await;
     assert_eq!(client.title().await.unwrap(), "botwright studio");
+
+    // 7. A bot message's HTML keeps Telegram's tags only, without attributes, and
+    // http(s)/tg links only.
+    let rebuilt = client
+        .execute(
+            r#"return telegramHtml('<b onclick="x()">b</b><img src=x onerror="alert(1)"><a href="javascript:alert(1)">j</a><a href=" https://example.org/?q=1">h</a><script>alert(2)</script><i>i</i>\n<svg><a href="tg://x">s</a></svg>').innerHTML;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rebuilt.as_str().unwrap(),
+        "<b>b</b><a>j</a><a href=\"https://example.org/?q=1\" target=\"_blank\" rel=\"noopener noreferrer\">h</a>alert(2)<i>i</i><br>s"
+    );
     client.close().await.unwrap();
     let transcript = bots.path().join("studio-choice.chat");
     let text = std::fs::read_to_string(&transcript).unwrap();
