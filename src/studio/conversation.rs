@@ -48,6 +48,26 @@ pub enum Act {
     Stub { algorithm: String, value: String },
 }
 
+/// The most one conversation keeps: what the user did plus the messages the bot sent.
+/// Past it, an act is refused (save the transcript and start a new conversation).
+pub const MAX_KEPT: usize = 2000;
+
+/// The longest text an act may carry, in characters: Telegram's limit for a message.
+pub const MAX_INPUT: usize = 4096;
+
+impl Act {
+    /// Every text the act carries.
+    fn texts(&self) -> Vec<&str> {
+        match self {
+            Act::Text(s) | Act::Attach(s) => vec![s],
+            Act::Press { label, .. } => vec![label],
+            Act::User { name, .. } => vec![name],
+            Act::Registered { kind, id, name } => vec![kind, id, name],
+            Act::Stub { algorithm, value } => vec![algorithm, value],
+        }
+    }
+}
+
 pub struct Conversation {
     pub bot: CompiledBot,
     world: MemoryWorld,
@@ -58,6 +78,8 @@ pub struct Conversation {
     /// The transcript so far, without its header.
     lines: Vec<String>,
     files: usize,
+    /// Acts done and messages sent so far (at most [`MAX_KEPT`] and one step more).
+    kept: usize,
 }
 
 fn quote(name: &str) -> String {
@@ -89,6 +111,7 @@ impl Conversation {
             sent: HashMap::new(),
             lines: Vec::new(),
             files: 0,
+            kept: 0,
         }
     }
 
@@ -112,6 +135,20 @@ impl Conversation {
 
     /// Does what the user did; gives the messages it made (to anyone), or why it could not.
     pub fn act(&mut self, act: Act) -> Result<Vec<Shown>, String> {
+        if self.kept >= MAX_KEPT {
+            return Err(format!(
+                "this conversation has reached {MAX_KEPT} messages, the most the studio keeps for one: save it as a transcript and start a new conversation"
+            ));
+        }
+        if act.texts().iter().any(|t| t.chars().count() > MAX_INPUT) {
+            return Err(format!("a text of more than {MAX_INPUT} characters is not sent"));
+        }
+        let shown = self.step(act)?;
+        self.kept += 1 + shown.len();
+        Ok(shown)
+    }
+
+    fn step(&mut self, act: Act) -> Result<Vec<Shown>, String> {
         let (event, line) = match act {
             Act::User { id, name } => {
                 if name.trim().is_empty() {
@@ -298,5 +335,38 @@ mod tests {
         assert!(text.contains("> [Вариант №1] ^2"), "{text}");
         let lines = crate::transcript::parse(&text).unwrap();
         crate::transcript::replay(&c.bot, &lines).unwrap_or_else(|f| panic!("line {}: {}\n{text}", f.line, f.message));
+    }
+
+    #[test]
+    fn a_conversation_keeps_a_bounded_number_of_messages() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00+03:00").unwrap();
+        let mut c = Conversation::new(demo(), now);
+        let mut acts = 0;
+        while c.act(Act::Text("Выбор".into())).is_ok() {
+            acts += 1;
+            assert!(acts <= MAX_KEPT, "never refused");
+        }
+        // Each act is the user's message and the bot's answer.
+        assert_eq!(acts, MAX_KEPT / 2);
+        let sent: usize = c.sent.values().map(Vec::len).sum();
+        assert!(sent + acts <= MAX_KEPT + 10, "{sent}");
+        let refused = c
+            .act(Act::User {
+                id: 2,
+                name: "Вера".into(),
+            })
+            .unwrap_err();
+        assert!(refused.contains("save it as a transcript"), "{refused}");
+        let lines = c.transcript().lines().count();
+        assert!(lines < 3 * MAX_KEPT, "{lines}");
+    }
+
+    #[test]
+    fn an_overlong_text_is_refused() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00+03:00").unwrap();
+        let mut c = Conversation::new(demo(), now);
+        let refused = c.act(Act::Text("я".repeat(MAX_INPUT + 1))).unwrap_err();
+        assert!(refused.contains("4096"), "{refused}");
+        assert!(c.act(Act::Text("я".repeat(MAX_INPUT))).is_ok());
     }
 }

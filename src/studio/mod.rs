@@ -1,20 +1,33 @@
 //! `botwright studio`: a local web page where an analyst edits, checks,
 //! chats with and tests the bots of one directory. The page and its script
-//! are inside the binary (`index.html`); the server is axum on loopback.
+//! are inside the binary (`index.html`); the server is axum, on loopback
+//! unless `--allow-remote` is given.
 //!
-//! **Invariant:** the studio reads and writes files only inside `--bots DIR`:
-//! a name with a separator, `..`, or another extension is refused before any
-//! file is touched.
+//! **Invariant:** the studio reads and writes only files directly inside
+//! `--bots DIR` whose names match `^[A-Za-z0-9_-]+\.(toml|chat)$`, never through
+//! a symbolic link ([`files`]); a transcript it runs names its bot by id, a bot
+//! of that directory (`cli::test::BotFiles::Inside`).
+//! **Invariant:** every request passes [`guard`] first: another `Host` than this
+//! machine's (unless `--allow-remote`) or a change from another `Origin` is
+//! refused with 403, and with `--allow-remote` the API needs the printed token.
+//! **Invariant:** the page builds every element from server data as DOM nodes
+//! (`textContent`, `createElement`), never as HTML text; bot messages go through
+//! a whitelist of Telegram's tags.
+//! **Invariant:** memory is bounded: at most [`MAX_CHATS`] live conversations
+//! (the least recently used goes), each keeping at most
+//! [`conversation::MAX_KEPT`] messages.
 //! **Invariant:** no second implementation: diagnostics come from
 //! `validate`, chats from `engine::handle` (through [`conversation`]),
 //! transcript runs from `cli::test::run_one`, graphs from `graph`.
 
 pub mod conversation;
+pub mod files;
+pub mod guard;
 pub mod picture;
 
 use crate::diagnostics::{self, Format, SourceFile};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,12 +41,45 @@ use std::sync::{Arc, Mutex};
 
 const PAGE: &str = include_str!("index.html");
 
+/// The most conversations the studio keeps; starting one more forgets the least recently used.
+pub const MAX_CHATS: usize = 100;
+
 #[derive(Clone)]
 pub struct Studio {
     /// The bots directory, canonical.
     pub dir: PathBuf,
-    chats: Arc<Mutex<HashMap<u64, Conversation>>>,
+    chats: Arc<Mutex<Chats>>,
     next: Arc<AtomicU64>,
+}
+
+/// The live conversations, each with when it was last used (a counter).
+#[derive(Default)]
+struct Chats {
+    live: HashMap<u64, (Conversation, u64)>,
+    clock: u64,
+}
+
+impl Chats {
+    fn insert(&mut self, id: u64, conversation: Conversation) {
+        while self.live.len() >= MAX_CHATS {
+            let Some(oldest) = self.live.iter().min_by_key(|(_, (_, used))| *used).map(|(id, _)| *id) else {
+                break;
+            };
+            self.live.remove(&oldest);
+        }
+        self.clock += 1;
+        self.live.insert(id, (conversation, self.clock));
+    }
+
+    /// The conversation `id`, marked as just used.
+    fn get(&mut self, id: u64) -> Option<&mut Conversation> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.live.get_mut(&id).map(|(c, used)| {
+            *used = clock;
+            c
+        })
+    }
 }
 
 /// A refusal: a status and a message, as `{"error": message}`.
@@ -49,6 +95,17 @@ fn bad(message: impl Into<String>) -> Problem {
     Problem(StatusCode::BAD_REQUEST, message.into())
 }
 
+/// A failed read or write of `name`: a link or another kind of file is refused (403),
+/// a missing file is 404, anything else 500.
+fn io_problem(doing: &str, name: &str, e: &std::io::Error) -> Problem {
+    let status = match e.kind() {
+        std::io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::InvalidInput => StatusCode::FORBIDDEN,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    Problem(status, format!("cannot {doing} {name}: {e}"))
+}
+
 impl Studio {
     pub fn new(dir: &std::path::Path) -> std::io::Result<Studio> {
         Ok(Studio {
@@ -58,50 +115,31 @@ impl Studio {
         })
     }
 
-    /// The path of `name` inside the directory: a plain file name ending in `.toml` or `.chat`.
-    pub fn path_of(&self, name: &str) -> Result<PathBuf, Problem> {
-        let plain = !name.is_empty()
-            && !name.starts_with('.')
-            && !name.contains(['/', '\\', '\0'])
-            && name != ".."
-            && (name.ends_with(".toml") || name.ends_with(".chat"));
-        if !plain {
-            return Err(Problem(
+    /// Refuses a name that is not a bot file or transcript directly inside the directory.
+    pub fn check_name(&self, name: &str) -> Result<(), Problem> {
+        if files::is_name(name) {
+            Ok(())
+        } else {
+            Err(Problem(
                 StatusCode::FORBIDDEN,
-                format!(
-                    "`{name}` is not a bot file or transcript of {}: the studio reads and writes only `*.toml` and `*.chat` files directly inside it",
-                    self.dir.display()
-                ),
-            ));
+                format!("`{name}` is refused: {} ({})", files::name_rule(), self.dir.display()),
+            ))
         }
-        let path = self.dir.join(name);
-        // A symbolic link that leads out of the directory is refused too.
-        if let Ok(real) = path.canonicalize()
-            && !real.starts_with(&self.dir)
-        {
-            return Err(Problem(
-                StatusCode::FORBIDDEN,
-                format!("`{name}` leads out of {}", self.dir.display()),
-            ));
-        }
-        Ok(path)
     }
 
     fn read(&self, name: &str) -> Result<String, Problem> {
-        let path = self.path_of(name)?;
-        std::fs::read_to_string(&path).map_err(|e| Problem(StatusCode::NOT_FOUND, format!("cannot read {name}: {e}")))
+        self.check_name(name)?;
+        files::read(&self.dir, name).map_err(|e| io_problem("read", name, &e))
     }
 
+    fn write(&self, name: &str, text: &str) -> Result<(), Problem> {
+        self.check_name(name)?;
+        files::write(&self.dir, name, text).map_err(|e| io_problem("write", name, &e))
+    }
+
+    /// The directory's bot files or transcripts (`extension` without the dot).
     fn files(&self, extension: &str) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| n.ends_with(extension) && !n.starts_with('.'))
-            .collect();
-        names.sort();
-        names
+        files::list(&self.dir, extension)
     }
 
     /// Compiles a bot file's text as the CLI does, beside the directory's other bot files
@@ -124,9 +162,57 @@ impl Studio {
     }
 }
 
-pub fn router(studio: Studio) -> Router {
+/// The page's Content-Security-Policy: only its own inline script (by hash) runs, and
+/// nothing is loaded from anywhere but the studio.
+fn page_policy() -> &'static str {
+    static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use base64::Engine;
+        use sha2::Digest;
+        let script = PAGE
+            .split_once("<script>")
+            .and_then(|(_, rest)| rest.split_once("</script>"))
+            .map(|(script, _)| script)
+            .unwrap_or("");
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()));
+        format!(
+            "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+    });
+    &POLICY
+}
+
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, page_policy()),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(PAGE),
+    )
+        .into_response()
+}
+
+/// Every answer: not to be sniffed as another type, and no script runs in a document the
+/// API serves (the graph's SVG opened on its own).
+async fn api_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut answer = next.run(request).await;
+    let headers = answer.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if api {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    answer
+}
+
+/// The studio's routes behind [`guard::guard`] with `access`.
+pub fn router(studio: Studio, access: guard::Access) -> Router {
     Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
+        .route("/", get(page))
         .route("/api/bots", get(bots))
         .route("/api/files/{name}", get(read_file).put(write_file))
         .route("/api/check", post(check))
@@ -137,6 +223,8 @@ pub fn router(studio: Studio) -> Router {
         .route("/api/graph/{bot}", get(graph))
         .route("/api/texts/{bot}", get(texts))
         .with_state(studio)
+        .layer(axum::middleware::from_fn(api_headers))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard::guard))
 }
 
 /// The diagnostics as JSON objects (`check --format json`'s items).
@@ -148,10 +236,10 @@ fn diagnostics_json(found: &[diagnostics::Diagnostic]) -> Value {
 
 async fn bots(State(s): State<Studio>) -> Json<Value> {
     let list: Vec<Value> = s
-        .files(".toml")
+        .files("toml")
         .into_iter()
         .map(|file| {
-            let text = std::fs::read_to_string(s.dir.join(&file)).unwrap_or_default();
+            let text = files::read(&s.dir, &file).unwrap_or_default();
             let (bot, found) = s.compile(&file, &text);
             let name = toml::from_str::<toml::Table>(&text)
                 .ok()
@@ -184,9 +272,7 @@ async fn write_file(
     Path(name): Path<String>,
     Json(body): Json<Text>,
 ) -> Result<Json<Value>, Problem> {
-    let path = s.path_of(&name)?;
-    std::fs::write(&path, &body.text)
-        .map_err(|e| Problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write {name}: {e}")))?;
+    s.write(&name, &body.text)?;
     let found = if name.ends_with(".toml") {
         s.compile(&name, &body.text).1
     } else {
@@ -202,7 +288,7 @@ struct CheckBody {
 }
 
 async fn check(State(s): State<Studio>, Json(body): Json<CheckBody>) -> Result<Json<Value>, Problem> {
-    s.path_of(&body.name)?;
+    s.check_name(&body.name)?;
     let (bot, found) = s.compile(&body.name, &body.text);
     Ok(Json(
         json!({"ok": bot.is_some(), "diagnostics": diagnostics_json(&found)}),
@@ -216,6 +302,7 @@ struct StartBody {
 
 async fn start_chat(State(s): State<Studio>, Json(body): Json<StartBody>) -> Result<Json<Value>, Problem> {
     let name = format!("{}.toml", body.bot);
+    s.check_name(&name)?;
     let text = s.read(&name)?;
     let (bot, found) = s.compile(&name, &text);
     let Some(bot) = bot else {
@@ -245,7 +332,7 @@ async fn start_chat(State(s): State<Studio>, Json(body): Json<StartBody>) -> Res
 async fn act(State(s): State<Studio>, Path(id): Path<u64>, Json(act): Json<Act>) -> Result<Json<Value>, Problem> {
     let mut chats = s.chats.lock().unwrap_or_else(|e| e.into_inner());
     let c = chats
-        .get_mut(&id)
+        .get(id)
         .ok_or_else(|| Problem(StatusCode::NOT_FOUND, format!("no conversation {id}: start a new one")))?;
     let messages = c.act(act).map_err(bad)?;
     Ok(Json(json!({
@@ -270,39 +357,28 @@ async fn save_chat(
     } else {
         format!("{}.chat", body.name)
     };
-    let path = s.path_of(&name)?;
+    s.check_name(&name)?;
     let text = {
-        let chats = s.chats.lock().unwrap_or_else(|e| e.into_inner());
+        let mut chats = s.chats.lock().unwrap_or_else(|e| e.into_inner());
         chats
-            .get(&id)
+            .get(id)
             .ok_or_else(|| Problem(StatusCode::NOT_FOUND, format!("no conversation {id}")))?
             .transcript()
     };
-    std::fs::write(&path, &text)
-        .map_err(|e| Problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot write {name}: {e}")))?;
+    s.write(&name, &text)?;
     Ok(Json(json!({"saved": name, "transcript": text})))
 }
 
 async fn run_transcripts(State(s): State<Studio>) -> Json<Value> {
     let dir = s.dir.clone();
+    let names = s.files("chat");
     let results = tokio::task::spawn_blocking(move || {
         let mut bots = HashMap::new();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "chat"))
-            .collect();
-        files.sort();
-        files
+        names
             .iter()
-            .map(|f| {
-                let file = f
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                match crate::cli::test::run_one(f, None, &mut bots) {
+            .map(|file| {
+                let inside = crate::cli::test::BotFiles::Inside(&dir);
+                match crate::cli::test::run_one(&dir.join(file), inside, &mut bots) {
                     Ok(()) => json!({"file": file, "ok": true}),
                     Err((line, message)) => json!({"file": file, "ok": false, "line": line, "message": message}),
                 }

@@ -20,4 +20,5 @@ mod signal;
 mod storage;
 mod studio;
 mod studio_api;
+mod studio_security;
 mod transcripts;

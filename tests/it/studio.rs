@@ -63,11 +63,59 @@ async fn click_button(client: &fantoccini::Client, css: &str, label: &str) {
     }
 }
 
+/// A chromedriver process and a headless chromium session on it.
+async fn browser() -> (Child, fantoccini::Client) {
+    let driver_port = free_port();
+    let driver = std::env::var("BOTWRIGHT_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let driver_process = Child(
+        Command::new(driver)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (install chromium-driver)"),
+    );
+    let driver_address = format!("127.0.0.1:{driver_port}");
+    wait_for("the driver", || up(&driver_address)).await;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860"]}),
+    );
+    // A prompt waits for the test to answer it.
+    caps.insert("unhandledPromptBehavior".into(), serde_json::json!("ignore"));
+    // chromedriver listens on loopback: plain HTTP, no TLS back end to build.
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://{driver_address}"))
+        .await
+        .expect("a browser session");
+    (driver_process, client)
+}
+
+/// Waits (at most 30 s) until `script` returns `true` in the page.
+async fn wait_script(client: &fantoccini::Client, script: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if client.execute(script, vec![]).await.ok() == Some(serde_json::Value::Bool(true)) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromium-driver: `.ci/run` installs them and runs this test"]
 async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
     let bots = tempfile::tempdir().unwrap();
     std::fs::copy("bots/demo.toml", bots.path().join("demo.toml")).unwrap();
+    // A bot whose name is markup: the page shows it as text and runs nothing.
+    std::fs::write(
+        bots.path().join("xss.toml"),
+        "[bot]\nname = \"<img src=x onerror=\\\"document.title='pwned'\\\">\"\n",
+    )
+    .unwrap();
     let studio_address = format!("127.0.0.1:{}", free_port());
     let _studio = Child(
         Command::new(env!("CARGO_BIN_EXE_botwright"))
@@ -78,38 +126,17 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
             .spawn()
             .unwrap(),
     );
-    let driver_port = free_port();
-    let driver = std::env::var("BOTWRIGHT_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let _driver = Child(
-        Command::new(driver)
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver runs (install chromium-driver)"),
-    );
-    let driver_address = format!("127.0.0.1:{driver_port}");
-    wait_for("the studio and the driver", || {
-        up(&studio_address) && up(&driver_address)
-    })
-    .await;
-
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,860"]}),
-    );
-    // chromedriver listens on loopback: plain HTTP, no TLS back end to build.
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://{driver_address}"))
-        .await
-        .expect("a browser session");
+    wait_for("the studio", || up(&studio_address)).await;
+    let (_driver, client) = browser().await;
 
     // 1. The studio opens with the bot list and the demo bot in the editor.
     client.goto(&format!("http://{studio_address}/")).await.unwrap();
     wait_text(&client, "#bots li", "the bot list", |t| t.contains("demo.toml")).await;
     wait_text(&client, "#status", "the first check", |t| t.contains("no problems")).await;
+    let list = text_of(&client, "#bots li").await;
+    assert!(list.contains("<img src=x onerror="), "{list}");
+    assert!(client.find_all(Locator::Css("#bots img")).await.unwrap().is_empty());
+    assert_eq!(client.title().await.unwrap(), "botwright studio");
 
     // 2. Typing an error shows its code, underlined in place.
     let editor = client.find(Locator::Id("editor")).await.unwrap();
@@ -167,6 +194,32 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
         t.contains("saved studio-choice.chat")
     })
     .await;
+
+    // 6. The graph is a picture; the texts are a table.
+    click_button(&client, "nav .tab", "Graph").await;
+    wait_script(
+        &client,
+        "const i = document.querySelector('#graph img'); return !!i && i.complete && i.naturalWidth > 0;",
+        "the graph picture",
+    )
+    .await;
+    click_button(&client, "nav .tab", "Texts").await;
+    wait_text(&client, "#texts td", "the texts table", |t| t.contains("greeting")).await;
+    assert_eq!(client.title().await.unwrap(), "botwright studio");
+
+    // 7. A bot message's HTML keeps Telegram's tags only, without attributes, and
+    // http(s)/tg links only.
+    let rebuilt = client
+        .execute(
+            r#"return telegramHtml('<b onclick="x()">b</b><img src=x onerror="alert(1)"><a href="javascript:alert(1)">j</a><a href=" https://example.org/?q=1">h</a><script>alert(2)</script><i>i</i>\n<svg><a href="tg://x">s</a></svg>').innerHTML;"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rebuilt.as_str().unwrap(),
+        "<b>b</b><a>j</a><a href=\"https://example.org/?q=1\" target=\"_blank\" rel=\"noopener noreferrer\">h</a>alert(2)<i>i</i><br>s"
+    );
     client.close().await.unwrap();
     let transcript = bots.path().join("studio-choice.chat");
     let text = std::fs::read_to_string(&transcript).unwrap();
@@ -181,4 +234,66 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
         test.status.success() && out.contains("1 passed, 0 failed"),
         "{out}\n{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver: `.ci/run` installs them and runs this test"]
+async fn a_remote_studio_page_asks_for_the_token_once() {
+    use std::io::BufRead;
+    let bots = tempfile::tempdir().unwrap();
+    std::fs::copy("bots/demo.toml", bots.path().join("demo.toml")).unwrap();
+    let studio_address = format!("127.0.0.1:{}", free_port());
+    let mut studio = Child(
+        Command::new(env!("CARGO_BIN_EXE_botwright"))
+            .args(["studio", "--allow-remote", "--bots"])
+            .arg(bots.path())
+            .args(["--listen", &studio_address])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Read on a thread of its own, which keeps reading: the studio's stdout stays open.
+    let stdout = studio.0.stdout.take().unwrap();
+    let (tell, told) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tell = Some(tell);
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(token) = line.strip_prefix("access token: ")
+                && let Some(tell) = tell.take()
+            {
+                let _ = tell.send(token.to_string());
+            }
+        }
+    });
+    let token = tokio::time::timeout(Duration::from_secs(60), told)
+        .await
+        .expect("the studio prints its access token in time")
+        .expect("the studio prints its access token");
+    wait_for("the studio", || up(&studio_address)).await;
+    let (_driver, client) = browser().await;
+    client.goto(&format!("http://{studio_address}/")).await.unwrap();
+
+    // The page's first API call gets 401: it asks for the token, and sends it from then on.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get_alert_text().await.is_err() {
+        assert!(Instant::now() < deadline, "the page never asked for the token");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    client.send_alert_text(&token).await.unwrap();
+    client.accept_alert().await.unwrap();
+    wait_text(&client, "#bots li", "the bot list", |t| t.contains("demo.toml")).await;
+    wait_text(&client, "#status", "the first check", |t| t.contains("no problems")).await;
+    click_button(&client, "nav .tab", "Graph").await;
+    wait_script(
+        &client,
+        "const i = document.querySelector('#graph img'); return !!i && i.complete && i.naturalWidth > 0;",
+        "the graph picture, fetched with the token",
+    )
+    .await;
+
+    // Asked once: a reload keeps the token for the session.
+    client.refresh().await.unwrap();
+    wait_text(&client, "#bots li", "the bot list again", |t| t.contains("demo.toml")).await;
+    assert!(client.get_alert_text().await.is_err(), "asked again");
+    client.close().await.unwrap();
 }

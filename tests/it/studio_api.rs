@@ -77,7 +77,7 @@ async fn the_studio_api_works_on_the_bots_directory_only() {
             if status == 403 {
                 assert!(
                     body["error"].as_str().unwrap().contains("inside")
-                        || body["error"].as_str().unwrap().contains("leads out"),
+                        || body["error"].as_str().unwrap().contains("symbolic link"),
                     "{body}"
                 );
             }
