@@ -1229,24 +1229,21 @@ impl Validator<'_> {
                 let answer_type = k.r#type.as_ref().and_then(|t| self.answer_type(t, &accept));
                 let check = k.check.as_ref().and_then(|c| self.texts().expression(c, known));
                 let invalid = k.invalid.as_ref().and_then(|i| self.texts().template(i, known));
-                let attempts = k.attempts.as_ref().and_then(|a| match u32::try_from(a.value) {
-                    Ok(n) if n >= 1 => Some(n),
-                    _ => {
+                let attempts = k.attempts.as_ref().and_then(|a| {
+                    if a.value < 1 {
                         self.push(
                             a.span.clone(),
                             Code::BadValue,
                             format!("`attempts` must be at least 1, not {}", a.value),
                         )
                         .help = Some("leave `attempts` out for no limit".into());
-                        None
+                        return None;
                     }
+                    // More than anyone will ever type is no limit at all.
+                    Some(u32::try_from(a.value).unwrap_or(u32::MAX))
                 });
-                // Every key was checked above; a failed one already made the file fail.
-                let failed = (k.check.is_some() && check.is_none()) || (k.invalid.is_some() && invalid.is_none());
+                // A key with an error was reported above, and the file is not built.
                 let question = self.texts().template(k.input.as_ref()?, known)?;
-                if failed {
-                    return None;
-                }
                 Action::Input {
                     question,
                     save_as: k.save_as.as_ref().map(|s| s.value.clone()),

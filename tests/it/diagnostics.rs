@@ -309,6 +309,7 @@ fn the_keys_of_a_checked_answer_are_checked() {
     assert_eq!(codes(&input("invalid = \"<b>no\"\n")), ["E017"]);
     assert_eq!(codes(&input("attempts = 0\n")), ["E028"]);
     assert_eq!(codes(&input("attempts = -2\n")), ["E028"]);
+    assert_eq!(codes(&input("attempts = 99999999999\n")), Vec::<&str>::new());
     for key in [
         "type = \"number\"",
         "check = \"true\"",
