@@ -95,7 +95,41 @@ pub enum Action {
         save_as: Option<String>,
         /// The kinds of message the step takes (`text` unless `accept` says otherwise).
         accept: Vec<InputKind>,
+        /// How a text answer is read (`type`); `None`: the text as typed.
+        answer_type: Option<AnswerType>,
+        /// `check`: a text answer is taken only when this gives `true`.
+        check: Option<Expr>,
+        /// `invalid`: the reply to a refused answer (else `texts.input_invalid`).
+        invalid: Option<Template>,
+        /// `attempts`: the refused answer in a row that gives up.
+        attempts: Option<u32>,
     },
+}
+
+/// How an `input` step reads a text answer (bot-format.md, `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerType {
+    Number,
+    Integer,
+    Date,
+    Deadline,
+    Phone,
+    Email,
+}
+
+impl AnswerType {
+    pub const ALL: [(&'static str, AnswerType); 6] = [
+        ("number", AnswerType::Number),
+        ("integer", AnswerType::Integer),
+        ("date", AnswerType::Date),
+        ("deadline", AnswerType::Deadline),
+        ("phone", AnswerType::Phone),
+        ("email", AnswerType::Email),
+    ];
+
+    pub fn parse(name: &str) -> Option<AnswerType> {
+        AnswerType::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
 }
 
 /// A kind of message an `input` step may take.

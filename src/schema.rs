@@ -79,6 +79,9 @@ fn without_null(v: &mut Value) {
                     o.insert("type".into(), only);
                 }
             }
+            if let Some(Value::Array(values)) = o.get_mut("enum") {
+                values.retain(|v| !v.is_null());
+            }
             if let Some(Value::Array(alternatives)) = o.get_mut("anyOf") {
                 alternatives.retain(|a| a != &json!({"type": "null"}));
                 if alternatives.len() == 1 {

@@ -254,16 +254,24 @@ async fn handle(
         }
         ("tasks", "create") => {
             let result = &request["result"];
-            let executor_name = result["executor"].as_str().unwrap_or("").to_string();
+            // No executor: the author's own task.
+            let executor_name = result["executor"].as_str().map(str::to_string);
+            let author_id = request["user"]["principal"]["id"].as_str().unwrap_or("").to_string();
             let (task, executor) = {
                 let mut data = system.data.lock().unwrap();
-                let Some(executor) = data
+                let found = data
                     .employees
                     .iter()
-                    .find(|e| e.surname.eq_ignore_ascii_case(&executor_name) || e.surname == executor_name)
-                    .cloned()
-                else {
-                    return Json(json!(format!("Исполнитель «{executor_name}» не найден.")));
+                    .find(|e| match &executor_name {
+                        Some(name) => e.surname.eq_ignore_ascii_case(name) || &e.surname == name,
+                        None => e.id == author_id && !author_id.is_empty(),
+                    })
+                    .cloned();
+                let Some(executor) = found else {
+                    return Json(json!(format!(
+                        "Исполнитель «{}» не найден.",
+                        escape(executor_name.as_deref().unwrap_or(""))
+                    )));
                 };
                 let deadline = chrono::DateTime::parse_from_rfc3339(result["deadline"].as_str().unwrap_or(""))
                     .map(|d| d.format("%d.%m.%Y %H:%M").to_string())
@@ -293,6 +301,9 @@ async fn handle(
                 data.tasks.push(task.clone());
                 (task, executor)
             };
+            if executor.id == author_id {
+                return Json(json!(format!("Задача №{} создана для вас.", task.id)));
+            }
             system
                 .notify(json!({
                     "to": {"principal": {"kind": "user", "id": executor.id}},

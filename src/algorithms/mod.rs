@@ -29,6 +29,7 @@ impl AlgorithmCall<'_> {
             "user": get("user"),
             "input": get("input"),
             "selected": get("selected"),
+            "selected_title": get("selected_title"),
             "history": get("history"),
             "vars": get("vars"),
             "result": get("result"),

@@ -66,6 +66,8 @@ codes! {
     PublicStartWord = "E034", Error, "a `public` word that is a `start` or `cancel` word";
     LeavesPublic = "E035", Error, "an `alias` or `then` that leads out of a `public` subtree";
     UrlVariable = "E036", Error, "an `http` URL that names an environment variable bot files may not read";
+    TypeWithoutText = "E037", Error, "an `input` with `type` whose `accept` takes no text";
+    UnknownAnswerType = "E038", Error, "an `input` `type` the bot format does not define";
     Unreachable = "W001", Warning, "a record reachable from nowhere";
     ShadowedOption = "W002", Warning, "an option after a `*` option, which can never be chosen";
     MenuWithButtons = "W003", Warning, "a menu on a record whose message already carries inline buttons";

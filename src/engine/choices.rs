@@ -108,13 +108,15 @@ impl Turn<'_> {
         self.session.pending = None;
         self.session.open = None;
         let scope = Scope {
-            input: Some(button.label),
+            input: Some(button.label.clone()),
             selected: Some(button.value.clone()),
+            selected_title: Some(button.label.clone()),
             history: vec![HistoryEntry {
                 record: String::new(),
                 choice: String::new(),
                 title: button.message_text,
                 selected: button.value,
+                label: button.label,
             }],
             ..Scope::default()
         };
@@ -199,9 +201,24 @@ impl Turn<'_> {
         }
     }
 
+    /// The label of an option as its button showed it (`selected_title`): a static option's
+    /// label, a dynamic option's label, or the text a `"*"` option took.
+    pub(super) fn selected_label(&self, chosen: &ChosenOption) -> String {
+        match chosen {
+            ChosenOption::Static { typed: Some(t), .. } => t.clone(),
+            ChosenOption::Static { record, typed: None } => self
+                .bot
+                .record_by_id(record)
+                .map(|r| self.bot.records[r].label().to_string())
+                .unwrap_or_default(),
+            ChosenOption::Dynamic(item) => item.label.clone(),
+        }
+    }
+
     pub(super) fn ask_confirm(&mut self, open: &OpenChoice, chosen: &ChosenOption, seq: u32) {
         let scope = Scope {
             selected: Some(self.selected_text(chosen)),
+            selected_title: Some(self.selected_label(chosen)),
             history: open.history.clone(),
             ..Scope::default()
         };
@@ -279,22 +296,26 @@ impl Turn<'_> {
             let reply = self.render_text("unknown", &self.scope_vars(&scope, &[]));
             return self.send_to(self.user.chat, reply, Keyboard::None);
         };
-        let title = match &record.action {
-            Action::Choice { title, .. } => self.render_scoped(
+        // The title as the message showed it (for options an algorithm returned, its text).
+        let title = match (&open.title, &record.action) {
+            (Some(shown), _) => shown.clone(),
+            (None, Action::Choice { title, .. }) => self.render_scoped(
                 title,
                 &Scope {
                     history: open.history.clone(),
                     ..Scope::default()
                 },
             ),
-            _ => String::new(),
+            (None, _) => String::new(),
         };
+        let label = self.selected_label(&chosen);
         let mut history = open.history.clone();
         history.push(HistoryEntry {
             record: record.id.clone(),
             choice: record.label().to_string(),
             title,
             selected: selected.clone(),
+            label: label.clone(),
         });
         let before = Some(open.clone());
         self.session.open = None;
@@ -306,6 +327,7 @@ impl Turn<'_> {
             input: Some(input),
             answer: None,
             selected: Some(selected),
+            selected_title: Some(label),
             history,
             result: None,
         };
@@ -405,12 +427,14 @@ impl Turn<'_> {
             history,
             dynamic,
             seq,
+            title: None,
         };
         self.show_choice(open, title, keyboard)
     }
 
     /// Sends a choice's message and remembers it, as shown, for the presses on it.
-    pub(super) fn show_choice(&mut self, open: OpenChoice, title: String, keyboard: Keyboard) -> Outcome {
+    pub(super) fn show_choice(&mut self, mut open: OpenChoice, title: String, keyboard: Keyboard) -> Outcome {
+        open.title = Some(title.clone());
         self.session.remember(Shown {
             seq: open.seq,
             open: open.clone(),

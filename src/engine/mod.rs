@@ -6,6 +6,7 @@
 //! what lets transcripts, `chat`, property tests and the Telegram runtime
 //! share one implementation.
 
+mod answers;
 mod auth;
 mod buttons;
 mod choices;
@@ -15,6 +16,7 @@ mod session;
 mod step;
 mod turn;
 
+pub use answers::read_answer;
 pub use auth::{DecisionError, approve_request, finish_approval, reject_request};
 pub use buttons::Callback;
 pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};

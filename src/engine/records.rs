@@ -58,6 +58,8 @@ impl Turn<'_> {
                     record: r.id.clone(),
                     history: scope.history.clone(),
                     selected: scope.selected.clone(),
+                    selected_title: scope.selected_title.clone(),
+                    refused: 0,
                 });
                 Outcome::Waiting
             }
@@ -178,6 +180,7 @@ impl Turn<'_> {
                     history: scope.history.clone(),
                     dynamic: Some(items),
                     seq,
+                    title: None,
                 };
                 self.show_choice(open, title, keyboard)
             }

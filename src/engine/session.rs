@@ -67,6 +67,10 @@ pub struct OpenChoice {
     /// The options an algorithm returned; they live only while this choice is open.
     pub dynamic: Option<Vec<DynamicOption>>,
     pub seq: u32,
+    /// The text of the message that carried the options, as the user saw it: the `title` of
+    /// the history entry an option adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +87,9 @@ pub struct HistoryEntry {
     pub choice: String,
     pub title: String,
     pub selected: String,
+    /// The label of the option taken, as its button showed it (`selected_title`).
+    #[serde(default)]
+    pub label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +99,12 @@ pub enum Pending {
         record: String,
         history: Vec<HistoryEntry>,
         selected: Option<String>,
+        /// `selected_title` where the step was asked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        selected_title: Option<String>,
+        /// Answers refused in a row (`check`, `type`), for `attempts`.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        refused: u32,
     },
     /// A choice with `confirm` waits for yes or no.
     Confirm {
@@ -148,4 +161,8 @@ pub enum ChosenOption {
         typed: Option<String>,
     },
     Dynamic(DynamicOption),
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

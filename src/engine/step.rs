@@ -1,5 +1,6 @@
 //! One incoming event, handled in the processing order of bot-format.md.
 
+use super::answers::InputStep;
 use super::session::{Pending, Session};
 use super::turn::{Outcome, Scope, Turn, cut};
 use super::{Attachment, Event, Keyboard, Outgoing, User, World, WorldError, world};
@@ -270,12 +271,20 @@ impl Turn<'_> {
     /// does not says what it waits for and stays pending; otherwise `unsupported_message`.
     pub(super) fn attachment(&mut self, attachment: Option<&Attachment>) {
         self.check_registration_first();
-        let (record, history, selected) = match self.session.pending.take() {
+        let step = match self.session.pending.take() {
             Some(Pending::Input {
                 record,
                 history,
                 selected,
-            }) => (record, history, selected),
+                selected_title,
+                refused,
+            }) => InputStep {
+                record,
+                history,
+                selected,
+                selected_title,
+                refused,
+            },
             // Registration data: with `[auth] contact`, the user's own contact.
             Some(Pending::AuthData) => return self.auth_contact(attachment),
             other => {
@@ -283,32 +292,23 @@ impl Turn<'_> {
                 return self.say("unsupported_message", &[], Keyboard::None);
             }
         };
-        let Some(idx) = self.bot.record_by_id(&record) else {
+        let Some(idx) = self.bot.record_by_id(&step.record) else {
             return self.stale();
         };
         let Action::Input { save_as, accept, .. } = &self.bot.records[idx].action else {
             return self.stale();
         };
+        // Another kind of message neither counts as a refused answer nor resets the count.
         let Some(attachment) = attachment.filter(|a| accept.contains(&a.kind())) else {
             let accept = accept.clone();
-            self.session.pending = Some(Pending::Input {
-                record,
-                history,
-                selected,
-            });
+            self.session.pending = Some(step.pending());
             return self.wrong_kind(&accept);
         };
         let answer = attachment.to_value();
         if let Some(name) = save_as {
-            self.session.vars.insert(name.clone(), answer.to_json());
+            self.session.vars.insert(name.clone(), answer.to_stored_json());
         }
-        let scope = Scope {
-            input: None,
-            answer: Some(answer),
-            selected,
-            history,
-            result: None,
-        };
+        let scope = step.scope(answer);
         if let Some(next) = self.bot.records[idx].then {
             self.execute(next, scope, 0);
         }
@@ -357,8 +357,17 @@ impl Turn<'_> {
                 record,
                 history,
                 selected,
+                selected_title,
+                refused,
             } => {
-                let Some(idx) = self.bot.record_by_id(&record) else {
+                let step = InputStep {
+                    record,
+                    history,
+                    selected,
+                    selected_title,
+                    refused,
+                };
+                let Some(idx) = self.bot.record_by_id(&step.record) else {
                     return self.stale();
                 };
                 let Action::Input { save_as, accept, .. } = &self.bot.records[idx].action else {
@@ -367,25 +376,17 @@ impl Turn<'_> {
                 if !accept.contains(&InputKind::Text) {
                     // Text the step does not take: it says what it waits for and stays pending.
                     let accept = accept.clone();
-                    self.session.pending = Some(Pending::Input {
-                        record,
-                        history,
-                        selected,
-                    });
+                    self.session.pending = Some(step.pending());
                     return self.wrong_kind(&accept);
                 }
-                if let Some(name) = save_as {
-                    self.session
-                        .vars
-                        .insert(name.clone(), serde_json::Value::String(text.to_string()));
-                }
-                let scope = Scope {
-                    input: Some(text.to_string()),
-                    answer: None,
-                    selected,
-                    history,
-                    result: None,
+                let save_as = save_as.clone();
+                let Some(answer) = self.checked_answer(idx, &step, text) else {
+                    return self.refuse_answer(idx, step, text);
                 };
+                if let Some(name) = save_as {
+                    self.session.vars.insert(name, answer.to_stored_json());
+                }
+                let scope = step.scope(answer);
                 if let Some(next) = self.bot.records[idx].then {
                     // The answer stays consumed even if what follows fails.
                     self.execute(next, scope, 0);

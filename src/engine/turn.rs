@@ -27,6 +27,8 @@ pub(super) struct Scope {
     /// `input` is then this object instead of text.
     pub answer: Option<Value>,
     pub selected: Option<String>,
+    /// The label of the option just chosen, as its button showed it (`selected_title`).
+    pub selected_title: Option<String>,
     pub history: Vec<HistoryEntry>,
     pub result: Option<Value>,
 }
@@ -202,6 +204,10 @@ impl<'a> Turn<'a> {
             scope.selected.clone().map(Value::Text).unwrap_or(Value::Null),
         );
         vars.insert(
+            "selected_title".to_string(),
+            scope.selected_title.clone().map(Value::Text).unwrap_or(Value::Null),
+        );
+        vars.insert(
             "history".to_string(),
             Value::List(
                 scope
@@ -220,6 +226,7 @@ impl<'a> Turn<'a> {
                             ),
                             ("title", Value::text(&h.title)),
                             ("selected", Value::text(&h.selected)),
+                            ("label", Value::text(&h.label)),
                         ])
                     })
                     .collect(),
@@ -228,7 +235,7 @@ impl<'a> Turn<'a> {
         let session_vars = serde_json::Value::Object(self.session.vars.clone());
         vars.insert(
             "vars".to_string(),
-            Value::from_json(&session_vars).unwrap_or(Value::Null),
+            Value::from_stored_json(&session_vars).unwrap_or(Value::Null),
         );
         vars.insert("result".to_string(), scope.result.clone().unwrap_or(Value::Null));
         for (k, v) in extra {

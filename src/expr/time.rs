@@ -162,3 +162,57 @@ fn small_number(s: &str, max_len: usize) -> Option<u32> {
     }
     s.parse().ok()
 }
+
+/// Parses a date as an `input` of `type = "date"` reads it (bot-format.md): a form `deadline`
+/// reads, without a time (`06.02`, `06.02.21`, `06.02.2021`, `6.2`, or a number of days from
+/// today); a date without a year is the next such date not before today. The value is the
+/// start of that day in the zone.
+pub fn date(text: &str, now: DateTime<FixedOffset>, tz: Option<Tz>) -> Result<DateTime<FixedOffset>, EvalError> {
+    let trimmed = text.trim();
+    let bad = || {
+        EvalError(format!(
+            "«{trimmed}» is not a date: write it like 06.02, 06.02.21, 06.02.2021 or 6.2, or a number of days"
+        ))
+    };
+    let now = in_zone(now, tz);
+    let today = local_time(&now).ok_or_else(bad)?.date();
+    let day_start = |date: NaiveDate| localize(date.and_time(NaiveTime::MIN), now, tz).ok_or_else(bad);
+    if trimmed.is_empty() || trimmed.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    if trimmed.len() <= 6 && trimmed.chars().all(|c| c.is_ascii_digit()) {
+        let days: i64 = trimmed.parse().map_err(|_| bad())?;
+        let date = today
+            .checked_add_signed(Duration::try_days(days).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        return day_start(date);
+    }
+    let fields: Vec<&str> = trimmed.split('.').collect();
+    let (day, month, year) = match fields.as_slice() {
+        [d, m] | [d, m, ""] => (small_number(d, 2), small_number(m, 2), None),
+        [d, m, y] if y.len() == 2 || y.len() == 4 => {
+            let y = small_number(y, 4).ok_or_else(bad)? as i32;
+            (
+                small_number(d, 2),
+                small_number(m, 2),
+                Some(if y < 100 { 2000 + y } else { y }),
+            )
+        }
+        _ => return Err(bad()),
+    };
+    let (day, month) = (day.ok_or_else(bad)?, month.ok_or_else(bad)?);
+    match year {
+        Some(year) => day_start(NaiveDate::from_ymd_opt(year, month, day).ok_or_else(bad)?),
+        None => {
+            // 29.02 may wait for a leap year.
+            for year in today.year()..today.year().saturating_add(9) {
+                if let Some(date) = NaiveDate::from_ymd_opt(year, month, day)
+                    && date >= today
+                {
+                    return day_start(date);
+                }
+            }
+            Err(bad())
+        }
+    }
+}

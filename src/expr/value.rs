@@ -138,6 +138,62 @@ impl Value {
     }
 }
 
+/// The key of the object that stands for a date-time in stored JSON.
+const STORED_DATETIME: &str = "$datetime";
+/// The key of the object that stands for a number JSON cannot hold exactly in stored JSON.
+const STORED_DECIMAL: &str = "$decimal";
+
+impl Value {
+    /// The value as JSON that reads back as the same value ([`Value::from_stored_json`]): how
+    /// sessions keep `vars`, so that a date an `input` parsed is still a date after a restart.
+    /// Date-times become `{"$datetime": RFC 3339}`, numbers JSON would round become
+    /// `{"$decimal": text}`; everything else is as [`Value::to_json`] writes it.
+    pub fn to_stored_json(&self) -> serde_json::Value {
+        match self {
+            Value::DateTime(d) => serde_json::json!({ STORED_DATETIME: d.to_rfc3339() }),
+            Value::Number(n) => {
+                let json = self.to_json();
+                if Value::from_json(&json).ok() == Some(Value::Number(*n)) {
+                    json
+                } else {
+                    serde_json::json!({ STORED_DECIMAL: format_number(*n) })
+                }
+            }
+            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_stored_json).collect()),
+            Value::Object(o) => {
+                serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), v.to_stored_json())).collect())
+            }
+            other => other.to_json(),
+        }
+    }
+
+    /// Reads JSON written by [`Value::to_stored_json`] (plain JSON reads as [`Value::from_json`]).
+    pub fn from_stored_json(json: &serde_json::Value) -> Result<Value, String> {
+        match json {
+            serde_json::Value::Object(o) => {
+                if o.len() == 1 {
+                    let tagged = |key: &str| o.get(key).and_then(serde_json::Value::as_str);
+                    if let Some(d) = tagged(STORED_DATETIME).and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
+                        return Ok(Value::DateTime(d));
+                    }
+                    if let Some(n) = tagged(STORED_DECIMAL).and_then(|t| Decimal::from_str(t).ok()) {
+                        return Ok(Value::Number(n));
+                    }
+                }
+                Ok(Value::Object(
+                    o.iter()
+                        .map(|(k, v)| Ok((k.clone(), Value::from_stored_json(v)?)))
+                        .collect::<Result<_, String>>()?,
+                ))
+            }
+            serde_json::Value::Array(items) => Ok(Value::List(
+                items.iter().map(Value::from_stored_json).collect::<Result<_, _>>()?,
+            )),
+            other => Value::from_json(other),
+        }
+    }
+}
+
 /// A number in plain decimal without trailing zeros: `6`, `2.5`, `-0.125`.
 pub fn format_number(n: Decimal) -> String {
     let n = n.normalize();

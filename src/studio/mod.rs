@@ -408,23 +408,15 @@ async fn graph(State(s): State<Studio>, Path(bot): Path<String>) -> Result<Respo
 async fn texts(State(s): State<Studio>, Path(bot): Path<String>) -> Result<Json<Value>, Problem> {
     let name = format!("{bot}.toml");
     let text = s.read(&name)?;
-    let table: toml::Table = toml::from_str(&text).unwrap_or_default();
-    let mut overrides = table
-        .get("texts")
-        .and_then(toml::Value::as_table)
-        .cloned()
-        .unwrap_or_default();
-    // The shorthands: `[bot] unknown` and `[auth] request` (bot-format.md).
-    for (section, key, text) in [("bot", "unknown", "unknown"), ("auth", "request", "auth_request")] {
-        if let Some(v) = table.get(section).and_then(|t| t.get(key)) {
-            overrides.entry(text.to_string()).or_insert(v.clone());
-        }
-    }
-    let english = table
-        .get("bot")
-        .and_then(|b| b.get("language"))
-        .and_then(toml::Value::as_str)
-        == Some("en");
+    // The compiler's reading of the file and its rule for the shorthands (`[bot] unknown`,
+    // `[auth] request` win over `[texts]`); a file that is not TOML has no overrides.
+    let file = SourceFile::new(name.clone(), text);
+    let raw = crate::syntax::parse(&file, &mut Vec::new()).unwrap_or_default();
+    let overrides: HashMap<&str, &str> = crate::validate::text_overrides(&raw)
+        .into_iter()
+        .map(|(key, value)| (key, value.value.as_str()))
+        .collect();
+    let english = raw.bot.language.as_ref().is_some_and(|l| l.value == "en");
     let rows: Vec<Value> = crate::texts::TEXTS
         .iter()
         .map(|t| {
@@ -432,7 +424,7 @@ async fn texts(State(s): State<Studio>, Path(bot): Path<String>) -> Result<Json<
                 "key": t.key,
                 "about": t.about,
                 "default": if english { t.en } else { t.ru },
-                "override": overrides.get(t.key).and_then(toml::Value::as_str),
+                "override": overrides.get(t.key),
             })
         })
         .collect();

