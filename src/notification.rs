@@ -187,6 +187,57 @@ pub fn render_template(
     })
 }
 
+/// The fields of `data` that the notification `name` uses (`data.X` in its text and its
+/// buttons), in the order they first appear: what a form for its data offers.
+pub fn data_fields(bot: &CompiledBot, name: &str) -> Vec<String> {
+    use crate::expr::ast::{ExprKind, Segment};
+    fn walk(e: &crate::expr::Expr, out: &mut Vec<String>) {
+        match &e.kind {
+            ExprKind::Member(inner, field) => {
+                if matches!(&inner.kind, ExprKind::Var(v) if v == "data") {
+                    if !out.contains(field) {
+                        out.push(field.clone());
+                    }
+                } else {
+                    walk(inner, out);
+                }
+            }
+            ExprKind::Literal(_) | ExprKind::Var(_) => {}
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            ExprKind::Unary(_, a) => walk(a, out),
+            ExprKind::Call { args, .. } | ExprKind::List(args) => args.iter().for_each(|a| walk(a, out)),
+            ExprKind::Object(fields) => fields.iter().for_each(|(_, a)| walk(a, out)),
+            ExprKind::If(a, b, c) => {
+                walk(a, out);
+                walk(b, out);
+                walk(c, out);
+            }
+        }
+    }
+    let Some(n) = bot.notifications.get(name) else {
+        return Vec::new();
+    };
+    let mut templates = vec![&n.text];
+    for b in n.buttons.iter().flatten() {
+        match b {
+            NotificationButton::Link { text, .. } => templates.push(text),
+            NotificationButton::Action { text, value, .. } => templates.extend([text, value]),
+        }
+    }
+    let mut out = Vec::new();
+    for t in templates {
+        for s in &t.segments {
+            if let Segment::Expr(e) = s {
+                walk(e, &mut out);
+            }
+        }
+    }
+    out
+}
+
 /// The keyboard of a message whose HTML text is `text`, sent to `chat`: link buttons as they
 /// are, and each action button kept by `keep` (which gives its id) and named by its callback
 /// data. No rows, or only empty ones, is no keyboard.
@@ -365,5 +416,23 @@ pub fn offline(
             })?;
             Ok(Outgoing::text(user.chat, rendered.text, keyboard))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::SourceFile;
+
+    #[test]
+    fn data_fields_are_those_the_text_and_buttons_use_in_order() {
+        let text = std::fs::read_to_string("bots/signal.toml").unwrap();
+        let bot = crate::validate::compile("signal", &SourceFile::new("signal.toml", text), &mut Vec::new()).unwrap();
+        assert_eq!(
+            data_fields(&bot, "task_assigned"),
+            ["id", "description", "deadline", "important", "author"]
+        );
+        assert_eq!(data_fields(&bot, "process_started"), ["scenario", "description"]);
+        assert!(data_fields(&bot, "nope").is_empty());
     }
 }

@@ -333,10 +333,14 @@ async fn start_chat(State(s): State<Studio>, Json(body): Json<StartBody>) -> Res
     ))
 }
 
-/// The names of a bot's notifications, in the file's order (what the chat's `@notify` form offers).
-fn notifications(bot: Option<&crate::model::CompiledBot>) -> Vec<String> {
-    bot.map(|b| b.notifications.keys().cloned().collect())
-        .unwrap_or_default()
+/// A bot's notifications in the file's order, each with the `data` fields it uses (what the
+/// chat's `@notify` form offers).
+fn notifications(bot: Option<&crate::model::CompiledBot>) -> Vec<Value> {
+    let Some(bot) = bot else { return Vec::new() };
+    bot.notifications
+        .keys()
+        .map(|name| json!({"name": name, "fields": crate::notification::data_fields(bot, name)}))
+        .collect()
 }
 
 async fn act(State(s): State<Studio>, Path(id): Path<u64>, Json(act): Json<Act>) -> Result<Json<Value>, Problem> {

@@ -184,6 +184,13 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
         "the bot's notifications in the form",
     )
     .await;
+    // Its data starts with the fields the notification uses.
+    wait_script(
+        &client,
+        r#"return document.getElementById('notify-data').value === '{"date":""}';"#,
+        "the notification's data fields",
+    )
+    .await;
     let data = client.find(Locator::Id("notify-data")).await.unwrap();
     data.clear().await.unwrap();
     data.send_keys(r#"{"date": "08.02"}"#).await.unwrap();

@@ -138,8 +138,9 @@ async fn the_studio_api_works_on_the_bots_directory_only() {
         assert_eq!(r["messages"][0]["text"], "Я понимаю только текст.");
         // The business system, played from the chat's form: the bot's notifications are listed,
         // a notification's action button is pressed, a text is sent, bad input is a 400.
-        assert_eq!(chat["notifications"], json!(["visit_reminder"]));
-        assert_eq!(list["bots"][0]["notifications"], json!(["visit_reminder"]));
+        let offered = json!([{"name": "visit_reminder", "fields": ["date"]}]);
+        assert_eq!(chat["notifications"], offered);
+        assert_eq!(list["bots"][0]["notifications"], offered);
         let (status, r) = json_of(call(
             "POST",
             &chat_url,
