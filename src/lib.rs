@@ -19,6 +19,7 @@ pub mod limits;
 #[cfg(feature = "runtime")]
 pub mod metrics;
 pub mod model;
+pub mod notification;
 #[cfg(feature = "runtime")]
 pub mod runtime;
 pub mod schema;

@@ -5,140 +5,21 @@
 
 use super::ApiError;
 use super::types::{ButtonIn, Content};
-use crate::engine::{self, ActionButton, Callback, File, Keyboard, LinkButton, User};
+use crate::engine::{File, Keyboard, User};
 use crate::expr::Value;
-use crate::limits::{MAX_DATA_BYTES, MAX_DATA_DEPTH, MAX_DATA_VALUES};
-use crate::model::{CompiledBot, NotificationButton};
+use crate::model::CompiledBot;
+use crate::notification;
 use crate::store::queries;
 use crate::store::sql::{self, NewMessage, TxWorld};
 use chrono::{DateTime, FixedOffset};
 
-/// The most characters of an action button's value.
-pub const MAX_ACTION_VALUE: usize = 1000;
+pub use crate::notification::{Button, MAX_ACTION_VALUE, parse_data};
 
 /// What the message says: a text, or a template of the bot with its data.
 #[derive(Debug, Clone)]
 pub enum Body {
     Text(String),
     Template { name: String, data: Value },
-}
-
-/// Parses a request's `data` within [`MAX_DATA_BYTES`], [`MAX_DATA_VALUES`] and
-/// [`MAX_DATA_DEPTH`]: the size is checked before parsing and the count while parsing, so
-/// that an over-limit `data` is refused before it is built.
-pub fn parse_data(text: &str) -> Result<serde_json::Value, String> {
-    use serde::de::DeserializeSeed;
-    if text.len() > MAX_DATA_BYTES {
-        return Err(format!("is larger than {MAX_DATA_BYTES} bytes"));
-    }
-    let left = std::cell::Cell::new(MAX_DATA_VALUES);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = Bounded { left: &left, depth: 0 }
-        .deserialize(&mut de)
-        .map_err(|e| e.to_string())?;
-    de.end().map_err(|e| e.to_string())?;
-    Ok(value)
-}
-
-/// A JSON value within the limits of `data`: `left` values may still be read, at `depth`.
-struct Bounded<'a> {
-    left: &'a std::cell::Cell<usize>,
-    depth: usize,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for Bounded<'_> {
-    type Value = serde_json::Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
-        match self.left.get() {
-            0 => Err(serde::de::Error::custom(format_args!(
-                "has more than {MAX_DATA_VALUES} values"
-            ))),
-            n => {
-                self.left.set(n - 1);
-                d.deserialize_any(self)
-            }
-        }
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Bounded<'_> {
-    type Value = serde_json::Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<serde_json::Value, E> {
-        Ok(b.into())
-    }
-
-    fn visit_i64<E>(self, n: i64) -> Result<serde_json::Value, E> {
-        Ok(n.into())
-    }
-
-    fn visit_u64<E>(self, n: u64) -> Result<serde_json::Value, E> {
-        Ok(n.into())
-    }
-
-    fn visit_f64<E>(self, n: f64) -> Result<serde_json::Value, E> {
-        Ok(serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number))
-    }
-
-    fn visit_str<E>(self, s: &str) -> Result<serde_json::Value, E> {
-        Ok(s.into())
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<serde_json::Value, E> {
-        Ok(s.into())
-    }
-
-    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
-        let depth = self.deeper()?;
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Bounded { left: self.left, depth })? {
-            items.push(item);
-        }
-        Ok(serde_json::Value::Array(items))
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
-        let depth = self.deeper()?;
-        let mut object = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(Bounded { left: self.left, depth })?;
-            object.insert(key, value);
-        }
-        Ok(serde_json::Value::Object(object))
-    }
-}
-
-impl Bounded<'_> {
-    /// The depth of a list's or object's items; an error past [`MAX_DATA_DEPTH`].
-    fn deeper<E: serde::de::Error>(&self) -> Result<usize, E> {
-        if self.depth >= MAX_DATA_DEPTH {
-            return Err(E::custom(format_args!("is nested deeper than {MAX_DATA_DEPTH} levels")));
-        }
-        Ok(self.depth + 1)
-    }
-}
-
-/// A button from a request, checked.
-#[derive(Debug, Clone)]
-pub enum Button {
-    Link {
-        text: String,
-        url: String,
-    },
-    Action {
-        text: String,
-        record: String,
-        value: String,
-    },
 }
 
 /// A message's content, checked against the bot before anything is stored.
@@ -167,15 +48,7 @@ pub fn check(content: Content, bot: &CompiledBot, now: DateTime<FixedOffset>) ->
             ));
         }
         (Some(text), None) => {
-            if text.trim().is_empty() {
-                return Err(ApiError::bad_request(Some("text"), "must not be empty"));
-            }
-            if text.chars().count() > crate::limits::MAX_MESSAGE {
-                return Err(ApiError::bad_request(
-                    Some("text"),
-                    format!("is longer than Telegram's {} characters", crate::limits::MAX_MESSAGE),
-                ));
-            }
+            notification::check_text(&text).map_err(|why| ApiError::bad_request(Some("text"), why))?;
             Body::Text(text)
         }
         (None, Some(name)) => {
@@ -438,130 +311,34 @@ fn render(
     message: &Checked,
     now: DateTime<FixedOffset>,
 ) -> Result<(String, Keyboard, Vec<File>), ApiError> {
-    let (body_text, template_buttons, files) = match &message.body {
+    let (body_text, template_buttons, files): (String, _, _) = match &message.body {
         Body::Text(t) => (t.clone(), None, message.files.clone()),
         Body::Template { name, data } => {
-            let n = &bot.notifications[name];
-            let vars = [("data", data.clone())];
-            let text = engine::message_for(bot, world, user, &n.text, &vars, now)
-                .map_err(ApiError::internal)?
-                .text;
-            let mut rows = Vec::new();
-            for row in &n.buttons {
-                let mut out = Vec::new();
-                for b in row {
-                    out.push(match b {
-                        NotificationButton::Link { text, url } => Button::Link {
-                            text: render_label(bot, world, user, text, &vars, now)?,
-                            url: url.clone(),
-                        },
-                        NotificationButton::Action { text, action, value } => Button::Action {
-                            text: render_label(bot, world, user, text, &vars, now)?,
-                            record: action.clone(),
-                            value: engine::message_for(bot, world, user, value, &vars, now)
-                                .map_err(ApiError::internal)?
-                                .text
-                                .chars()
-                                .take(MAX_ACTION_VALUE)
-                                .collect(),
-                        },
-                    });
-                }
-                rows.push(out);
-            }
+            let n = notification::render_template(bot, world, user, name, data, now).map_err(ApiError::internal)?;
             let files = if n.attachments {
                 message.files.clone()
             } else {
                 Vec::new()
             };
-            (text, Some(rows), files)
+            (n.text, Some(n.buttons), files)
         }
     };
-    if body_text.chars().count() > crate::limits::MAX_MESSAGE {
-        return Err(ApiError::bad_request(
-            Some("text"),
-            format!(
-                "the rendered text is longer than Telegram's {} characters",
-                crate::limits::MAX_MESSAGE
-            ),
-        ));
-    }
-    let rows = message.buttons.as_ref().or(template_buttons.as_ref());
-    let keyboard = match rows {
-        None => Keyboard::None,
-        Some(rows) if rows.iter().all(Vec::is_empty) => Keyboard::None,
-        Some(rows) => {
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                let mut out_row = Vec::with_capacity(row.len());
-                for b in row {
-                    out_row.push(match b {
-                        Button::Link { text, url } => LinkButton {
-                            text: text.clone(),
-                            url: url.clone(),
-                            data: None,
-                        },
-                        Button::Action { text, record, value } => {
-                            let kept = ActionButton {
-                                record: record.clone(),
-                                value: value.clone(),
-                                label: text.clone(),
-                                message_text: text_of(&body_text),
-                                chat: user.chat,
-                            };
-                            let bot_id = world.bot.clone();
-                            let tx = world.tx.as_mut().expect("transaction");
-                            let id = world
-                                .handle
-                                .block_on(sql::insert_action_button(tx, &bot_id, &kept, now))
-                                .map_err(ApiError::internal)?;
-                            LinkButton {
-                                text: text.clone(),
-                                url: String::new(),
-                                data: Some(Callback::Action { id: id as u64 }.encode()),
-                            }
-                        }
-                    });
-                }
-                out.push(out_row);
-            }
-            Keyboard::Links(out)
-        }
-    };
+    notification::check_rendered(&body_text).map_err(|why| ApiError::bad_request(Some("text"), why))?;
+    let rows = message
+        .buttons
+        .as_deref()
+        .or(template_buttons.as_deref())
+        .unwrap_or_default();
+    let keyboard = notification::keyboard(rows, &body_text, user.chat, |kept| {
+        let bot_id = world.bot.clone();
+        let tx = world.tx.as_mut().expect("transaction");
+        let id = world
+            .handle
+            .block_on(sql::insert_action_button(tx, &bot_id, &kept, now))
+            .map_err(ApiError::internal)?;
+        Ok(id as u64)
+    })?;
     Ok((body_text, keyboard, files))
-}
-
-/// The message's text as a user reads it (HTML tags dropped), for `history`'s `title`.
-fn text_of(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
-
-/// A button label template, rendered and cut to Telegram's 64 bytes.
-fn render_label(
-    bot: &CompiledBot,
-    world: &mut TxWorld,
-    user: &User,
-    template: &crate::expr::Template,
-    vars: &[(&str, Value)],
-    now: DateTime<FixedOffset>,
-) -> Result<String, ApiError> {
-    let text = engine::message_for(bot, world, user, template, vars, now)
-        .map_err(ApiError::internal)?
-        .text;
-    Ok(crate::engine::shorten_label(&text))
 }
 
 /// Resolves one recipient to its chats: 422 when it resolves to none.

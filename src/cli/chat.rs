@@ -1,7 +1,11 @@
 //! `botwright chat`: talk to a bot in the terminal, offline.
 
-use crate::engine::{self, Event, Principal, User};
+use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
+use crate::engine::{self, ActionButton, AuthRequest, Event, Principal, Session, User, World, WorldError};
+use crate::expr::Value;
+use crate::notification::{self, Offline};
 use crate::store::{MemoryWorld, Stub};
+use chrono::{DateTime, FixedOffset};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -11,15 +15,134 @@ pub struct Args {
     /// Your Telegram user id in this chat.
     #[arg(long, default_value_t = 1)]
     pub user: i64,
+    /// Your name in this chat (templates' `user.name`).
+    #[arg(long, default_value = "Test User")]
+    pub name: String,
     /// Start registered as this principal: KIND ID NAME.
     #[arg(long, num_args = 3, value_names = ["KIND", "ID", "NAME"])]
     pub registered: Option<Vec<String>>,
     /// Stub an algorithm: NAME=JSON, NAME=fail or NAME=timeout; may be repeated.
     #[arg(long = "stub", value_name = "NAME=JSON")]
     pub stubs: Vec<String>,
+    /// Freeze the clock at this RFC 3339 time, as a transcript's `@now` does.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+}
+
+/// The in-memory world, noting why each algorithm failed (the user sees only the bot's text).
+struct Reporting<'a> {
+    world: &'a mut MemoryWorld,
+    failures: Vec<String>,
+}
+
+impl World for Reporting<'_> {
+    fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError> {
+        self.world.session(chat, user)
+    }
+
+    fn save_session(&mut self, chat: i64, user: i64, session: &Session) -> Result<(), WorldError> {
+        self.world.save_session(chat, user, session)
+    }
+
+    fn registration(&mut self, key: i64) -> Result<Option<Principal>, WorldError> {
+        self.world.registration(key)
+    }
+
+    fn register(
+        &mut self,
+        key: i64,
+        principal: &Principal,
+        name: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), WorldError> {
+        self.world.register(key, principal, name, at)
+    }
+
+    fn create_auth_request(&mut self, request: AuthRequest) -> Result<u64, WorldError> {
+        self.world.create_auth_request(request)
+    }
+
+    fn auth_request(&mut self, id: u64) -> Result<Option<AuthRequest>, WorldError> {
+        self.world.auth_request(id)
+    }
+
+    fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError> {
+        self.world.pending_auth_request(key)
+    }
+
+    fn update_auth_request(&mut self, request: &AuthRequest) -> Result<(), WorldError> {
+        self.world.update_auth_request(request)
+    }
+
+    fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<ActionButton>, WorldError> {
+        self.world.action_button(id, chat)
+    }
+
+    fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
+        let result = self.world.run_algorithm(call);
+        if let Err(e) = &result {
+            self.failures
+                .push(format!("algorithm {} failed: {e}", call.algorithm.name));
+        }
+        result
+    }
+}
+
+/// The message of a failure that `chat` prints on stderr (the user sees the bot's text).
+fn report(failures: &[String]) {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for f in failures {
+        let _ = writeln!(err, "{f}");
+    }
+}
+
+/// Prints the bot's messages as `chat` shows them, and keeps them for presses.
+fn show(out: &mut impl Write, user: &User, messages: Vec<engine::Outgoing>, history: &mut Vec<engine::Outgoing>) {
+    for m in messages {
+        let prefix = if m.to == user.chat {
+            "bot".to_string()
+        } else {
+            format!("bot → {}", m.to)
+        };
+        if !m.text.is_empty() || m.files.is_empty() {
+            let _ = writeln!(out, "{prefix}: {}", m.text);
+        }
+        for line in m.keyboard.lines() {
+            let _ = writeln!(out, "     {line}");
+        }
+        for f in &m.files {
+            let kind = if f.is_photo() { "photo" } else { "document" };
+            let _ = writeln!(out, "{prefix}: @{kind} {}", f.name);
+        }
+        history.push(m);
+    }
+}
+
+/// What follows the command `name` (alone or followed by white space) at the start of `line`.
+fn command<'l>(line: &'l str, name: &str) -> Option<&'l str> {
+    let rest = line.strip_prefix(name)?;
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then_some(rest)
 }
 
 pub fn run(args: Args) -> u8 {
+    let frozen = match &args.now {
+        None => None,
+        Some(t) => match DateTime::parse_from_rfc3339(t) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!(
+                    "error: --now {t}: not an RFC 3339 time such as {}: {e}",
+                    crate::transcript::DEFAULT_NOW
+                );
+                return crate::cli::USAGE;
+            }
+        },
+    };
+    if args.name.trim().is_empty() {
+        eprintln!("error: --name must not be empty");
+        return crate::cli::USAGE;
+    }
     let Some(bot) = crate::cli::load_bot(&args.bot_file) else {
         return crate::cli::PROBLEMS;
     };
@@ -32,6 +155,10 @@ pub fn run(args: Args) -> u8 {
             eprintln!("error: --stub {s}: write NAME=JSON");
             return crate::cli::USAGE;
         };
+        if !bot.algorithms.contains_key(name.trim()) {
+            eprintln!("error: --stub {s}: the bot has no algorithm `{}`", name.trim());
+            return crate::cli::USAGE;
+        }
         match Stub::parse(value) {
             Ok(stub) => {
                 world.stubs.insert(name.trim().to_string(), stub);
@@ -45,10 +172,10 @@ pub fn run(args: Args) -> u8 {
     let mut user = User {
         id: args.user,
         chat: args.user,
-        name: format!("User {}", args.user),
+        name: args.name.clone(),
         username: None,
     };
-    let now = || chrono::Local::now().fixed_offset();
+    let now = || frozen.unwrap_or_else(|| chrono::Local::now().fixed_offset());
     if let Some(r) = &args.registered {
         let p = Principal {
             kind: r[0].clone(),
@@ -61,8 +188,8 @@ pub fn run(args: Args) -> u8 {
     let mut out = stdout.lock();
     let _ = writeln!(
         out,
-        "Talking to {} ({}) as user {}. Type messages; [label] presses a button; /user ID switches user; /quit leaves.",
-        bot.name, bot.id, user.id
+        "Talking to {} ({}) as user {} ({}). Type messages; [label] presses a button; /user ID [NAME] switches user; /notify NAME JSON and /send TEXT play the business system; /quit leaves.",
+        bot.name, bot.id, user.id, user.name
     );
     let mut history: Vec<engine::Outgoing> = Vec::new();
     let mut files = 0;
@@ -75,19 +202,40 @@ pub fn run(args: Args) -> u8 {
         if line == "/quit" {
             break;
         }
-        if let Some(id) = line.strip_prefix("/user ") {
-            match id.trim().parse() {
+        if let Some(rest) = line.strip_prefix("/user ") {
+            let rest = rest.trim();
+            let (id, name) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            match id.parse() {
                 Ok(id) => {
+                    let name = name.trim().trim_matches('"');
                     user = User {
                         id,
                         chat: id,
-                        name: format!("User {id}"),
+                        name: if name.is_empty() {
+                            format!("User {id}")
+                        } else {
+                            name.to_string()
+                        },
                         username: None,
                     };
-                    let _ = writeln!(out, "(now user {id})");
+                    let _ = writeln!(out, "(now user {id}, {})", user.name);
                 }
                 Err(_) => {
-                    let _ = writeln!(out, "(write /user and a numeric id)");
+                    let _ = writeln!(out, "(write /user, a numeric id and optionally a name)");
+                }
+            }
+            continue;
+        }
+        let business = match command(line, "/notify") {
+            Some(rest) => Some(Offline::notify(rest).map_err(|e| e.replace("`@notify", "`/notify"))),
+            None => command(line, "/send").map(|rest| Offline::send(rest).map_err(|e| e.replace("`@send", "`/send"))),
+        };
+        if let Some(what) = business {
+            let sent = what.and_then(|w| notification::offline(&bot, &mut world, &user, &w, now()));
+            match sent {
+                Ok(m) => show(&mut out, &user, vec![m], &mut history),
+                Err(e) => {
+                    let _ = writeln!(out, "({e})");
                 }
             }
             continue;
@@ -117,31 +265,21 @@ pub fn run(args: Args) -> u8 {
             }
             None => Event::Text(line.to_string()),
         };
-        let replies = match engine::handle(&bot, &mut world, &user, &event, now()) {
-            Ok(replies) => replies,
+        let mut reporting = Reporting {
+            world: &mut world,
+            failures: Vec::new(),
+        };
+        let replies = engine::handle(&bot, &mut reporting, &user, &event, now());
+        let failures = reporting.failures;
+        match replies {
+            Ok(replies) => show(&mut out, &user, replies, &mut history),
             Err(e) => {
                 let _ = writeln!(out, "(error: {e})");
-                continue;
             }
-        };
-        for m in replies {
-            let prefix = if m.to == user.chat {
-                "bot".to_string()
-            } else {
-                format!("bot → {}", m.to)
-            };
-            if !m.text.is_empty() || m.files.is_empty() {
-                let _ = writeln!(out, "{prefix}: {}", m.text);
-            }
-            for line in m.keyboard.lines() {
-                let _ = writeln!(out, "     {line}");
-            }
-            for f in &m.files {
-                let kind = if f.is_photo() { "photo" } else { "document" };
-                let _ = writeln!(out, "{prefix}: @{kind} {}", f.name);
-            }
-            history.push(m);
         }
+        // After the user's view of the step, so that the two read in order on a terminal.
+        let _ = out.flush();
+        report(&failures);
     }
     crate::cli::OK
 }

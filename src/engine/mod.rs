@@ -307,6 +307,7 @@ impl Keyboard {
     pub fn row(&self, index: usize, menu: bool) -> Option<Vec<String>> {
         match (self, menu) {
             (Keyboard::Inline(rows), false) => rows.get(index).map(|r| r.iter().map(|b| b.label.clone()).collect()),
+            (Keyboard::Links(rows), false) => rows.get(index).map(|r| r.iter().map(|b| b.text.clone()).collect()),
             (Keyboard::Menu(rows), true) => rows.get(index).cloned(),
             (Keyboard::Contact(label), true) if index == 0 => Some(vec![label.clone()]),
             _ => None,

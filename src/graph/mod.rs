@@ -1,8 +1,11 @@
 //! The compiled bot as a state graph (petgraph): nodes for the entry, every
-//! record and the authorization steps; edges labelled with the words or
-//! buttons that take them. Exported as Mermaid or DOT.
+//! record, every notification and the authorization steps; edges labelled with
+//! the words or buttons that take them (a notification's action buttons lead to
+//! their records). Exported as Mermaid or DOT.
 
-use crate::model::{Action, CompiledBot};
+use crate::expr::Template;
+use crate::expr::ast::Segment;
+use crate::model::{Action, CompiledBot, NotificationButton};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::fmt::Write;
 
@@ -19,6 +22,8 @@ pub enum Shape {
     Choice,
     Step,
     Auth,
+    /// A notification the business system sends (`[notifications.<name>]`).
+    Notification,
 }
 
 pub type StateGraph = DiGraph<Node, String>;
@@ -80,6 +85,22 @@ pub fn build(bot: &CompiledBot) -> StateGraph {
             g.add_edge(nodes[i], nodes[t], "then".into());
         }
     }
+    // Notifications come from the business system, not from a word: their action buttons are
+    // how a user reaches the records marked `action = true`.
+    for (name, n) in &bot.notifications {
+        let node = g.add_node(Node {
+            key: format!("n_{}", &node_key(name)[2..]),
+            label: format!("notification {name}"),
+            shape: Shape::Notification,
+        });
+        for b in n.buttons.iter().flatten() {
+            if let NotificationButton::Action { text, action, .. } = b
+                && let Some(r) = bot.record_by_id(action)
+            {
+                g.add_edge(node, nodes[r], format!("[{}]", written(text)));
+            }
+        }
+    }
     if let Some(auth) = &bot.auth {
         let add = |g: &mut StateGraph, key: &str, label: String| {
             g.add_node(Node {
@@ -109,7 +130,6 @@ pub fn build(bot: &CompiledBot) -> StateGraph {
             last = confirm;
         }
         let registered = add(&mut g, "auth_registered", "registered".into());
-        let failed = add(&mut g, "auth_failed", "auth failed".into());
         let mut from = last;
         let mut edge = if auth.confirm { "[yes]" } else { "data" }.to_string();
         for (key, step) in [("auth_algorithm", &auth.algorithm), ("auth_scenario", &auth.scenario)] {
@@ -142,12 +162,25 @@ pub fn build(bot: &CompiledBot) -> StateGraph {
             let n = add(&mut g, "auth_responsible", format!("operators {:?}", auth.responsible));
             g.add_edge(from, n, edge);
             g.add_edge(n, registered, "[approve]".into());
-            g.add_edge(n, failed, "[reject]".into());
+            let rejected = add(&mut g, "auth_rejected", "rejected by an operator".into());
+            g.add_edge(n, rejected, "[reject]".into());
         } else {
+            let failed = add(&mut g, "auth_failed", "auth failed".into());
             g.add_edge(from, failed, edge);
         }
     }
     g
+}
+
+/// A template as a label: its text, and `{{…}}` where it computes something.
+fn written(t: &Template) -> String {
+    t.segments
+        .iter()
+        .map(|s| match s {
+            Segment::Text(text) => text.as_str(),
+            Segment::Expr(_) => "{{…}}",
+        })
+        .collect()
 }
 
 fn node_key(id: &str) -> String {
@@ -176,6 +209,7 @@ pub fn mermaid(g: &StateGraph) -> String {
             Shape::Choice => writeln!(out, "    {}{{\"{label}\"}}", node.key),
             Shape::Step => writeln!(out, "    {}[\"{label}\"]", node.key),
             Shape::Auth => writeln!(out, "    {}[/\"{label}\"/]", node.key),
+            Shape::Notification => writeln!(out, "    {}>\"{label}\"]", node.key),
         };
     }
     for e in g.edge_indices() {
@@ -199,6 +233,7 @@ pub fn dot(g: &StateGraph) -> String {
             Shape::Choice => "diamond",
             Shape::Step => "box",
             Shape::Auth => "parallelogram",
+            Shape::Notification => "note",
         };
         let _ = writeln!(
             out,

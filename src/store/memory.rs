@@ -22,7 +22,7 @@ pub struct MemoryWorld {
     pub stubs: HashMap<String, Stub>,
     pub builtins: Builtins,
     pub http: bool,
-    /// Notification action buttons by id (none unless a test puts them here).
+    /// Notification action buttons by id (kept by [`MemoryWorld::keep_action_button`]).
     pub action_buttons: HashMap<u64, ActionButton>,
 }
 
@@ -30,6 +30,14 @@ impl MemoryWorld {
     /// Registers a chat as a principal (`@registered`, `--registered`); this world cannot fail.
     pub fn register_as(&mut self, key: i64, principal: &Principal, name: &str) {
         self.registrations.insert(key, (principal.clone(), name.to_string()));
+    }
+
+    /// Keeps a notification's action button and gives its id (1, 2, …), as the runtime's
+    /// `action_buttons` table does.
+    pub fn keep_action_button(&mut self, button: ActionButton) -> u64 {
+        let id = self.action_buttons.keys().max().copied().unwrap_or(0) + 1;
+        self.action_buttons.insert(id, button);
+        id
     }
 }
 

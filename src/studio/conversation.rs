@@ -8,6 +8,7 @@
 
 use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User};
 use crate::model::CompiledBot;
+use crate::notification::{self, Offline};
 use crate::store::{MemoryWorld, Stub};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
@@ -21,8 +22,10 @@ pub struct Shown {
     pub to: i64,
     /// HTML text (empty for a file alone).
     pub text: String,
-    /// Rows of inline button labels.
+    /// Rows of inline button labels (a notification's action and link buttons too).
     pub buttons: Vec<Vec<String>>,
+    /// The links of a notification's link buttons, by label (pressing one opens it).
+    pub links: std::collections::BTreeMap<String, String>,
     /// Rows of the reply keyboard it sets (`menu`, or the contact button).
     pub menu: Vec<Vec<String>>,
     pub removes_menu: bool,
@@ -46,6 +49,11 @@ pub enum Act {
     Registered { kind: String, id: String, name: String },
     /// Stub an algorithm (`@stub NAME = JSON`, `fail` or `timeout`).
     Stub { algorithm: String, value: String },
+    /// The business system sends the current user the bot's notification `name` with `data`
+    /// (JSON text of an object), as `@notify NAME JSON`.
+    Notify { name: String, data: String },
+    /// The business system sends the current user this HTML text, as `@send TEXT`.
+    Send(String),
 }
 
 /// The most one conversation keeps: what the user did plus the messages the bot sent.
@@ -59,7 +67,9 @@ impl Act {
     /// Every text the act carries.
     fn texts(&self) -> Vec<&str> {
         match self {
-            Act::Text(s) | Act::Attach(s) => vec![s],
+            Act::Text(s) | Act::Attach(s) | Act::Send(s) => vec![s],
+            // The data is bounded as the API bounds `data` (`notification::parse_data`).
+            Act::Notify { name, .. } => vec![name],
             Act::Press { label, .. } => vec![label],
             Act::User { name, .. } => vec![name],
             Act::Registered { kind, id, name } => vec![kind, id, name],
@@ -192,6 +202,14 @@ impl Conversation {
                 self.lines.push(format!("@stub {algorithm} = {written}"));
                 return Ok(Vec::new());
             }
+            Act::Notify { name, data } => {
+                let what = Offline::notify_parts(name.trim(), &data)?;
+                return Ok(self.business(what)?.into_iter().collect());
+            }
+            Act::Send(text) => {
+                notification::check_text(&text).map_err(|e| format!("the text {e}"))?;
+                return Ok(self.business(Offline::Send(text))?.into_iter().collect());
+            }
             Act::Text(text) => {
                 if text.trim().is_empty() {
                     return Err("an empty message is not sent".into());
@@ -207,6 +225,11 @@ impl Conversation {
             Act::Press { label, index } => {
                 let msgs = self.sent.get(&self.user.chat).map(Vec::as_slice).unwrap_or_default();
                 let Some(data) = msgs.get(index).and_then(|m| m.keyboard.button_data(&label)) else {
+                    if let Some(url) = msgs.get(index).and_then(|m| show(m, index).links.remove(&label)) {
+                        return Err(format!(
+                            "[{label}] is a link button: it opens {url}, the bot gets nothing"
+                        ));
+                    }
                     return Err(format!("message {index} has no button [{label}]"));
                 };
                 let data = data.to_string();
@@ -236,6 +259,16 @@ impl Conversation {
         Ok(shown)
     }
 
+    /// The business system's message to the current user (`@notify`, `@send`).
+    fn business(&mut self, what: Offline) -> Result<Option<Shown>, String> {
+        let m = notification::offline(&self.bot, &mut self.world, &self.user, &what, self.now)?;
+        self.lines.push(what.line());
+        self.expect(&m);
+        let list = self.sent.entry(m.to).or_default();
+        list.push(m.clone());
+        Ok(Some(show(&m, list.len() - 1)))
+    }
+
     /// The transcript lines that expect `m`.
     fn expect(&mut self, m: &Outgoing) {
         let to_me = m.to == self.user.chat;
@@ -243,10 +276,9 @@ impl Conversation {
         if !m.text.is_empty() || m.files.is_empty() {
             self.lines.push(format!("{prefix} {}", expectation(&m.text)));
             match &m.keyboard {
-                Keyboard::Inline(rows) => {
-                    for r in rows {
-                        let labels: Vec<String> = r.iter().map(|b| b.label.clone()).collect();
-                        self.lines.push(format!("{prefix} {}", row(&labels)));
+                Keyboard::Inline(_) | Keyboard::Links(_) => {
+                    for labels in m.keyboard.lines() {
+                        self.lines.push(format!("{prefix} {labels}"));
                     }
                 }
                 Keyboard::Menu(rows) if to_me => {
@@ -278,7 +310,20 @@ fn show(m: &Outgoing, index: usize) -> Shown {
                 .iter()
                 .map(|r| r.iter().map(|b| b.label.clone()).collect())
                 .collect(),
+            Keyboard::Links(rows) => rows
+                .iter()
+                .map(|r| r.iter().map(|b| b.text.clone()).collect())
+                .collect(),
             _ => Vec::new(),
+        },
+        links: match &m.keyboard {
+            Keyboard::Links(rows) => rows
+                .iter()
+                .flatten()
+                .filter(|b| b.data.is_none())
+                .map(|b| (b.text.clone(), b.url.clone()))
+                .collect(),
+            _ => Default::default(),
         },
         menu: match &m.keyboard {
             Keyboard::Menu(rows) => labels(rows),
@@ -333,6 +378,52 @@ mod tests {
         c.act(Act::Text("а1".into())).unwrap();
         let text = c.transcript();
         assert!(text.contains("> [Вариант №1] ^2"), "{text}");
+        let lines = crate::transcript::parse(&text).unwrap();
+        crate::transcript::replay(&c.bot, &lines).unwrap_or_else(|f| panic!("line {}: {}\n{text}", f.line, f.message));
+    }
+
+    #[test]
+    fn notifications_and_texts_of_the_business_system_are_written_and_replay() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00+03:00").unwrap();
+        let mut c = Conversation::new(demo(), now);
+        let shown = c
+            .act(Act::Notify {
+                name: "visit_reminder".into(),
+                data: r#"{"date": "08.02", "extra": [1, "*"]}"#.into(),
+            })
+            .unwrap();
+        assert_eq!(shown[0].text, "Напоминаем: визит 08.02 в 10:00.");
+        assert_eq!(shown[0].buttons, [["Подтвердить"]]);
+        let shown = c
+            .act(Act::Press {
+                label: "Подтвердить".into(),
+                index: shown[0].index,
+            })
+            .unwrap();
+        assert_eq!(shown[0].text, "Спасибо! Визит 08.02 подтверждён.");
+        c.act(Act::Send("Две\nстроки <b>*</b>".into())).unwrap();
+        // Bad input: an unknown name, data that is not an object, an empty text.
+        let unknown = c
+            .act(Act::Notify {
+                name: "nope".into(),
+                data: "{}".into(),
+            })
+            .unwrap_err();
+        assert!(unknown.contains("visit_reminder"), "{unknown}");
+        let not_object = c
+            .act(Act::Notify {
+                name: "visit_reminder".into(),
+                data: "[]".into(),
+            })
+            .unwrap_err();
+        assert!(not_object.contains("JSON object"), "{not_object}");
+        assert!(c.act(Act::Send(" ".into())).unwrap_err().contains("empty"));
+        let text = c.transcript();
+        assert!(
+            text.contains("@notify visit_reminder {\"date\":\"08.02\",\"extra\":[1,\"*\"]}\n< Напоминаем"),
+            "{text}"
+        );
+        assert!(text.contains("@send Две\\nстроки <b>*</b>\n"), "{text}");
         let lines = crate::transcript::parse(&text).unwrap();
         crate::transcript::replay(&c.bot, &lines).unwrap_or_else(|f| panic!("line {}: {}\n{text}", f.line, f.message));
     }

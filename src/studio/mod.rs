@@ -251,6 +251,7 @@ async fn bots(State(s): State<Studio>) -> Json<Value> {
                 "name": name,
                 "ok": bot.is_some(),
                 "errors": found.iter().filter(|d| d.is_error()).count(),
+                "notifications": notifications(bot.as_ref()),
             })
         })
         .collect();
@@ -320,13 +321,26 @@ async fn start_chat(State(s): State<Studio>, Json(body): Json<StartBody>) -> Res
         - chrono::Duration::seconds(i64::from(chrono::Timelike::second(&now)))
         - chrono::Duration::nanoseconds(i64::from(chrono::Timelike::nanosecond(&now)));
     let id = s.next.fetch_add(1, Ordering::SeqCst);
+    let notifications = notifications(Some(&bot));
     let conversation = Conversation::new(bot, now);
     let user = json!({"id": conversation.user().id, "name": conversation.user().name});
     s.chats
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, conversation);
-    Ok(Json(json!({"id": id, "user": user, "now": now.to_rfc3339()})))
+    Ok(Json(
+        json!({"id": id, "user": user, "now": now.to_rfc3339(), "notifications": notifications}),
+    ))
+}
+
+/// A bot's notifications in the file's order, each with the `data` fields it uses (what the
+/// chat's `@notify` form offers).
+fn notifications(bot: Option<&crate::model::CompiledBot>) -> Vec<Value> {
+    let Some(bot) = bot else { return Vec::new() };
+    bot.notifications
+        .keys()
+        .map(|name| json!({"name": name, "fields": crate::notification::data_fields(bot, name)}))
+        .collect()
 }
 
 async fn act(State(s): State<Studio>, Path(id): Path<u64>, Json(act): Json<Act>) -> Result<Json<Value>, Problem> {

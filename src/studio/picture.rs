@@ -3,7 +3,8 @@
 //! the studio shows it as it is.
 
 use crate::graph::{Shape, StateGraph};
-use petgraph::visit::{Bfs, EdgeRef};
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
 use std::fmt::Write;
 
 const NODE_W: f64 = 190.0;
@@ -32,19 +33,23 @@ fn short(s: &str, max: usize) -> String {
 
 /// The graph as an SVG document.
 pub fn svg(g: &StateGraph) -> String {
-    // Layers: the shortest distance from the entry (node 0); unreachable nodes go last.
+    // Layers: the shortest distance from the entry (node 0) or a notification (where the
+    // business system comes in); nodes reached from neither go last.
     let n = g.node_count();
     let mut layer = vec![usize::MAX; n];
-    if n > 0 {
-        let start = petgraph::graph::NodeIndex::new(0);
-        layer[0] = 0;
-        let mut bfs = Bfs::new(g, start);
-        while let Some(node) = bfs.next(g) {
-            for e in g.edges(node) {
-                let t = e.target().index();
-                if layer[t] == usize::MAX {
-                    layer[t] = layer[node.index()] + 1;
-                }
+    let mut queue: std::collections::VecDeque<NodeIndex> = g
+        .node_indices()
+        .filter(|&i| i.index() == 0 || g[i].shape == Shape::Notification)
+        .collect();
+    for &root in &queue {
+        layer[root.index()] = 0;
+    }
+    while let Some(node) = queue.pop_front() {
+        for e in g.edges(node) {
+            let t = e.target();
+            if layer[t.index()] == usize::MAX {
+                layer[t.index()] = layer[node.index()] + 1;
+                queue.push_back(t);
             }
         }
     }
@@ -109,6 +114,7 @@ pub fn svg(g: &StateGraph) -> String {
             Shape::Choice => ("#fff4e0", "#ef6c00", 12.0),
             Shape::Step => ("#eef2ff", "#3949ab", 4.0),
             Shape::Auth => ("#fdecef", "#c2185b", 4.0),
+            Shape::Notification => ("#f3e8fd", "#7b1fa2", 14.0),
         };
         let _ = write!(
             out,

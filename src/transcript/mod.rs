@@ -3,6 +3,7 @@
 
 use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User};
 use crate::model::CompiledBot;
+use crate::notification::{self, Offline};
 use crate::store::{MemoryWorld, Stub};
 use chrono::{DateTime, FixedOffset};
 use std::collections::{HashMap, VecDeque};
@@ -29,6 +30,8 @@ pub enum Line {
         stub: Stub,
     },
     Send(String),
+    /// `@notify NAME JSON` or `@send TEXT`: the business system sends the current user a message.
+    Business(Offline),
     /// `> @document …`, `> @photo …`, `> @contact …`, `> @location …`.
     Attach(AttachmentLine),
     /// `> [LABEL]` or `> [LABEL] ^K`: press LABEL on the K-th newest message that has it (1 = newest).
@@ -200,6 +203,8 @@ pub fn parse(text: &str) -> Result<Vec<(usize, Line)>, Failure> {
                         stub: Stub::parse(value).map_err(|e| fail(format!("`@stub`: {e}")))?,
                     }
                 }
+                "notify" => Line::Business(Offline::notify(rest).map_err(fail)?),
+                "send" => Line::Business(Offline::send(rest).map_err(fail)?),
                 other => return Err(fail(format!("unknown directive `@{other}`"))),
             }
         } else if let Some(rest) = line.strip_prefix("<<") {
@@ -365,14 +370,13 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
     let check_rows_complete = |matched: &Option<(Outgoing, usize)>, rows_checked: usize| -> Result<(), Failure> {
         if let Some((m, line)) = matched
             && rows_checked > 0
-            && let Keyboard::Inline(rows) = &m.keyboard
-            && rows.len() != rows_checked
+            && let Some(rows) = inline_rows(&m.keyboard)
+            && rows != rows_checked
         {
             return Err(Failure {
                 line: *line,
                 message: format!(
-                    "the message has {} rows of buttons, the transcript lists {rows_checked}\n  actual: {}",
-                    rows.len(),
+                    "the message has {rows} rows of buttons, the transcript lists {rows_checked}\n  actual: {}",
                     describe(m)
                 ),
             });
@@ -415,8 +419,14 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
         {
             check_rows_complete(&matched, rows_checked)?;
         }
-        if !is_expectation {
+        // Every message of the last event is matched before the next event.
+        if matches!(
+            line,
+            Line::Send(_) | Line::Press { .. } | Line::Attach(_) | Line::Business(_)
+        ) {
             leftovers(&queue, last_send_line)?;
+        }
+        if !is_expectation {
             matched = None;
         }
         match line {
@@ -447,6 +457,14 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                 }
                 world.stubs.insert(algorithm.clone(), stub.clone());
             }
+            Line::Business(what) => {
+                let m = notification::offline(bot, &mut world, &user, what, now).map_err(|message| Failure {
+                    line: n,
+                    message: format!("{}: {message}", what_line(what)),
+                })?;
+                deliver(vec![m], &mut sent, &mut queue);
+                last_send_line = n;
+            }
             Line::Send(_) | Line::Press { .. } | Line::Attach(_) => {
                 let event = match line {
                     Line::Attach(a) => Event::Attachment(a.for_user(&user)),
@@ -459,6 +477,20 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                         });
                         match found {
                             Some(data) => Event::Button(data),
+                            None if sent.get(&user.chat).is_some_and(|msgs| {
+                                msgs.iter().any(|m| match &m.keyboard {
+                                    Keyboard::Links(rows) => rows.iter().flatten().any(|b| &b.text == label),
+                                    _ => false,
+                                })
+                            }) =>
+                            {
+                                return Err(Failure {
+                                    line: n,
+                                    message: format!(
+                                        "[{label}] is a link button: pressing it opens its link, the bot gets nothing"
+                                    ),
+                                });
+                            }
                             None if *nth == 1 => {
                                 return Err(Failure {
                                     line: n,
@@ -484,24 +516,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                     line: n,
                     message: format!("the engine's world failed: {e}"),
                 })?;
-                for mut m in out {
-                    let files = std::mem::take(&mut m.files);
-                    let to = m.to;
-                    sent.entry(to).or_default().push(m.clone());
-                    let q = queue.entry(to).or_default();
-                    if !m.text.is_empty() || files.is_empty() {
-                        q.push_back(m);
-                    }
-                    // Each file is a message of its own, after the text: it carries its file.
-                    for f in files {
-                        q.push_back(Outgoing {
-                            to,
-                            text: String::new(),
-                            keyboard: Keyboard::None,
-                            files: vec![f],
-                        });
-                    }
-                }
+                deliver(out, &mut sent, &mut queue);
                 last_send_line = n;
             }
             Line::Expect(text) | Line::ExpectOther { text, .. } => {
@@ -561,6 +576,45 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
     }
     check_rows_complete(&matched, rows_checked)?;
     leftovers(&queue, last_send_line)
+}
+
+/// Keeps the messages of one event: in `sent` for presses, in `queue` to be matched (each
+/// file a message of its own, after the text).
+fn deliver(out: Vec<Outgoing>, sent: &mut HashMap<i64, Vec<Outgoing>>, queue: &mut HashMap<i64, VecDeque<Outgoing>>) {
+    for mut m in out {
+        let files = std::mem::take(&mut m.files);
+        let to = m.to;
+        sent.entry(to).or_default().push(m.clone());
+        let q = queue.entry(to).or_default();
+        if !m.text.is_empty() || files.is_empty() {
+            q.push_back(m);
+        }
+        for f in files {
+            q.push_back(Outgoing {
+                to,
+                text: String::new(),
+                keyboard: Keyboard::None,
+                files: vec![f],
+            });
+        }
+    }
+}
+
+/// `@notify NAME` or `@send`, for a failure's message.
+fn what_line(what: &Offline) -> String {
+    match what {
+        Offline::Notify { name, .. } => format!("`@notify {name}`"),
+        Offline::Send(_) => "`@send`".to_string(),
+    }
+}
+
+/// How many rows of inline buttons (options, or a notification's links and actions) a keyboard has.
+fn inline_rows(keyboard: &Keyboard) -> Option<usize> {
+    match keyboard {
+        Keyboard::Inline(rows) => Some(rows.len()),
+        Keyboard::Links(rows) => Some(rows.len()),
+        _ => None,
+    }
 }
 
 fn show_row(row: &[String]) -> String {

@@ -45,6 +45,45 @@ fn demo_graph_snapshot() {
     insta::assert_snapshot!("demo_graph_mermaid", botwright::graph::mermaid(&g));
 }
 
+/// Action records hang from the notifications whose buttons reach them, and an operator's
+/// rejection is drawn as a rejection, in every format.
+#[test]
+fn signal_graph_draws_notifications_and_rejections() {
+    let bot = compile(Path::new("bots/signal.toml"));
+    let g = botwright::graph::build(&bot);
+    let mermaid = botwright::graph::mermaid(&g);
+    for line in [
+        "n_task_assigned>\"notification task_assigned\"]",
+        "n_process_started>\"notification process_started\"]",
+        "n_task_assigned -->|\"[Выполнена]\"| r_task_done_button",
+        "n_task_assigned -->|\"[Подробнее…]\"| r_task_details_button",
+        "auth_responsible -->|\"[reject]\"| auth_rejected",
+        "auth_rejected[/\"rejected by an operator\"/]",
+    ] {
+        assert!(mermaid.contains(line), "{line}\n{mermaid}");
+    }
+    assert!(!mermaid.contains("auth failed"), "{mermaid}");
+    let dot = botwright::graph::dot(&g);
+    assert!(
+        dot.contains("n_task_assigned [label=\"notification task_assigned\", shape=note];"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("n_task_assigned -> r_task_done_button [label=\"[Выполнена]\"];"),
+        "{dot}"
+    );
+    let support = botwright::graph::mermaid(&botwright::graph::build(&compile(Path::new("bots/support.toml"))));
+    assert!(support.contains("n_ticket_update>"), "{support}");
+    // Without operators, a registration that does not succeed is a failure, not a rejection.
+    let phone = botwright::graph::mermaid(&botwright::graph::build(&compile(Path::new(
+        "tests/transcripts/phone.toml",
+    ))));
+    assert!(
+        phone.contains("auth_algorithm -->|\"failed\"| auth_failed") && !phone.contains("rejected"),
+        "{phone}"
+    );
+}
+
 #[test]
 fn every_transcript_passes() {
     let chats = shipped("chat");

@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod api_fuzz;
 mod bots;
+mod chat;
 mod diagnostics;
 mod engine;
 mod engine_props;

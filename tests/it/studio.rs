@@ -176,6 +176,47 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
     })
     .await;
 
+    // The business system's side: the bot's notification from the form, its action button
+    // pressed, and a text.
+    wait_script(
+        &client,
+        "return [...document.querySelectorAll('#notify-name option')].map(o => o.value).join() === 'visit_reminder';",
+        "the bot's notifications in the form",
+    )
+    .await;
+    // Its data starts with the fields the notification uses.
+    wait_script(
+        &client,
+        r#"return document.getElementById('notify-data').value === '{"date":""}';"#,
+        "the notification's data fields",
+    )
+    .await;
+    let data = client.find(Locator::Id("notify-data")).await.unwrap();
+    data.clear().await.unwrap();
+    data.send_keys(r#"{"date": "08.02"}"#).await.unwrap();
+    click_button(&client, "#notify", "Send").await;
+    wait_text(&client, "#messages", "the notification", |t| {
+        t.contains("Напоминаем: визит 08.02 в 10:00.")
+    })
+    .await;
+    click_button(&client, ".ib", "Подтвердить").await;
+    wait_text(&client, "#messages", "the action's reply", |t| {
+        t.contains("Спасибо! Визит 08.02 подтверждён.")
+    })
+    .await;
+    client
+        .find(Locator::Id("business-text"))
+        .await
+        .unwrap()
+        .send_keys("Визит <b>перенесён</b>")
+        .await
+        .unwrap();
+    click_button(&client, "#business-send", "Send").await;
+    wait_text(&client, "#messages .bot", "the business system's text", |t| {
+        t.contains("Визит перенесён")
+    })
+    .await;
+
     if let Ok(path) = std::env::var("BOTWRIGHT_STUDIO_SCREENSHOT") {
         let png = client.screenshot().await.unwrap();
         std::fs::write(path, png).unwrap();

@@ -136,6 +136,46 @@ async fn the_studio_api_works_on_the_bots_directory_only() {
         );
         let (_, r) = json_of(call("POST", &chat_url, Some(json!({"attach": "@document act.pdf"}))));
         assert_eq!(r["messages"][0]["text"], "Я понимаю только текст.");
+        // The business system, played from the chat's form: the bot's notifications are listed,
+        // a notification's action button is pressed, a text is sent, bad input is a 400.
+        let offered = json!([{"name": "visit_reminder", "fields": ["date"]}]);
+        assert_eq!(chat["notifications"], offered);
+        assert_eq!(list["bots"][0]["notifications"], offered);
+        let (status, r) = json_of(call(
+            "POST",
+            &chat_url,
+            Some(json!({"notify": {"name": "visit_reminder", "data": "{\"date\": \"08.02\"}"}})),
+        ));
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["messages"][0]["text"], "Напоминаем: визит 08.02 в 10:00.");
+        assert_eq!(r["messages"][0]["buttons"], json!([["Подтвердить"]]));
+        let index = r["messages"][0]["index"].clone();
+        let (_, r) = json_of(call(
+            "POST",
+            &chat_url,
+            Some(json!({"press": {"label": "Подтвердить", "index": index}})),
+        ));
+        assert_eq!(r["messages"][0]["text"], "Спасибо! Визит 08.02 подтверждён.");
+        let (_, r) = json_of(call("POST", &chat_url, Some(json!({"send": "Визит <b>перенесён</b>"}))));
+        assert_eq!(r["messages"][0]["text"], "Визит <b>перенесён</b>");
+        for (bad, why) in [
+            (json!({"notify": {"name": "nope", "data": "{}"}}), "visit_reminder"),
+            (json!({"notify": {"name": "visit_reminder", "data": "[1]"}}), "JSON object"),
+            (json!({"notify": {"name": "visit_reminder", "data": "{"}}), "visit_reminder"),
+            (json!({"send": "  "}), "empty"),
+        ] {
+            let (status, body) = json_of(call("POST", &chat_url, Some(bad.clone())));
+            assert_eq!(status, 400, "{bad}: {body}");
+            assert!(body["error"].as_str().unwrap().contains(why), "{bad}: {body}");
+        }
+        assert!(
+            r["transcript"]
+                .as_str()
+                .unwrap()
+                .contains("@notify visit_reminder {\"date\":\"08.02\"}\n< Напоминаем: визит 08.02 в 10:00.\n< [Подтвердить]\n> [Подтвердить]\n"),
+            "{}",
+            r["transcript"]
+        );
         let (_, saved) = json_of(call(
             "POST",
             &format!("{chat_url}/save"),

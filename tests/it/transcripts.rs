@@ -27,3 +27,92 @@ fn engine_transcripts_pass() {
         }
     }
 }
+
+/// `tests/transcripts/notify.toml`, compiled.
+fn notify_bot() -> botwright::model::CompiledBot {
+    let mut diagnostics = Vec::new();
+    botwright::validate::compile_path(Path::new("tests/transcripts/notify.toml"), &mut diagnostics)
+        .unwrap()
+        .unwrap()
+}
+
+/// The failure of a transcript against the notify bot: its line and message.
+fn failure(text: &str) -> (usize, String) {
+    let f = match botwright::transcript::parse(text) {
+        Err(f) => f,
+        Ok(lines) => botwright::transcript::replay(&notify_bot(), &lines).expect_err("the transcript must fail"),
+    };
+    (f.line, f.message)
+}
+
+#[test]
+fn notify_and_send_fail_at_their_line_on_bad_input() {
+    let head = "@bot notify\n@registered employee e5 \"Ann A.\"\n";
+    // An unknown notification, named with the ones the bot has.
+    let (line, message) = failure(&format!("{head}> hello\n< Hello, *\n@notify nope {{}}\n"));
+    assert_eq!(line, 5);
+    assert!(
+        message.contains("no notification `nope`") && message.contains("alert, plain"),
+        "{message}"
+    );
+    // Data that is not an object, or not JSON, or missing.
+    for data in ["[1]", "\"x\"", "{\"a\": ", ""] {
+        let (line, message) = failure(&format!("{head}@notify alert {data}\n"));
+        assert_eq!(line, 3, "{data}: {message}");
+        assert!(message.contains("alert"), "{data}: {message}");
+    }
+    // Data over the API's bounds is refused as the API refuses it.
+    let deep = format!("{}{}", "{\"a\":".repeat(40), "}".repeat(40));
+    let (line, message) = failure(&format!("{head}@notify alert {deep}\n"));
+    assert_eq!(line, 3);
+    assert!(message.contains("nested deeper"), "{message}");
+    // An empty `@send`.
+    let (line, message) = failure(&format!("{head}@send   \n"));
+    assert_eq!(line, 3);
+    assert!(message.contains("empty"), "{message}");
+}
+
+#[test]
+fn notify_and_send_messages_are_matched_before_the_next_event() {
+    let head = "@bot notify\n@registered employee e5 \"Ann A.\"\n";
+    // Not matched before the next `>`: the extra message is reported at the `@send` line.
+    let (line, message) = failure(&format!("{head}@send Hi\n> hello\n< Hello, *\n"));
+    assert_eq!(line, 3);
+    assert!(
+        message.contains("does not expect") && message.contains("Hi"),
+        "{message}"
+    );
+    // Nor before the next `@notify`.
+    let (line, message) = failure(&format!("{head}@notify plain {{}}\n@send Hi\n< Hi\n"));
+    assert_eq!(line, 3);
+    assert!(message.contains("Just so you know"), "{message}");
+    // A reply not matched before a `@notify`.
+    let (line, _) = failure(&format!("{head}> hello\n@notify plain {{}}\n< Just so you know, *\n"));
+    assert_eq!(line, 3);
+    // The buttons of a notification are rows like any other: listing too few fails.
+    let (line, message) = failure(&format!(
+        "{head}@notify alert {{\"code\": \"A\"}}\n< Alert *\n< [OK A] [No]\n@send x\n< x\n"
+    ));
+    assert_eq!(line, 4);
+    assert!(message.contains("2 rows"), "{message}");
+    // A link button cannot be pressed; a missing one is named.
+    let (line, message) = failure(&format!(
+        "{head}@notify alert {{\"code\": \"A\"}}\n< Alert *\n> [Open]\n"
+    ));
+    assert_eq!(line, 5);
+    assert!(message.contains("link button"), "{message}");
+    // Everything matched, the same lines pass.
+    let text = format!(
+        "{head}@notify alert {{\"code\": \"A\"}}\n< Alert <b>A</b>: .\n< [OK A] [No]\n< [Open]\n> [OK A]\n< Acknowledged A *\n"
+    );
+    botwright::transcript::replay(&notify_bot(), &botwright::transcript::parse(&text).unwrap()).unwrap();
+}
+
+#[test]
+fn an_action_button_runs_only_in_the_chat_it_was_sent_to() {
+    // User 5's notification; user 6 cannot press it (the transcript finds no such button).
+    let text = "@bot notify\n@user 5 \"Ann\"\n@registered employee e5 \"Ann A.\"\n@notify alert {\"code\": \"A\"}\n< Alert *\n@user 6 \"Bob\"\n> [OK A]\n";
+    let (line, message) = failure(text);
+    assert_eq!(line, 7);
+    assert!(message.contains("no message to user 6"), "{message}");
+}
