@@ -94,7 +94,7 @@ fn chat_plays_the_business_system_and_presses_action_buttons() {
 
 #[test]
 fn chat_prints_why_an_algorithm_failed_on_stderr() {
-    let failed = "bot: Не получилось выполнить запрос.";
+    let failed = "bot: Не удалось выполнить запрос. Попробуйте позже.";
     // No business system's address at all.
     let (code, out, err) = chat(&ANNA, &[("SIGNAL_BS_URL", None)], &["Мои задачи"]);
     assert_eq!(code, 0);
@@ -119,10 +119,21 @@ fn chat_prints_why_an_algorithm_failed_on_stderr() {
         err.contains("algorithm my_tasks failed: ") && err.contains("503"),
         "{err}"
     );
-    // An `expr` algorithm's error: a task line without its parts.
-    let (_, out, err) = chat(&ANNA, &[], &["Новая задача", "нет", "Подготовить отчёт"]);
-    assert!(out.contains(failed), "{out}");
-    assert!(err.contains("algorithm parse_task failed: "), "{err}");
+    // An `expr` algorithm's error.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("calc.toml");
+    std::fs::write(
+        &file,
+        "[bot]\nname = \"Calc\"\ntoken_env = \"CALC_TOKEN\"\n\n[[keyword]]\nmatch = \"go\"\nrun = \"divide\"\n\n\
+         [algorithms.divide]\nexpr = \"1 / 0\"\n",
+    )
+    .unwrap();
+    let (_, out, err) = chat(&[file.to_str().unwrap()], &[], &["go"]);
+    assert!(
+        out.contains("bot: Не удалось выполнить запрос. Попробуйте позже."),
+        "{out}"
+    );
+    assert!(err.contains("algorithm divide failed: "), "{err}");
 }
 
 #[test]
