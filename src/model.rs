@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::time::Duration;
 
 /// Index of a record in [`CompiledBot::records`]. Valid only with the bot it came from;
-/// stored state uses [`Record::id`] plus [`CompiledBot::hash`] instead.
+/// stored state uses [`Record::id`] plus [`Record::fingerprint`] instead.
 pub type RecordIdx = usize;
 
 #[derive(Debug)]
@@ -37,7 +37,9 @@ pub struct CompiledBot {
     pub code_names: HashMap<String, String>,
     pub auth: Option<Auth>,
     pub notifications: IndexMap<String, Notification>,
-    /// A hash of the definition (hex): stored sessions and buttons carry it.
+    /// SHA-256 (hex, 16 digits) of the bot id and the file's values: tells whether a reload
+    /// changed anything at all. Sessions and buttons do not carry it: they carry the
+    /// [`Record::fingerprint`]s of the records they stand on.
     pub hash: String,
     /// The bots compiled together with this one: which `${VAR}` its `http` URLs may name
     /// is checked against them again when a URL is expanded.
@@ -46,8 +48,15 @@ pub struct CompiledBot {
 
 #[derive(Debug)]
 pub struct Record {
-    /// The id written in the file, or a derived `#N` (N: its position among the file's keywords).
+    /// The id written in the file, or one derived from its words (bot-format.md, `id`): the
+    /// first `match` word normalized, after the parent's id and `/` for an option. Only a
+    /// record with neither `match` nor `id` (which nothing can reach) gets `#N`, N its
+    /// position among the file's keywords.
     pub id: String,
+    /// SHA-256 (hex) of a canonical form of what a press on it or an answer to it does
+    /// (bot-format.md, "Changing a bot file"): a conversation standing on this record
+    /// survives a reload while this stays the same. See `validate::fingerprint`.
+    pub fingerprint: String,
     /// The words as written; the first is the button label.
     pub words: Vec<String>,
     pub is_star: bool,
@@ -241,8 +250,16 @@ impl CompiledBot {
             .unwrap_or_else(|| panic!("text key `{key}` is in the built-in table"))
     }
 
-    /// The first eight hex digits of the hash: what buttons carry.
-    pub fn short_hash(&self) -> &str {
-        &self.hash[..8]
+    /// The current fingerprint of the record with this id, cut to `len` hex digits; `None`
+    /// when the file has no such record (any more), or it is disabled.
+    pub fn fingerprint_of(&self, id: &str, len: usize) -> Option<&str> {
+        self.record_by_id(id).map(|r| self.records[r].fingerprint_prefix(len))
+    }
+}
+
+impl Record {
+    /// The first `len` hex digits of the fingerprint: what sessions and buttons keep.
+    pub fn fingerprint_prefix(&self, len: usize) -> &str {
+        &self.fingerprint[..len.min(self.fingerprint.len())]
     }
 }

@@ -125,8 +125,13 @@ fn stranger_reached_only_public(
     for m in out.iter().filter(|m| m.to == user.chat) {
         if let Keyboard::Inline(rows) = &m.keyboard {
             for b in rows.iter().flatten() {
-                if let Some(Callback::Option { record, .. }) = Callback::decode(&b.data) {
-                    assert!(bot.records[record].public, "a stranger was offered option `{}`", bot.records[record].id);
+                // An option button names its position among the options of the choice its
+                // message showed (remembered in the session by `seq`).
+                if let Some(Callback::Option { seq, option, .. }) = Callback::decode(&b.data) {
+                    let shown = session.shown(seq).expect("a message with option buttons is remembered");
+                    let choice = bot.record_by_id(&shown.open.record).expect("the choice exists");
+                    let record = &bot.records[bot.records[choice].options[option]];
+                    assert!(record.public, "a stranger was offered option `{}`", record.id);
                 }
             }
         }

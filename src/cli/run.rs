@@ -350,9 +350,17 @@ fn reload(served: &[Arc<ServedBot>], dir: &std::path::Path) {
             for new in bots {
                 match served.iter().find(|b| b.id == new.id) {
                     Some(bot) => {
-                        let changed = bot.current().hash != new.hash;
+                        let old = bot.current();
+                        let changed = old.hash != new.hash;
+                        // Records whose conversations the new definition drops (bot-format.md,
+                        // "Changing a bot file"): changed, removed or disabled.
+                        let records_changed = old
+                            .records
+                            .iter()
+                            .filter(|r| new.fingerprint_of(&r.id, r.fingerprint.len()) != Some(r.fingerprint.as_str()))
+                            .count();
                         *bot.definition.write().expect("definition lock") = Arc::new(new);
-                        tracing::info!(bot = %bot.id, changed, "reloaded");
+                        tracing::info!(bot = %bot.id, changed, records_changed, "reloaded");
                     }
                     None => {
                         tracing::warn!(bot = %new.id, "a new bot file needs a restart to be served")

@@ -1,25 +1,37 @@
 //! Callback data of inline buttons: short (always within Telegram's 64
-//! bytes), versioned by the definition hash, and never trusted: every field
-//! is checked against the bot and the session before it is acted on.
+//! bytes), stamped with the fingerprint of the record whose buttons they are,
+//! and never trusted: every field is checked against the bot and the session
+//! before it is acted on.
+//!
+//! The buttons of a choice are `FP:o:SEQ:N` (option N of the choice's options,
+//! counted in file order from 0), `FP:d:SEQ:N` (item N of the list an algorithm
+//! offered) and `FP:y:SEQ` / `FP:n:SEQ` (its confirmation), where FP is the first
+//! [`STAMP`] hex digits of the choice record's fingerprint and SEQ numbers the
+//! message in the user's session. None names a record by its position in the
+//! file: a reload that adds or moves other records moves no button.
+
+/// How many hex digits of the fingerprint of its record a button carries.
+pub const STAMP: usize = 8;
 
 /// What a button press asks for, once decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Callback {
-    /// A static option, by record index, of the message shown with `seq`.
+    /// Static option `option` (its position among the choice's options) of the message
+    /// shown with `seq`.
     Option {
-        hash: String,
+        fingerprint: String,
         seq: u32,
-        record: usize,
+        option: usize,
     },
     /// Item `index` of the dynamic list offered with `seq`.
     Dynamic {
-        hash: String,
+        fingerprint: String,
         seq: u32,
         index: usize,
     },
     /// Yes or no to the confirmation offered with `seq`.
     Confirm {
-        hash: String,
+        fingerprint: String,
         seq: u32,
         yes: bool,
     },
@@ -59,10 +71,18 @@ pub enum Callback {
 impl Callback {
     pub fn encode(&self) -> String {
         let s = match self {
-            Callback::Option { hash, seq, record } => format!("{hash}:o:{seq}:{record}"),
-            Callback::Dynamic { hash, seq, index } => format!("{hash}:d:{seq}:{index}"),
-            Callback::Confirm { hash, seq, yes } => {
-                format!("{hash}:{}:{seq}", if *yes { "y" } else { "n" })
+            Callback::Option {
+                fingerprint,
+                seq,
+                option,
+            } => format!("{fingerprint}:o:{seq}:{option}"),
+            Callback::Dynamic {
+                fingerprint,
+                seq,
+                index,
+            } => format!("{fingerprint}:d:{seq}:{index}"),
+            Callback::Confirm { fingerprint, seq, yes } => {
+                format!("{fingerprint}:{}:{seq}", if *yes { "y" } else { "n" })
             }
             Callback::AuthConfirm { seq, yes } => {
                 format!("a:{}:{seq}", if *yes { "y" } else { "n" })
@@ -93,7 +113,7 @@ impl Callback {
                 .then(|| s.parse().ok())
                 .flatten()
         };
-        let hash_ok = |h: &str| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit());
+        let stamp_ok = |h: &str| h.len() == STAMP && h.bytes().all(|b| b.is_ascii_hexdigit());
         Some(match parts.as_slice() {
             ["a", "r"] => Callback::Register,
             ["x", id] => Callback::Action { id: num(id)? },
@@ -112,18 +132,18 @@ impl Callback {
                 request: num(id)?,
                 index: usize::try_from(num(i)?).ok()?,
             },
-            [h, "o", seq, r] if hash_ok(h) => Callback::Option {
-                hash: h.to_string(),
+            [h, "o", seq, o] if stamp_ok(h) => Callback::Option {
+                fingerprint: h.to_string(),
                 seq: u32::try_from(num(seq)?).ok()?,
-                record: usize::try_from(num(r)?).ok()?,
+                option: usize::try_from(num(o)?).ok()?,
             },
-            [h, "d", seq, i] if hash_ok(h) => Callback::Dynamic {
-                hash: h.to_string(),
+            [h, "d", seq, i] if stamp_ok(h) => Callback::Dynamic {
+                fingerprint: h.to_string(),
                 seq: u32::try_from(num(seq)?).ok()?,
                 index: usize::try_from(num(i)?).ok()?,
             },
-            [h, yn @ ("y" | "n"), seq] if hash_ok(h) => Callback::Confirm {
-                hash: h.to_string(),
+            [h, yn @ ("y" | "n"), seq] if stamp_ok(h) => Callback::Confirm {
+                fingerprint: h.to_string(),
                 seq: u32::try_from(num(seq)?).ok()?,
                 yes: *yn == "y",
             },
@@ -140,17 +160,17 @@ mod tests {
     fn round_trips_and_fits() {
         let all = [
             Callback::Option {
-                hash: "0123abcd".into(),
+                fingerprint: "0123abcd".into(),
                 seq: u32::MAX,
-                record: usize::MAX,
+                option: usize::MAX,
             },
             Callback::Dynamic {
-                hash: "0123abcd".into(),
+                fingerprint: "0123abcd".into(),
                 seq: u32::MAX,
                 index: usize::MAX,
             },
             Callback::Confirm {
-                hash: "0123abcd".into(),
+                fingerprint: "0123abcd".into(),
                 seq: 7,
                 yes: false,
             },

@@ -1,7 +1,7 @@
 //! Choices and buttons: options typed or pressed, confirmations, keyboards,
 //! and the messages a press acts on.
 
-use super::buttons::Callback;
+use super::buttons::{Callback, STAMP};
 use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Shown};
 use super::turn::{Outcome, Scope, Turn, shorten_label};
 use super::{InlineButton, Keyboard, world};
@@ -16,21 +16,31 @@ impl Turn<'_> {
             return self.say("choice_stale", &[], Keyboard::None);
         };
         match callback {
-            Callback::Option { hash, seq, record } => {
-                if hash != self.bot.short_hash() {
-                    return self.say("choice_stale", &[], Keyboard::None);
-                }
-                // The press acts on its own message, as it was shown.
+            Callback::Option {
+                fingerprint,
+                seq,
+                option,
+            } => {
+                // The press acts on its own message, as it was shown, while its choice is
+                // unchanged: the session dropped the messages of changed choices on load,
+                // and the button must carry the choice's fingerprint now.
                 let Some(shown) = self.session.shown(seq).cloned() else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
-                let Some(option) = self.bot.records.get(record) else {
+                if !self.stamped(&shown.open.record, &fingerprint)
+                    || shown.open.dynamic.is_some()
+                    || shown.option.is_some()
+                {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                }
+                let Some(choice) = self.bot.record_by_id(&shown.open.record) else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
-                let belongs = option
-                    .parent
-                    .is_some_and(|p| self.bot.records[p].id == shown.open.record && self.bot.records[p].is_choice());
-                if !belongs || option.is_star || shown.open.dynamic.is_some() || shown.option.is_some() {
+                let choice = &self.bot.records[choice];
+                let Some(option) = choice.options.get(option).map(|&o| &self.bot.records[o]) else {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                };
+                if !choice.is_choice() || option.is_star {
                     return self.say("choice_stale", &[], Keyboard::None);
                 }
                 if !option.public && self.must_register() {
@@ -43,12 +53,15 @@ impl Turn<'_> {
                 };
                 self.choose(shown.open, chosen);
             }
-            Callback::Dynamic { hash, seq, index } => {
-                if hash != self.bot.short_hash() {
-                    return self.say("choice_stale", &[], Keyboard::None);
-                }
+            Callback::Dynamic {
+                fingerprint,
+                seq,
+                index,
+            } => {
                 let open = match self.session.shown(seq) {
-                    Some(shown) if shown.option.is_none() => shown.open.clone(),
+                    Some(shown) if shown.option.is_none() && self.stamped(&shown.open.record, &fingerprint) => {
+                        shown.open.clone()
+                    }
                     _ => return self.say("choice_stale", &[], Keyboard::None),
                 };
                 if !self.is_public(&open.record) && self.must_register() {
@@ -60,10 +73,7 @@ impl Turn<'_> {
                 self.session.pending = None;
                 self.choose(open, ChosenOption::Dynamic(item));
             }
-            Callback::Confirm { hash, seq, yes } => {
-                if hash != self.bot.short_hash() {
-                    return self.say("choice_stale", &[], Keyboard::None);
-                }
+            Callback::Confirm { fingerprint, seq, yes } => {
                 let Some(Shown {
                     open,
                     option: Some(option),
@@ -72,6 +82,9 @@ impl Turn<'_> {
                 else {
                     return self.say("choice_stale", &[], Keyboard::None);
                 };
+                if !self.stamped(&open.record, &fingerprint) {
+                    return self.say("choice_stale", &[], Keyboard::None);
+                }
                 if !self.is_public(&open.record) && self.must_register() {
                     self.session.pending = None;
                     self.session.open = None;
@@ -84,6 +97,16 @@ impl Turn<'_> {
             Callback::Action { id } => self.action_press(id),
             other => self.auth_button(other),
         }
+    }
+
+    /// Whether a button's fingerprint is that of the record with this id now.
+    fn stamped(&self, record: &str, fingerprint: &str) -> bool {
+        self.bot.fingerprint_of(record, STAMP) == Some(fingerprint)
+    }
+
+    /// The fingerprint a button of this record carries.
+    fn button_stamp(&self, record: RecordIdx) -> String {
+        self.bot.records[record].fingerprint_prefix(STAMP).to_string()
     }
 
     /// A notification's action button: ends what is pending and open, then runs its record
@@ -223,12 +246,17 @@ impl Turn<'_> {
             ..Scope::default()
         };
         let text = self.render_text("choice_confirm", &self.scope_vars(&scope, &[]));
-        let hash = self.bot.short_hash().to_string();
+        // The yes/no buttons belong to the choice: they stay valid while it is unchanged.
+        let fingerprint = self
+            .bot
+            .fingerprint_of(&open.record, STAMP)
+            .unwrap_or_default()
+            .to_string();
         let row = vec![
             InlineButton {
                 label: self.label("yes"),
                 data: Callback::Confirm {
-                    hash: hash.clone(),
+                    fingerprint: fingerprint.clone(),
                     seq,
                     yes: true,
                 }
@@ -236,7 +264,12 @@ impl Turn<'_> {
             },
             InlineButton {
                 label: self.label("no"),
-                data: Callback::Confirm { hash, seq, yes: false }.encode(),
+                data: Callback::Confirm {
+                    fingerprint,
+                    seq,
+                    yes: false,
+                }
+                .encode(),
             },
         ];
         self.send_to(self.user.chat, text, Keyboard::Inline(vec![row]));
@@ -340,17 +373,18 @@ impl Turn<'_> {
     // ----- records -----
 
     pub(super) fn static_keyboard(&self, choice: RecordIdx, seq: u32) -> Keyboard {
-        let hash = self.bot.short_hash();
+        let fingerprint = self.button_stamp(choice);
         let buttons = self.bot.records[choice]
             .options
             .iter()
-            .filter(|&&o| !self.bot.records[o].is_star)
-            .map(|&o| InlineButton {
+            .enumerate()
+            .filter(|&(_, &o)| !self.bot.records[o].is_star)
+            .map(|(position, &o)| InlineButton {
                 label: self.bot.records[o].label().to_string(),
                 data: Callback::Option {
-                    hash: hash.to_string(),
+                    fingerprint: fingerprint.clone(),
                     seq,
-                    record: o,
+                    option: position,
                 }
                 .encode(),
             })
@@ -359,14 +393,14 @@ impl Turn<'_> {
     }
 
     pub(super) fn dynamic_keyboard(&self, choice: RecordIdx, items: &[DynamicOption], seq: u32) -> Keyboard {
-        let hash = self.bot.short_hash();
+        let fingerprint = self.button_stamp(choice);
         let buttons = items
             .iter()
             .enumerate()
             .map(|(i, item)| InlineButton {
                 label: item.label.clone(),
                 data: Callback::Dynamic {
-                    hash: hash.to_string(),
+                    fingerprint: fingerprint.clone(),
                     seq,
                     index: i,
                 }

@@ -1,12 +1,19 @@
 //! What the engine remembers of one user between messages. Serializable;
-//! names records by their stable ids and carries the definition hash.
+//! names records by their stable ids and carries the fingerprints of the
+//! records it stands on, so that a reload drops only what changed.
 
+use crate::model::CompiledBot;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Session {
-    /// The hash of the definition this session was made with.
-    pub hash: String,
+    /// The fingerprint ([`STAMP`] hex digits) of every record that the open choice, the
+    /// pending step and the remembered messages stand on, by record id, as those records
+    /// were when the session got there (bot-format.md, "Changing a bot file"). A session
+    /// stored before fingerprints has none: everything it stands on counts as changed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stamps: BTreeMap<String, String>,
     /// The choice (or options-returning run) whose options are on offer.
     pub open: Option<OpenChoice>,
     /// A step waiting for this user's next message.
@@ -27,6 +34,10 @@ pub struct Session {
 
 /// How many messages with buttons a press may still act on.
 pub const SHOWN: usize = 20;
+
+/// How many hex digits of a record's fingerprint a session keeps: 64 bits, plenty to tell
+/// an edit from none (the file's author is no adversary), in a fraction of the space.
+pub const STAMP: usize = 16;
 
 /// A message with option or yes/no buttons, as it was shown: its choice (the options,
 /// dynamic ones included, and the path), and for a confirmation the option it asks about.
@@ -51,6 +62,62 @@ impl Session {
     /// The message shown with `seq`, if it is among the remembered ones.
     pub fn shown(&self, seq: u32) -> Option<&Shown> {
         self.shown.iter().find(|s| s.seq == seq)
+    }
+
+    /// Drops what stands on a record that changed since the session got there, was removed
+    /// or disabled (its stamp differs from the record's fingerprint now, or it has none): the
+    /// open choice, a pending `input` or confirmation, and remembered messages, whose
+    /// buttons then get `choice_stale`. Everything else stays: `vars`, the reply keyboard,
+    /// auth steps. Returns whether anything was dropped.
+    pub fn drop_changed(&mut self, bot: &CompiledBot) -> bool {
+        // Each stamped record looked up once (a session stands on a few records, and may
+        // remember many messages of each).
+        let current: std::collections::BTreeSet<String> = self
+            .stamps
+            .iter()
+            .filter(|(id, stamp)| bot.fingerprint_of(id, STAMP) == Some(stamp.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let unchanged = |id: &str| current.contains(id);
+        let mut dropped = false;
+        if self.open.as_ref().is_some_and(|o| !unchanged(&o.record)) {
+            self.open = None;
+            dropped = true;
+        }
+        let stands = match &self.pending {
+            Some(Pending::Input { record, .. }) => unchanged(record),
+            Some(Pending::Confirm { open, .. }) => unchanged(&open.record),
+            _ => true,
+        };
+        if !stands {
+            self.pending = None;
+            dropped = true;
+        }
+        let before = self.shown.len();
+        self.shown.retain(|s| unchanged(&s.open.record));
+        dropped |= self.shown.len() != before;
+        dropped
+    }
+
+    /// Stamps every record the session stands on with its fingerprint in `bot`, forgetting
+    /// the stamps of records it no longer stands on. Called before the session is saved:
+    /// whatever stands on a record got there under the definition being run.
+    pub fn stamp(&mut self, bot: &CompiledBot) {
+        let mut ids: Vec<&str> = Vec::new();
+        ids.extend(self.open.as_ref().map(|o| o.record.as_str()));
+        match &self.pending {
+            Some(Pending::Input { record, .. }) => ids.push(record),
+            Some(Pending::Confirm { open, .. }) => ids.push(&open.record),
+            _ => {}
+        }
+        ids.extend(self.shown.iter().map(|s| s.open.record.as_str()));
+        ids.sort_unstable();
+        ids.dedup();
+        let stamps: BTreeMap<String, String> = ids
+            .into_iter()
+            .filter_map(|id| Some((id.to_string(), bot.fingerprint_of(id, STAMP)?.to_string())))
+            .collect();
+        self.stamps = stamps;
     }
 }
 

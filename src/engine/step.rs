@@ -1,7 +1,7 @@
 //! One incoming event, handled in the processing order of bot-format.md.
 
 use super::answers::InputStep;
-use super::session::{Pending, Session};
+use super::session::Pending;
 use super::turn::{Outcome, Scope, Turn, cut};
 use super::{Attachment, Event, Keyboard, Outgoing, User, World, WorldError, world};
 use crate::expr::Value;
@@ -60,21 +60,12 @@ pub fn handle(
     if bot.auth.as_ref().is_some_and(|a| a.required) && user.chat != user.id {
         return Ok(Vec::new());
     }
-    let stored = world.session(user.chat, user.id)?;
-    let session = match stored {
-        Some(s) if s.hash == bot.hash => s,
-        Some(_) => {
-            tracing::info!(bot = %bot.id, chat = user.chat, "stored session belongs to another definition; starting at the top level");
-            Session {
-                hash: bot.hash.clone(),
-                ..Session::default()
-            }
-        }
-        None => Session {
-            hash: bot.hash.clone(),
-            ..Session::default()
-        },
-    };
+    let mut session = world.session(user.chat, user.id)?.unwrap_or_default();
+    // A reload keeps every conversation whose own records did not change (bot-format.md,
+    // "Changing a bot file"); what stands on a changed one is dropped before anything runs.
+    if session.drop_changed(bot) {
+        tracing::info!(bot = %bot.id, chat = user.chat, "the records of an open choice or pending step changed; dropped");
+    }
     let mut turn = Turn::new(bot, world, user, now, session);
     match event {
         Event::Text(text) => turn.text(text),
@@ -83,7 +74,7 @@ pub fn handle(
         Event::Unsupported => turn.attachment(None),
     }
     let Turn {
-        session,
+        mut session,
         out,
         world,
         failure,
@@ -92,6 +83,7 @@ pub fn handle(
     if let Some(e) = failure {
         return Err(e);
     }
+    session.stamp(bot);
     world.save_session(user.chat, user.id, &session)?;
     Ok(limit_replies(out, user.chat))
 }

@@ -306,11 +306,7 @@ pub fn message_for(
     extra: &[(&str, Value)],
     now: DateTime<FixedOffset>,
 ) -> Result<Outgoing, WorldError> {
-    let session = Session {
-        hash: bot.hash.clone(),
-        ..Session::default()
-    };
-    let turn = Turn::new(bot, world, user, now, session);
+    let turn = Turn::new(bot, world, user, now, Session::default());
     let scope = Scope::default();
     let text = turn.render(template, &turn.scope_vars(&scope, extra));
     if let Some(e) = turn.failure {

@@ -8,7 +8,7 @@
 use crate::diagnostics::{Code, Diagnostic, SourceFile, suggest};
 pub use crate::secrets::looks_like_token;
 use serde_spanned::Spanned;
-use std::hash::Hasher;
+use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::sync::Arc;
 use toml::de::{DeTable, DeValue};
@@ -132,8 +132,8 @@ impl schemars::JsonSchema for ButtonRows {
 
 #[derive(Debug, Default)]
 pub struct RawBot {
-    /// A hash of the file's value tree (comments and layout excluded).
-    pub content_hash: [u8; 8],
+    /// SHA-256 of the file's value tree (comments and layout excluded).
+    pub content_hash: [u8; 32],
     pub bot: RawBotSection,
     pub texts: Vec<(Sp<String>, Sp<String>)>,
     pub keywords: Vec<RawKeyword>,
@@ -443,30 +443,31 @@ pub fn parse(file: &Arc<SourceFile>, diagnostics: &mut Vec<Diagnostic>) -> Optio
     }
     reader.find_tokens_in_table(doc.get_ref());
     let mut bot = reader.bot(doc.get_ref());
-    // A 64-bit SipHash: fast, and plenty to tell one definition of a bot from another.
-    let mut hasher = std::hash::DefaultHasher::new();
+    // SHA-256 over an explicit encoding: the same on every build, machine and Rust release.
+    let mut hasher = Sha256::new();
     hash_table(doc.get_ref(), &mut hasher);
-    bot.content_hash = hasher.finish().to_le_bytes();
+    bot.content_hash = hasher.finalize().into();
     Some(bot)
 }
 
 /// Feeds the value tree to a hash: keys and values in file order, with their
 /// types, so that comments and layout do not count but every value does.
-fn hash_table(table: &DeTable, hasher: &mut impl Hasher) {
-    hasher.write_u8(b'{');
+/// Lengths are 8-byte little-endian, whatever the platform's `usize`.
+fn hash_table(table: &DeTable, hasher: &mut Sha256) {
+    hasher.update(b"{");
     for (k, v) in table.iter() {
-        hasher.write_usize(k.get_ref().len());
-        hasher.write(k.get_ref().as_bytes());
+        hasher.update((k.get_ref().len() as u64).to_le_bytes());
+        hasher.update(k.get_ref().as_bytes());
         hash_value(v.get_ref(), hasher);
     }
-    hasher.write_u8(b'}');
+    hasher.update(b"}");
 }
 
-fn hash_value(value: &DeValue, hasher: &mut impl Hasher) {
+fn hash_value(value: &DeValue, hasher: &mut Sha256) {
     let mut text = |tag: u8, s: &str| {
-        hasher.write_u8(tag);
-        hasher.write_usize(s.len());
-        hasher.write(s.as_bytes());
+        hasher.update([tag]);
+        hasher.update((s.len() as u64).to_le_bytes());
+        hasher.update(s.as_bytes());
     };
     match value {
         DeValue::String(s) => text(b's', s),
@@ -475,11 +476,11 @@ fn hash_value(value: &DeValue, hasher: &mut impl Hasher) {
         DeValue::Boolean(b) => text(b'b', if *b { "1" } else { "0" }),
         DeValue::Datetime(d) => text(b'd', &d.to_string()),
         DeValue::Array(items) => {
-            hasher.write_u8(b'[');
+            hasher.update(b"[");
             for i in items.iter() {
                 hash_value(i.get_ref(), hasher);
             }
-            hasher.write_u8(b']');
+            hasher.update(b"]");
         }
         DeValue::Table(t) => hash_table(t, hasher),
     }

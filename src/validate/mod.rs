@@ -1,6 +1,7 @@
 //! Raw model → compiled bot: every compile-time check of bot-format.md.
 //! All problems of a file are reported at once; a bot with errors is not built.
 
+mod fingerprint;
 mod graph_checks;
 mod templates;
 
@@ -670,7 +671,7 @@ impl Validator<'_> {
         cancel: &[String],
     ) -> (Vec<Record>, bool, HashMap<String, usize>) {
         let keywords = &raw.keywords;
-        // Ids: explicit ones checked and unique; the others derived from the position.
+        // Ids: explicit ones checked and unique; the others derived from the words, below.
         let mut by_id: HashMap<String, usize> = HashMap::default();
         let mut entries: Vec<Entry> = Vec::with_capacity(keywords.len());
         for (i, k) in keywords.iter().enumerate() {
@@ -701,7 +702,7 @@ impl Validator<'_> {
                     }
                     id.value.clone()
                 }
-                None => format!("#{}", i + 1),
+                None => String::new(),
             };
             entries.push(Entry {
                 raw: k,
@@ -728,6 +729,7 @@ impl Validator<'_> {
                 steps += 1;
             }
         }
+        derive_ids(&mut entries);
         // Enabled records get their compiled index.
         let mut index: Vec<Option<usize>> = vec![None; entries.len()];
         let mut next = 0;
@@ -849,6 +851,8 @@ impl Validator<'_> {
             {
                 records.push(Record {
                     id: e.id.clone(),
+                    // Computed once every record and its options are known, below.
+                    fingerprint: String::new(),
                     words,
                     is_star,
                     parent,
@@ -940,10 +944,12 @@ impl Validator<'_> {
                             Code::ChoiceWithoutOptions,
                             format!("the choice `{}` has no options", records[r].id),
                         )
-                        .help = Some(format!(
-                            "add records with `parent = \"{}\"`, or set `options_from`",
-                            records[r].id
-                        ));
+                        .help = Some(match &raw.id {
+                            Some(id) => format!("add records with `parent = \"{}\"`, or set `options_from`", id.value),
+                            // A derived id cannot be named: `parent` needs an explicit one.
+                            None => "give it an `id` and add records with `parent` set to it, or set `options_from`"
+                                .to_string(),
+                        });
                     }
                     if static_options > MAX_OPTIONS {
                         let span = raw.choice.as_ref().map(|c| c.span.clone()).unwrap_or(raw.span.clone());
@@ -998,6 +1004,9 @@ impl Validator<'_> {
         }
         self.public_subtrees(&mut records, &spans, start, cancel);
         graph_checks::check(self.file, self.diagnostics, &records, &spans);
+        for r in 0..records.len() {
+            records[r].fingerprint = fingerprint::fingerprint(&records, r, spans[r]);
+        }
         (records, ok, top)
     }
 
@@ -1290,6 +1299,57 @@ impl Validator<'_> {
     }
 }
 
+/// Gives every enabled record without an `id` one derived from its words (bot-format.md,
+/// `id`): its first `match` word normalized, after the `parent` as written and `/` for an
+/// option (`choice/вариант№1`). Adding, removing or moving other records changes none of
+/// them, so conversations standing on them survive such edits.
+///
+/// Two enabled records must not share an id. An explicit id keeps its own; a derived id
+/// that another enabled record already has (an explicit one, or an earlier derived one;
+/// only possible when words collide, which is an error itself, or for words that look
+/// like ids or contain `/`) gets `~2`, `~3`… in file order. A record with neither `match`
+/// nor `id`, which nothing can reach (`alias` and `then` need an explicit id), is `#N`,
+/// N its position among the file's keywords.
+fn derive_ids(entries: &mut [Entry]) {
+    let mut taken: std::collections::HashSet<String> = entries
+        .iter()
+        .filter(|e| !e.disabled && e.raw.id.is_some())
+        .map(|e| e.id.clone())
+        .collect();
+    for (i, e) in entries.iter_mut().enumerate() {
+        if e.raw.id.is_some() {
+            continue;
+        }
+        let word = e
+            .raw
+            .r#match
+            .as_ref()
+            .and_then(|m| m.value.first())
+            .map(|w| normalize(&w.value))
+            .filter(|w| !w.is_empty());
+        let Some(word) = word else {
+            e.id = format!("#{}", i + 1);
+            continue;
+        };
+        let derived = match &e.raw.parent {
+            Some(parent) => format!("{}/{word}", parent.value),
+            None => word,
+        };
+        if e.disabled {
+            e.id = derived;
+            continue;
+        }
+        let mut id = derived.clone();
+        let mut n = 1;
+        while taken.contains(&id) {
+            n += 1;
+            id = format!("{derived}~{n}");
+        }
+        taken.insert(id.clone());
+        e.id = id;
+    }
+}
+
 /// The span of the `n`th word of a record's `match`.
 fn word_span(k: &RawKeyword, n: usize) -> Range<usize> {
     k.r#match
@@ -1312,14 +1372,12 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     }
 }
 
-/// A hash of the definition: the bot id, this version of botwright and the file's
-/// value tree (comments and layout do not count), so that a changed bot never
-/// continues an old session.
-fn definition_hash(id: &str, content: &[u8; 8]) -> String {
+/// A hash of the definition: the bot id and the file's value tree (comments and layout
+/// do not count). It says whether a reload changed anything at all; what a reload keeps of
+/// a conversation is decided per record, by [`fingerprint`]s.
+fn definition_hash(id: &str, content: &[u8; 32]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(id.as_bytes());
-    hasher.update([0]);
-    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update([0]);
     hasher.update(content);
     hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()

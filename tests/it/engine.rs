@@ -30,25 +30,122 @@ fn a_message_without_text_gets_unsupported_message() {
 }
 
 #[test]
-fn a_session_of_another_definition_falls_back_to_the_top_level() {
+fn a_session_on_a_changed_record_falls_back_to_the_top_level() {
     let bot = demo();
     let mut world = MemoryWorld::default();
     handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now()).unwrap();
     let mut session = world.session(3, 3).unwrap().unwrap();
     assert!(session.open.is_some());
-    session.hash = "0000000000000000".into();
+    assert_eq!(
+        session.stamps.get("choice").map(String::as_str),
+        bot.fingerprint_of("choice", 16),
+        "the session keeps the fingerprint of the choice it stands on"
+    );
+    // As if the choice had been edited since: its stamp is not its fingerprint any more.
+    session.stamps.insert("choice".into(), "0000000000000000".into());
+    session.vars.insert("name".into(), "Ким".into());
     world.save_session(3, 3, &session).unwrap();
-    // "1" would be option 1 of the open choice; with the session dropped it is unknown.
+    let pressed = format!(
+        "{}:o:{}:0",
+        bot.fingerprint_of("choice", 8).unwrap(),
+        session.open.as_ref().unwrap().seq
+    );
+    // "1" would be option 1 of the open choice; with the choice dropped it is unknown.
     let out = handle(&bot, &mut world, &USER, &Event::Text("1".into()), now()).unwrap();
     assert_eq!(out.len(), 1);
     assert!(out[0].text.starts_with("Не понимаю запрос «1»"), "{}", out[0].text);
+    let after = world.session(3, 3).unwrap().unwrap();
+    assert_eq!(after.open, None);
+    assert_eq!(after.pending, None);
+    assert!(after.shown.is_empty() && after.stamps.is_empty(), "{after:?}");
+    assert_eq!(after.vars, session.vars, "values in `vars` stay as they were");
+    // The choice's message went with it: its buttons are stale.
+    let out = handle(&bot, &mut world, &USER, &Event::Button(pressed), now()).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
+}
+
+/// A session stored before fingerprints (with the whole file's hash) loads: what it stood
+/// on counts as changed, and its values stay.
+#[test]
+fn a_session_stored_with_the_whole_files_hash_keeps_its_values() {
+    let bot = demo();
+    let mut world = MemoryWorld::default();
+    let old = r#"{"hash":"0123456789abcdef","open":{"record":"choice","history":[],"dynamic":null,"seq":4},
+        "pending":{"Confirm":{"open":{"record":"choice","history":[],"dynamic":null,"seq":4},
+        "option":{"Static":{"record":"option_1","typed":null}},"seq":5}},
+        "vars":{"name":"Ким"},"seq":5,
+        "shown":[{"seq":4,"open":{"record":"choice","history":[],"dynamic":null,"seq":4}}]}"#;
+    let session: Session = serde_json::from_str(old).unwrap();
+    world.save_session(3, 3, &session).unwrap();
+    let fingerprint = bot.fingerprint_of("choice", 8).unwrap();
+    // The old confirmation is not pending any more: «Да» is nothing here.
+    let out = handle(&bot, &mut world, &USER, &Event::Text("Да".into()), now()).unwrap();
+    assert!(out[0].text.starts_with("Не понимаю запрос «Да»"), "{}", out[0].text);
+    let out = handle(
+        &bot,
+        &mut world,
+        &USER,
+        &Event::Button(format!("{fingerprint}:o:4:0")),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
+    let after = world.session(3, 3).unwrap().unwrap();
+    assert_eq!(after.vars, session.vars);
+    assert_eq!(after.seq, 5, "new messages are numbered after the old ones");
+    assert!(after.open.is_none() && after.pending.is_none() && after.shown.is_empty());
+}
+
+/// bot-format.md, "Changing a bot file": a pending `input` stays pending through a new
+/// question text and new records around it (its id comes from its words, not its place),
+/// and is dropped silently when what it does with the answer changes.
+#[test]
+fn a_pending_input_survives_text_edits_and_is_dropped_silently_when_its_record_changes() {
+    let text = std::fs::read_to_string("tests/transcripts/inputs.toml").unwrap();
+    let compile = |text: String| {
+        botwright::validate::compile("inputs", &SourceFile::new("inputs.toml", text), &mut Vec::new()).unwrap()
+    };
+    let old = compile(text.clone());
+    let question = "Share your location or your contact, or type an address.";
+    let edited = compile(text.replace(question, "Where are you?").replace(
+        "[[keyword]]\nmatch = \"act\"",
+        "[[keyword]]\nmatch = \"new\"\nreply = \"New.\"\n\n[[keyword]]\nmatch = \"act\"",
+    ));
     assert_eq!(
-        world.session(3, 3).unwrap().unwrap(),
-        Session {
-            hash: bot.hash.clone(),
-            ..Session::default()
-        }
+        old.record_by_id("where").map(|r| old.records[r].id.as_str()),
+        Some("where")
     );
+    assert_ne!(
+        old.record_by_id("where"),
+        edited.record_by_id("where"),
+        "the record moved"
+    );
+    let mut world = MemoryWorld::default();
+    let say = |bot: &botwright::model::CompiledBot, world: &mut MemoryWorld, t: &str| {
+        handle(bot, world, &USER, &Event::Text(t.into()), now()).unwrap()
+    };
+    assert_eq!(say(&old, &mut world, "where")[0].text, question);
+    assert_eq!(say(&edited, &mut world, "Main street")[0].text, "Got Main street.");
+
+    for changed in [
+        text.replace(
+            "accept = [\"location\", \"contact\", \"text\"]",
+            "accept = [\"location\", \"text\"]",
+        ),
+        text.replace("then = \"where_received\"", "then = \"size_taken\""),
+        text.replace(
+            "then = \"where_received\"",
+            "then = \"where_received\"\nsave_as = \"place\"",
+        ),
+    ] {
+        let changed = compile(changed);
+        say(&old, &mut world, "where");
+        let out = say(&changed, &mut world, "Main street");
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].text, "I do not understand “Main street”. Please try again.");
+        assert_eq!(world.session(3, 3).unwrap().unwrap().pending, None);
+    }
 }
 
 #[test]
@@ -57,21 +154,82 @@ fn forged_buttons_are_stale_and_change_nothing() {
     let mut world = MemoryWorld::default();
     handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now()).unwrap();
     let before = world.session(3, 3).unwrap().unwrap();
-    let h = bot.short_hash();
+    let h = bot.fingerprint_of("choice", 8).unwrap();
+    let other = bot.fingerprint_of("option_2", 8).unwrap();
+    let seq = before.open.as_ref().unwrap().seq;
     for data in [
         "".to_string(),
         "garbage".into(),
         format!("{h}:o:999999"),
         format!("{h}:o:0"),
-        format!("{h}:d:1:0"),
+        format!("{h}:d:{seq}:0"),
         format!("{h}:y:42"),
-        "deadbeef:o:4".into(),
+        format!("{h}:y:{seq}"),
+        format!("{h}:o:{}:0", seq + 1),
+        format!("{h}:o:{seq}:3"),
+        format!("{h}:o:{seq}:99"),
+        format!("{other}:o:{seq}:0"),
+        format!("deadbeef:o:{seq}:0"),
+        format!("{}:o:{seq}:0", h.to_uppercase()),
     ] {
         let out = handle(&bot, &mut world, &USER, &Event::Button(data.clone()), now()).unwrap();
         assert_eq!(out.len(), 1, "{data}");
         assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.", "{data}");
         assert_eq!(world.session(3, 3).unwrap().unwrap(), before, "{data}");
     }
+    // The genuine button works.
+    let out = handle(&bot, &mut world, &USER, &Event::Button(format!("{h}:o:{seq}:0")), now()).unwrap();
+    assert_eq!(out[0].text, "Вы выбрали «Вариант №1». Подтвердить?");
+}
+
+/// The longest callback data a bot can make: a choice of the most options (100, static and
+/// from an algorithm) with a confirmation, shown when the session's counter is at its
+/// largest. Telegram refuses more than 64 bytes.
+#[test]
+fn the_longest_realistic_callback_data_fits_in_64_bytes() {
+    let mut text = "[bot]\nname = \"B\"\ntoken_env = \"B_TOKEN\"\n\n\
+                    [[keyword]]\nid = \"c\"\nmatch = \"c\"\nchoice = \"Pick\"\nconfirm = true\n\n\
+                    [[keyword]]\nid = \"d\"\nmatch = \"d\"\nchoice = \"Pick\"\noptions_from = \"items\"\nconfirm = true\n\n\
+                    [[keyword]]\nparent = \"d\"\nmatch = \"*\"\nreply = \"ok\"\n\n\
+                    [algorithms.items]\nexpr = \"[\
+                    "
+    .to_string();
+    text += &(0..100).map(|i| format!("'i{i}'")).collect::<Vec<_>>().join(", ");
+    text += "]\"\n";
+    for i in 0..100 {
+        text += &format!("\n[[keyword]]\nparent = \"c\"\nmatch = \"Вариант {i}\"\nreply = \"r\"\n");
+    }
+    let mut diagnostics = Vec::new();
+    let bot = botwright::validate::compile("b", &SourceFile::new("b.toml", text), &mut diagnostics)
+        .unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let mut longest = String::new();
+    for word in ["c", "d"] {
+        let mut world = MemoryWorld::default();
+        let mut session = Session::default();
+        for seq in [u32::MAX - 2, 999_999_999] {
+            session.seq = seq;
+            world.save_session(3, 3, &session).unwrap();
+            let out = handle(&bot, &mut world, &USER, &Event::Text(word.into()), now()).unwrap();
+            let botwright::engine::Keyboard::Inline(rows) = &out[0].keyboard else {
+                panic!("buttons")
+            };
+            assert_eq!(rows.iter().flatten().count(), 100);
+            let last = rows.last().unwrap().last().unwrap().data.clone();
+            // The confirmation of the last option, at the next number.
+            let out = handle(&bot, &mut world, &USER, &Event::Button(last.clone()), now()).unwrap();
+            let botwright::engine::Keyboard::Inline(rows) = &out[0].keyboard else {
+                panic!("yes/no: {out:?}")
+            };
+            for data in rows.iter().flatten().map(|b| b.data.clone()).chain([last]) {
+                if data.len() > longest.len() {
+                    longest = data;
+                }
+            }
+        }
+    }
+    // `FINGERPRINT:o:SEQ:99`: 8 + 3 + 10 + 1 + 2 bytes.
+    assert_eq!(longest.len(), 24, "{longest}");
+    assert!(longest.len() <= 64);
 }
 
 #[test]

@@ -82,12 +82,15 @@ proptest! {
                 }
                 last.extend(out);
                 let session = world.session(user.chat, user.id).unwrap().expect("saved");
-                prop_assert_eq!(&session.hash, &bot.hash);
+                // Whatever the session stands on exists and carries its record's fingerprint.
+                let stamped = |id: &str| session.stamps.get(id).map(String::as_str) == bot.fingerprint_of(id, 16);
                 if let Some(open) = &session.open {
                     prop_assert!(bot.record_by_id(&open.record).is_some());
+                    prop_assert!(stamped(&open.record));
                 }
                 if let Some(Pending::Input { record, .. }) = &session.pending {
                     prop_assert!(bot.record_by_id(record).is_some());
+                    prop_assert!(stamped(record));
                 }
             }
         }
@@ -142,12 +145,16 @@ fn an_unregistered_user_reaches_nothing_of_a_closed_bot() {
         // A forged press gets `choice_stale` (which strangers may get) or the auth request.
         let stale = handle(&bot, &mut world, &user, &Event::Button("forged".into()), now).unwrap();
         assert_eq!(stale.len(), 1);
-        for r in (0..bot.records.len()).filter(|&r| !bot.records[r].public) {
-            for seq in [0, 1, 2] {
-                let data = format!("{}:o:{seq}:{r}", bot.short_hash());
-                let out = handle(&bot, &mut world, &user, &Event::Button(data), now).unwrap();
-                if out != stale {
-                    prop_assert_only_auth(&out, "a button");
+        // Every option button of every choice that is not public, as if it had been shown.
+        for choice in bot.records.iter().filter(|r| !r.public) {
+            let fingerprint = choice.fingerprint_prefix(8);
+            for option in 0..choice.options.len() {
+                for seq in [0, 1, 2] {
+                    let data = format!("{fingerprint}:o:{seq}:{option}");
+                    let out = handle(&bot, &mut world, &user, &Event::Button(data), now).unwrap();
+                    if out != stale {
+                        prop_assert_only_auth(&out, "a button");
+                    }
                 }
             }
         }

@@ -175,6 +175,85 @@ async fn sighup_with_a_broken_file_keeps_serving_and_a_good_one_replaces() {
     .await;
 }
 
+/// bot-format.md, "Changing a bot file": a reload (`SIGHUP`) keeps an open choice while its
+/// own records are unchanged, and its buttons run the options as the new file defines them;
+/// once its options change, its buttons get `choice_stale`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_keeps_choices_whose_records_did_not_change() {
+    let fake = fake().await;
+    let bots = bots_dir();
+    let state = tempfile::tempdir().unwrap();
+    let bw = Botwright::start(bots.path(), &db(&state), &fake.url, ENV, state.path().join("log"));
+    let reloads = || {
+        bw.log_text()
+            .lines()
+            .filter(|l| l.contains("reloaded") && l.contains("bot=demo"))
+            .count()
+    };
+    fake.text(DEMO, 5, "Kim", "Выбор");
+    wait_for("the choice", || fake.sent(DEMO, 5) == ["Выберите один из вариантов"]).await;
+    let option_1 = fake.button(DEMO, 5, "Вариант №1").expect("option button");
+
+    // Texts only: a reply elsewhere, the choice's title, the option's own reply, and a new
+    // record before all others (which moves every record's position in the file).
+    let good = std::fs::read_to_string("bots/demo.toml").unwrap();
+    let texts = good
+        .replace("Ответ на ключевое слово А1", "Новый ответ")
+        .replace("Выберите один из вариантов", "Выберите вариант")
+        .replace(
+            "reply = 'Выбрали \"{{ selected }}\"'",
+            "reply = 'Теперь: {{ selected }}'",
+        )
+        .replace(
+            "[[keyword]]\nid = \"a1\"",
+            "[[keyword]]\nmatch = \"Новое\"\nreply = \"Новое\"\n\n[[keyword]]\nid = \"a1\"",
+        );
+    std::fs::write(bots.path().join("demo.toml"), &texts).unwrap();
+    bw.signal("HUP");
+    wait_for("the first reload", || reloads() == 1).await;
+    fake.press(DEMO, 5, "Kim", &option_1);
+    wait_for("the old button works", || {
+        fake.sent(DEMO, 5)
+            .last()
+            .is_some_and(|t| t == "Вы выбрали «Вариант №1». Подтвердить?")
+    })
+    .await;
+    let yes = fake.button(DEMO, 5, "Да").expect("yes button");
+    fake.press(DEMO, 5, "Kim", &yes);
+    wait_for("the option as the new file defines it", || {
+        fake.sent(DEMO, 5).last().is_some_and(|t| t == "Теперь: Вариант №1")
+    })
+    .await;
+
+    // An option's label changes: the choice changed, its old buttons are stale.
+    std::fs::write(
+        bots.path().join("demo.toml"),
+        texts.replace("match = \"Вариант №1, 1\"", "match = \"Первый вариант, 1\""),
+    )
+    .unwrap();
+    bw.signal("HUP");
+    wait_for("the second reload", || reloads() == 2).await;
+    let before = fake.sent(DEMO, 5).len();
+    fake.press(DEMO, 5, "Kim", &option_1);
+    wait_for("the old button is stale", || {
+        let sent = fake.sent(DEMO, 5);
+        sent.len() == before + 1 && sent[before] == "Эта кнопка устарела. Начните заново."
+    })
+    .await;
+    // The new definition serves the rest.
+    fake.text(DEMO, 5, "Kim", "Выбор");
+    wait_for("the new choice", || {
+        fake.sent(DEMO, 5).last().is_some_and(|t| t == "Выберите вариант")
+    })
+    .await;
+    assert!(fake.button(DEMO, 5, "Первый вариант").is_some());
+    fake.text(DEMO, 5, "Kim", "А1");
+    wait_for("the new reply", || {
+        fake.sent(DEMO, 5).last().is_some_and(|t| t == "Новый ответ")
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_refuses_missing_and_rejected_tokens_without_printing_them() {
     let fake = fake().await;

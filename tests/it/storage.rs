@@ -42,7 +42,7 @@ async fn suite(url: &str) {
         let mut w = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
         assert!(!w.already_handled(1).unwrap());
         let session = Session {
-            hash: "abc".into(),
+            stamps: [("choice".to_string(), "0123456789abcdef".to_string())].into(),
             seq: 3,
             ..Session::default()
         };
