@@ -212,15 +212,12 @@ impl Turn<'_> {
         self.take_option(open, chosen);
     }
 
+    /// `selected`: a static option's label or the text a `"*"` option took, a dynamic
+    /// option's value.
     pub(super) fn selected_text(&self, chosen: &ChosenOption) -> String {
         match chosen {
-            ChosenOption::Static { typed: Some(t), .. } => t.clone(),
-            ChosenOption::Static { record, typed: None } => self
-                .bot
-                .record_by_id(record)
-                .map(|r| self.bot.records[r].label().to_string())
-                .unwrap_or_default(),
             ChosenOption::Dynamic(item) => item.value.clone(),
+            _ => self.selected_label(chosen),
         }
     }
 

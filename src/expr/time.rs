@@ -119,20 +119,7 @@ pub fn deadline(text: &str, now: DateTime<FixedOffset>, tz: Option<Tz>) -> Resul
             NaiveTime::from_hms_opt(h, m, 0).ok_or_else(bad)?
         }
     };
-    let fields: Vec<&str> = date_part.split('.').collect();
-    let (day, month, year) = match fields.as_slice() {
-        [d, m] | [d, m, ""] => (small_number(d, 2), small_number(m, 2), None),
-        [d, m, y] if y.len() == 2 || y.len() == 4 => {
-            let y: i32 = small_number(y, 4).ok_or_else(bad)? as i32;
-            (
-                small_number(d, 2),
-                small_number(m, 2),
-                Some(if y < 100 { 2000 + y } else { y }),
-            )
-        }
-        _ => return Err(bad()),
-    };
-    let (day, month) = (day.ok_or_else(bad)?, month.ok_or_else(bad)?);
+    let (day, month, year) = day_month_year(date_part).ok_or_else(bad)?;
     match year {
         Some(year) => {
             let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(bad)?;
@@ -153,6 +140,23 @@ pub fn deadline(text: &str, now: DateTime<FixedOffset>, tz: Option<Tz>) -> Resul
             }
             Err(bad())
         }
+    }
+}
+
+/// `DD.MM`, `DD.MM.` or `DD.MM.YY(YY)` as day, month and year (`YY` in the 2000s).
+fn day_month_year(text: &str) -> Option<(u32, u32, Option<i32>)> {
+    let fields: Vec<&str> = text.split('.').collect();
+    match fields.as_slice() {
+        [d, m] | [d, m, ""] => Some((small_number(d, 2)?, small_number(m, 2)?, None)),
+        [d, m, y] if y.len() == 2 || y.len() == 4 => {
+            let y = small_number(y, 4)? as i32;
+            Some((
+                small_number(d, 2)?,
+                small_number(m, 2)?,
+                Some(if y < 100 { 2000 + y } else { y }),
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -187,20 +191,7 @@ pub fn date(text: &str, now: DateTime<FixedOffset>, tz: Option<Tz>) -> Result<Da
             .ok_or_else(bad)?;
         return day_start(date);
     }
-    let fields: Vec<&str> = trimmed.split('.').collect();
-    let (day, month, year) = match fields.as_slice() {
-        [d, m] | [d, m, ""] => (small_number(d, 2), small_number(m, 2), None),
-        [d, m, y] if y.len() == 2 || y.len() == 4 => {
-            let y = small_number(y, 4).ok_or_else(bad)? as i32;
-            (
-                small_number(d, 2),
-                small_number(m, 2),
-                Some(if y < 100 { 2000 + y } else { y }),
-            )
-        }
-        _ => return Err(bad()),
-    };
-    let (day, month) = (day.ok_or_else(bad)?, month.ok_or_else(bad)?);
+    let (day, month, year) = day_month_year(trimmed).ok_or_else(bad)?;
     match year {
         Some(year) => day_start(NaiveDate::from_ymd_opt(year, month, day).ok_or_else(bad)?),
         None => {
