@@ -1,5 +1,6 @@
 //! One incoming event, handled in the processing order of bot-format.md.
 
+use super::insights::{Insight, Reached, Step};
 use super::session::{Pending, Session};
 use super::turn::{Outcome, Scope, Turn, cut};
 use super::{Attachment, Event, Keyboard, Outgoing, User, World, WorldError, world};
@@ -55,9 +56,24 @@ pub fn handle(
     event: &Event,
     now: DateTime<FixedOffset>,
 ) -> Result<Vec<Outgoing>, WorldError> {
+    step(bot, world, user, event, now).map(|s| s.out)
+}
+
+/// [`handle`], with what the insights log keeps of the step: its outcome and its events.
+pub fn step(
+    bot: &CompiledBot,
+    world: &mut dyn World,
+    user: &User,
+    event: &Event,
+    now: DateTime<FixedOffset>,
+) -> Result<Step, WorldError> {
     // A closed bot works only in private chats: in groups and channels it stays silent.
     if bot.auth.as_ref().is_some_and(|a| a.required) && user.chat != user.id {
-        return Ok(Vec::new());
+        return Ok(Step {
+            out: Vec::new(),
+            reached: Reached::Other,
+            insights: Vec::new(),
+        });
     }
     let stored = world.session(user.chat, user.id)?;
     let session = match stored {
@@ -86,13 +102,19 @@ pub fn handle(
         out,
         world,
         failure,
+        reached,
+        insights,
         ..
     } = turn;
     if let Some(e) = failure {
         return Err(e);
     }
     world.save_session(user.chat, user.id, &session)?;
-    Ok(limit_replies(out, user.chat))
+    Ok(Step {
+        out: limit_replies(out, user.chat),
+        reached: reached.unwrap_or(Reached::Other),
+        insights,
+    })
 }
 
 impl Turn<'_> {
@@ -152,7 +174,8 @@ impl Turn<'_> {
                 ) => "input_cancelled",
                 _ => "choice_cancelled",
             };
-            self.session.pending = None;
+            let pending = self.session.pending.take();
+            self.input_left(pending.as_ref());
             self.session.open = None;
             self.say(key, &[], Keyboard::None);
             return;
@@ -176,12 +199,14 @@ impl Turn<'_> {
                 self.pending(pending, text, &norm);
                 return;
             }
+            self.input_left(Some(&pending));
             if matches!(pending, Pending::Confirm { .. }) {
                 self.session.open = None;
             }
         }
         // 2. A start word: the greeting.
         if self.bot.start.contains(&norm) {
+            self.reached(Reached::Start);
             self.session.open = None;
             let greeting_scope = Scope {
                 input: Some(text.to_string()),
@@ -222,6 +247,8 @@ impl Turn<'_> {
         }
         // 5. Code mode.
         if self.bot.allow_code && self.code(text, &norm) {
+            // Code mode runs no record: whatever it called, the outcome is `code`.
+            self.reached = Some(Reached::Code);
             return;
         }
         // 6. Top-level keywords.
@@ -229,6 +256,8 @@ impl Turn<'_> {
             return self.top_level(record, text);
         }
         // 7. Unknown.
+        let typed = self.bot.log_texts.then(|| text.to_string());
+        self.reached(Reached::Unknown(typed));
         let scope = Scope {
             input: Some(text.to_string()),
             ..Scope::default()
@@ -261,7 +290,8 @@ impl Turn<'_> {
             .is_some_and(|p| !self.open_to_strangers(p))
             && self.must_register()
         {
-            self.session.pending = None;
+            let pending = self.session.pending.take();
+            self.input_left(pending.as_ref());
             self.session.open = None;
         }
     }
@@ -291,6 +321,7 @@ impl Turn<'_> {
         };
         let Some(attachment) = attachment.filter(|a| accept.contains(&a.kind())) else {
             let accept = accept.clone();
+            self.insight(Insight::InputInvalid { record: record.clone() });
             self.session.pending = Some(Pending::Input {
                 record,
                 history,
@@ -298,6 +329,7 @@ impl Turn<'_> {
             });
             return self.wrong_kind(&accept);
         };
+        self.insight(Insight::InputAnswered { record: record.clone() });
         let answer = attachment.to_value();
         if let Some(name) = save_as {
             self.session.vars.insert(name.clone(), answer.to_json());
@@ -367,6 +399,7 @@ impl Turn<'_> {
                 if !accept.contains(&InputKind::Text) {
                     // Text the step does not take: it says what it waits for and stays pending.
                     let accept = accept.clone();
+                    self.insight(Insight::InputInvalid { record: record.clone() });
                     self.session.pending = Some(Pending::Input {
                         record,
                         history,
@@ -374,6 +407,7 @@ impl Turn<'_> {
                     });
                     return self.wrong_kind(&accept);
                 }
+                self.insight(Insight::InputAnswered { record: record.clone() });
                 if let Some(name) = save_as {
                     self.session
                         .vars
