@@ -16,9 +16,6 @@ CREATE TABLE insights (
     ms BIGINT,
     took TEXT
 );
--- The API's aggregates: one kind of row of one bot over a period.
+-- The API's aggregates: one kind of row of one bot over a period. The only index: every
+-- index costs each update a write (retention goes by id, oldest first).
 CREATE INDEX insights_period ON insights (bot, kind, at);
--- A chat's next update after a choice was shown (whether it took one of its options).
-CREATE INDEX insights_next ON insights (bot, chat, id) WHERE kind = 'update';
--- Retention.
-CREATE INDEX insights_at ON insights (at);

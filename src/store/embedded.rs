@@ -72,8 +72,8 @@ impl Embedded {
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        // Room for the insights log's inserts (a statement per number of rows) beside the hot ones.
-        conn.set_prepared_statement_cache_capacity(128);
+        // Room for the insights log's seven inserts beside the hot statements.
+        conn.set_prepared_statement_cache_capacity(80);
         Ok(Embedded { conn: Mutex::new(conn) })
     }
 
@@ -205,10 +205,20 @@ fn receive(
     Ok(fresh)
 }
 
-/// The insights log rows of the group commit: one multi-row insert (per thousand rows).
+/// The insights log rows of the group commit, in multi-row inserts of 64, 32, … 1 rows (as
+/// many rows as a statement of that size takes, largest first): a handful of statements, each
+/// prepared once and kept (a statement for every number of rows would be compiled again and
+/// again, as batches vary in size).
 fn insert_log(tx: &Transaction<'_>, rows: &[&LogRow]) -> rusqlite::Result<()> {
-    for chunk in rows.chunks(insights::MAX_ROWS) {
-        let mut stmt = tx.prepare_cached(&insights::insert_sql(chunk.len()))?;
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = [64, 32, 16, 8, 4, 2, 1]
+            .into_iter()
+            .find(|&s| s <= rest.len())
+            .unwrap_or(1);
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut stmt = tx.prepare_cached(insights::insert_sql_of_power(size))?;
         // `$N` in order: SQLite numbers them by first appearance, so N is the index.
         let mut i = 0;
         for r in chunk {

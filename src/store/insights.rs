@@ -18,8 +18,10 @@ pub const COLUMNS: usize = 9;
 /// At most this many rows per statement (9 parameters each, under SQLite's and PostgreSQL's limits).
 pub const MAX_ROWS: usize = 1000;
 
-/// Retention, a thousand rows at a time.
-pub const RETAIN: &str = "DELETE FROM insights WHERE id IN (SELECT id FROM insights WHERE at < $1 LIMIT 1000)";
+/// Retention, a thousand ids at a time from the oldest: rows are written in the order of
+/// their time, so the oldest ids are the oldest rows, and no index on the time is kept (an
+/// index costs every update a write).
+pub const RETAIN: &str = "DELETE FROM insights WHERE id <= (SELECT MIN(id) FROM insights) + 1000 AND at < $1";
 
 /// One row of the log.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +109,14 @@ pub fn insert_sql(rows: usize) -> String {
         sql.push(')');
     }
     sql
+}
+
+/// [`insert_sql`] of 1, 2, 4, … 64 rows, built once.
+pub fn insert_sql_of_power(size: usize) -> &'static str {
+    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| (0..7).map(|p| insert_sql(1 << p)).collect());
+    let index = (size.max(1).ilog2() as usize).min(texts.len() - 1);
+    &texts[index]
 }
 
 /// Writes the rows inside the group commit's transaction (sqlx).
@@ -265,13 +275,15 @@ pub const MAX_UNKNOWN: usize = 50;
 const PERIOD: &str = "bot = $1 AND at >= $2 AND at < $3";
 
 /// A choice's showings in the period, and how many were abandoned: the chat's next update
-/// that is not an unknown text (before the period's end) took none of its options.
-const CHOICES: &str = "SELECT s.name, COUNT(*), SUM(CASE WHEN EXISTS (\
-     SELECT 1 FROM insights n WHERE n.id = (\
-       SELECT m.id FROM insights m WHERE m.bot = s.bot AND m.chat = s.chat AND m.kind = 'update' \
-       AND m.id > s.id AND m.name <> 'unknown' ORDER BY m.id LIMIT 1) \
-     AND n.at < $3 AND n.took = s.name) THEN 0 ELSE 1 END) \
-     FROM insights s WHERE s.bot = $1 AND s.kind = 'shown' AND s.at >= $2 AND s.at < $3 GROUP BY s.name";
+/// that is not an unknown text (in the period: none before its end is abandonment too) took
+/// none of its options. The rows of one update follow its `update` row, so a showing's next
+/// row among the chat's showings and non-unknown updates is that next update.
+const CHOICES: &str = "SELECT name, COUNT(*), SUM(CASE WHEN next_kind = 'update' AND next_took = name THEN 0 ELSE 1 END) \
+     FROM (SELECT kind, name, LEAD(kind) OVER w AS next_kind, LEAD(took) OVER w AS next_took \
+       FROM insights WHERE bot = $1 AND at >= $2 AND at < $3 \
+       AND (kind = 'shown' OR (kind = 'update' AND name <> 'unknown')) \
+       WINDOW w AS (PARTITION BY chat ORDER BY id)) AS t \
+     WHERE kind = 'shown' GROUP BY name";
 
 /// A nearest-rank percentile: `rank` of `n` (1-based).
 fn nearest_rank(p: f64, n: i64) -> i64 {
@@ -624,6 +636,13 @@ mod tests {
         assert_eq!(nearest_rank(0.5, 4), 2);
         assert_eq!(nearest_rank(0.95, 20), 19);
         assert_eq!(nearest_rank(0.95, 21), 20);
+    }
+
+    #[test]
+    fn inserts_of_powers_of_two_are_built_once() {
+        assert_eq!(insert_sql_of_power(1), insert_sql(1));
+        assert_eq!(insert_sql_of_power(64), insert_sql(64));
+        assert_eq!(insert_sql_of_power(16).matches('(').count(), 17);
     }
 
     #[test]

@@ -306,7 +306,13 @@ impl SqlStore {
                     .await?
                     .rows_affected();
                 total += gone;
-                if gone < 1000 {
+                // The log goes by windows of ids: on until a window holds nothing old.
+                let more = if sql == super::insights::RETAIN {
+                    gone > 0
+                } else {
+                    gone >= 1000
+                };
+                if !more {
                     break;
                 }
             }
