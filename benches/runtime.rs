@@ -5,7 +5,10 @@
 //!   replies with no storage: 20,000 updates from 2,000 users;
 //! - a second `botwright run` on the same database (20,000 updates of history);
 //! - arrival-to-sendMessage latency at 1,000 updates/s;
-//! - 100 bots in one process, 100 users each.
+//! - 100 bots in one process, 100 users each;
+//! - the cost of the insights log: fresh-database runs with the log off
+//!   (`BOTWRIGHT_NO_INSIGHTS`) and on, alternated (`BOTWRIGHT_BENCH_ONLY=insights`
+//!   runs only these).
 //!
 //! CPU is user + system time of the bot's process from /proc.
 //! `cargo bench --bench runtime`; figures go to BENCHMARKS.md.
@@ -200,6 +203,41 @@ async fn botwright_runs(users: i64) -> (Figures, Figures) {
     (first, second)
 }
 
+/// One run on a fresh database, with the insights log on or off.
+async fn botwright_fresh(users: i64, log: bool) -> Figures {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut env, tokens) = bots_dir(dir.path(), &fake, 1);
+    if !log {
+        env.push(("BOTWRIGHT_NO_INSIGHTS".into(), "1".into()));
+    }
+    let db = format!("sqlite://{}", dir.path().join("state.db").display());
+    let bw = start(dir.path(), &db, &fake, &env, "log");
+    wait_polling(&fake, &tokens).await;
+    drive(&fake, &tokens, users, SCRIPT.len(), None, bw.child.id()).await
+}
+
+/// The insights log's cost: runs with the log off and on, alternated so that a change in the
+/// machine's load falls on both; the ratio of their mean CPU per update.
+async fn insights_cost(users: i64, pairs: usize) -> f64 {
+    let (mut off, mut on) = (0.0, 0.0);
+    for _ in 0..pairs {
+        let f = botwright_fresh(users, false).await;
+        println!("botwright, insights log off {f}");
+        off += f.cpu_us;
+        let f = botwright_fresh(users, true).await;
+        println!("botwright, insights log on  {f}");
+        on += f.cpu_us;
+    }
+    let ratio = on / off;
+    println!(
+        "insights log: {:.0} µs with, {:.0} µs without (mean of {pairs} each): {ratio:.3}x",
+        on / pairs as f64,
+        off / pairs as f64
+    );
+    ratio
+}
+
 async fn botwright_paced(users: i64, rate: f64) -> Figures {
     let fake = FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -257,6 +295,10 @@ fn main() {
             println!("botwright, 100 bots        {many}");
             return;
         }
+        if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("insights") {
+            insights_cost(2_000, 3).await;
+            return;
+        }
         let base = baseline(&binary, 2_000, None).await;
         println!("baseline teloxide bot      {base}");
         let (first, second) = botwright_runs(2_000).await;
@@ -275,5 +317,6 @@ fn main() {
         let many = many_bots(100, 100, 2).await;
         println!("botwright, 100 bots        {many}");
         println!("100 bots / 1 bot CPU per update: {:.2}x", many.cpu_us / first.cpu_us);
+        insights_cost(2_000, 2).await;
     });
 }

@@ -27,6 +27,8 @@ pub struct CompiledBot {
     pub cancel: Vec<String>,
     pub timezone: Option<Tz>,
     pub allow_code: bool,
+    /// Whether unknown texts are kept in the insights log as typed (`log_texts`).
+    pub log_texts: bool,
     /// Every text key with its template: the bot's override or the built-in default.
     pub texts: HashMap<&'static str, Template>,
     pub records: Vec<Record>,

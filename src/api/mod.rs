@@ -99,6 +99,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/bots/{bot}/users", get(list_users))
         .route("/api/v1/bots/{bot}/users/{key}", put(put_user).delete(delete_user))
         .route("/api/v1/bots/{bot}/auth-requests", get(list_auth_requests))
+        .route("/api/v1/bots/{bot}/insights", get(get_insights))
         .route("/api/v1/bots/{bot}/auth-requests/{id}/approve", post(approve))
         .route("/api/v1/bots/{bot}/auth-requests/{id}/reject", post(reject))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -135,7 +136,8 @@ pub fn router(state: ApiState) -> Router {
         delete_user,
         list_auth_requests,
         approve,
-        reject
+        reject,
+        get_insights
     ),
     modifiers(&Bearer),
     security(("bearer" = []))
@@ -782,6 +784,38 @@ fn principal_out(p: &Principal) -> PrincipalOut {
         id: p.id.clone(),
         name: p.name.clone(),
     }
+}
+
+#[utoipa::path(get, path = "/api/v1/bots/{bot}/insights",
+    params(
+        ("bot" = String, Path),
+        ("from" = Option<String>, Query, description = "RFC 3339, included; default: 7 days before `to`"),
+        ("to" = Option<String>, Query, description = "RFC 3339, excluded; default: now"),
+    ),
+    responses(
+        (status = 200, description = "What users did in the period (api.md, Insights)", body = Insights),
+        Malformed,
+        Refused,
+    ))]
+async fn get_insights(
+    State(state): State<ApiState>,
+    path: BotPath,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let Query(q) = Query::<HashMap<String, String>>::try_from_uri(&uri)
+        .map_err(|e| ApiError::bad_request(None, format!("the query is not understood: {e}")))?;
+    let now = (state.runtime.clock)();
+    let (from, to) =
+        crate::store::insights::period(q.get("from").map(String::as_str), q.get("to").map(String::as_str), now)
+            .map_err(|(field, why)| ApiError::bad_request(Some(field), why))?;
+    let bot = path.bot.current();
+    let insights = state
+        .runtime
+        .store
+        .insights(&bot, from, to)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(insights).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/bots/{bot}/users",

@@ -5,6 +5,10 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::store::insights::{
+    AlgorithmStats, ChoiceStats, Hour, InputStats, Insights, OptionStats, RecordHits, UnknownText,
+};
+
 /// A string, or a number written as one (`"id": 7` reads as `"7"`).
 fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]

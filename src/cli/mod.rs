@@ -4,6 +4,7 @@ pub mod chat;
 pub mod check;
 pub mod eval;
 pub mod graph;
+pub mod insights;
 pub mod run;
 pub mod send;
 pub mod studio;
@@ -39,6 +40,8 @@ pub enum Command {
     Run(run::Args),
     /// Queue a message (now or at a time) for `run` to send.
     Send(send::Args),
+    /// Print what users did with a bot over a period (api.md, Insights).
+    Insights(insights::Args),
     /// Remove every bot's webhook (stopping `run` never does).
     Unhook(run::UnhookArgs),
     /// Print the JSON Schema of bot files (for editors' TOML language servers).
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Test(a) => test::run(a),
         Command::Run(a) => run::run(a),
         Command::Send(a) => send::run(a),
+        Command::Insights(a) => insights::run(a),
         Command::Unhook(a) => run::unhook(a),
     }
 }

@@ -148,9 +148,15 @@ impl Turn<'_> {
         let scope = step.scope(Value::text(text));
         if attempts.is_some_and(|n| step.refused >= n) {
             self.session.pending = None;
+            self.insight(super::insights::Insight::InputGaveUp {
+                record: step.record.clone(),
+            });
             let reply = self.render_text("input_gave_up", &self.scope_vars(&scope, &[]));
             return self.send_to(self.user.chat, reply, Keyboard::None);
         }
+        self.insight(super::insights::Insight::InputInvalid {
+            record: step.record.clone(),
+        });
         let reply = match invalid {
             Some(template) => self.render_scoped(template, &scope),
             None => self.render_text("input_invalid", &self.scope_vars(&scope, &[])),

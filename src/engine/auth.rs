@@ -17,6 +17,7 @@ impl<'a> Turn<'a> {
 
     /// An unregistered user of a bot with required authorization wrote something.
     pub(super) fn auth_gate(&mut self) {
+        self.reached(super::insights::Reached::Auth);
         self.session.open = None;
         if world!(self, pending_auth_request(self.user.chat)).is_some() {
             return self.say("auth_pending", &[], Keyboard::None);
@@ -51,6 +52,7 @@ impl<'a> Turn<'a> {
     /// A contact shared while the registration data is awaited: the user's own is the data;
     /// anything else is the wrong kind and the step stays pending.
     pub(super) fn auth_contact(&mut self, attachment: Option<&super::Attachment>) {
+        self.reached(super::insights::Reached::Auth);
         match attachment {
             Some(super::Attachment::Contact { phone, user_id, .. })
                 if self.contact_auth() && *user_id == Some(self.user.id) =>
@@ -72,6 +74,7 @@ impl<'a> Turn<'a> {
 
     /// The registration button was pressed (or its label typed).
     pub(super) fn register_pressed(&mut self) {
+        self.reached(super::insights::Reached::Auth);
         if self.bot.auth.is_none() || world!(self, registration(self.user.chat)).is_some() {
             return self.say("auth_already", &[], Keyboard::None);
         }
@@ -103,6 +106,7 @@ impl<'a> Turn<'a> {
 
     /// A pending authorization step of this user (as a user or as an operator) takes the text.
     pub(super) fn auth_pending_step(&mut self, pending: Pending, text: &str, norm: &str) {
+        self.reached(super::insights::Reached::Auth);
         match pending {
             Pending::AuthData if self.contact_auth() => self.auth_contact(None),
             Pending::AuthData => {
@@ -261,6 +265,7 @@ impl<'a> Turn<'a> {
 
     /// Buttons of the registration flow and of operators.
     pub(super) fn auth_button(&mut self, callback: Callback) {
+        self.reached(super::insights::Reached::Auth);
         match callback {
             Callback::Register => self.register_pressed(),
             Callback::AuthConfirm { seq, yes } => match self.session.pending.take() {

@@ -2,6 +2,7 @@
 //! and the messages a press acts on.
 
 use super::buttons::{Callback, STAMP};
+use super::insights::{Insight, Reached};
 use super::session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Shown};
 use super::turn::{Outcome, Scope, Turn, shorten_label};
 use super::{InlineButton, Keyboard, world};
@@ -128,6 +129,7 @@ impl Turn<'_> {
         if !self.bot.records[record].public && self.must_register() {
             return self.auth_gate();
         }
+        self.reached(Reached::Action(button.record.clone()));
         self.session.pending = None;
         self.session.open = None;
         let scope = Scope {
@@ -193,6 +195,21 @@ impl Turn<'_> {
         let Some(choice) = self.bot.record_by_id(&open.record) else {
             return self.stale();
         };
+        let (option, label) = match &chosen {
+            ChosenOption::Static { record, .. } => (
+                record.clone(),
+                self.bot
+                    .record_by_id(record)
+                    .map(|r| self.bot.records[r].label().to_string())
+                    .unwrap_or_default(),
+            ),
+            ChosenOption::Dynamic(item) => (item.value.clone(), item.label.clone()),
+        };
+        self.insight(Insight::OptionTaken {
+            choice: open.record.clone(),
+            option,
+            label,
+        });
         if let Action::Choice { confirm: true, .. } = self.bot.records[choice].action {
             self.session.seq = self.session.seq.wrapping_add(1);
             let seq = self.session.seq;
@@ -466,6 +483,9 @@ impl Turn<'_> {
     /// Sends a choice's message and remembers it, as shown, for the presses on it.
     pub(super) fn show_choice(&mut self, mut open: OpenChoice, title: String, keyboard: Keyboard) -> Outcome {
         open.title = Some(title.clone());
+        self.insight(Insight::ChoiceShown {
+            choice: open.record.clone(),
+        });
         self.session.remember(Shown {
             seq: open.seq,
             open: open.clone(),

@@ -11,6 +11,7 @@ mod auth;
 mod buttons;
 mod choices;
 mod code;
+mod insights;
 mod records;
 mod session;
 mod step;
@@ -19,8 +20,9 @@ mod turn;
 pub use answers::read_answer;
 pub use auth::{DecisionError, approve_request, finish_approval, reject_request};
 pub use buttons::Callback;
+pub use insights::{CallResult, Insight, Reached, Step};
 pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending, Session};
-pub use step::handle;
+pub use step::{handle, step};
 pub use turn::{message_for, shorten_label, split_message};
 
 /// Calls a fallible [`World`] method from a `Turn`: the first failure is kept

@@ -3,6 +3,7 @@
 
 use super::Keyboard;
 use super::choices::parse_options;
+use super::insights::{CallResult, Insight, Reached};
 use super::session::{OpenChoice, Pending, ReplyKeyboard};
 use super::turn::{Outcome, Scope, Turn};
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
@@ -43,6 +44,9 @@ impl Turn<'_> {
         }
         let bot = self.bot;
         let r = &bot.records[record];
+        if !matches!(r.action, Action::Alias(_)) {
+            self.reached(Reached::Record(r.id.clone()));
+        }
         let first_message = self.out.len();
         let outcome = match &r.action {
             Action::Reply(template) => {
@@ -54,6 +58,7 @@ impl Turn<'_> {
             Action::Input { question, .. } => {
                 let text = self.render_scoped(question, &scope);
                 self.send_to(self.user.chat, text, Keyboard::None);
+                self.insight(Insight::InputAsked { record: r.id.clone() });
                 self.session.pending = Some(Pending::Input {
                     record: r.id.clone(),
                     history: scope.history.clone(),
@@ -241,7 +246,19 @@ impl Turn<'_> {
         if self.failure.is_some() {
             return Err(AlgorithmFailure::Failed("the step was aborted".into()));
         }
+        // The call's duration for the insights log, measured where the call is made (it
+        // changes nothing the step does).
+        let started = std::time::Instant::now();
         let result = self.world.run_algorithm(&call);
+        self.insight(Insight::Algorithm {
+            name: name.to_string(),
+            ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            result: match &result {
+                Ok(_) => CallResult::Ok,
+                Err(AlgorithmFailure::Timeout) => CallResult::Timeout,
+                Err(AlgorithmFailure::Failed(_)) => CallResult::Failed,
+            },
+        });
         if let Err(failure) = &result {
             tracing::warn!(bot = %self.bot.id, algorithm = name, cause = %failure, "algorithm failed");
         }

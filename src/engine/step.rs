@@ -1,6 +1,7 @@
 //! One incoming event, handled in the processing order of bot-format.md.
 
 use super::answers::InputStep;
+use super::insights::{Insight, Reached, Step};
 use super::session::Pending;
 use super::turn::{Outcome, Scope, Turn, cut};
 use super::{Attachment, Event, Keyboard, Outgoing, User, World, WorldError, world};
@@ -56,9 +57,24 @@ pub fn handle(
     event: &Event,
     now: DateTime<FixedOffset>,
 ) -> Result<Vec<Outgoing>, WorldError> {
+    step(bot, world, user, event, now).map(|s| s.out)
+}
+
+/// [`handle`], with what the insights log keeps of the step: its outcome and its events.
+pub fn step(
+    bot: &CompiledBot,
+    world: &mut dyn World,
+    user: &User,
+    event: &Event,
+    now: DateTime<FixedOffset>,
+) -> Result<Step, WorldError> {
     // A closed bot works only in private chats: in groups and channels it stays silent.
     if bot.auth.as_ref().is_some_and(|a| a.required) && user.chat != user.id {
-        return Ok(Vec::new());
+        return Ok(Step {
+            out: Vec::new(),
+            reached: Reached::Other,
+            insights: Vec::new(),
+        });
     }
     let mut session = world.session(user.chat, user.id)?.unwrap_or_default();
     // A reload keeps every conversation whose own records did not change (bot-format.md,
@@ -78,6 +94,8 @@ pub fn handle(
         out,
         world,
         failure,
+        reached,
+        insights,
         ..
     } = turn;
     if let Some(e) = failure {
@@ -85,7 +103,11 @@ pub fn handle(
     }
     session.stamp(bot);
     world.save_session(user.chat, user.id, &session)?;
-    Ok(limit_replies(out, user.chat))
+    Ok(Step {
+        out: limit_replies(out, user.chat),
+        reached: reached.unwrap_or(Reached::Other),
+        insights,
+    })
 }
 
 impl Turn<'_> {
@@ -145,7 +167,8 @@ impl Turn<'_> {
                 ) => "input_cancelled",
                 _ => "choice_cancelled",
             };
-            self.session.pending = None;
+            let pending = self.session.pending.take();
+            self.input_left(pending.as_ref());
             self.session.open = None;
             self.say(key, &[], Keyboard::None);
             return;
@@ -169,12 +192,14 @@ impl Turn<'_> {
                 self.pending(pending, text, &norm);
                 return;
             }
+            self.input_left(Some(&pending));
             if matches!(pending, Pending::Confirm { .. }) {
                 self.session.open = None;
             }
         }
         // 2. A start word: the greeting.
         if self.bot.start.contains(&norm) {
+            self.reached(Reached::Start);
             self.session.open = None;
             let greeting_scope = Scope {
                 input: Some(text.to_string()),
@@ -215,6 +240,8 @@ impl Turn<'_> {
         }
         // 5. Code mode.
         if self.bot.allow_code && self.code(text, &norm) {
+            // Code mode runs no record: whatever it called, the outcome is `code`.
+            self.reached = Some(Reached::Code);
             return;
         }
         // 6. Top-level keywords.
@@ -222,6 +249,8 @@ impl Turn<'_> {
             return self.top_level(record, text);
         }
         // 7. Unknown.
+        let typed = self.bot.log_texts.then(|| text.to_string());
+        self.reached(Reached::Unknown(typed));
         let scope = Scope {
             input: Some(text.to_string()),
             ..Scope::default()
@@ -254,7 +283,8 @@ impl Turn<'_> {
             .is_some_and(|p| !self.open_to_strangers(p))
             && self.must_register()
         {
-            self.session.pending = None;
+            let pending = self.session.pending.take();
+            self.input_left(pending.as_ref());
             self.session.open = None;
         }
     }
@@ -293,9 +323,15 @@ impl Turn<'_> {
         // Another kind of message neither counts as a refused answer nor resets the count.
         let Some(attachment) = attachment.filter(|a| accept.contains(&a.kind())) else {
             let accept = accept.clone();
+            self.insight(Insight::InputInvalid {
+                record: step.record.clone(),
+            });
             self.session.pending = Some(step.pending());
             return self.wrong_kind(&accept);
         };
+        self.insight(Insight::InputAnswered {
+            record: step.record.clone(),
+        });
         let answer = attachment.to_value();
         if let Some(name) = save_as {
             self.session.vars.insert(name.clone(), answer.to_stored_json());
@@ -368,6 +404,9 @@ impl Turn<'_> {
                 if !accept.contains(&InputKind::Text) {
                     // Text the step does not take: it says what it waits for and stays pending.
                     let accept = accept.clone();
+                    self.insight(Insight::InputInvalid {
+                        record: step.record.clone(),
+                    });
                     self.session.pending = Some(step.pending());
                     return self.wrong_kind(&accept);
                 }
@@ -375,6 +414,9 @@ impl Turn<'_> {
                 let Some(answer) = self.checked_answer(idx, &step, text) else {
                     return self.refuse_answer(idx, step, text);
                 };
+                self.insight(Insight::InputAnswered {
+                    record: step.record.clone(),
+                });
                 if let Some(name) = save_as {
                     self.session.vars.insert(name, answer.to_stored_json());
                 }

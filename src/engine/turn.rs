@@ -57,6 +57,10 @@ pub(super) struct Turn<'a> {
     pub last_result: Option<Value>,
     /// The world's first failure in this step: from then on nothing runs and the step is thrown away.
     pub failure: Option<WorldError>,
+    /// The step's outcome for the insights log (the first part of the step that sets it).
+    pub reached: Option<super::insights::Reached>,
+    /// The step's events for the insights log.
+    pub insights: Vec<super::insights::Insight>,
 }
 
 impl<'a> Turn<'a> {
@@ -78,6 +82,8 @@ impl<'a> Turn<'a> {
             cached_user: None,
             last_result: None,
             failure: None,
+            reached: None,
+            insights: Vec::new(),
         };
         turn.refresh_user();
         turn
@@ -110,6 +116,11 @@ impl<'a> Turn<'a> {
 
     /// Renders a built-in text for this user and sends it.
     pub fn say(&mut self, key: &str, extra: &[(&str, Value)], keyboard: Keyboard) {
+        match key {
+            "choice_stale" => self.reached(super::insights::Reached::Stale),
+            "choice_cancelled" | "input_cancelled" => self.reached(super::insights::Reached::Cancel),
+            _ => {}
+        }
         let text = self.render_text(key, &self.scope_vars(&Scope::default(), extra));
         self.send_to(self.user.chat, text, keyboard);
     }

@@ -189,6 +189,9 @@ pub struct Runtime {
     pub deliveries: Batcher<Delivery, ()>,
     /// How long an instance's lease lasts without a heartbeat.
     pub lease: Duration,
+    /// Whether handled updates are written to the insights log (api.md, Insights). Off only
+    /// with the hidden `BOTWRIGHT_NO_INSIGHTS` variable, for the benchmark's comparison.
+    pub log_insights: bool,
     /// Chats known to be recorded as having talked to their bot (saves a write per update).
     known_chats: Mutex<std::collections::HashSet<(String, i64)>>,
 }
@@ -299,6 +302,7 @@ impl Runtime {
                 commits,
                 deliveries,
                 lease: tuning.lease,
+                log_insights: std::env::var_os("BOTWRIGHT_NO_INSIGHTS").is_none(),
                 known_chats: Mutex::new(Default::default()),
             }
         })

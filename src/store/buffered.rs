@@ -125,6 +125,18 @@ impl<'a> BufferedWorld<'a> {
         out: &[Outgoing],
         now: DateTime<FixedOffset>,
     ) -> Result<(), CommitError> {
+        self.commit_logged(update_id, user, out, Vec::new(), now)
+    }
+
+    /// [`commit`](Self::commit), with the update's rows of the insights log.
+    pub fn commit_logged(
+        self,
+        update_id: Option<i64>,
+        user: &User,
+        out: &[Outgoing],
+        insights: Vec<super::insights::LogRow>,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(), CommitError> {
         let job = Work::Job(Box::new(Job {
             bot: self.bot.clone(),
             update_id,
@@ -135,6 +147,7 @@ impl<'a> BufferedWorld<'a> {
             out: out.to_vec(),
             owner: None,
             now,
+            insights,
         }));
         let results = self
             .handle

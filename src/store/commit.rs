@@ -10,6 +10,7 @@
 
 use super::buffered::Changes;
 use super::inbox::{self, Received};
+use super::insights::{self as log, LogRow};
 use super::sql::{self, OutboxMessage, SqlStore, StoreError, now_text};
 use crate::engine::Outgoing;
 use chrono::{DateTime, FixedOffset};
@@ -55,6 +56,8 @@ pub struct Job {
     /// The instance that sends the messages straight from memory; `None` leaves them to a claim.
     pub owner: Option<String>,
     pub now: DateTime<FixedOffset>,
+    /// The update's rows of the insights log, written with it (none when the log is off).
+    pub insights: Vec<LogRow>,
 }
 
 /// What a group commit takes: received updates to store in the inbox, or a handled update.
@@ -98,6 +101,10 @@ pub async fn commit_batch(store: &SqlStore, works: &[Work]) -> Result<Vec<Commit
             Work::Job(job) => apply(&mut tx, job).await?,
             Work::Receive(r) => Committed::Received(inbox::receive_in(&mut tx, &r.bot, &r.updates, r.now).await?),
         });
+    }
+    let rows = log_rows(works, &results);
+    if !rows.is_empty() {
+        log::insert(&mut tx, &rows).await?;
     }
     tx.commit().await?;
     Ok(results)
@@ -185,6 +192,20 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
     }
     let queued = job.out.len() - to_send.len();
     Ok(Committed::Messages { to_send, queued })
+}
+
+/// The insights log rows of the jobs that committed (not of duplicates nor of conflicts),
+/// for one multi-row insert at the end of the group commit.
+pub fn log_rows<'w>(works: &'w [Work], results: &[Committed]) -> Vec<&'w LogRow> {
+    works
+        .iter()
+        .zip(results)
+        .filter_map(|(w, r)| match (w, r) {
+            (Work::Job(job), Committed::Messages { .. }) => Some(job.insights.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// Undoes what a job wrote since its savepoint.

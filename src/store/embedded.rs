@@ -15,6 +15,7 @@
 use super::buffered::Changes;
 use super::commit::{self, Committed, Job, Work};
 use super::inbox::Received;
+use super::insights::{self, LogRow};
 use super::outbox::{self, CLAIMABLE, Delivery};
 use super::sql::{self, OutboxMessage, StoreError, now_text};
 use crate::engine::Principal;
@@ -71,7 +72,8 @@ impl Embedded {
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.set_prepared_statement_cache_capacity(64);
+        // Room for the insights log's seven inserts beside the hot statements.
+        conn.set_prepared_statement_cache_capacity(80);
         Ok(Embedded { conn: Mutex::new(conn) })
     }
 
@@ -121,6 +123,7 @@ impl Embedded {
                     Work::Receive(r) => Committed::Received(receive(&tx, &r.bot, &r.updates, r.now)?),
                 });
             }
+            insert_log(&tx, &commit::log_rows(works, &results))?;
             tx.commit()?;
             Ok(results)
         })
@@ -200,6 +203,36 @@ fn receive(
         }
     }
     Ok(fresh)
+}
+
+/// The insights log rows of the group commit, in multi-row inserts of 64, 32, … 1 rows (as
+/// many rows as a statement of that size takes, largest first): a handful of statements, each
+/// prepared once and kept (a statement for every number of rows would be compiled again and
+/// again, as batches vary in size).
+fn insert_log(tx: &Transaction<'_>, rows: &[&LogRow]) -> rusqlite::Result<()> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = [64, 32, 16, 8, 4, 2, 1]
+            .into_iter()
+            .find(|&s| s <= rest.len())
+            .unwrap_or(1);
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut stmt = tx.prepare_cached(insights::insert_sql_of_power(size))?;
+        // `$N` in order: SQLite numbers them by first appearance, so N is the index.
+        let mut i = 0;
+        for r in chunk {
+            let values: [&dyn ToSql; insights::COLUMNS] = [
+                &r.bot, &r.at, &r.chat, &r.kind, &r.name, &r.value, &r.label, &r.ms, &r.took,
+            ];
+            for v in values {
+                i += 1;
+                stmt.raw_bind_parameter(i, v)?;
+            }
+        }
+        stmt.raw_execute()?;
+    }
+    Ok(())
 }
 
 fn undo_job(tx: &Transaction<'_>) -> rusqlite::Result<()> {

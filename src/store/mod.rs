@@ -12,6 +12,8 @@ pub mod commit;
 mod embedded;
 #[cfg(feature = "runtime")]
 pub mod inbox;
+#[cfg(feature = "runtime")]
+pub mod insights;
 mod memory;
 #[cfg(feature = "runtime")]
 pub mod outbox;

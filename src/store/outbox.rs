@@ -291,13 +291,14 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Deletes handled update ids and finished messages that finished before `before`,
+    /// Deletes handled update ids, finished messages that finished before `before` and
+    /// insights log rows written before it,
     /// a thousand rows per statement so that no statement holds the database for long.
     /// Gives how many rows went.
     pub async fn delete_finished(&self, before: DateTime<FixedOffset>) -> Result<u64, StoreError> {
         let before = now_text(before);
         let mut total = 0;
-        for sql in [RETAIN_INBOX, RETAIN_OUTBOX] {
+        for sql in [RETAIN_INBOX, RETAIN_OUTBOX, super::insights::RETAIN] {
             loop {
                 let gone = sqlx::query(sql)
                     .bind(&before)
@@ -305,7 +306,13 @@ impl SqlStore {
                     .await?
                     .rows_affected();
                 total += gone;
-                if gone < 1000 {
+                // The log goes by windows of ids: on until a window holds nothing old.
+                let more = if sql == super::insights::RETAIN {
+                    gone > 0
+                } else {
+                    gone >= 1000
+                };
+                if !more {
                     break;
                 }
             }

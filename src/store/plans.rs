@@ -57,6 +57,7 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
         q("rescue", outbox::RESCUE, vec![Text(t)]),
         q("retain inbox", outbox::RETAIN_INBOX, vec![Text(t)]),
         q("retain outbox", outbox::RETAIN_OUTBOX, vec![Text(t)]),
+        q("retain insights", super::insights::RETAIN, vec![Text(t)]),
     ];
     if dialect == Dialect::Postgres {
         queries.push(q(
@@ -74,7 +75,7 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
 }
 
 /// The tables a hot query must never read whole.
-const WATCHED: [&str; 3] = ["outbox", "inbox", "sessions"];
+const WATCHED: [&str; 4] = ["outbox", "inbox", "sessions", "insights"];
 
 impl SqlStore {
     /// The database's plan for a query, a line per step.

@@ -182,6 +182,10 @@ pub struct RawBotSection {
         description = "The IANA zone in which dates are computed and shown (`today()`, `deadline()`), e.g. \"Europe/Moscow\"."
     )]
     pub timezone: Option<Sp<String>>,
+    #[schemars(
+        description = "Keep the texts of unknown requests in the insights log; with false only their count is kept. Default: true."
+    )]
+    pub log_texts: Option<Sp<bool>>,
     #[schemars(description = "Registered users may type expressions and names of exposed algorithms. Default: false.")]
     pub allow_code: Option<Sp<bool>>,
 }
@@ -383,6 +387,7 @@ pub const BOT_KEYS: &[&str] = &[
     "cancel",
     "unknown",
     "timezone",
+    "log_texts",
     "allow_code",
 ];
 pub const KEYWORD_KEYS: &[&str] = &[
@@ -688,6 +693,7 @@ impl Reader<'_> {
                 "cancel" => s.cancel = self.words(v, key, false),
                 "unknown" => s.unknown = self.string(v, key),
                 "timezone" => s.timezone = self.string(v, key),
+                "log_texts" => s.log_texts = self.boolean(v, key),
                 "allow_code" => s.allow_code = self.boolean(v, key),
                 _ => unreachable!(),
             }

@@ -16,6 +16,7 @@ use crate::engine;
 use crate::store::buffered::BufferedWorld;
 use crate::store::commit::{Committed, Job, Receive, Work};
 use crate::store::inbox::Received;
+use crate::store::insights;
 use crate::store::sql::{Dialect, StoreError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -360,21 +361,28 @@ impl Chats {
                     let mut world = BufferedWorld::new(&step_runtime.store, &bot_id, handle, &step_runtime.builtins)
                         .with_cache(step_runtime.cache.as_ref())
                         .for_update(update_id);
-                    let out = if over {
-                        // Over the flood limit: told once, then ignored until the window passes.
+                    let (out, insights) = if over {
+                        // Over the flood limit: told once, then ignored until the window passes
+                        // (and not logged: the engine did not handle it).
                         if first_over {
-                            vec![too_many_requests(&definition, &user, now)]
+                            (vec![too_many_requests(&definition, &user, now)], Vec::new())
                         } else {
-                            Vec::new()
+                            (Vec::new(), Vec::new())
                         }
                     } else {
-                        engine::handle(&definition, &mut world, &user, &event, now)?
+                        let step = engine::step(&definition, &mut world, &user, &event, now)?;
+                        let insights = if step_runtime.log_insights {
+                            insights::log_rows(&bot_id, user.chat, now, &step.reached, &step.insights)
+                        } else {
+                            Vec::new()
+                        };
+                        (step.out, insights)
                     };
-                    Ok::<_, engine::WorldError>((world.into_changes(), out))
+                    Ok::<_, engine::WorldError>((world.into_changes(), out, insights))
                 }))
             })
             .await;
-            let (changes, out) = match step {
+            let (changes, out, insights) = match step {
                 Ok(Ok(Ok(done))) => done,
                 Ok(Ok(Err(e))) => return Err(Failure::Error(e.to_string())),
                 Ok(Err(panic)) => return Err(Failure::Panic(format!("the engine panicked: {}", panic_text(&panic)))),
@@ -390,6 +398,7 @@ impl Chats {
                 out,
                 owner: Some(runtime.instance.clone()),
                 now,
+                insights,
             };
             match self.commit(bot, job).await? {
                 Committed::Conflict => continue,
@@ -452,6 +461,7 @@ fn empty_job(bot: &ServedBot, update_id: i64, chat: i64, runtime: &Runtime) -> J
         out: Vec::new(),
         owner: None,
         now: (runtime.clock)(),
+        insights: Vec::new(),
     }
 }
 

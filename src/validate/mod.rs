@@ -317,6 +317,7 @@ impl Validator<'_> {
             cancel,
             timezone,
             allow_code: section.allow_code.as_ref().is_some_and(|a| a.value),
+            log_texts: section.log_texts.as_ref().is_none_or(|a| a.value),
             texts: texts?,
             records: records_ok.then_some(records)?,
             top,

@@ -13,6 +13,7 @@ mod engine_props;
 mod expressions;
 mod hardening;
 mod http_algorithm;
+mod insights;
 mod liveness;
 mod runtime;
 mod scale;

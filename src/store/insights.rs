@@ -1,0 +1,653 @@
+//! The insights log (api.md, Insights): its rows, written in the group commit with the
+//! step that produced them (one multi-row insert per commit), its retention, and the
+//! aggregate that the API and `botwright insights` answer, computed in SQL (counts,
+//! groups, percentiles by rank) so that the size of the log does not reach memory.
+
+use super::sql::{SqlStore, StoreError, now_text};
+use crate::engine::{Insight, Reached};
+use crate::model::{Action, CompiledBot, normalize};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use sqlx::{Any, Row, Transaction};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// The columns of a row, in the order of [`insert_sql`].
+pub const COLUMNS: usize = 9;
+
+/// At most this many rows per statement (9 parameters each, under SQLite's and PostgreSQL's limits).
+pub const MAX_ROWS: usize = 1000;
+
+/// Retention, a thousand ids at a time from the oldest: rows are written in the order of
+/// their time, so the oldest ids are the oldest rows, and no index on the time is kept (an
+/// index costs every update a write).
+pub const RETAIN: &str = "DELETE FROM insights WHERE id <= (SELECT MIN(id) FROM insights) + 1000 AND at < $1";
+
+/// One row of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRow {
+    pub bot: String,
+    pub at: String,
+    pub chat: i64,
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub value: Option<String>,
+    pub label: Option<String>,
+    pub ms: Option<i64>,
+    pub took: Option<String>,
+}
+
+/// The rows of one handled update: its outcome first, then its events in order.
+pub fn log_rows(
+    bot: &str,
+    chat: i64,
+    now: DateTime<FixedOffset>,
+    reached: &Reached,
+    events: &[Insight],
+) -> Vec<LogRow> {
+    let at = now_text(now);
+    let row = |kind, name: Option<String>, value: Option<String>| LogRow {
+        bot: bot.to_string(),
+        at: at.clone(),
+        chat,
+        kind,
+        name,
+        value,
+        label: None,
+        ms: None,
+        took: None,
+    };
+    let value = match reached {
+        Reached::Record(id) | Reached::Action(id) => Some(id.clone()),
+        Reached::Unknown(text) => text.clone(),
+        _ => None,
+    };
+    let mut first = row("update", Some(reached.kind().to_string()), value);
+    first.took = events.iter().find_map(|e| match e {
+        Insight::OptionTaken { choice, .. } => Some(choice.clone()),
+        _ => None,
+    });
+    let mut rows = Vec::with_capacity(1 + events.len());
+    rows.push(first);
+    for e in events {
+        rows.push(match e {
+            Insight::ChoiceShown { choice } => row(e.kind(), Some(choice.clone()), None),
+            Insight::OptionTaken { choice, option, label } => LogRow {
+                label: Some(label.clone()),
+                ..row(e.kind(), Some(choice.clone()), Some(option.clone()))
+            },
+            Insight::InputAsked { record }
+            | Insight::InputAnswered { record }
+            | Insight::InputInvalid { record }
+            | Insight::InputGaveUp { record } => row(e.kind(), Some(record.clone()), None),
+            Insight::Algorithm { name, ms, result } => LogRow {
+                ms: Some(i64::try_from(*ms).unwrap_or(i64::MAX)),
+                ..row(e.kind(), Some(name.clone()), Some(result.as_str().to_string()))
+            },
+        });
+    }
+    rows
+}
+
+/// `INSERT` of `rows` rows, parameters `$1`… in order (so that SQLite's numbering by first
+/// appearance is the position).
+pub fn insert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(96 + rows * 48);
+    sql.push_str("INSERT INTO insights (bot, at, chat, kind, name, value, label, ms, took) VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * COLUMNS + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// [`insert_sql`] of 1, 2, 4, … 64 rows, built once.
+pub fn insert_sql_of_power(size: usize) -> &'static str {
+    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| (0..7).map(|p| insert_sql(1 << p)).collect());
+    let index = (size.max(1).ilog2() as usize).min(texts.len() - 1);
+    &texts[index]
+}
+
+/// Writes the rows inside the group commit's transaction (sqlx).
+pub async fn insert(tx: &mut Transaction<'static, Any>, rows: &[&LogRow]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(MAX_ROWS) {
+        let sql = insert_sql(chunk.len());
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.bot.as_str())
+                .bind(r.at.as_str())
+                .bind(r.chat)
+                .bind(r.kind)
+                .bind(r.name.as_deref())
+                .bind(r.value.as_deref())
+                .bind(r.label.as_deref())
+                .bind(r.ms)
+                .bind(r.took.as_deref());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+// ----- the aggregate -----
+
+/// `GET /api/v1/bots/{bot}/insights` (api.md, Insights).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct Insights {
+    /// The period's start (RFC 3339, UTC), included.
+    pub from: String,
+    /// The period's end (RFC 3339, UTC), excluded.
+    pub to: String,
+    /// Handled updates.
+    pub updates: i64,
+    /// Distinct user keys.
+    pub users: i64,
+    /// One entry per hour that had updates, oldest first.
+    pub hourly: Vec<Hour>,
+    /// Records reached, most hits first, ties by id.
+    pub records: Vec<RecordHits>,
+    /// Texts nothing matched, grouped by their normalized form: at most 50, most frequent first.
+    pub unknown: Vec<UnknownText>,
+    pub choices: Vec<ChoiceStats>,
+    pub inputs: Vec<InputStats>,
+    /// Every algorithm of the bot.
+    pub algorithms: Vec<AlgorithmStats>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct Hour {
+    /// The hour's start (RFC 3339, UTC).
+    pub hour: String,
+    pub updates: i64,
+    pub users: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct RecordHits {
+    pub id: String,
+    pub hits: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct UnknownText {
+    /// The group's most frequent spelling as typed; null for the texts of a bot with
+    /// `log_texts = false` (counted, not kept).
+    #[schema(nullable)]
+    pub text: Option<String>,
+    pub count: i64,
+    /// Up to 3 top-level `match` words of the bot, nearest first.
+    pub suggest: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct ChoiceStats {
+    /// The choice's record id.
+    pub id: String,
+    pub shown: i64,
+    pub options: Vec<OptionStats>,
+    /// Showings after which none of its options was taken.
+    pub abandoned: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct OptionStats {
+    /// The option's record id; a dynamic option's value.
+    pub id: String,
+    pub label: String,
+    pub chosen: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct InputStats {
+    /// The `input` record's id.
+    pub id: String,
+    pub asked: i64,
+    pub answered: i64,
+    pub invalid: i64,
+    pub gave_up: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct AlgorithmStats {
+    pub name: String,
+    pub calls: i64,
+    pub failed: i64,
+    pub timeout: i64,
+    /// Nearest rank; null without calls.
+    #[schema(nullable)]
+    pub p50_ms: Option<i64>,
+    #[schema(nullable)]
+    pub p95_ms: Option<i64>,
+}
+
+/// The default period: the last 7 days.
+pub const DEFAULT_DAYS: i64 = 7;
+
+/// A period's start (included) and end (excluded).
+pub type Period = (DateTime<FixedOffset>, DateTime<FixedOffset>);
+
+/// The period `[from, to)` of `?from=&to=` (RFC 3339): `to` defaults to `now`, `from` to 7 days
+/// before `to`. `Err` names the parameter and says what is wrong.
+pub fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: DateTime<FixedOffset>,
+) -> Result<Period, (&'static str, String)> {
+    let parse = |name: &'static str, v: &str| {
+        DateTime::parse_from_rfc3339(v.trim()).map_err(|e| {
+            (
+                name,
+                format!("must be an RFC 3339 time such as 2026-01-31T09:00:00Z: {e}"),
+            )
+        })
+    };
+    let to = match to {
+        Some(t) => parse("to", t)?,
+        None => now,
+    };
+    let from = match from {
+        Some(f) => parse("from", f)?,
+        None => to
+            .checked_sub_signed(chrono::TimeDelta::days(DEFAULT_DAYS))
+            .ok_or(("to", "is too early a time".to_string()))?,
+    };
+    if from > to {
+        return Err(("from", "must not be after `to`".into()));
+    }
+    Ok((from, to))
+}
+
+/// At most this many unknown texts.
+pub const MAX_UNKNOWN: usize = 50;
+
+const PERIOD: &str = "bot = $1 AND at >= $2 AND at < $3";
+
+/// A choice's showings in the period, and how many were abandoned: the chat's next update
+/// that is not an unknown text (in the period: none before its end is abandonment too) took
+/// none of its options. The rows of one update follow its `update` row, so a showing's next
+/// row among the chat's showings and non-unknown updates is that next update.
+const CHOICES: &str = "SELECT name, COUNT(*), SUM(CASE WHEN next_kind = 'update' AND next_took = name THEN 0 ELSE 1 END) \
+     FROM (SELECT kind, name, LEAD(kind) OVER w AS next_kind, LEAD(took) OVER w AS next_took \
+       FROM insights WHERE bot = $1 AND at >= $2 AND at < $3 \
+       AND (kind = 'shown' OR (kind = 'update' AND name <> 'unknown')) \
+       WINDOW w AS (PARTITION BY chat ORDER BY id)) AS t \
+     WHERE kind = 'shown' GROUP BY name";
+
+/// A nearest-rank percentile: `rank` of `n` (1-based).
+fn nearest_rank(p: f64, n: i64) -> i64 {
+    ((p * n as f64).ceil() as i64).clamp(1, n.max(1))
+}
+
+/// The bot's top-level `match` words as written, in file order.
+fn top_words(bot: &CompiledBot) -> Vec<(&str, String)> {
+    bot.records
+        .iter()
+        .filter(|r| r.parent.is_none() && !r.is_star)
+        .flat_map(|r| r.words.iter())
+        .map(|w| (w.as_str(), normalize(w)))
+        .collect()
+}
+
+/// Up to 3 top-level words within a third of the normalized text's length (rounded down),
+/// nearest first, ties in file order; none for a text under 3 characters.
+pub fn suggest(words: &[(&str, String)], text: &str) -> Vec<String> {
+    let norm = normalize(text);
+    let len = norm.chars().count();
+    if len < 3 {
+        return Vec::new();
+    }
+    let max = len / 3;
+    let mut near: Vec<(usize, usize, &str)> = words
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (w, n))| {
+            let d = strsim::levenshtein(n, &norm);
+            (d <= max).then_some((d, i, *w))
+        })
+        .collect();
+    near.sort();
+    let mut out: Vec<String> = Vec::new();
+    for (_, _, w) in near {
+        if !out.iter().any(|o| o == w) {
+            out.push(w.to_string());
+        }
+        if out.len() == 3 {
+            break;
+        }
+    }
+    out
+}
+
+/// The texts' groups by normalized form from `(text as typed, count)` (a `None` text is one
+/// kept without its words): most frequent first, ties by text, at most [`MAX_UNKNOWN`].
+pub fn group_unknown(bot: &CompiledBot, spellings: Vec<(Option<String>, i64)>) -> Vec<UnknownText> {
+    let mut hidden = 0;
+    // normalized → (total, the best spelling and its count)
+    let mut groups: HashMap<String, (i64, String, i64)> = HashMap::new();
+    for (text, count) in spellings {
+        let Some(text) = text else {
+            hidden += count;
+            continue;
+        };
+        let g = groups.entry(normalize(&text)).or_insert((0, String::new(), 0));
+        g.0 += count;
+        if count > g.2 || (count == g.2 && text < g.1) {
+            g.1 = text;
+            g.2 = count;
+        }
+    }
+    let words = top_words(bot);
+    let mut out: Vec<(i64, Option<String>)> = groups.into_values().map(|(n, t, _)| (n, Some(t))).collect();
+    if hidden > 0 {
+        out.push((hidden, None));
+    }
+    // Most frequent first, ties by text (the entry without text after the others).
+    out.sort_by(|a, b| {
+        b.0.cmp(&a.0).then_with(|| match (&a.1, &b.1) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        })
+    });
+    out.truncate(MAX_UNKNOWN);
+    out.into_iter()
+        .map(|(count, text)| UnknownText {
+            suggest: text.as_deref().map(|t| suggest(&words, t)).unwrap_or_default(),
+            text,
+            count,
+        })
+        .collect()
+}
+
+/// The hour an `at` text falls in, as RFC 3339.
+fn hour_of(prefix: &str) -> String {
+    format!("{prefix}:00:00Z")
+}
+
+/// Orders ids as the bot file has their records, ids of other definitions last by id.
+fn file_order(bot: &CompiledBot, id: &str) -> (usize, String) {
+    (bot.record_by_id(id).unwrap_or(usize::MAX), id.to_string())
+}
+
+impl SqlStore {
+    /// The insights of `bot` over `[from, to)`.
+    pub async fn insights(
+        &self,
+        bot: &CompiledBot,
+        from: DateTime<FixedOffset>,
+        to: DateTime<FixedOffset>,
+    ) -> Result<Insights, StoreError> {
+        let id = bot.id.as_str();
+        let (f, t) = (now_text(from), now_text(to));
+        let mut conn = self.pool.acquire().await?;
+        let totals = sqlx::query(&format!(
+            "SELECT COUNT(*), COUNT(DISTINCT chat) FROM insights WHERE {PERIOD} AND kind = 'update'"
+        ))
+        .bind(id)
+        .bind(&f)
+        .bind(&t)
+        .fetch_one(&mut *conn)
+        .await?;
+        let hourly = sqlx::query(&format!(
+            "SELECT substr(at, 1, 13), COUNT(*), COUNT(DISTINCT chat) FROM insights \
+             WHERE {PERIOD} AND kind = 'update' GROUP BY substr(at, 1, 13)"
+        ))
+        .bind(id)
+        .bind(&f)
+        .bind(&t)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut hourly: Vec<Hour> = hourly
+            .iter()
+            .map(|r| Hour {
+                hour: hour_of(&r.get::<String, _>(0)),
+                updates: r.get(1),
+                users: r.get(2),
+            })
+            .collect();
+        hourly.sort_by(|a, b| a.hour.cmp(&b.hour));
+        let grouped = |name: &str| {
+            format!(
+                "SELECT value, COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'update' AND name = '{name}' GROUP BY value"
+            )
+        };
+        let records = sqlx::query(&grouped("record"))
+            .bind(id)
+            .bind(&f)
+            .bind(&t)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut records: Vec<RecordHits> = records
+            .iter()
+            .map(|r| RecordHits {
+                id: r.get::<Option<String>, _>(0).unwrap_or_default(),
+                hits: r.get(1),
+            })
+            .collect();
+        records.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.id.cmp(&b.id)));
+        let unknown = sqlx::query(&grouped("unknown"))
+            .bind(id)
+            .bind(&f)
+            .bind(&t)
+            .fetch_all(&mut *conn)
+            .await?;
+        let unknown = group_unknown(
+            bot,
+            unknown
+                .iter()
+                .map(|r| (r.get::<Option<String>, _>(0), r.get::<i64, _>(1)))
+                .collect(),
+        );
+        // Choices: showings and abandonments, then the options taken.
+        let shown = sqlx::query(CHOICES)
+            .bind(id)
+            .bind(&f)
+            .bind(&t)
+            .fetch_all(&mut *conn)
+            .await?;
+        let taken = sqlx::query(&format!(
+            "SELECT name, value, MAX(label), COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'option' \
+             GROUP BY name, value"
+        ))
+        .bind(id)
+        .bind(&f)
+        .bind(&t)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut choices: HashMap<String, ChoiceStats> = HashMap::new();
+        for r in &shown {
+            let name: String = r.get::<Option<String>, _>(0).unwrap_or_default();
+            choices.insert(
+                name.clone(),
+                ChoiceStats {
+                    id: name,
+                    shown: r.get(1),
+                    options: Vec::new(),
+                    abandoned: r.get::<Option<i64>, _>(2).unwrap_or(0),
+                },
+            );
+        }
+        let mut chosen: HashMap<String, Vec<OptionStats>> = HashMap::new();
+        for r in &taken {
+            let choice: String = r.get::<Option<String>, _>(0).unwrap_or_default();
+            chosen.entry(choice).or_default().push(OptionStats {
+                id: r.get::<Option<String>, _>(1).unwrap_or_default(),
+                label: r.get::<Option<String>, _>(2).unwrap_or_default(),
+                chosen: r.get(3),
+            });
+        }
+        for choice in chosen.keys() {
+            choices.entry(choice.clone()).or_insert_with(|| ChoiceStats {
+                id: choice.clone(),
+                shown: 0,
+                options: Vec::new(),
+                abandoned: 0,
+            });
+        }
+        let mut choices: Vec<ChoiceStats> = choices.into_values().collect();
+        choices.sort_by_key(|c| file_order(bot, &c.id));
+        for c in &mut choices {
+            let mut logged = chosen.remove(&c.id).unwrap_or_default();
+            logged.sort_by(|a, b| b.chosen.cmp(&a.chosen).then_with(|| a.id.cmp(&b.id)));
+            // A static choice lists its options as the file has them, taken or not.
+            if let Some(idx) = bot.record_by_id(&c.id)
+                && let Action::Choice { options_from: None, .. } = &bot.records[idx].action
+            {
+                for &o in &bot.records[idx].options {
+                    let option = &bot.records[o];
+                    if option.is_star {
+                        continue;
+                    }
+                    let n = logged
+                        .iter()
+                        .position(|l| l.id == option.id)
+                        .map(|i| logged.remove(i).chosen)
+                        .unwrap_or(0);
+                    c.options.push(OptionStats {
+                        id: option.id.clone(),
+                        label: option.label().to_string(),
+                        chosen: n,
+                    });
+                }
+            }
+            c.options.extend(logged);
+        }
+        // Inputs.
+        let inputs = sqlx::query(&format!(
+            "SELECT name, kind, COUNT(*) FROM insights WHERE {PERIOD} \
+             AND kind IN ('asked', 'answered', 'invalid', 'gave_up') GROUP BY name, kind"
+        ))
+        .bind(id)
+        .bind(&f)
+        .bind(&t)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut by_input: HashMap<String, InputStats> = HashMap::new();
+        for r in &inputs {
+            let name: String = r.get::<Option<String>, _>(0).unwrap_or_default();
+            let kind: String = r.get(1);
+            let n: i64 = r.get(2);
+            let s = by_input.entry(name.clone()).or_insert_with(|| InputStats {
+                id: name,
+                asked: 0,
+                answered: 0,
+                invalid: 0,
+                gave_up: 0,
+            });
+            match kind.as_str() {
+                "asked" => s.asked += n,
+                "answered" => s.answered += n,
+                "invalid" => s.invalid += n,
+                _ => s.gave_up += n,
+            }
+        }
+        let mut inputs: Vec<InputStats> = by_input.into_values().collect();
+        inputs.sort_by_key(|i| file_order(bot, &i.id));
+        // Algorithms: every one of the bot, with its calls' ends and percentiles by rank.
+        let calls = sqlx::query(&format!(
+            "SELECT name, value, COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'algorithm' GROUP BY name, value"
+        ))
+        .bind(id)
+        .bind(&f)
+        .bind(&t)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut algorithms = Vec::with_capacity(bot.algorithms.len());
+        for name in bot.algorithms.keys() {
+            let mut s = AlgorithmStats {
+                name: name.clone(),
+                calls: 0,
+                failed: 0,
+                timeout: 0,
+                p50_ms: None,
+                p95_ms: None,
+            };
+            for r in calls
+                .iter()
+                .filter(|r| r.get::<Option<String>, _>(0).as_deref() == Some(name))
+            {
+                let n: i64 = r.get(2);
+                s.calls += n;
+                match r.get::<Option<String>, _>(1).as_deref() {
+                    Some("failed") => s.failed += n,
+                    Some("timeout") => s.timeout += n,
+                    _ => {}
+                }
+            }
+            if s.calls > 0 {
+                let rank_sql = format!(
+                    "SELECT ms FROM insights WHERE {PERIOD} AND kind = 'algorithm' AND name = $4 \
+                     ORDER BY ms LIMIT 1 OFFSET $5"
+                );
+                for (p, slot) in [(0.5, &mut s.p50_ms), (0.95, &mut s.p95_ms)] {
+                    let rank = nearest_rank(p, s.calls);
+                    *slot = sqlx::query_scalar::<_, Option<i64>>(&rank_sql)
+                        .bind(id)
+                        .bind(&f)
+                        .bind(&t)
+                        .bind(name.as_str())
+                        .bind(rank - 1)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .flatten();
+                }
+            }
+            algorithms.push(s);
+        }
+        let text = |t: DateTime<FixedOffset>| {
+            t.with_timezone(&Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        };
+        Ok(Insights {
+            from: text(from),
+            to: text(to),
+            updates: totals.get(0),
+            users: totals.get(1),
+            hourly,
+            records,
+            unknown,
+            choices,
+            inputs,
+            algorithms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        assert_eq!(nearest_rank(0.5, 1), 1);
+        assert_eq!(nearest_rank(0.5, 4), 2);
+        assert_eq!(nearest_rank(0.95, 20), 19);
+        assert_eq!(nearest_rank(0.95, 21), 20);
+    }
+
+    #[test]
+    fn inserts_of_powers_of_two_are_built_once() {
+        assert_eq!(insert_sql_of_power(1), insert_sql(1));
+        assert_eq!(insert_sql_of_power(64), insert_sql(64));
+        assert_eq!(insert_sql_of_power(16).matches('(').count(), 17);
+    }
+
+    #[test]
+    fn insert_numbers_parameters_in_order() {
+        let sql = insert_sql(2);
+        assert!(sql.ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"));
+    }
+}
