@@ -3,8 +3,13 @@
 //!
 //! On SQLite one process serves the database: a chat's queue in memory is
 //! the order. On PostgreSQL several instances share it: the worker of a chat
-//! takes the chat's advisory lock and handles what the inbox holds for the
-//! chat, oldest first, whichever instance stored it.
+//! claims the chat (a row, so no connection is held while its algorithms run)
+//! and handles what the inbox holds for the chat, oldest first, whichever
+//! instance stored it.
+//!
+//! **Invariant:** one bot runs at most `STEPS_PER_BOT` engine steps at once;
+//! its other chats wait for a permit as async tasks, so a bot whose business
+//! system hangs cannot take the blocking threads other bots and the API need.
 //!
 //! **Invariant:** an update is handled only after it is in the inbox, and
 //! leaves it handled, or `poison` after three failed attempts or one panic
