@@ -33,6 +33,8 @@ pub mod telegram;
 pub mod texts;
 pub mod transcript;
 pub mod validate;
+#[cfg(feature = "runtime")]
+pub mod web;
 
 /// The language of a bot's built-in texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -11,10 +11,13 @@
 //! **Invariant:** a message is answered `202` only after it is committed to
 //! the outbox; from then on it survives crashes and restarts.
 
+pub mod access;
 pub mod compose;
+mod console;
 mod error;
 pub mod types;
 
+pub use console::check_operator_name as console_name_rule;
 pub use error::ApiError;
 
 use crate::engine::{self, Principal, World};
@@ -91,7 +94,6 @@ pub fn router(state: ApiState) -> Router {
             "/api/v1/bots/{bot}/messages/{id}",
             get(get_message).delete(cancel_message),
         )
-        .route("/api/v1/bots/{bot}/broadcasts", post(post_broadcast))
         .route(
             "/api/v1/bots/{bot}/broadcasts/{id}",
             get(get_broadcast).delete(cancel_broadcast),
@@ -102,6 +104,29 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/bots/{bot}/insights", get(get_insights))
         .route("/api/v1/bots/{bot}/auth-requests/{id}/approve", post(approve))
         .route("/api/v1/bots/{bot}/auth-requests/{id}/reject", post(reject))
+        .route("/api/v1/bots", get(console::list_bots))
+        .route("/api/v1/bots/{bot}/overview", get(console::overview))
+        .route(
+            "/api/v1/bots/{bot}/broadcasts",
+            get(console::list_broadcasts).post(post_broadcast),
+        )
+        .route("/api/v1/me", get(console::me))
+        .route("/api/v1/audit", get(console::audit))
+        .route(
+            "/api/v1/operators",
+            get(console::list_operators).post(console::add_operator),
+        )
+        .route(
+            "/api/v1/operators/{name}",
+            axum::routing::delete(console::remove_operator),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::access))
+        .route(
+            "/console",
+            get(|| async { axum::response::Redirect::permanent("/console/") }),
+        )
+        .route("/console/", get(console::page))
+        .route("/console/assets/{*name}", get(crate::web::asset))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -137,7 +162,15 @@ pub fn router(state: ApiState) -> Router {
         list_auth_requests,
         approve,
         reject,
-        get_insights
+        get_insights,
+        console::list_bots,
+        console::overview,
+        console::list_broadcasts,
+        console::me,
+        console::audit,
+        console::list_operators,
+        console::add_operator,
+        console::remove_operator
     ),
     modifiers(&Bearer),
     security(("bearer" = []))
@@ -178,30 +211,25 @@ pub fn openapi_json(bots: &[String]) -> String {
 
 // ----- extractors -----
 
-/// A request with a valid `Authorization: Bearer <token>`.
-pub struct Authorized;
+/// A request whose bearer was checked by [`access::access`]: its caller.
+pub struct Authorized(pub access::Caller);
 
 impl FromRequestParts<ApiState> for Authorized {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Authorized, ApiError> {
-        let given = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or("");
-        // Compared in constant time: the time taken says nothing about how much matched.
-        if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), state.token.as_bytes())) {
-            Ok(Authorized)
-        } else {
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid `Authorization: Bearer <token>` header is required",
-            ))
-        }
+    async fn from_request_parts(parts: &mut Parts, _: &ApiState) -> Result<Authorized, ApiError> {
+        parts
+            .extensions
+            .get::<access::Caller>()
+            .cloned()
+            .map(Authorized)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "a valid `Authorization: Bearer <token>` header is required",
+                )
+            })
     }
 }
 
@@ -314,11 +342,16 @@ fn caused_by<'a, E: std::error::Error + 'static>(error: &'a (dyn std::error::Err
     None
 }
 
-/// `?limit=` (default 100, at most 1000), `&after=ID` and `&status=`.
+/// `?limit=` (default 100, at most 1000), `&after=ID` and `&status=`; for the console also
+/// `&order=newest` with `&before=ID` (the newest first), `&q=` (a search) and `&to=KEY`.
 pub struct ListQuery {
     pub limit: i64,
     pub after: i64,
     pub status: Option<String>,
+    pub newest: bool,
+    pub before: Option<i64>,
+    pub search: Option<String>,
+    pub to: Option<i64>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
@@ -341,15 +374,46 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
                 .parse::<i64>()
                 .map_err(|_| ApiError::bad_request(Some("after"), "must be an id (an integer)"))?,
         };
+        let newest = match q.get("order").map(String::as_str) {
+            None | Some("oldest") => false,
+            Some("newest") => true,
+            Some(_) => return Err(ApiError::bad_request(Some("order"), "must be `oldest` or `newest`")),
+        };
+        let number = |name: &'static str, what: &str| -> Result<Option<i64>, ApiError> {
+            q.get(name)
+                .map(|v| v.parse::<i64>())
+                .transpose()
+                .map_err(|_| ApiError::bad_request(Some(name), format!("must be {what} (an integer)")))
+        };
         Ok(ListQuery {
             limit,
             after,
             status: q.get("status").cloned(),
+            newest,
+            before: number("before", "an id")?,
+            search: q.get("q").cloned(),
+            to: number("to", "a chat id")?,
         })
     }
 }
 
 impl ListQuery {
+    /// The page asked for.
+    pub fn page(&self) -> crate::store::operators::Page {
+        use crate::store::operators::Page;
+        if self.newest {
+            Page::Newest {
+                before: self.before,
+                limit: self.limit,
+            }
+        } else {
+            Page::Oldest {
+                after: self.after,
+                limit: self.limit,
+            }
+        }
+    }
+
     /// The status filter, if one of `allowed`.
     fn status_in(&self, allowed: &[&str]) -> Result<Option<&str>, ApiError> {
         match self.status.as_deref() {
@@ -360,6 +424,33 @@ impl ListQuery {
                 format!("`{s}` is not one of {}", allowed.join(", ")),
             )),
         }
+    }
+}
+
+/// `answer` with what the audit log should say of its change.
+fn audited(mut answer: Response, object: Option<String>, detail: String) -> Response {
+    answer.extensions_mut().insert(access::Audited { object, detail });
+    answer
+}
+
+/// A recipient as the audit log says it.
+fn recipient_words(to: &Recipient) -> String {
+    match to {
+        Recipient::Key(k) => format!("to key {k}"),
+        Recipient::Principal(p) => format!("to {}:{}", p.kind, p.id),
+    }
+}
+
+/// What a message says, as the audit log keeps it: the template's name or the text's
+/// first 200 characters.
+fn content_words(content: &types::Content) -> String {
+    match (&content.template, &content.text) {
+        (Some(t), _) => format!("template {t}"),
+        (None, Some(text)) => {
+            let cut: String = text.chars().take(200).collect();
+            format!("text {cut:?}")
+        }
+        _ => String::new(),
     }
 }
 
@@ -483,6 +574,7 @@ async fn post_message(
     let definition = path.bot.current();
     let now = (state.runtime.clock)();
     let (to, content) = request.split();
+    let detail = format!("{} {}", recipient_words(&to), content_words(&content));
     let message = compose::check(content, &definition, now)?;
     let stored = in_transaction(&state, path.id(), move |world| {
         // A repeated key gets the first request's answer, even if its recipient is gone.
@@ -496,15 +588,20 @@ async fn post_message(
     })
     .await?;
     path.bot.outbox.notify_one();
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(MessageAccepted {
-            id: stored.ids[0],
-            ids: stored.ids,
-            status: stored.status,
-        }),
-    )
-        .into_response())
+    let object = Some(stored.ids[0].to_string());
+    Ok(audited(
+        (
+            StatusCode::ACCEPTED,
+            axum::Json(MessageAccepted {
+                id: stored.ids[0],
+                ids: stored.ids,
+                status: stored.status,
+            }),
+        )
+            .into_response(),
+        object,
+        detail,
+    ))
 }
 
 fn message_out(m: &StoredMessage, now: chrono::DateTime<chrono::FixedOffset>) -> MessageOut {
@@ -549,6 +646,9 @@ const MESSAGE_STATUSES: &[&str] = &["scheduled", "queued", "sent", "blocked", "f
         ("status" = Option<String>, Query, description = "scheduled, queued, sent, blocked, failed or cancelled"),
         ("limit" = Option<i64>, Query, description = "At most 1000 (default 100)"),
         ("after" = Option<i64>, Query, description = "Only messages with a greater id"),
+        ("to" = Option<i64>, Query, description = "Only messages to this chat"),
+        ("order" = Option<String>, Query, description = "`oldest` (default) or `newest` first"),
+        ("before" = Option<i64>, Query, description = "With `order=newest`: only messages with a smaller id"),
     ),
     responses(
         (status = 200, description = "The oldest first", body = Vec<MessageOut>),
@@ -561,7 +661,7 @@ async fn list_messages(State(state): State<ApiState>, path: BotPath, q: ListQuer
     let rows = state
         .runtime
         .store
-        .messages_page(path.id(), status, now, q.after, q.limit)
+        .messages_list(path.id(), status, q.to, now, q.page())
         .await
         .map_err(ApiError::internal)?;
     let items: Vec<MessageOut> = rows.iter().map(|r| message_out(r, now)).collect();
@@ -616,6 +716,16 @@ async fn post_broadcast(
     let definition = path.bot.current();
     let now = (state.runtime.clock)();
     let (to, content) = request.split();
+    let detail = format!(
+        "to {} {}",
+        match &to {
+            Audience::Kind(k) => format!("kind {k}"),
+            Audience::Principals(p) => format!("{} principals", p.len()),
+            Audience::Keys(k) => format!("{} keys", k.len()),
+            Audience::All(_) => "all".into(),
+        },
+        content_words(&content)
+    );
     let message = compose::check(content, &definition, now)?;
     if let Audience::All(false) = to {
         return Err(ApiError::bad_request(Some("to.all"), "must be true"));
@@ -712,7 +822,12 @@ async fn post_broadcast(
         }
     };
     path.bot.outbox.notify_one();
-    Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
+    let object = Some(accepted.id.to_string());
+    Ok(audited(
+        (StatusCode::ACCEPTED, axum::Json(accepted)).into_response(),
+        object,
+        detail,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/bots/{bot}/broadcasts/{id}",
@@ -735,15 +850,7 @@ async fn get_broadcast(State(state): State<ApiState>, path: BotPath) -> Result<R
         .await
         .map_err(ApiError::internal)?
     {
-        match status.as_str() {
-            "scheduled" => counts.scheduled += n,
-            "queued" => counts.queued += n,
-            "sent" => counts.sent += n,
-            "blocked" => counts.blocked += n,
-            "failed" => counts.failed += n,
-            "cancelled" => counts.cancelled += n,
-            _ => {}
-        }
+        counts.add(&status, n);
     }
     Ok(axum::Json(BroadcastOut { id, recipients, counts }).into_response())
 }
@@ -823,6 +930,7 @@ async fn get_insights(
         ("bot" = String, Path),
         ("limit" = Option<i64>, Query, description = "At most 1000 (default 100)"),
         ("after" = Option<i64>, Query, description = "Only users with a greater key"),
+        ("q" = Option<String>, Query, description = "Only users whose key, name or principal contains this (any case)"),
     ),
     responses(
         (status = 200, description = "By key", body = Vec<UserOut>),
@@ -833,7 +941,7 @@ async fn list_users(State(state): State<ApiState>, path: BotPath, q: ListQuery) 
     let users = state
         .runtime
         .store
-        .registrations_page(path.id(), q.after, q.limit)
+        .users_list(path.id(), q.search.as_deref(), q.after, q.limit)
         .await
         .map_err(ApiError::internal)?;
     let items: Vec<UserOut> = users
@@ -930,11 +1038,16 @@ async fn put_user(
     })
     .await?;
     path.bot.outbox.notify_one();
-    Ok(axum::Json(UserRegistered {
-        key,
-        principal: principal_out(&principal),
-    })
-    .into_response())
+    let detail = format!("as {}:{} ({})", principal.kind, principal.id, principal.name);
+    Ok(audited(
+        axum::Json(UserRegistered {
+            key,
+            principal: principal_out(&principal),
+        })
+        .into_response(),
+        None,
+        detail,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/bots/{bot}/users/{key}",
@@ -1007,6 +1120,13 @@ async fn decide(state: ApiState, path: BotPath, decision: Decision) -> Result<Re
     let id = u64::try_from(id).map_err(|_| ApiError::not_found(format!("no authorization request {id}")))?;
     let definition = path.bot.current();
     let now = (state.runtime.clock)();
+    let detail = match &decision {
+        Decision::Approve(p) => {
+            let part = |v: &Option<String>| v.clone().unwrap_or_else(|| "(default)".into());
+            format!("as {}:{} ({})", part(&p.kind), part(&p.id), part(&p.name))
+        }
+        Decision::Reject(reason) => format!("reason {reason:?}"),
+    };
     let (status, messages) = in_transaction(&state, path.id(), move |world| {
         let request = world
             .auth_request(id)
@@ -1052,11 +1172,15 @@ async fn decide(state: ApiState, path: BotPath, decision: Decision) -> Result<Re
     if messages > 0 {
         path.bot.outbox.notify_one();
     }
-    Ok(axum::Json(StatusOut {
-        id: id as i64,
-        status: status.into(),
-    })
-    .into_response())
+    Ok(audited(
+        axum::Json(StatusOut {
+            id: id as i64,
+            status: status.into(),
+        })
+        .into_response(),
+        None,
+        detail,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/bots/{bot}/auth-requests/{id}/approve",

@@ -276,6 +276,21 @@ pub struct Counts {
     pub cancelled: i64,
 }
 
+impl Counts {
+    /// Adds `n` messages in the status the API shows.
+    pub fn add(&mut self, status: &str, n: i64) {
+        match status {
+            "scheduled" => self.scheduled += n,
+            "queued" => self.queued += n,
+            "sent" => self.sent += n,
+            "blocked" => self.blocked += n,
+            "failed" => self.failed += n,
+            "cancelled" => self.cancelled += n,
+            _ => {}
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BroadcastOut {
     pub id: i64,
@@ -381,4 +396,106 @@ pub struct ErrorDetail {
     /// The request field at fault, as a path such as `to.key` or `buttons[0][1].url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+}
+
+// ----- operators and the console -----
+
+/// Who the token belongs to.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MeOut {
+    pub name: String,
+    /// `viewer`, `operator` or `admin`.
+    pub role: String,
+}
+
+/// An operator as listed (never their token).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OperatorOut {
+    pub name: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+/// A new operator.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct OperatorIn {
+    /// Letters, digits, `_`, `-` and `.`, up to 64 characters; not `api`.
+    pub name: String,
+    /// `viewer`, `operator` or `admin`.
+    pub role: String,
+}
+
+/// The operator just added, with their token: shown this once, only its hash is kept.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OperatorAdded {
+    pub name: String,
+    pub role: String,
+    pub token: String,
+}
+
+/// A row of the audit log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditOut {
+    pub id: i64,
+    pub at: String,
+    pub operator: String,
+    /// The route's verb and noun: `approve auth-request`, `send message`, `delete user`…
+    pub action: String,
+    pub bot: Option<String>,
+    /// The id, key or name the call acted on.
+    pub object: Option<String>,
+    pub detail: String,
+}
+
+/// A notification of a bot file, as the console composes it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotificationOut {
+    pub name: String,
+    /// The `data` fields its templates read.
+    pub fields: Vec<String>,
+    pub buttons: bool,
+    pub attachments: bool,
+}
+
+/// A bot this process serves.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BotOut {
+    pub id: String,
+    pub name: String,
+    /// The principal kinds of its `[auth]`.
+    pub kinds: Vec<String>,
+    pub notifications: Vec<NotificationOut>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TodayOut {
+    pub updates: i64,
+    pub users: i64,
+    pub algorithm_failures: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WaitingOut {
+    pub scheduled: i64,
+    pub queued: i64,
+    pub failed: i64,
+}
+
+/// The console's overview of a bot: today (in the bot's time zone, else UTC), the messages
+/// waiting or failed, and updates per hour over the last 24 hours (hours with updates).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OverviewOut {
+    pub bot: String,
+    pub today: TodayOut,
+    pub messages: WaitingOut,
+    pub hourly: Vec<Hour>,
+}
+
+/// A row of the broadcasts list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BroadcastRowOut {
+    pub id: i64,
+    pub created_at: String,
+    pub recipients: i64,
+    pub counts: Counts,
 }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod eval;
 pub mod graph;
 pub mod insights;
+pub mod operators;
 pub mod run;
 pub mod send;
 pub mod studio;
@@ -42,6 +43,8 @@ pub enum Command {
     Send(send::Args),
     /// Print what users did with a bot over a period (api.md, Insights).
     Insights(insights::Args),
+    /// Add, list and remove the operators of the API and the console (api.md).
+    Operators(operators::Args),
     /// Remove every bot's webhook (stopping `run` never does).
     Unhook(run::UnhookArgs),
     /// Print the JSON Schema of bot files (for editors' TOML language servers).
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Run(a) => run::run(a),
         Command::Send(a) => send::run(a),
         Command::Insights(a) => insights::run(a),
+        Command::Operators(a) => operators::run(a),
         Command::Unhook(a) => run::unhook(a),
     }
 }

@@ -283,7 +283,16 @@ fn apply(tx: &Transaction<'_>, job: &Job) -> rusqlite::Result<Committed> {
         execute(
             tx,
             sql::UPSERT_REGISTRATION,
-            &[&bot, key, &p.kind, &p.id, &p.name, name, &now_text(*when)],
+            &[
+                &bot,
+                key,
+                &p.kind,
+                &p.id,
+                &p.name,
+                name,
+                &now_text(*when),
+                &sql::registration_search(*key, p, name),
+            ],
         )?;
     }
     if job.record_chat {

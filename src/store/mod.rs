@@ -16,6 +16,8 @@ pub mod inbox;
 pub mod insights;
 mod memory;
 #[cfg(feature = "runtime")]
+pub mod operators;
+#[cfg(feature = "runtime")]
 pub mod outbox;
 #[cfg(feature = "runtime")]
 pub mod plans;

@@ -22,11 +22,11 @@ pub struct StoredMessage {
     pub broadcast: Option<i64>,
 }
 
-const MESSAGE_COLUMNS: &str =
+pub(super) const MESSAGE_COLUMNS: &str =
     "id, chat, text, status, due_at, created_at, sent_at, telegram_message_id, attempts, last_error, broadcast";
 
 impl StoredMessage {
-    fn from_row(r: &AnyRow) -> StoredMessage {
+    pub(super) fn from_row(r: &AnyRow) -> StoredMessage {
         StoredMessage {
             id: r.get(0),
             chat: r.get(1),

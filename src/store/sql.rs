@@ -458,10 +458,20 @@ impl TxWorld<'_> {
 
 pub const UPSERT_SESSION: &str = "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at";
-pub const UPSERT_REGISTRATION: &str = "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
+pub const UPSERT_REGISTRATION: &str = "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at, search) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
      principal_id = excluded.principal_id, principal_name = excluded.principal_name, name = excluded.name, \
-     registered_at = excluded.registered_at";
+     registered_at = excluded.registered_at, search = excluded.search";
+
+/// What the console's user search looks in: the key, the name and the principal, folded to
+/// lower case here (SQLite's `LOWER` folds ASCII only, PostgreSQL's depends on its locale).
+pub fn registration_search(key: i64, principal: &Principal, name: &str) -> String {
+    format!(
+        "{key}\u{1f}{name}\u{1f}{}\u{1f}{}\u{1f}{}",
+        principal.kind, principal.id, principal.name
+    )
+    .to_lowercase()
+}
 
 /// Inserts or replaces a session.
 pub(crate) async fn upsert_session(
@@ -499,6 +509,7 @@ pub(crate) async fn upsert_registration(
         .bind(&principal.name)
         .bind(name)
         .bind(at)
+        .bind(registration_search(key, principal, name))
         .execute(conn)
         .await
         .map(|_| ())

@@ -1,6 +1,6 @@
 //! `botwright studio`: a local web page where an analyst edits, checks,
 //! chats with and tests the bots of one directory. The page and its script
-//! are inside the binary (`index.html`); the server is axum, on loopback
+//! are inside the binary (`crate::web`); the server is axum, on loopback
 //! unless `--allow-remote` is given.
 //!
 //! **Invariant:** the studio reads and writes only files directly inside
@@ -28,7 +28,7 @@ pub mod picture;
 use crate::diagnostics::{self, Format, SourceFile};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use conversation::{Act, Conversation};
@@ -38,8 +38,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-const PAGE: &str = include_str!("index.html");
 
 /// The most conversations the studio keeps; starting one more forgets the least recently used.
 pub const MAX_CHATS: usize = 100;
@@ -162,35 +160,8 @@ impl Studio {
     }
 }
 
-/// The page's Content-Security-Policy: only its own inline script (by hash) runs, and
-/// nothing is loaded from anywhere but the studio.
-fn page_policy() -> &'static str {
-    static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        use base64::Engine;
-        use sha2::Digest;
-        let script = PAGE
-            .split_once("<script>")
-            .and_then(|(_, rest)| rest.split_once("</script>"))
-            .map(|(script, _)| script)
-            .unwrap_or("");
-        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()));
-        format!(
-            "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        )
-    });
-    &POLICY
-}
-
 async fn page() -> Response {
-    (
-        [
-            (header::CONTENT_SECURITY_POLICY, page_policy()),
-            (header::X_FRAME_OPTIONS, "DENY"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        Html(PAGE),
-    )
-        .into_response()
+    crate::web::page("studio.html", crate::web::STUDIO_PAGE)
 }
 
 /// Every answer: not to be sniffed as another type, and no script runs in a document the
@@ -213,6 +184,7 @@ async fn api_headers(request: axum::extract::Request, next: axum::middleware::Ne
 pub fn router(studio: Studio, access: guard::Access) -> Router {
     Router::new()
         .route("/", get(page))
+        .route("/assets/{*name}", get(crate::web::asset))
         .route("/api/bots", get(bots))
         .route("/api/files/{name}", get(read_file).put(write_file))
         .route("/api/check", post(check))
@@ -222,6 +194,7 @@ pub fn router(studio: Studio, access: guard::Access) -> Router {
         .route("/api/transcripts", get(run_transcripts))
         .route("/api/graph/{bot}", get(graph))
         .route("/api/texts/{bot}", get(texts))
+        .route("/api/schema", get(schema))
         .with_state(studio)
         .layer(axum::middleware::from_fn(api_headers))
         .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard::guard))
@@ -417,6 +390,11 @@ async fn graph(State(s): State<Studio>, Path(bot): Path<String>) -> Result<Respo
     let bot = compiled(&s, &bot)?;
     let svg = picture::svg(&crate::graph::build(&bot));
     Ok(([("content-type", "image/svg+xml")], svg).into_response())
+}
+
+/// The bot file's JSON Schema (`botwright schema`), for the editor's completion.
+async fn schema() -> Json<Value> {
+    Json(crate::schema::bot_file())
 }
 
 async fn texts(State(s): State<Studio>, Path(bot): Path<String>) -> Result<Json<Value>, Problem> {

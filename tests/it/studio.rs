@@ -138,22 +138,51 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
     assert!(client.find_all(Locator::Css("#bots img")).await.unwrap().is_empty());
     assert_eq!(client.title().await.unwrap(), "botwright studio");
 
-    // 2. Typing an error shows its code, underlined in place.
-    let editor = client.find(Locator::Id("editor")).await.unwrap();
-    client
-        .execute(
-            "const e = document.getElementById('editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);",
-            vec![],
-        )
-        .await
-        .unwrap();
+    // 2. Typing an error shows its code, underlined in place. The editor is CodeMirror:
+    // the cursor goes to the end through its API, keys go to its input textarea.
+    let to_end = "const cm = document.querySelector('#edit .CodeMirror').CodeMirror; \
+                  cm.focus(); cm.setCursor(cm.lastLine(), cm.getLine(cm.lastLine()).length);";
+    client.execute(to_end, vec![]).await.unwrap();
+    let editor = client.find(Locator::Css("#edit .CodeMirror textarea")).await.unwrap();
     let typed = "\n[bot2]";
     editor.send_keys(typed).await.unwrap();
     let diagnostics = wait_text(&client, "#diagnostics", "the error's code", |t| t.contains("E002")).await;
     assert!(diagnostics.contains("bot2"), "{diagnostics}");
-    let marks = client.find_all(Locator::Css("#backdrop mark")).await.unwrap();
+    let marks = client
+        .find_all(Locator::Css("#edit .CodeMirror-lint-mark"))
+        .await
+        .unwrap();
     assert_eq!(marks.len(), 1);
     assert_eq!(marks[0].prop("textContent").await.unwrap().as_deref(), Some("bot2"));
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#edit .CodeMirror-lint-marker-error"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The hidden textarea keeps the text too.
+    wait_script(
+        &client,
+        "return document.getElementById('editor').value.endsWith('\\n[bot2]');",
+        "the textarea in step with the editor",
+    )
+    .await;
+    // A click on the diagnostic explains its code (in the page's language) in the help panel.
+    client
+        .find(Locator::Css("#diagnostics li"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&client, "#code-help", "the code's explanation", |t| {
+        t.contains("E002") && t.contains("not part of the bot file format")
+    })
+    .await;
+    // The click moved the cursor to the error: back to the end for the backspaces.
+    client.execute(to_end, vec![]).await.unwrap();
 
     // 3. Fixing it clears the diagnostics.
     let backspaces: String = std::iter::repeat_n(char::from(Key::Backspace), typed.chars().count()).collect();
@@ -261,6 +290,28 @@ async fn an_analyst_edits_chats_and_saves_a_transcript_in_a_browser() {
         rebuilt.as_str().unwrap(),
         "<b>b</b><a>j</a><a href=\"https://example.org/?q=1\" target=\"_blank\" rel=\"noopener noreferrer\">h</a>alert(2)<i>i</i><br>s"
     );
+    // 8. In Russian (the switch is remembered in localStorage): every word comes from
+    // the catalogue, none is missing.
+    client
+        .execute(
+            "localStorage.setItem('botwright.lang', 'ru'); location.reload();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_text(&client, "nav .tab", "the Russian tabs", |t| t.contains("Редактор")).await;
+    wait_text(&client, "#status", "the first check in Russian", |t| {
+        t.contains("ошибок нет")
+    })
+    .await;
+    wait_script(
+        &client,
+        "return I18N.lang === 'ru' && I18N.missing.length === 0 && !document.body.innerText.includes('⟦');",
+        "no missing texts",
+    )
+    .await;
+    assert_eq!(client.title().await.unwrap(), "Студия botwright");
+
     client.close().await.unwrap();
     let transcript = bots.path().join("studio-choice.chat");
     let text = std::fs::read_to_string(&transcript).unwrap();

@@ -59,7 +59,7 @@ async fn the_studio_api_works_on_the_bots_directory_only() {
         let base = base2;
         // The page is inside the binary.
         let (status, page) = call("GET", &format!("{base}/"), None);
-        assert!(status == 200 && page.contains("botwright studio"));
+        assert!(status == 200 && page.contains("assets/studio.js"));
         let (_, list) = json_of(call("GET", &format!("{base}/api/bots"), None));
         assert_eq!(list["bots"][0]["id"], "demo");
         assert_eq!(list["bots"][0]["name"], "Демо-бот");
