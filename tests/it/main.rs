@@ -7,6 +7,7 @@ mod api;
 mod api_fuzz;
 mod bots;
 mod chat;
+mod console;
 mod diagnostics;
 mod engine;
 mod engine_props;

@@ -79,7 +79,7 @@ fn operators(db: &str, args: &[&str]) -> (i32, String, String) {
 }
 
 /// Adds an operator with the CLI and answers their token.
-fn add(db: &str, name: &str, role: &str) -> String {
+pub(crate) fn add(db: &str, name: &str, role: &str) -> String {
     let (code, out, err) = operators(db, &["add", name, "--role", role]);
     assert_eq!(code, 0, "{err}");
     // The token alone on stdout.
@@ -90,7 +90,7 @@ fn add(db: &str, name: &str, role: &str) -> String {
 }
 
 /// A pending authorization request of the support bot, from chat 42; its id.
-async fn pending_request(s: &ApiBots) -> i64 {
+pub(crate) async fn pending_request(s: &ApiBots) -> i64 {
     s.fake.text(SUPPORT, 42, "Иван", "Привет");
     wait_for("auth request", || s.fake.sent(SUPPORT, 42).len() == 1).await;
     let register = s.fake.button(SUPPORT, 42, "Зарегистрироваться").unwrap();

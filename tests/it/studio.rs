@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A child process killed when the test ends, however it ends.
-struct Child(std::process::Child);
+pub(crate) struct Child(std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {
@@ -24,7 +24,7 @@ fn up(address: &str) -> bool {
 }
 
 /// The text of every element matching `css`, joined.
-async fn text_of(client: &fantoccini::Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &fantoccini::Client, css: &str) -> String {
     let mut out = String::new();
     for e in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
         out.push_str(&e.text().await.unwrap_or_default());
@@ -34,7 +34,7 @@ async fn text_of(client: &fantoccini::Client, css: &str) -> String {
 }
 
 /// Waits (at most 30 s) until the text of `css` satisfies `ok`.
-async fn wait_text(client: &fantoccini::Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn wait_text(client: &fantoccini::Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = text_of(client, css).await;
@@ -64,7 +64,7 @@ async fn click_button(client: &fantoccini::Client, css: &str, label: &str) {
 }
 
 /// A chromedriver process and a headless chromium session on it.
-async fn browser() -> (Child, fantoccini::Client) {
+pub(crate) async fn browser() -> (Child, fantoccini::Client) {
     let driver_port = free_port();
     let driver = std::env::var("BOTWRIGHT_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
     let driver_process = Child(
@@ -94,7 +94,7 @@ async fn browser() -> (Child, fantoccini::Client) {
 }
 
 /// Waits (at most 30 s) until `script` returns `true` in the page.
-async fn wait_script(client: &fantoccini::Client, script: &str, what: &str) {
+pub(crate) async fn wait_script(client: &fantoccini::Client, script: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if client.execute(script, vec![]).await.ok() == Some(serde_json::Value::Bool(true)) {
