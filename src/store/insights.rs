@@ -277,11 +277,13 @@ const PERIOD: &str = "bot = $1 AND at >= $2 AND at < $3";
 /// A choice's showings in the period, and how many were abandoned: the chat's next update
 /// that is not an unknown text (in the period: none before its end is abandonment too) took
 /// none of its options. The rows of one update follow its `update` row, so a showing's next
-/// row among the chat's showings and non-unknown updates is that next update.
+/// row among the chat's showings and non-unknown updates is that next update. Only the
+/// chats shown a choice in the period are read.
 const CHOICES: &str = "SELECT name, COUNT(*), SUM(CASE WHEN next_kind = 'update' AND next_took = name THEN 0 ELSE 1 END) \
      FROM (SELECT kind, name, LEAD(kind) OVER w AS next_kind, LEAD(took) OVER w AS next_took \
        FROM insights WHERE bot = $1 AND at >= $2 AND at < $3 \
        AND (kind = 'shown' OR (kind = 'update' AND name <> 'unknown')) \
+       AND chat IN (SELECT chat FROM insights WHERE bot = $1 AND kind = 'shown' AND at >= $2 AND at < $3) \
        WINDOW w AS (PARTITION BY chat ORDER BY id)) AS t \
      WHERE kind = 'shown' GROUP BY name";
 

@@ -843,7 +843,7 @@
 
   async function insights(root, still) {
     const periods = [["24h", 24], ["7d", 24 * 7], ["30d", 24 * 30]];
-    const period = select(periods.map(([v]) => [v, t("console.insights.period." + v)]), "7d", { id: "insights-period" });
+    const period = select(periods.map(([v]) => [v, t("console.insights.period." + v)]), "24h", { id: "insights-period" });
     const body = h("div");
     const out = h("div", { class: "notice", role: "status" });
     period.addEventListener("change", () => load());
