@@ -1,5 +1,5 @@
 //! A reference business system for `bots/signal.toml`, in memory: the
-//! contract of docs/business-system.md. It notifies a new task's executor
+//! contract of docs/src/guides/business-system.md. It notifies a new task's executor
 //! through botwright's HTTP API.
 
 use axum::extract::{Path, State};

@@ -5,7 +5,7 @@ use botwright::diagnostics::{self, Code, Format, SourceFile};
 
 const HEAD: &str = "[bot]\nname = \"T\"\ntoken_env = \"T_TOKEN\"\n";
 
-fn fixture(code: &str) -> String {
+pub(crate) fn fixture(code: &str) -> String {
     let body = match code {
         "E001" => return "[bot\nname = 1".into(),
         "E002" => "[[keyword]]\nmatch = \"a\"\nrepyl = \"x\"\n",

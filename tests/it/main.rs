@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod api_fuzz;
+mod book;
 mod bots;
 mod chat;
 mod console;
