@@ -10,6 +10,12 @@
 //!   (`BOTWRIGHT_NO_INSIGHTS`) and on, alternated (`BOTWRIGHT_BENCH_ONLY=insights`
 //!   runs only these).
 //!
+//! - PostgreSQL (`BOTWRIGHT_BENCH_ONLY=postgres`): `botwright run --db postgres://…`
+//!   against the same bot on teloxide with `Dialogue<_, PostgresStorage<Json>>`
+//!   (`benches/baseline/postgres.rs`), 4,000 updates from 800 users, each on a
+//!   fresh database of one throw-away PostgreSQL 15 server with default
+//!   settings, alternated; the server's CPU per update is measured too.
+//!
 //! CPU is user + system time of the bot's process from /proc.
 //! `cargo bench --bench runtime`; figures go to BENCHMARKS.md.
 
@@ -275,6 +281,249 @@ async fn many_bots(bots: usize, users: i64, rounds: usize) -> Figures {
     drive(&fake, &tokens, users, rounds, None, bw.child.id()).await
 }
 
+/// A throw-away PostgreSQL 15 server with default settings (fsync and synchronous commit
+/// on), stopped and removed when dropped.
+struct Cluster {
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+fn as_postgres(args: &[&str]) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--"]).args(args);
+    c
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let bin = std::path::Path::new("/usr/lib/postgresql/15/bin");
+        let dir = std::env::temp_dir().join(format!("botwright-bench-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Command::new("chown").arg("postgres").arg(&dir).status().unwrap();
+        let port = support::free_port();
+        let d = dir.display().to_string();
+        let ok = as_postgres(&[
+            bin.join("initdb").to_str().unwrap(),
+            "-D",
+            &d,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+        assert!(ok.success(), "initdb");
+        let mut options = format!("-p {port} -k {d} -c listen_addresses=127.0.0.1");
+        // `BOTWRIGHT_BENCH_PG_STATS=1`: where the server's time goes, by statement.
+        if std::env::var_os("BOTWRIGHT_BENCH_PG_STATS").is_some() {
+            options.push_str(" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all");
+        }
+        let ok = as_postgres(&[
+            bin.join("pg_ctl").to_str().unwrap(),
+            "-D",
+            &d,
+            "-o",
+            &options,
+            "-l",
+            &format!("{d}/log"),
+            "-w",
+            "start",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+        assert!(ok.success(), "pg_ctl start");
+        Cluster { dir, port }
+    }
+
+    /// A new database's URL.
+    fn database(&self, name: &str) -> String {
+        let ok = as_postgres(&[
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .status()
+        .unwrap();
+        assert!(ok.success());
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// The server's CPU seconds so far: the postmaster with the children it reaped, and its
+    /// living children.
+    fn cpu(&self) -> f64 {
+        let pid_file = std::fs::read_to_string(self.dir.join("postmaster.pid")).unwrap_or_default();
+        let Some(master) = pid_file.lines().next().and_then(|l| l.trim().parse::<u32>().ok()) else {
+            return 0.0;
+        };
+        let stat = |pid: &str| -> Option<Vec<String>> {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some(
+                text.rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect(),
+            )
+        };
+        let ticks = |f: &[String], from: usize, to: usize| -> f64 {
+            (from..=to)
+                .filter_map(|i| f.get(i).and_then(|v| v.parse::<f64>().ok()))
+                .sum()
+        };
+        let mut total = stat(&master.to_string()).map(|f| ticks(&f, 11, 14)).unwrap_or(0.0);
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            if let Some(f) = stat(&name)
+                && f.get(1).map(String::as_str) == Some(&master.to_string())
+            {
+                total += ticks(&f, 11, 12);
+            }
+        }
+        total / 100.0
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let d = self.dir.display().to_string();
+        let _ = as_postgres(&["/usr/lib/postgresql/15/bin/pg_ctl", "-D", &d, "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn postgres_baseline_binary() -> std::path::PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--example",
+            "baseline_postgres",
+            "--features",
+            "bench-postgres-baseline",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the PostgreSQL baseline bot builds");
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/examples/baseline_postgres")
+}
+
+/// (bot, server CPU µs per update, the figures) of one run.
+async fn teloxide_postgres(
+    binary: &std::path::Path,
+    cluster: &Cluster,
+    db: &str,
+    users: i64,
+    rounds: usize,
+) -> (f64, Figures) {
+    let fake = FakeTelegram::start().await;
+    let token = "600001:baseline-pg-token".to_string();
+    fake.add_bot(&token, 600_001, "baseline_pg");
+    let child = Baseline(
+        Command::new(binary)
+            .env("TELOXIDE_TOKEN", &token)
+            .env("TELOXIDE_API_URL", &fake.url)
+            .env("DATABASE_URL", db)
+            .env("RUST_LOG", "off")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the baseline bot starts"),
+    );
+    wait_polling(&fake, std::slice::from_ref(&token)).await;
+    let server = cluster.cpu();
+    let f = drive(&fake, &[token], users, rounds, None, child.0.id()).await;
+    ((cluster.cpu() - server) / f.updates as f64 * 1e6, f)
+}
+
+async fn botwright_postgres(cluster: &Cluster, db: &str, users: i64, rounds: usize) -> (f64, Figures) {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (env, tokens) = bots_dir(dir.path(), &fake, 1);
+    let bw = start(dir.path(), db, &fake, &env, "log");
+    wait_polling(&fake, &tokens).await;
+    let server = cluster.cpu();
+    let f = drive(&fake, &tokens, users, rounds, None, bw.child.id()).await;
+    let server = (cluster.cpu() - server) / f.updates as f64 * 1e6;
+    if std::env::var_os("BOTWRIGHT_BENCH_PG_STATS").is_some() {
+        let name = db.rsplit('/').next().unwrap_or("");
+        let sql = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; \
+             SELECT calls, round(total_exec_time::numeric, 1) AS ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 150) \
+             FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             ORDER BY total_exec_time DESC LIMIT 30";
+        let out = as_postgres(&[
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            name,
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap();
+        println!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+    (server, f)
+}
+
+/// botwright and teloxide + PostgresStorage on one server, alternated.
+async fn postgres_pairs(users: i64, pairs: usize) {
+    let binary = postgres_baseline_binary();
+    let cluster = Cluster::start();
+    let rounds = 5;
+    let (mut t_total, mut b_total) = (0.0, 0.0);
+    let (mut t_rate, mut b_rate) = (0.0, 0.0);
+    for i in 0..pairs {
+        let db = cluster.database(&format!("teloxide_{i}"));
+        let (server, f) = teloxide_postgres(&binary, &cluster, &db, users, rounds).await;
+        println!(
+            "teloxide + PostgresStorage  {f}; server {server:.0} µs per update; bot + server {:.0} µs",
+            f.cpu_us + server
+        );
+        t_total += f.cpu_us + server;
+        t_rate += f.per_second;
+        let db = cluster.database(&format!("botwright_{i}"));
+        let (server, f) = botwright_postgres(&cluster, &db, users, rounds).await;
+        println!(
+            "botwright --db postgres     {f}; server {server:.0} µs per update; bot + server {:.0} µs",
+            f.cpu_us + server
+        );
+        b_total += f.cpu_us + server;
+        b_rate += f.per_second;
+    }
+    let n = pairs as f64;
+    println!(
+        "PostgreSQL: botwright {:.0} µs (bot + server) per update, {:.0} updates/s; teloxide + PostgresStorage {:.0} µs, {:.0} updates/s; ratio {:.2}x CPU, {:.2}x throughput",
+        b_total / n,
+        b_rate / n,
+        t_total / n,
+        t_rate / n,
+        (b_total / n) / (t_total / n),
+        (b_rate / n) / (t_rate / n)
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument that is not ours skips this benchmark.
     if std::env::args()
@@ -293,6 +542,10 @@ fn main() {
         if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("many") {
             let many = many_bots(100, 100, 2).await;
             println!("botwright, 100 bots        {many}");
+            return;
+        }
+        if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("postgres") {
+            postgres_pairs(800, 3).await;
             return;
         }
         if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("insights") {

@@ -99,6 +99,19 @@ impl<'a> BufferedWorld<'a> {
             .map_err(|e| WorldError(format!("database error: {e}")))
     }
 
+    /// Reads a user's session and their chat's registration in one round trip, as a step
+    /// reads both (on SQLite the state cache answers them instead; nothing to do).
+    pub fn prefetch(&mut self, chat: i64, user: i64) -> Result<(), WorldError> {
+        if self.cache.is_some() || self.sessions.contains_key(&(chat, user)) {
+            return Ok(());
+        }
+        let (session, registration) =
+            self.read(async |store, bot| store.session_and_registration(bot, chat, user).await)?;
+        self.sessions.insert((chat, user), session);
+        self.registrations.insert(chat, registration);
+        Ok(())
+    }
+
     /// Whether the update was handled already.
     pub fn already_handled(&self, update_id: i64) -> Result<bool, WorldError> {
         let status: Option<String> = self.read(async |store, bot| {
@@ -156,7 +169,8 @@ impl<'a> BufferedWorld<'a> {
         match results.into_iter().next() {
             Some(Committed::Messages { .. }) => Ok(()),
             Some(Committed::Duplicate) => Err(CommitError::Duplicate),
-            Some(Committed::Conflict | Committed::Received(_)) | None => Err(CommitError::Conflict),
+            Some(Committed::Conflict | Committed::Received(_) | Committed::Claimed(_) | Committed::Released { .. })
+            | None => Err(CommitError::Conflict),
         }
     }
 

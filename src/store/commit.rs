@@ -26,10 +26,24 @@ pub const MARK_HANDLED: &str = "INSERT INTO inbox (bot, update_id, chat, payload
      VALUES ($1, $2, $3, NULL, 'done', 0, $4, $4) ON CONFLICT (bot, update_id) DO UPDATE \
      SET status = 'done', payload = NULL, handled_at = excluded.handled_at WHERE inbox.status = 'new'";
 
+/// Lets a chat go (`sql::RELEASE_CHAT`) and answers a row when an update of the chat waits.
+pub const RELEASE_AND_LOOK: &str = "WITH gone AS (DELETE FROM chat_claims WHERE bot = $1 AND chat = $2 AND owner = $3) \
+     SELECT update_id FROM inbox WHERE bot = $1 AND chat = $2 AND status = 'new' LIMIT 1";
+
 /// A message to a chat that waits and is not the given owner's.
 pub const OTHERS_WAITING: &str = "SELECT id FROM outbox WHERE bot = $1 AND chat = $2 \
      AND status IN ('scheduled', 'queued', 'sending') \
      AND (owner IS NULL OR owner <> $3) AND (status = 'sending' OR due_at <= $4 OR attempts > 0) LIMIT 1";
+
+/// The chats, among the `(bot, chat, owner, now)` rows of `values`, for which a message
+/// that is not the owner's waits (the multi-row form of [`OTHERS_WAITING`]).
+pub fn others_waiting_in(values: &str) -> String {
+    format!(
+        "SELECT DISTINCT o.bot, o.chat FROM outbox o JOIN (VALUES {values}) AS v(bot, chat, owner, now) \
+         ON o.bot = v.bot AND o.chat = v.chat WHERE o.status IN ('scheduled', 'queued', 'sending') \
+         AND (o.owner IS NULL OR o.owner <> v.owner) AND (o.status = 'sending' OR o.due_at <= v.now OR o.attempts > 0)"
+    )
+}
 
 /// A decision on a request, written only while it is pending.
 pub const DECIDE_REQUEST: &str =
@@ -65,6 +79,23 @@ pub struct Job {
 pub enum Work {
     Receive(Receive),
     Job(Box<Job>),
+    /// PostgreSQL: claim a chat for this instance (`sql::CLAIM_CHAT`), in the group commit so
+    /// that claims share its transactions instead of one commit each.
+    Claim(ChatClaim),
+    /// PostgreSQL: let a claimed chat go, and say whether updates of the chat wait in the
+    /// inbox (stored meanwhile by another instance, which left them to this one).
+    Release(ChatClaim),
+}
+
+/// A chat and the instance that claims it or lets it go.
+#[derive(Debug, Clone)]
+pub struct ChatClaim {
+    pub bot: String,
+    pub chat: i64,
+    pub instance: String,
+    pub now: DateTime<FixedOffset>,
+    /// An owner whose heartbeat is older than this is gone: its claim may be taken over.
+    pub alive_since: DateTime<FixedOffset>,
 }
 
 /// Updates received from Telegram, to be stored before Telegram is told they arrived.
@@ -87,6 +118,12 @@ pub enum Committed {
     },
     Duplicate,
     Conflict,
+    /// A claim: whether the chat is this instance's now.
+    Claimed(bool),
+    /// A release: whether updates of the chat wait in the inbox.
+    Released {
+        waiting: bool,
+    },
 }
 
 /// Commits the work in one transaction; a result per item, in order.
@@ -95,11 +132,45 @@ pub async fn commit_batch(store: &SqlStore, works: &[Work]) -> Result<Vec<Commit
         return e.commit(works);
     }
     let mut tx = store.begin().await?;
+    // The jobs that decide no request go together, in few statements (`commit_many`).
+    let simple = |w: &Work| matches!(w, Work::Job(job) if job.changes.decided.is_empty());
+    let together: Vec<&Job> = works
+        .iter()
+        .filter(|w| simple(w))
+        .map(|w| match w {
+            Work::Job(job) => &**job,
+            _ => unreachable!("filtered to jobs"),
+        })
+        .collect();
+    let mut many = super::commit_many::apply_many(&mut tx, &together).await?.into_iter();
     let mut results = Vec::with_capacity(works.len());
     for work in works {
         results.push(match work {
+            Work::Job(_) if simple(work) => many.next().expect("a result per job"),
             Work::Job(job) => apply(&mut tx, job).await?,
             Work::Receive(r) => Committed::Received(inbox::receive_in(&mut tx, &r.bot, &r.updates, r.now).await?),
+            Work::Claim(c) => {
+                let claimed: Option<String> = sqlx::query_scalar(sql::CLAIM_CHAT)
+                    .bind(&c.bot)
+                    .bind(c.chat)
+                    .bind(&c.instance)
+                    .bind(now_text(c.now))
+                    .bind(now_text(c.alive_since))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                Committed::Claimed(claimed.is_some())
+            }
+            Work::Release(c) => {
+                let waiting: Option<i64> = sqlx::query_scalar(RELEASE_AND_LOOK)
+                    .bind(&c.bot)
+                    .bind(c.chat)
+                    .bind(&c.instance)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                Committed::Released {
+                    waiting: waiting.is_some(),
+                }
+            }
         });
     }
     let rows = log_rows(works, &results);

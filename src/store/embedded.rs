@@ -121,6 +121,9 @@ impl Embedded {
                 results.push(match work {
                     Work::Job(job) => apply(&tx, job)?,
                     Work::Receive(r) => Committed::Received(receive(&tx, &r.bot, &r.updates, r.now)?),
+                    // One process serves SQLite: every chat is its own.
+                    Work::Claim(_) => Committed::Claimed(true),
+                    Work::Release(_) => Committed::Released { waiting: false },
                 });
             }
             insert_log(&tx, &commit::log_rows(works, &results))?;

@@ -9,6 +9,8 @@ pub mod cache;
 #[cfg(feature = "runtime")]
 pub mod commit;
 #[cfg(feature = "runtime")]
+mod commit_many;
+#[cfg(feature = "runtime")]
 mod embedded;
 #[cfg(feature = "runtime")]
 pub mod inbox;

@@ -557,6 +557,39 @@ impl SqlStore {
         Ok(row.as_ref().map(action_button_from_row))
     }
 
+    /// A user's session and their chat's registration, in one statement.
+    pub async fn session_and_registration(
+        &self,
+        bot: &str,
+        chat: i64,
+        user: i64,
+    ) -> Result<(Option<Session>, Option<Principal>), StoreError> {
+        if self.embedded.is_some() {
+            return Ok((
+                self.session(bot, chat, user).await?,
+                self.registration(bot, chat).await?,
+            ));
+        }
+        let row = sqlx::query(SESSION_AND_REGISTRATION)
+            .bind(bot)
+            .bind(chat)
+            .bind(user)
+            .fetch_one(&self.pool)
+            .await?;
+        let session = row
+            .get::<Option<String>, _>(0)
+            .and_then(|d| decode_session(bot, chat, &d));
+        let registration = match (
+            row.get::<Option<String>, _>(1),
+            row.get::<Option<String>, _>(2),
+            row.get::<Option<String>, _>(3),
+        ) {
+            (Some(kind), Some(id), Some(name)) => Some(Principal { kind, id, name }),
+            _ => None,
+        };
+        Ok((session, registration))
+    }
+
     pub async fn registration(&self, bot: &str, key: i64) -> Result<Option<Principal>, StoreError> {
         match &self.embedded {
             Some(e) => e.registration(bot, key),
@@ -582,6 +615,11 @@ pub(crate) async fn read_registration<'e>(
         name: r.get(2),
     }))
 }
+
+/// A user's session and their chat's registration (each column null when there is none).
+pub const SESSION_AND_REGISTRATION: &str = "SELECT (SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3), \
+     r.kind, r.principal_id, r.principal_name FROM (SELECT 1 AS one) AS o \
+     LEFT JOIN registrations r ON r.bot = $1 AND r.chat = $2";
 
 pub(crate) const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
 

@@ -19,7 +19,7 @@
 use super::{Runtime, ServedBot, incoming, too_many_requests};
 use crate::engine;
 use crate::store::buffered::BufferedWorld;
-use crate::store::commit::{Committed, Job, Receive, Work};
+use crate::store::commit::{ChatClaim, Committed, Job, Receive, Work};
 use crate::store::inbox::Received;
 use crate::store::insights;
 use crate::store::sql::{Dialect, StoreError};
@@ -187,7 +187,7 @@ impl Chats {
             };
             first = false;
             if self.shared_database() {
-                self.drain_shared(&bot, chat).await;
+                self.drain_shared(&bot, chat, batch).await;
             } else {
                 for update in batch {
                     self.handle(&bot, update).await;
@@ -197,19 +197,22 @@ impl Chats {
     }
 
     /// PostgreSQL: under the chat's claim, handles what the inbox holds for the chat. A chat
-    /// another instance holds is left to it: that instance looks at the inbox again after it
+    /// another instance holds is left to it: that instance looks at the inbox again as it
     /// lets the chat go, so an update stored meanwhile is not left behind.
-    async fn drain_shared(&self, bot: &Arc<ServedBot>, chat: i64) {
+    ///
+    /// The claim and the release go through the group commit (they share its transactions);
+    /// the release answers whether an update waits, so a drain costs one inbox read when
+    /// nothing else arrived. `batch` holds the updates this instance received and parsed:
+    /// they are handled from memory, in their order among the inbox's.
+    async fn drain_shared(&self, bot: &Arc<ServedBot>, chat: i64, batch: Vec<Arrived>) {
+        const PAGE: i64 = 50;
         let runtime = &self.runtime;
         let store = &runtime.store;
+        let mut parsed: HashMap<i64, Option<Box<Update>>> =
+            batch.into_iter().map(|a| (a.stored.update_id, a.parsed)).collect();
         let mut wait = Duration::from_millis(100);
         loop {
-            let now = (runtime.clock)();
-            let alive_since = now - chrono::Duration::from_std(runtime.lease).unwrap_or(chrono::Duration::seconds(3));
-            match store
-                .claim_chat(&bot.id, chat, &runtime.instance, now, alive_since)
-                .await
-            {
+            match self.claim(bot, chat, false).await {
                 Ok(true) => {}
                 // Another instance holds the chat: it handles what waits.
                 Ok(false) => return,
@@ -224,7 +227,7 @@ impl Chats {
                 }
             }
             loop {
-                let waiting = match store.waiting_updates(&bot.id, chat, 50).await {
+                let waiting = match store.waiting_updates(&bot.id, chat, PAGE).await {
                     Ok(w) => w,
                     Err(e) => {
                         // They stay in the inbox; the rescue (or the next start) handles them.
@@ -232,44 +235,76 @@ impl Chats {
                         break;
                     }
                 };
-                if waiting.is_empty() {
+                let full = waiting.len() as i64 == PAGE;
+                for stored in waiting {
+                    let known = parsed.remove(&stored.update_id).flatten();
+                    self.handle(bot, Arrived { stored, parsed: known }).await;
+                }
+                if !full {
                     break;
                 }
-                for stored in waiting {
-                    self.handle(bot, Arrived { stored, parsed: None }).await;
-                }
             }
-            self.release(bot, chat).await;
             // What another instance stored while this one held the chat is handled here.
-            match store.waiting_updates(&bot.id, chat, 1).await {
-                Ok(w) if !w.is_empty() => continue,
+            match self.release(bot, chat).await {
+                Some(true) => continue,
                 _ => return,
             }
         }
     }
 
-    /// Lets a claimed chat go; tried again (in the background) while the database refuses,
-    /// since a claim of a live instance is never taken over.
-    async fn release(&self, bot: &Arc<ServedBot>, chat: i64) {
-        let runtime = self.runtime.clone();
-        let bot_id = bot.id.clone();
-        let released = runtime.store.release_chat(&bot_id, chat, &runtime.instance).await;
-        if let Err(e) = released {
-            tracing::error!(bot = %bot_id, chat, error = %e, "cannot let a chat go; retrying");
-            tokio::spawn(async move {
-                let mut wait = Duration::from_millis(200);
-                loop {
-                    tokio::time::sleep(wait).await;
-                    match runtime.store.release_chat(&bot_id, chat, &runtime.instance).await {
-                        Ok(()) => return,
-                        Err(e) if wait >= Duration::from_secs(5) => {
-                            tracing::error!(bot = %bot_id, chat, error = %e, "cannot let a chat go; retrying")
+    /// Claims (`release` false) or lets go of a chat through the group commit: whether it is
+    /// this instance's now, or whether updates of it wait.
+    async fn claim(&self, bot: &ServedBot, chat: i64, release: bool) -> Result<bool, StoreError> {
+        let runtime = &self.runtime;
+        let now = (runtime.clock)();
+        let claim = ChatClaim {
+            bot: bot.id.clone(),
+            chat,
+            instance: runtime.instance.clone(),
+            now,
+            alive_since: now - chrono::Duration::from_std(runtime.lease).unwrap_or(chrono::Duration::seconds(3)),
+        };
+        let work = if release {
+            Work::Release(claim)
+        } else {
+            Work::Claim(claim)
+        };
+        match runtime.commits.submit(work).await {
+            Some(Ok(Committed::Claimed(yes))) => Ok(yes),
+            Some(Ok(Committed::Released { waiting })) => Ok(waiting),
+            Some(Ok(_)) => Ok(false),
+            Some(Err(e)) => Err(e),
+            None => Err(StoreError("the group commit has stopped".into())),
+        }
+    }
+
+    /// Lets a claimed chat go; whether updates of the chat wait (`None` when the release
+    /// failed: it is tried again in the background, since a claim of a live instance is
+    /// never taken over, and the waiting updates go to whoever claims the chat next).
+    async fn release(&self, bot: &Arc<ServedBot>, chat: i64) -> Option<bool> {
+        let released = self.claim(bot, chat, true).await;
+        match released {
+            Ok(waiting) => Some(waiting),
+            Err(e) => {
+                tracing::error!(bot = %bot.id, chat, error = %e, "cannot let a chat go; retrying");
+                let runtime = self.runtime.clone();
+                let bot_id = bot.id.clone();
+                tokio::spawn(async move {
+                    let mut wait = Duration::from_millis(200);
+                    loop {
+                        tokio::time::sleep(wait).await;
+                        match runtime.store.release_chat(&bot_id, chat, &runtime.instance).await {
+                            Ok(()) => return,
+                            Err(e) if wait >= Duration::from_secs(5) => {
+                                tracing::error!(bot = %bot_id, chat, error = %e, "cannot let a chat go; retrying")
+                            }
+                            Err(_) => {}
                         }
-                        Err(_) => {}
+                        wait = (wait * 2).min(Duration::from_secs(30));
                     }
-                    wait = (wait * 2).min(Duration::from_secs(30));
-                }
-            });
+                });
+                None
+            }
         }
     }
 
@@ -375,6 +410,7 @@ impl Chats {
                             (Vec::new(), Vec::new())
                         }
                     } else {
+                        world.prefetch(user.chat, user.id)?;
                         let step = engine::step(&definition, &mut world, &user, &event, now)?;
                         let insights = if step_runtime.log_insights {
                             insights::log_rows(&bot_id, user.chat, now, &step.reached, &step.insights)
@@ -407,7 +443,7 @@ impl Chats {
             };
             match self.commit(bot, job).await? {
                 Committed::Conflict => continue,
-                Committed::Duplicate | Committed::Received(_) => {}
+                Committed::Duplicate | Committed::Received(_) | Committed::Claimed(_) | Committed::Released { .. } => {}
                 Committed::Messages { .. } => runtime.chat_recorded(&bot.id, incoming.user.chat),
             }
             crate::metrics::handled(&bot.id, started.elapsed());

@@ -1,0 +1,201 @@
+//! PostgreSQL's group commit in few statements: the jobs of a batch that decide
+//! no authorization request (nearly all) are written together, one multi-row
+//! statement per kind of row, instead of a handful of statements per job.
+//! Each statement is a round trip and a parse on the server; a batch of fifty
+//! updates costs about as many statements as one.
+//!
+//! The same rows as [`super::commit`]'s `apply`, in the same order of effects:
+//! the update marked handled (a job whose update was handled already is a
+//! duplicate and writes nothing), requests created in the step confirmed,
+//! registrations, the chat recorded, sessions, then the replies (owned by the
+//! job's instance unless a message of another owner waits for the chat).
+
+use super::commit::{CONFIRM_REQUEST, Committed, Job, others_waiting_in};
+use super::sql::{self, OutboxMessage, now_text};
+use sqlx::{Any, Row, Transaction};
+use std::collections::HashSet;
+
+/// Rows per multi-row statement (PostgreSQL takes at most 65,535 parameters).
+const CHUNK: usize = 500;
+
+/// `($1, $2, …), (…)`: `rows` tuples of `width` numbered placeholders, with `extra` text
+/// (constants) appended inside each tuple.
+fn tuples(rows: usize, width: usize, extra: &str) -> String {
+    (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=width).map(|k| format!("${}", r * width + k)).collect();
+            format!("({}{extra})", p.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Commits `jobs` (none deciding a request); a result per job, in order.
+pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Result<Vec<Committed>, sqlx::Error> {
+    // 1. Marked handled; the updates that were not are duplicates.
+    let marked: Vec<(&Job, String)> = jobs
+        .iter()
+        .filter(|j| j.update_id.is_some())
+        .map(|j| (*j, now_text(j.now)))
+        .collect();
+    let mut fresh: HashSet<(String, i64)> = HashSet::new();
+    for chunk in marked.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO inbox (bot, update_id, chat, handled_at, received_at, payload, status, attempts) VALUES {} \
+             ON CONFLICT (bot, update_id) DO UPDATE SET status = 'done', payload = NULL, handled_at = excluded.handled_at \
+             WHERE inbox.status = 'new' RETURNING bot, update_id",
+            tuples(chunk.len(), 5, ", NULL, 'done', 0")
+        );
+        let mut q = sqlx::query(&sql);
+        for (j, at) in chunk {
+            q = q.bind(&j.bot).bind(j.update_id).bind(j.chat).bind(at).bind(at);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            fresh.insert((row.get(0), row.get(1)));
+        }
+    }
+    let live: Vec<bool> = jobs
+        .iter()
+        .map(|j| j.update_id.is_none_or(|id| fresh.contains(&(j.bot.clone(), id))))
+        .collect();
+    let kept: Vec<&Job> = jobs.iter().zip(&live).filter(|(_, l)| **l).map(|(j, _)| *j).collect();
+
+    // 2. Requests created in the step, and registrations: rare, one statement each.
+    for j in &kept {
+        for id in &j.changes.created {
+            let r = &j.changes.requests[id];
+            sqlx::query(CONFIRM_REQUEST)
+                .bind(r.status.as_str())
+                .bind(&r.reason)
+                .bind(&j.bot)
+                .bind(*id as i64)
+                .execute(&mut **tx)
+                .await?;
+        }
+        for (key, p, name, when) in &j.changes.registrations {
+            sql::upsert_registration(tx, &j.bot, *key, p, name, &now_text(*when)).await?;
+        }
+    }
+
+    // 3. Chats seen for the first time.
+    let chats: Vec<&Job> = kept.iter().copied().filter(|j| j.record_chat).collect();
+    for chunk in chats.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO chats (bot, chat, name, first_seen) VALUES {} ON CONFLICT (bot, chat) DO NOTHING",
+            tuples(chunk.len(), 4, "")
+        );
+        let mut q = sqlx::query(&sql);
+        for j in chunk {
+            q = q.bind(&j.bot).bind(j.chat).bind(&j.chat_name).bind(now_text(j.now));
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    // 4. Sessions.
+    let sessions: Vec<(&Job, (i64, i64), String)> = kept
+        .iter()
+        .flat_map(|j| {
+            j.changes
+                .sessions
+                .iter()
+                .map(move |(k, s)| (*j, *k, serde_json::to_string(s).expect("sessions serialize")))
+        })
+        .collect();
+    for chunk in sessions.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES {} \
+             ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+            tuples(chunk.len(), 5, "")
+        );
+        let mut q = sqlx::query(&sql);
+        for (j, (chat, user), data) in chunk {
+            q = q.bind(&j.bot).bind(*chat).bind(*user).bind(data).bind(now_text(j.now));
+        }
+        q.execute(&mut **tx).await?;
+    }
+
+    // 5. Whose replies are whose: a job's instance sends them from memory unless a message
+    // of another owner waits for one of their chats (then they queue behind it).
+    let mut blocked: HashSet<(String, i64)> = HashSet::new();
+    let owned: Vec<(&Job, i64)> = kept
+        .iter()
+        .filter(|j| j.owner.is_some() && !j.out.is_empty())
+        .flat_map(|j| j.out.iter().map(move |m| (*j, m.to)))
+        .collect();
+    for chunk in owned.chunks(CHUNK) {
+        let sql = others_waiting_in(&tuples(chunk.len(), 4, ""));
+        let mut q = sqlx::query(&sql);
+        for (j, chat) in chunk {
+            q = q
+                .bind(&j.bot)
+                .bind(*chat)
+                .bind(j.owner.as_deref())
+                .bind(now_text(j.now));
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            blocked.insert((row.get(0), row.get(1)));
+        }
+    }
+
+    // 6. The replies, in order; their ids come back in the order of the rows.
+    let mut rows: Vec<(&Job, &crate::engine::Outgoing, Option<&str>, String)> = Vec::new();
+    for j in &kept {
+        let owner = j
+            .owner
+            .as_deref()
+            .filter(|_| !j.out.iter().any(|m| blocked.contains(&(j.bot.clone(), m.to))));
+        for m in &j.out {
+            rows.push((*j, m, owner, now_text(j.now)));
+        }
+    }
+    let mut ids: Vec<i64> = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, owner, claimed_at, attachments, attempts) \
+             VALUES {} RETURNING id",
+            tuples(chunk.len(), 10, ", 0")
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        for (j, m, owner, at) in chunk {
+            q = q
+                .bind(&j.bot)
+                .bind(m.to)
+                .bind(&m.text)
+                .bind(serde_json::to_string(&m.keyboard).expect("keyboards serialize"))
+                .bind(if owner.is_some() { "sending" } else { "queued" })
+                .bind(at)
+                .bind(at)
+                .bind(*owner)
+                .bind(owner.map(|_| at.as_str()))
+                .bind(serde_json::to_string(&m.files).expect("files serialize"));
+        }
+        ids.extend(q.fetch_all(&mut **tx).await?);
+    }
+    if ids.len() != rows.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "{} replies stored but {} ids returned",
+            rows.len(),
+            ids.len()
+        )));
+    }
+    let mut sent = rows.iter().zip(ids);
+    let mut results = Vec::with_capacity(jobs.len());
+    for (j, l) in jobs.iter().zip(live) {
+        if !l {
+            results.push(Committed::Duplicate);
+            continue;
+        }
+        let mut to_send = Vec::new();
+        let mut queued = 0;
+        for _ in &j.out {
+            let ((_, m, owner, at), id) = sent.next().expect("an id per reply");
+            if owner.is_some() {
+                to_send.push(OutboxMessage::reply(id, m, at));
+            } else {
+                queued += 1;
+            }
+        }
+        results.push(Committed::Messages { to_send, queued });
+    }
+    Ok(results)
+}
