@@ -2,7 +2,10 @@
 //! answer; one task takes whatever has queued up (at most `max` items,
 //! waiting at most `linger` for more while the batch is small) and works
 //! on them together. The group commit and the delivery-status writer are
-//! batchers, so that one transaction (one fsync) serves many updates.
+//! batchers, so that one transaction (one fsync) serves many updates. With
+//! `lanes` above one, up to that many batches are worked on at once (PostgreSQL's
+//! group commit: the server commits them side by side); one lane works them one
+//! after another (SQLite has one writer).
 
 use std::future::Future;
 use std::time::Duration;
@@ -23,8 +26,18 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     pub fn spawn<F, Fut>(max: usize, linger: Duration, work: F) -> Batcher<I, O>
     where
         F: Fn(Vec<I>) -> Fut + Send + 'static,
-        Fut: Future<Output = Vec<O>> + Send,
+        Fut: Future<Output = Vec<O>> + Send + 'static,
     {
+        Batcher::spawn_lanes(max, linger, 1, work)
+    }
+
+    /// As [`Batcher::spawn`], with up to `lanes` batches worked on at once.
+    pub fn spawn_lanes<F, Fut>(max: usize, linger: Duration, lanes: usize, work: F) -> Batcher<I, O>
+    where
+        F: Fn(Vec<I>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<O>> + Send + 'static,
+    {
+        let lanes = std::sync::Arc::new(tokio::sync::Semaphore::new(lanes.max(1)));
         let (tx, mut rx) = mpsc::channel::<(I, oneshot::Sender<O>)>(max * 4);
         tokio::spawn(async move {
             let mut items = Vec::with_capacity(max);
@@ -49,10 +62,18 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                         None => break,
                     }
                 }
-                let results = work(std::mem::take(&mut items)).await;
-                for (answer, result) in answers.drain(..).zip(results) {
-                    let _ = answer.send(result);
-                }
+                let Ok(lane) = lanes.clone().acquire_owned().await else {
+                    break;
+                };
+                let batch = work(std::mem::take(&mut items));
+                let waiting: Vec<oneshot::Sender<O>> = std::mem::take(&mut answers);
+                tokio::spawn(async move {
+                    let results = batch.await;
+                    drop(lane);
+                    for (answer, result) in waiting.into_iter().zip(results) {
+                        let _ = answer.send(result);
+                    }
+                });
             }
         });
         Batcher { tx }

@@ -246,25 +246,36 @@ impl Runtime {
         Arc::new_cyclic(|me: &std::sync::Weak<Runtime>| {
             let committer_store = store.clone();
             let me_commit = me.clone();
-            let commits = Batcher::spawn(tuning.commit_batch, tuning.commit_linger, move |jobs: Vec<Work>| {
-                let store = committer_store.clone();
-                let runtime = me_commit.clone();
-                async move {
-                    let results = group_commit(&store, &jobs).await;
-                    if let Some(cache) = runtime.upgrade().as_ref().and_then(|r| r.cache.as_ref()) {
-                        for (work, result) in jobs.iter().zip(&results) {
-                            if let (Work::Job(job), Ok(Committed::Messages { .. })) = (work, result) {
-                                cache.committed(
-                                    &job.bot,
-                                    job.changes.sessions.iter().map(|(k, v)| (*k, v)),
-                                    job.changes.registrations.iter().map(|(k, p, _, _)| (*k, p)),
-                                );
+            // SQLite has one writer; PostgreSQL commits several batches side by side.
+            let lanes = if store.dialect == Dialect::Postgres {
+                COMMIT_LANES
+            } else {
+                1
+            };
+            let commits = Batcher::spawn_lanes(
+                tuning.commit_batch,
+                tuning.commit_linger,
+                lanes,
+                move |jobs: Vec<Work>| {
+                    let store = committer_store.clone();
+                    let runtime = me_commit.clone();
+                    async move {
+                        let results = group_commit(&store, &jobs).await;
+                        if let Some(cache) = runtime.upgrade().as_ref().and_then(|r| r.cache.as_ref()) {
+                            for (work, result) in jobs.iter().zip(&results) {
+                                if let (Work::Job(job), Ok(Committed::Messages { .. })) = (work, result) {
+                                    cache.committed(
+                                        &job.bot,
+                                        job.changes.sessions.iter().map(|(k, v)| (*k, v)),
+                                        job.changes.registrations.iter().map(|(k, p, _, _)| (*k, p)),
+                                    );
+                                }
                             }
                         }
+                        results
                     }
-                    results
-                }
-            });
+                },
+            );
             let writer_store = store.clone();
             let writer_shutdown = shutdown.clone();
             let deliveries = Batcher::spawn(512, Duration::ZERO, move |batch: Vec<Delivery>| {
@@ -308,6 +319,9 @@ impl Runtime {
         })
     }
 }
+
+/// PostgreSQL: group commits at once (each on its own connection).
+const COMMIT_LANES: usize = 4;
 
 /// Commits a batch of jobs; when the batch fails, each job on its own, so that one bad
 /// job fails alone.

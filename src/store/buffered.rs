@@ -112,6 +112,14 @@ impl<'a> BufferedWorld<'a> {
         Ok(())
     }
 
+    /// Takes a user's session (as stored) and their chat's registration read elsewhere (with
+    /// the chat's claim), instead of reading them.
+    pub fn seed(&mut self, chat: i64, user: i64, session: Option<&str>, registration: Option<Principal>) {
+        let session = session.and_then(|d| super::sql::decode_session(&self.bot, chat, d));
+        self.sessions.insert((chat, user), session);
+        self.registrations.insert(chat, registration);
+    }
+
     /// Whether the update was handled already.
     pub fn already_handled(&self, update_id: i64) -> Result<bool, WorldError> {
         let status: Option<String> = self.read(async |store, bot| {
@@ -151,6 +159,7 @@ impl<'a> BufferedWorld<'a> {
         now: DateTime<FixedOffset>,
     ) -> Result<(), CommitError> {
         let job = Work::Job(Box::new(Job {
+            release: None,
             bot: self.bot.clone(),
             update_id,
             chat: user.chat,

@@ -26,10 +26,6 @@ pub const MARK_HANDLED: &str = "INSERT INTO inbox (bot, update_id, chat, payload
      VALUES ($1, $2, $3, NULL, 'done', 0, $4, $4) ON CONFLICT (bot, update_id) DO UPDATE \
      SET status = 'done', payload = NULL, handled_at = excluded.handled_at WHERE inbox.status = 'new'";
 
-/// Lets a chat go (`sql::RELEASE_CHAT`) and answers a row when an update of the chat waits.
-pub const RELEASE_AND_LOOK: &str = "WITH gone AS (DELETE FROM chat_claims WHERE bot = $1 AND chat = $2 AND owner = $3) \
-     SELECT update_id FROM inbox WHERE bot = $1 AND chat = $2 AND status = 'new' LIMIT 1";
-
 /// A message to a chat that waits and is not the given owner's.
 pub const OTHERS_WAITING: &str = "SELECT id FROM outbox WHERE bot = $1 AND chat = $2 \
      AND status IN ('scheduled', 'queued', 'sending') \
@@ -72,6 +68,35 @@ pub struct Job {
     pub now: DateTime<FixedOffset>,
     /// The update's rows of the insights log, written with it (none when the log is off).
     pub insights: Vec<LogRow>,
+    /// PostgreSQL: the chat's claim to let go in the same transaction, when this is the last
+    /// update its worker knows of (a job that conflicts keeps it).
+    pub release: Option<ReleaseAfter>,
+}
+
+/// A claim let go with a job, and where the commit says whether updates of the chat wait.
+#[derive(Debug, Clone)]
+pub struct ReleaseAfter {
+    pub claim: ChatClaim,
+    /// 0 until the commit: 1 released with nothing waiting, 2 released with updates waiting.
+    pub outcome: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl ReleaseAfter {
+    pub fn new(claim: ChatClaim) -> ReleaseAfter {
+        ReleaseAfter {
+            claim,
+            outcome: Default::default(),
+        }
+    }
+
+    /// After the commit: `Some(waiting)` when the claim was let go.
+    pub fn released(&self) -> Option<bool> {
+        match self.outcome.load(std::sync::atomic::Ordering::SeqCst) {
+            1 => Some(false),
+            2 => Some(true),
+            _ => None,
+        }
+    }
 }
 
 /// What a group commit takes: received updates to store in the inbox, or a handled update.
@@ -85,6 +110,16 @@ pub enum Work {
     /// PostgreSQL: let a claimed chat go, and say whether updates of the chat wait in the
     /// inbox (stored meanwhile by another instance, which left them to this one).
     Release(ChatClaim),
+}
+
+/// What a claim reads with the chat: the ids of its waiting updates (oldest first), and the
+/// stored session of its user in a private chat (user = chat) and its registration, so
+/// that the first step after the claim needs no read of its own.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimedChat {
+    pub waiting: Vec<i64>,
+    pub session: Option<String>,
+    pub registration: Option<crate::engine::Principal>,
 }
 
 /// A chat and the instance that claims it or lets it go.
@@ -118,8 +153,8 @@ pub enum Committed {
     },
     Duplicate,
     Conflict,
-    /// A claim: whether the chat is this instance's now.
-    Claimed(bool),
+    /// A claim: `Some` when the chat is this instance's now, with what the claim read.
+    Claimed(Option<ClaimedChat>),
     /// A release: whether updates of the chat wait in the inbox.
     Released {
         waiting: bool,
@@ -143,41 +178,59 @@ pub async fn commit_batch(store: &SqlStore, works: &[Work]) -> Result<Vec<Commit
         })
         .collect();
     let mut many = super::commit_many::apply_many(&mut tx, &together).await?.into_iter();
+    // Claims and releases of chats, each kind in one statement.
+    let claiming: Vec<&ChatClaim> = works
+        .iter()
+        .filter_map(|w| match w {
+            Work::Claim(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let mut claims = super::commit_many::claim_many(&mut tx, &claiming).await?;
+    let mut releasing: Vec<&ChatClaim> = works
+        .iter()
+        .filter_map(|w| match w {
+            Work::Release(c) => Some(c),
+            _ => None,
+        })
+        .collect();
     let mut results = Vec::with_capacity(works.len());
     for work in works {
         results.push(match work {
             Work::Job(_) if simple(work) => many.next().expect("a result per job"),
             Work::Job(job) => apply(&mut tx, job).await?,
             Work::Receive(r) => Committed::Received(inbox::receive_in(&mut tx, &r.bot, &r.updates, r.now).await?),
-            Work::Claim(c) => {
-                let claimed: Option<String> = sqlx::query_scalar(sql::CLAIM_CHAT)
-                    .bind(&c.bot)
-                    .bind(c.chat)
-                    .bind(&c.instance)
-                    .bind(now_text(c.now))
-                    .bind(now_text(c.alive_since))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                Committed::Claimed(claimed.is_some())
-            }
-            Work::Release(c) => {
-                let waiting: Option<i64> = sqlx::query_scalar(RELEASE_AND_LOOK)
-                    .bind(&c.bot)
-                    .bind(c.chat)
-                    .bind(&c.instance)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                Committed::Released {
-                    waiting: waiting.is_some(),
-                }
-            }
+            Work::Claim(c) => Committed::Claimed(claims.remove(&(c.bot.clone(), c.chat)).flatten()),
+            // Filled in below, once every release of the batch is done.
+            Work::Release(_) => Committed::Released { waiting: false },
         });
+    }
+    // The claims let go with their jobs (unless the job conflicted: its step runs again).
+    let with_jobs: Vec<&ReleaseAfter> = works
+        .iter()
+        .zip(&results)
+        .filter_map(|(w, r)| match (w, r) {
+            (Work::Job(job), Committed::Messages { .. } | Committed::Duplicate) => job.release.as_ref(),
+            _ => None,
+        })
+        .collect();
+    releasing.extend(with_jobs.iter().map(|r| &r.claim));
+    let waiting = super::commit_many::release_many(&mut tx, &releasing).await?;
+    for (work, result) in works.iter().zip(results.iter_mut()) {
+        if let (Work::Release(c), Committed::Released { waiting: w }) = (work, result) {
+            *w = waiting.contains(&(c.bot.clone(), c.chat));
+        }
     }
     let rows = log_rows(works, &results);
     if !rows.is_empty() {
         log::insert(&mut tx, &rows).await?;
     }
     tx.commit().await?;
+    for r in with_jobs {
+        let w = waiting.contains(&(r.claim.bot.clone(), r.claim.chat));
+        r.outcome
+            .store(if w { 2 } else { 1 }, std::sync::atomic::Ordering::SeqCst);
+    }
     Ok(results)
 }
 

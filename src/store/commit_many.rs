@@ -10,10 +10,10 @@
 //! registrations, the chat recorded, sessions, then the replies (owned by the
 //! job's instance unless a message of another owner waits for the chat).
 
-use super::commit::{CONFIRM_REQUEST, Committed, Job, others_waiting_in};
+use super::commit::{CONFIRM_REQUEST, ChatClaim, ClaimedChat, Committed, Job, others_waiting_in};
 use super::sql::{self, OutboxMessage, now_text};
 use sqlx::{Any, Row, Transaction};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Rows per multi-row statement (PostgreSQL takes at most 65,535 parameters).
 const CHUNK: usize = 500;
@@ -198,4 +198,114 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
         results.push(Committed::Messages { to_send, queued });
     }
     Ok(results)
+}
+
+/// Claims chats (the rule of `sql::CLAIM_CHAT`, in one statement): for each chat, `Some`
+/// with what the claim read when it is this instance's now, `None` when another live
+/// instance holds it.
+pub async fn claim_many(
+    tx: &mut Transaction<'static, Any>,
+    claims: &[&ChatClaim],
+) -> Result<HashMap<(String, i64), Option<ClaimedChat>>, sqlx::Error> {
+    let mut out: HashMap<(String, i64), Option<ClaimedChat>> = HashMap::new();
+    // One row per chat (a statement may not change a row twice).
+    let mut unique: Vec<&ChatClaim> = Vec::new();
+    for c in claims {
+        if out.insert((c.bot.clone(), c.chat), None).is_none() {
+            unique.push(c);
+        }
+    }
+    let Some(alive_since) = unique.iter().map(|c| c.alive_since).min() else {
+        return Ok(out);
+    };
+    let alive_since = now_text(alive_since);
+    for chunk in unique.chunks(CHUNK) {
+        let n = chunk.len();
+        let sql = format!(
+            "INSERT INTO chat_claims (bot, chat, owner, claimed_at) VALUES {} \
+             ON CONFLICT (bot, chat) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
+             WHERE chat_claims.owner = excluded.owner \
+             OR (chat_claims.claimed_at < ${p} AND chat_claims.owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= ${p})) \
+             RETURNING bot, chat",
+            tuples(n, 4, ""),
+            p = n * 4 + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            q = q.bind(&c.bot).bind(c.chat).bind(&c.instance).bind(now_text(c.now));
+        }
+        let claimed: Vec<(String, i64)> = q
+            .bind(&alive_since)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        if claimed.is_empty() {
+            continue;
+        }
+        // What each claimed chat has waiting, and its private user's state.
+        let sql = format!(
+            "SELECT v.bot, v.chat, \
+             (SELECT string_agg(CAST(i.update_id AS TEXT), ',' ORDER BY i.update_id) FROM inbox i \
+              WHERE i.bot = v.bot AND i.chat = v.chat AND i.status = 'new'), \
+             (SELECT s.data FROM sessions s WHERE s.bot = v.bot AND s.chat = v.chat AND s.user_id = v.chat), \
+             r.kind, r.principal_id, r.principal_name \
+             FROM (VALUES {}) AS v(bot, chat) LEFT JOIN registrations r ON r.bot = v.bot AND r.chat = v.chat",
+            tuples(claimed.len(), 2, "")
+        );
+        let mut q = sqlx::query(&sql);
+        for (bot, chat) in &claimed {
+            q = q.bind(bot).bind(*chat);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            let key: (String, i64) = (row.get(0), row.get(1));
+            let waiting = row
+                .get::<Option<String>, _>(2)
+                .map(|ids| ids.split(',').filter_map(|i| i.parse().ok()).collect())
+                .unwrap_or_default();
+            let registration = match (
+                row.get::<Option<String>, _>(4),
+                row.get::<Option<String>, _>(5),
+                row.get::<Option<String>, _>(6),
+            ) {
+                (Some(kind), Some(id), Some(name)) => Some(crate::engine::Principal { kind, id, name }),
+                _ => None,
+            };
+            out.insert(
+                key,
+                Some(ClaimedChat {
+                    waiting,
+                    session: row.get(3),
+                    registration,
+                }),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Lets chats go (this instance's claims only, in one statement); the chats among them
+/// for which updates wait in the inbox.
+pub async fn release_many(
+    tx: &mut Transaction<'static, Any>,
+    releases: &[&ChatClaim],
+) -> Result<HashSet<(String, i64)>, sqlx::Error> {
+    let mut waiting = HashSet::new();
+    for chunk in releases.chunks(CHUNK) {
+        let sql = format!(
+            "WITH v(bot, chat, owner) AS (VALUES {}), \
+             gone AS (DELETE FROM chat_claims c USING v WHERE c.bot = v.bot AND c.chat = v.chat AND c.owner = v.owner) \
+             SELECT DISTINCT i.bot, i.chat FROM inbox i JOIN v ON i.bot = v.bot AND i.chat = v.chat WHERE i.status = 'new'",
+            tuples(chunk.len(), 3, "")
+        );
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            q = q.bind(&c.bot).bind(c.chat).bind(&c.instance);
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            waiting.insert((row.get(0), row.get(1)));
+        }
+    }
+    Ok(waiting)
 }

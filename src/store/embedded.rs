@@ -122,7 +122,7 @@ impl Embedded {
                     Work::Job(job) => apply(&tx, job)?,
                     Work::Receive(r) => Committed::Received(receive(&tx, &r.bot, &r.updates, r.now)?),
                     // One process serves SQLite: every chat is its own.
-                    Work::Claim(_) => Committed::Claimed(true),
+                    Work::Claim(_) => Committed::Claimed(Some(Default::default())),
                     Work::Release(_) => Committed::Released { waiting: false },
                 });
             }

@@ -19,7 +19,7 @@
 use super::{Runtime, ServedBot, incoming, too_many_requests};
 use crate::engine;
 use crate::store::buffered::BufferedWorld;
-use crate::store::commit::{ChatClaim, Committed, Job, Receive, Work};
+use crate::store::commit::{ChatClaim, ClaimedChat, Committed, Job, Receive, ReleaseAfter, Work};
 use crate::store::inbox::Received;
 use crate::store::insights;
 use crate::store::sql::{Dialect, StoreError};
@@ -52,6 +52,9 @@ impl Arrived {
         }
     }
 }
+
+/// A private chat's state as its claim read it: the stored session and the registration.
+type Seed = (Option<String>, Option<crate::engine::Principal>);
 
 /// Why one attempt at an update failed.
 enum Failure {
@@ -190,7 +193,7 @@ impl Chats {
                 self.drain_shared(&bot, chat, batch).await;
             } else {
                 for update in batch {
-                    self.handle(&bot, update).await;
+                    self.handle(&bot, update, None, None).await;
                 }
             }
         }
@@ -212,10 +215,10 @@ impl Chats {
             batch.into_iter().map(|a| (a.stored.update_id, a.parsed)).collect();
         let mut wait = Duration::from_millis(100);
         loop {
-            match self.claim(bot, chat, false).await {
-                Ok(true) => {}
+            let claimed = match self.claim(bot, chat).await {
+                Ok(Some(claimed)) => claimed,
                 // Another instance holds the chat: it handles what waits.
-                Ok(false) => return,
+                Ok(None) => return,
                 Err(e) => {
                     if *runtime.shutdown.borrow() {
                         return;
@@ -225,54 +228,87 @@ impl Chats {
                     wait = (wait * 2).min(Duration::from_secs(5));
                     continue;
                 }
-            }
-            loop {
-                let waiting = match store.waiting_updates(&bot.id, chat, PAGE).await {
-                    Ok(w) => w,
-                    Err(e) => {
-                        // They stay in the inbox; the rescue (or the next start) handles them.
-                        tracing::error!(bot = %bot.id, chat, error = %e, "cannot read a chat's updates");
+            };
+            // The claim read what waits: when it is all in memory, it is handled from there,
+            // the first step with the state the claim read too.
+            let in_memory = !claimed.waiting.is_empty()
+                && (claimed.waiting.len() as i64) < PAGE
+                && claimed.waiting.iter().all(|id| matches!(parsed.get(id), Some(Some(_))));
+            // The last update known lets the chat go in its own commit.
+            let mut released = None;
+            if in_memory {
+                let mut seed = Some((claimed.session, claimed.registration));
+                let last = claimed.waiting.last().copied();
+                for id in claimed.waiting {
+                    let update = parsed.remove(&id).flatten();
+                    let stored = Received {
+                        update_id: id,
+                        chat,
+                        payload: String::new(),
+                    };
+                    let release = (Some(id) == last).then(|| self.chat_claim(bot, chat));
+                    released = self
+                        .handle(bot, Arrived { stored, parsed: update }, seed.take(), release)
+                        .await;
+                }
+            } else {
+                loop {
+                    let waiting = match store.waiting_updates(&bot.id, chat, PAGE).await {
+                        Ok(w) => w,
+                        Err(e) => {
+                            // They stay in the inbox; the rescue (or the next start) handles them.
+                            tracing::error!(bot = %bot.id, chat, error = %e, "cannot read a chat's updates");
+                            break;
+                        }
+                    };
+                    let full = waiting.len() as i64 == PAGE;
+                    let last = waiting.last().map(|w| w.update_id).filter(|_| !full);
+                    for stored in waiting {
+                        let known = parsed.remove(&stored.update_id).flatten();
+                        let release = (Some(stored.update_id) == last).then(|| self.chat_claim(bot, chat));
+                        released = self.handle(bot, Arrived { stored, parsed: known }, None, release).await;
+                    }
+                    if !full {
                         break;
                     }
-                };
-                let full = waiting.len() as i64 == PAGE;
-                for stored in waiting {
-                    let known = parsed.remove(&stored.update_id).flatten();
-                    self.handle(bot, Arrived { stored, parsed: known }).await;
-                }
-                if !full {
-                    break;
                 }
             }
-            // What another instance stored while this one held the chat is handled here.
-            match self.release(bot, chat).await {
+            // Let go here unless the last update's commit did; what another instance stored
+            // while this one held the chat is handled then.
+            let released = match released {
+                Some(waiting) => Some(waiting),
+                None => self.release(bot, chat).await,
+            };
+            match released {
                 Some(true) => continue,
                 _ => return,
             }
         }
     }
 
-    /// Claims (`release` false) or lets go of a chat through the group commit: whether it is
-    /// this instance's now, or whether updates of it wait.
-    async fn claim(&self, bot: &ServedBot, chat: i64, release: bool) -> Result<bool, StoreError> {
+    fn chat_claim(&self, bot: &ServedBot, chat: i64) -> ChatClaim {
         let runtime = &self.runtime;
         let now = (runtime.clock)();
-        let claim = ChatClaim {
+        ChatClaim {
             bot: bot.id.clone(),
             chat,
             instance: runtime.instance.clone(),
             now,
             alive_since: now - chrono::Duration::from_std(runtime.lease).unwrap_or(chrono::Duration::seconds(3)),
-        };
-        let work = if release {
-            Work::Release(claim)
-        } else {
-            Work::Claim(claim)
-        };
-        match runtime.commits.submit(work).await {
-            Some(Ok(Committed::Claimed(yes))) => Ok(yes),
-            Some(Ok(Committed::Released { waiting })) => Ok(waiting),
-            Some(Ok(_)) => Ok(false),
+        }
+    }
+
+    /// Claims a chat through the group commit: `Some` with what the claim read when the chat
+    /// is this instance's now.
+    async fn claim(&self, bot: &ServedBot, chat: i64) -> Result<Option<ClaimedChat>, StoreError> {
+        match self
+            .runtime
+            .commits
+            .submit(Work::Claim(self.chat_claim(bot, chat)))
+            .await
+        {
+            Some(Ok(Committed::Claimed(claimed))) => Ok(claimed),
+            Some(Ok(_)) => Ok(None),
             Some(Err(e)) => Err(e),
             None => Err(StoreError("the group commit has stopped".into())),
         }
@@ -282,7 +318,17 @@ impl Chats {
     /// failed: it is tried again in the background, since a claim of a live instance is
     /// never taken over, and the waiting updates go to whoever claims the chat next).
     async fn release(&self, bot: &Arc<ServedBot>, chat: i64) -> Option<bool> {
-        let released = self.claim(bot, chat, true).await;
+        let released = match self
+            .runtime
+            .commits
+            .submit(Work::Release(self.chat_claim(bot, chat)))
+            .await
+        {
+            Some(Ok(Committed::Released { waiting })) => Ok(waiting),
+            Some(Ok(_)) => Ok(false),
+            Some(Err(e)) => Err(e),
+            None => Err(StoreError("the group commit has stopped".into())),
+        };
         match released {
             Ok(waiting) => Some(waiting),
             Err(e) => {
@@ -309,7 +355,27 @@ impl Chats {
     }
 
     /// Handles one update: attempts, then gives it up as poison.
-    async fn handle(&self, bot: &Arc<ServedBot>, update: Arrived) {
+    /// `release`: the chat's claim to let go with the update's commit; the answer is whether
+    /// updates of the chat wait, when it was let go.
+    async fn handle(
+        &self,
+        bot: &Arc<ServedBot>,
+        update: Arrived,
+        seed: Option<Seed>,
+        release: Option<ChatClaim>,
+    ) -> Option<bool> {
+        let release = release.map(ReleaseAfter::new);
+        self.handle_one(bot, update, seed, release.clone()).await;
+        release.and_then(|r| r.released())
+    }
+
+    async fn handle_one(
+        &self,
+        bot: &Arc<ServedBot>,
+        update: Arrived,
+        seed: Option<Seed>,
+        release: Option<ReleaseAfter>,
+    ) {
         let id = update.stored.update_id;
         let parsed = match update.parsed {
             Some(u) => Ok(*u),
@@ -326,9 +392,10 @@ impl Chats {
         let now = (self.runtime.clock)();
         let flood = incoming(&parsed).map(|i| bot.flood_check(i.user.id, now));
         let mut attempts = 0;
+        let mut seed = seed;
         loop {
             attempts += 1;
-            match self.attempt(bot, &parsed, flood).await {
+            match self.attempt(bot, &parsed, flood, seed.take(), release.clone()).await {
                 Ok(()) => return,
                 Err(Failure::Panic(why)) => return self.give_up(bot, id, &why).await,
                 Err(Failure::Error(_)) if *self.runtime.shutdown.borrow() => {
@@ -370,20 +437,29 @@ impl Chats {
 
     /// One attempt: the engine step (off the async threads, under `catch_unwind`), then the
     /// group commit, then the replies go to the sender.
-    async fn attempt(&self, bot: &Arc<ServedBot>, update: &Update, flood: Option<(bool, bool)>) -> Result<(), Failure> {
+    async fn attempt(
+        &self,
+        bot: &Arc<ServedBot>,
+        update: &Update,
+        flood: Option<(bool, bool)>,
+        seed: Option<Seed>,
+        release: Option<ReleaseAfter>,
+    ) -> Result<(), Failure> {
         let runtime = &self.runtime;
         let update_id = i64::from(update.id.0);
         let Some(incoming) = incoming(update) else {
             // A kind the bots do not handle: only marked handled.
             return self
-                .commit(bot, empty_job(bot, update_id, super::chat_of(update), runtime))
+                .commit(bot, empty_job(bot, update_id, super::chat_of(update), runtime, release))
                 .await
                 .map(|_| ());
         };
         let started = std::time::Instant::now();
         let (over, first_over) = flood.unwrap_or((false, false));
         // A decision that lost to another one elsewhere: the step runs again on fresh state.
+        let mut seed = seed;
         for _ in 0..5 {
+            let seed = seed.take();
             let now = (runtime.clock)();
             let definition = bot.current();
             let step_runtime = runtime.clone();
@@ -410,7 +486,13 @@ impl Chats {
                             (Vec::new(), Vec::new())
                         }
                     } else {
-                        world.prefetch(user.chat, user.id)?;
+                        match seed {
+                            // A private chat's state, read with the chat's claim.
+                            Some((session, registration)) if user.id == user.chat => {
+                                world.seed(user.chat, user.id, session.as_deref(), registration)
+                            }
+                            _ => world.prefetch(user.chat, user.id)?,
+                        }
                         let step = engine::step(&definition, &mut world, &user, &event, now)?;
                         let insights = if step_runtime.log_insights {
                             insights::log_rows(&bot_id, user.chat, now, &step.reached, &step.insights)
@@ -430,6 +512,7 @@ impl Chats {
                 Err(e) => return Err(Failure::Panic(format!("the engine step failed: {e}"))),
             };
             let job = Job {
+                release: release.clone(),
                 bot: bot.id.clone(),
                 update_id: Some(update_id),
                 chat: incoming.user.chat,
@@ -491,8 +574,9 @@ impl Chats {
     }
 }
 
-fn empty_job(bot: &ServedBot, update_id: i64, chat: i64, runtime: &Runtime) -> Job {
+fn empty_job(bot: &ServedBot, update_id: i64, chat: i64, runtime: &Runtime, release: Option<ReleaseAfter>) -> Job {
     Job {
+        release,
         bot: bot.id.clone(),
         update_id: Some(update_id),
         chat,
