@@ -30,6 +30,66 @@ fn tuples(rows: usize, width: usize, extra: &str) -> String {
         .join(", ")
 }
 
+/// `n` updates marked handled (bot, update id, chat, handled at, received at), answering
+/// those that were not handled before.
+pub fn mark_handled_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO inbox (bot, update_id, chat, handled_at, received_at, payload, status, attempts) VALUES {} \
+         ON CONFLICT (bot, update_id) DO UPDATE SET status = 'done', payload = NULL, handled_at = excluded.handled_at \
+         WHERE inbox.status = 'new' RETURNING bot, update_id",
+        tuples(n, 5, ", NULL, 'done', 0")
+    )
+}
+
+/// `n` replies (bot, chat, text, keyboard, status, due, created, owner, claimed, files).
+pub fn replies_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, owner, claimed_at, attachments, attempts) \
+         VALUES {} RETURNING id",
+        tuples(n, 10, ", 0")
+    )
+}
+
+/// `n` chat claims (bot, chat, owner, at), then the time before which an owner is gone: a
+/// new claim, this instance's own again, or one whose owner's lease ran out and which is
+/// older than that. Answers the chats that are this instance's now.
+pub fn claim_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO chat_claims (bot, chat, owner, claimed_at) VALUES {} \
+         ON CONFLICT (bot, chat) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
+         WHERE chat_claims.owner = excluded.owner \
+         OR (chat_claims.claimed_at < ${p} AND chat_claims.owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= ${p})) \
+         RETURNING bot, chat",
+        tuples(n, 4, ""),
+        p = n * 4 + 1
+    )
+}
+
+/// For `n` claimed chats (bot, chat): the ids of their waiting updates, their private
+/// user's session and their registration.
+pub fn claimed_state_sql(n: usize) -> String {
+    format!(
+        "SELECT v.bot, v.chat, \
+         (SELECT string_agg(CAST(i.update_id AS TEXT), ',' ORDER BY i.update_id) FROM inbox i \
+          WHERE i.bot = v.bot AND i.chat = v.chat AND i.status = 'new'), \
+         (SELECT s.data FROM sessions s WHERE s.bot = v.bot AND s.chat = v.chat AND s.user_id = v.chat), \
+         r.kind, r.principal_id, r.principal_name \
+         FROM (VALUES {}) AS v(bot, chat) LEFT JOIN registrations r ON r.bot = v.bot AND r.chat = v.chat",
+        tuples(n, 2, "")
+    )
+}
+
+/// `n` claims let go (bot, chat, owner): this instance's only; answers the chats among them
+/// whose updates wait in the inbox.
+pub fn release_sql(n: usize) -> String {
+    format!(
+        "WITH v(bot, chat, owner) AS (VALUES {}), \
+         gone AS (DELETE FROM chat_claims c USING v WHERE c.bot = v.bot AND c.chat = v.chat AND c.owner = v.owner) \
+         SELECT DISTINCT i.bot, i.chat FROM inbox i JOIN v ON i.bot = v.bot AND i.chat = v.chat WHERE i.status = 'new'",
+        tuples(n, 3, "")
+    )
+}
+
 /// Commits `jobs` (none deciding a request); a result per job, in order.
 pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Result<Vec<Committed>, sqlx::Error> {
     // 1. Marked handled; the updates that were not are duplicates.
@@ -40,12 +100,7 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
         .collect();
     let mut fresh: HashSet<(String, i64)> = HashSet::new();
     for chunk in marked.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO inbox (bot, update_id, chat, handled_at, received_at, payload, status, attempts) VALUES {} \
-             ON CONFLICT (bot, update_id) DO UPDATE SET status = 'done', payload = NULL, handled_at = excluded.handled_at \
-             WHERE inbox.status = 'new' RETURNING bot, update_id",
-            tuples(chunk.len(), 5, ", NULL, 'done', 0")
-        );
+        let sql = mark_handled_sql(chunk.len());
         let mut q = sqlx::query(&sql);
         for (j, at) in chunk {
             q = q.bind(&j.bot).bind(j.update_id).bind(j.chat).bind(at).bind(at);
@@ -150,11 +205,7 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
     }
     let mut ids: Vec<i64> = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, owner, claimed_at, attachments, attempts) \
-             VALUES {} RETURNING id",
-            tuples(chunk.len(), 10, ", 0")
-        );
+        let sql = replies_sql(chunk.len());
         let mut q = sqlx::query_scalar::<_, i64>(&sql);
         for (j, m, owner, at) in chunk {
             q = q
@@ -221,15 +272,7 @@ pub async fn claim_many(
     let alive_since = now_text(alive_since);
     for chunk in unique.chunks(CHUNK) {
         let n = chunk.len();
-        let sql = format!(
-            "INSERT INTO chat_claims (bot, chat, owner, claimed_at) VALUES {} \
-             ON CONFLICT (bot, chat) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
-             WHERE chat_claims.owner = excluded.owner \
-             OR (chat_claims.claimed_at < ${p} AND chat_claims.owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= ${p})) \
-             RETURNING bot, chat",
-            tuples(n, 4, ""),
-            p = n * 4 + 1
-        );
+        let sql = claim_sql(n);
         let mut q = sqlx::query(&sql);
         for c in chunk {
             q = q.bind(&c.bot).bind(c.chat).bind(&c.instance).bind(now_text(c.now));
@@ -245,15 +288,7 @@ pub async fn claim_many(
             continue;
         }
         // What each claimed chat has waiting, and its private user's state.
-        let sql = format!(
-            "SELECT v.bot, v.chat, \
-             (SELECT string_agg(CAST(i.update_id AS TEXT), ',' ORDER BY i.update_id) FROM inbox i \
-              WHERE i.bot = v.bot AND i.chat = v.chat AND i.status = 'new'), \
-             (SELECT s.data FROM sessions s WHERE s.bot = v.bot AND s.chat = v.chat AND s.user_id = v.chat), \
-             r.kind, r.principal_id, r.principal_name \
-             FROM (VALUES {}) AS v(bot, chat) LEFT JOIN registrations r ON r.bot = v.bot AND r.chat = v.chat",
-            tuples(claimed.len(), 2, "")
-        );
+        let sql = claimed_state_sql(claimed.len());
         let mut q = sqlx::query(&sql);
         for (bot, chat) in &claimed {
             q = q.bind(bot).bind(*chat);
@@ -293,12 +328,7 @@ pub async fn release_many(
 ) -> Result<HashSet<(String, i64)>, sqlx::Error> {
     let mut waiting = HashSet::new();
     for chunk in releases.chunks(CHUNK) {
-        let sql = format!(
-            "WITH v(bot, chat, owner) AS (VALUES {}), \
-             gone AS (DELETE FROM chat_claims c USING v WHERE c.bot = v.bot AND c.chat = v.chat AND c.owner = v.owner) \
-             SELECT DISTINCT i.bot, i.chat FROM inbox i JOIN v ON i.bot = v.bot AND i.chat = v.chat WHERE i.status = 'new'",
-            tuples(chunk.len(), 3, "")
-        );
+        let sql = release_sql(chunk.len());
         let mut q = sqlx::query(&sql);
         for c in chunk {
             q = q.bind(&c.bot).bind(c.chat).bind(&c.instance);

@@ -9,7 +9,7 @@ pub mod cache;
 #[cfg(feature = "runtime")]
 pub mod commit;
 #[cfg(feature = "runtime")]
-mod commit_many;
+pub mod commit_many;
 #[cfg(feature = "runtime")]
 mod embedded;
 #[cfg(feature = "runtime")]

@@ -60,10 +60,38 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
         q("retain insights", super::insights::RETAIN, vec![Text(t)]),
     ];
     if dialect == Dialect::Postgres {
+        use super::commit_many as many;
+        // Two rows each: the multi-row statements of PostgreSQL's group commit.
+        let two = |a: Vec<Param>| [a.clone(), a].concat();
+        queries.push(q("claim chats", &many::claim_sql(2), {
+            let mut p = two(vec![Text("demo"), Int(1), Text("me"), Text(t)]);
+            p.push(Text(t));
+            p
+        }));
         queries.push(q(
-            "claim chat",
-            sql::CLAIM_CHAT,
-            vec![Text("demo"), Int(1), Text("me"), Text(t), Text(t)],
+            "claimed chats' state",
+            &many::claimed_state_sql(2),
+            two(vec![Text("demo"), Int(1)]),
+        ));
+        queries.push(q(
+            "release chats",
+            &many::release_sql(2),
+            two(vec![Text("demo"), Int(1), Text("me")]),
+        ));
+        queries.push(q(
+            "mark handled (many)",
+            &many::mark_handled_sql(2),
+            two(vec![Text("demo"), Int(1), Int(1), Text(t), Text(t)]),
+        ));
+        queries.push(q(
+            "others waiting (many)",
+            &commit::others_waiting_in("($1, $2, $3, $4), ($5, $6, $7, $8)"),
+            two(vec![Text("demo"), Int(1), Text("me"), Text(t)]),
+        ));
+        queries.push(q(
+            "session and registration",
+            sql::SESSION_AND_REGISTRATION,
+            vec![Text("demo"), Int(1), Int(1)],
         ));
         queries.push(q(
             "release chat",

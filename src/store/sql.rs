@@ -33,15 +33,6 @@ pub struct SqlStore {
 /// a chat is claimed by a row (`chat_claims`), not by a session lock.
 const PG_CONNECTIONS: u32 = 24;
 
-/// Claims a chat (PostgreSQL): a new claim, this instance's own again, or one whose owner's
-/// lease ran out and which is older than that; answers a row only when the claim is ours.
-pub const CLAIM_CHAT: &str = "INSERT INTO chat_claims (bot, chat, owner, claimed_at) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (bot, chat) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
-     WHERE chat_claims.owner = excluded.owner \
-     OR (chat_claims.claimed_at < $5 \
-         AND chat_claims.owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $5)) \
-     RETURNING owner";
-
 /// Gives up a claim of this instance's.
 pub const RELEASE_CHAT: &str = "DELETE FROM chat_claims WHERE bot = $1 AND chat = $2 AND owner = $3";
 
@@ -235,34 +226,6 @@ impl SqlStore {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres => self.pool.begin().await,
         }
-    }
-
-    /// Claims a chat for this instance (PostgreSQL), so that one instance at a time handles
-    /// its updates: `true` when this instance holds the claim now. The claim is a row, so no
-    /// connection is held while the chat's algorithms run. Another instance's claim is taken
-    /// over only when that instance's lease ran out (no heartbeat since `alive_since`) and
-    /// the claim itself is older than that. SQLite needs none: one process serves it, and
-    /// that process handles one chat's updates one at a time.
-    pub async fn claim_chat(
-        &self,
-        bot: &str,
-        chat: i64,
-        instance: &str,
-        now: DateTime<FixedOffset>,
-        alive_since: DateTime<FixedOffset>,
-    ) -> Result<bool, StoreError> {
-        if self.dialect == Dialect::Sqlite {
-            return Ok(true);
-        }
-        let claimed: Option<String> = sqlx::query_scalar(CLAIM_CHAT)
-            .bind(bot)
-            .bind(chat)
-            .bind(instance)
-            .bind(now_text(now))
-            .bind(now_text(alive_since))
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(claimed.is_some())
     }
 
     /// Gives up this instance's claim of a chat (PostgreSQL).
