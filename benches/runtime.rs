@@ -563,6 +563,10 @@ fn main() {
             second.cpu_us / base.cpu_us,
             second.cpu_us / first.cpu_us
         );
+        // `BOTWRIGHT_BENCH_ONLY=fresh`: only the comparison above.
+        if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("fresh") {
+            return;
+        }
         let paced_base = baseline(&binary, 1_000, Some(1_000.0)).await;
         println!("baseline at 1,000/s        {paced_base}");
         let paced = botwright_paced(1_000, 1_000.0).await;

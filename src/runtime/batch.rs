@@ -42,7 +42,15 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         tokio::spawn(async move {
             let mut items = Vec::with_capacity(max);
             let mut answers = Vec::with_capacity(max);
-            while let Some((item, answer)) = rx.recv().await {
+            loop {
+                // A free lane first, then whatever has queued meanwhile: a batch taken while
+                // every lane is busy would leave what arrives after it to a batch of its own.
+                let Ok(lane) = lanes.clone().acquire_owned().await else {
+                    break;
+                };
+                let Some((item, answer)) = rx.recv().await else {
+                    break;
+                };
                 items.push(item);
                 answers.push(answer);
                 let deadline = tokio::time::Instant::now() + linger;
@@ -62,9 +70,6 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                         None => break,
                     }
                 }
-                let Ok(lane) = lanes.clone().acquire_owned().await else {
-                    break;
-                };
                 let batch = work(std::mem::take(&mut items));
                 let waiting: Vec<oneshot::Sender<O>> = std::mem::take(&mut answers);
                 tokio::spawn(async move {
