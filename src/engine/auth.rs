@@ -254,15 +254,6 @@ impl<'a> Turn<'a> {
         vars
     }
 
-    fn requester(request: &AuthRequest) -> User {
-        User {
-            id: request.user_id,
-            chat: request.key,
-            name: request.name.clone(),
-            username: request.username.clone(),
-        }
-    }
-
     /// Buttons of the registration flow and of operators.
     pub(super) fn auth_button(&mut self, callback: Callback) {
         self.reached(super::insights::Reached::Auth);
@@ -299,7 +290,7 @@ impl<'a> Turn<'a> {
             Callback::Reject { request } => {
                 if let Some(req) = self.operator_request(request) {
                     self.session.pending = Some(Pending::OperatorReason { request });
-                    let requester = Self::requester(&req);
+                    let requester = requester_of(&req);
                     let vars = self.request_vars(&requester, &req.data, &[]);
                     let text = self.render_text("auth_reject_reason", &vars);
                     self.send_to(self.user.chat, text, Keyboard::None);
@@ -383,7 +374,7 @@ impl<'a> Turn<'a> {
                 }]
             })
             .collect();
-        let requester = Self::requester(&req);
+        let requester = requester_of(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
         let text = self.render_text("auth_choose_kind", &vars);
         self.send_to(self.user.chat, text, Keyboard::Inline(rows));
@@ -395,14 +386,14 @@ impl<'a> Turn<'a> {
         };
         // With `lookup`, a search text for an existing principal replaces the name.
         if self.bot.auth.as_ref().is_some_and(|a| a.lookup.is_some()) {
-            let requester = Self::requester(&req);
+            let requester = requester_of(&req);
             let vars = self.request_vars(&requester, &req.data, &[("selected", Value::text(&kind))]);
             self.session.pending = Some(Pending::OperatorLookup { request, kind });
             let text = self.render_text("auth_lookup_prompt", &vars);
             return self.send_to(self.user.chat, text, Keyboard::None);
         }
         self.session.pending = Some(Pending::OperatorName { request, kind });
-        let requester = Self::requester(&req);
+        let requester = requester_of(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
         let text = self.render_text("auth_enter_name", &vars);
         let keyboard = if req.data.is_empty() {
@@ -437,7 +428,7 @@ impl<'a> Turn<'a> {
         let Some(name) = self.bot.auth.as_ref().and_then(|a| a.lookup.clone()) else {
             return self.ask_name(request, kind);
         };
-        let requester = Self::requester(&req);
+        let requester = requester_of(&req);
         let user = self.user_value(&requester);
         let scope = Scope {
             input: Some(text.to_string()),
@@ -483,7 +474,7 @@ impl<'a> Turn<'a> {
     fn approve_as(&mut self, mut req: AuthRequest, principal: Principal) {
         let done = finish_approval(self.world, &mut req, &principal, self.now);
         self.check(done);
-        let requester = Self::requester(&req);
+        let requester = requester_of(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
         let to_user = self.render_text("auth_success", &vars);
         let keyboard = self.success_keyboard();
@@ -499,7 +490,7 @@ impl<'a> Turn<'a> {
         req.status = AuthStatus::Rejected;
         req.reason = Some(reason.clone());
         world!(self, update_auth_request(&req));
-        let requester = Self::requester(&req);
+        let requester = requester_of(&req);
         let vars = self.request_vars(&requester, &req.data, &[("reason", Value::text(&reason))]);
         let to_user = self.render_text("auth_rejected", &vars);
         self.send_to(req.key, to_user, Keyboard::None);

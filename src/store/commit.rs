@@ -261,15 +261,13 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
     }
     for id in &c.decided {
         let r = &c.requests[id];
-        let done = sqlx::query(
-            "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4 AND status = 'pending'",
-        )
-        .bind(r.status.as_str())
-        .bind(&r.reason)
-        .bind(bot)
-        .bind(*id as i64)
-        .execute(&mut **tx)
-        .await?;
+        let done = sqlx::query(DECIDE_REQUEST)
+            .bind(r.status.as_str())
+            .bind(&r.reason)
+            .bind(bot)
+            .bind(*id as i64)
+            .execute(&mut **tx)
+            .await?;
         if done.rows_affected() == 0 && !c.created.contains(id) {
             undo_job(tx).await?;
             return Ok(Committed::Conflict);

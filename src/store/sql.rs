@@ -191,32 +191,6 @@ impl SqlStore {
         Ok(data.and_then(|d| decode_session(bot, chat, &d)))
     }
 
-    pub async fn registrations(&self, bot: &str) -> Result<Vec<(i64, Principal, String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT chat, kind, principal_id, principal_name, name, registered_at FROM registrations WHERE bot = $1 ORDER BY chat")
-            .bind(bot)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let p = Principal {
-                    kind: r.get(1),
-                    id: r.get(2),
-                    name: r.get(3),
-                };
-                (r.get::<i64, _>(0), p, r.get(4), r.get(5))
-            })
-            .collect())
-    }
-
-    pub async fn outbox_statuses(&self, bot: &str) -> Result<Vec<(i64, i64, String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT id, chat, text, status FROM outbox WHERE bot = $1 ORDER BY id")
-            .bind(bot)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
-    }
-
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`): a deferred transaction that read first could not write after another
     /// connection's commit (the hot path writes through a connection of its own), and

@@ -895,8 +895,8 @@ impl Reader<'_> {
     }
 }
 
-/// Splits a `match` string on commas, keeping each word's own span where the
-/// string is written without escapes (else the whole string's span).
+/// Splits a `match` string on commas. Every word gets the whole string's span
+/// (a diagnostic about one word underlines the string it is written in).
 fn split_words(s: &str, span: Range<usize>) -> Vec<Sp<String>> {
     s.split(',')
         .map(|w| w.trim())
