@@ -74,68 +74,6 @@ impl SqlStore {
         Ok(row.as_ref().map(StoredMessage::from_row))
     }
 
-    /// A page of messages, oldest first, after id `after`, with the status the API shows
-    /// (`queued` covers `sending` and `scheduled` messages whose time has come).
-    pub async fn messages_page(
-        &self,
-        bot: &str,
-        status: Option<&str>,
-        now: DateTime<FixedOffset>,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let filter = match status {
-            None => "",
-            Some("queued") => " AND (status IN ('queued', 'sending') OR (status = 'scheduled' AND due_at <= $4))",
-            Some("scheduled") => " AND status = 'scheduled' AND due_at > $4",
-            Some(_) => " AND status = $4",
-        };
-        let sql =
-            format!("SELECT {MESSAGE_COLUMNS} FROM outbox WHERE bot = $1 AND id > $2{filter} ORDER BY id LIMIT $3");
-        // PostgreSQL refuses parameters a statement does not use: bind only those it has.
-        let mut query = sqlx::query(&sql).bind(bot).bind(after).bind(limit);
-        query = match status {
-            None => query,
-            Some("queued" | "scheduled") => query.bind(now_text(now)),
-            Some(s) => query.bind(s),
-        };
-        let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(StoredMessage::from_row).collect())
-    }
-
-    /// A page of registered users (key, principal, name, registered at), by key.
-    pub async fn registrations_page(
-        &self,
-        bot: &str,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, crate::engine::Principal, String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT chat, kind, principal_id, principal_name, name, registered_at FROM registrations \
-             WHERE bot = $1 AND chat > $2 ORDER BY chat LIMIT $3",
-        )
-        .bind(bot)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get(0),
-                    crate::engine::Principal {
-                        kind: r.get(1),
-                        id: r.get(2),
-                        name: r.get(3),
-                    },
-                    r.get(4),
-                    r.get(5),
-                )
-            })
-            .collect())
-    }
-
     /// A broadcast: its recipients and what did not resolve.
     pub async fn broadcast(&self, bot: &str, id: i64) -> Result<Option<(i64, String)>, StoreError> {
         let row = sqlx::query("SELECT recipients, unknown FROM broadcasts WHERE bot = $1 AND id = $2")

@@ -375,31 +375,11 @@ fn diagnostics_page() -> String {
         let mut rendered = termcolor::NoColor::new(Vec::new());
         diagnostics::render(&found, Format::Human, &mut rendered).unwrap();
         let rendered = String::from_utf8(rendered.into_inner()).unwrap();
-        let shown: String = rendered
-            .lines()
-            .map(|l| {
-                if l.chars().count() > 160 {
-                    format!("{}…", l.chars().take(120).collect::<String>())
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let shown = cut_long_lines(&rendered);
         // A whole example is a snippet the book's check compiles (it must fail with its code);
         // one with lines cut for the page is shown as text.
         let cut = text.lines().any(|l| l.chars().count() > 160);
-        let example: String = text
-            .lines()
-            .map(|l| {
-                if l.chars().count() > 160 {
-                    format!("{}…", l.chars().take(120).collect::<String>())
-                } else {
-                    l.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let example = cut_long_lines(&text);
         let fence = if cut {
             "text".to_string()
         } else {
@@ -419,6 +399,20 @@ fn diagnostics_page() -> String {
         );
     }
     out
+}
+
+/// Lines over 160 characters cut to their first 120 and `…` (the long-text fixtures).
+fn cut_long_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.chars().count() > 160 {
+                format!("{}…", l.chars().take(120).collect::<String>())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Text for a Markdown paragraph: `<` and `>` outside code spans escaped, so that no
