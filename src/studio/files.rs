@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// `^[A-Za-z0-9_-]+$`: a bot id the studio names (the stem of its file).
 pub fn is_id(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    crate::transcript::is_plain_id(id)
 }
 
 /// `^[A-Za-z0-9_-]+\.(toml|chat)$`: a file the studio reads or writes.

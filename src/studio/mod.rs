@@ -6,7 +6,7 @@
 //! **Invariant:** the studio reads and writes only files directly inside
 //! `--bots DIR` whose names match `^[A-Za-z0-9_-]+\.(toml|chat)$`, never through
 //! a symbolic link ([`files`]); a transcript it runs names its bot by id, a bot
-//! of that directory (`cli::test::BotFiles::Inside`).
+//! of that directory (`transcript::BotFiles::Inside`).
 //! **Invariant:** every request passes [`guard`] first: another `Host` than this
 //! machine's (unless `--allow-remote`) or a change from another `Origin` is
 //! refused with 403, and with `--allow-remote` the API needs the printed token.
@@ -18,7 +18,7 @@
 //! [`conversation::MAX_KEPT`] messages.
 //! **Invariant:** no second implementation: diagnostics come from
 //! `validate`, chats from `engine::handle` (through [`conversation`]),
-//! transcript runs from `cli::test::run_one`, graphs from `graph`.
+//! transcript runs from `transcript::run_file`, graphs from `graph`.
 
 pub mod conversation;
 pub mod files;
@@ -360,14 +360,21 @@ async fn run_transcripts(State(s): State<Studio>) -> Json<Value> {
     let dir = s.dir.clone();
     let names = s.files("chat");
     let results = tokio::task::spawn_blocking(move || {
-        let mut bots = HashMap::new();
+        let mut bots = crate::transcript::Bots::new();
+        let read = |dir: &std::path::Path, name: &str| files::read(dir, name);
         names
             .iter()
             .map(|file| {
-                let inside = crate::cli::test::BotFiles::Inside(&dir);
-                match crate::cli::test::run_one(&dir.join(file), inside, &mut bots) {
+                let inside = crate::transcript::BotFiles::Inside { dir: &dir, read: &read };
+                match crate::transcript::run_file(&dir.join(file), inside, &mut bots) {
                     Ok(()) => json!({"file": file, "ok": true}),
-                    Err((line, message)) => json!({"file": file, "ok": false, "line": line, "message": message}),
+                    Err(f) => json!({
+                        "file": file,
+                        "ok": false,
+                        "line": f.line,
+                        "message": f.message,
+                        "diagnostics": diagnostics_json(&f.diagnostics),
+                    }),
                 }
             })
             .collect::<Vec<Value>>()

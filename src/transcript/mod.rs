@@ -1,6 +1,10 @@
 //! Transcripts (`*.chat`, ../shared/spec/transcripts.md): parsing and replay
 //! against a compiled bot with an in-memory world and a fixed clock.
 
+mod file;
+
+pub use file::{BotFiles, Bots, ReadInside, RunFailure, is_plain_id, run_file};
+
 use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User};
 use crate::model::CompiledBot;
 use crate::notification::{self, Offline};

@@ -88,17 +88,11 @@ fn signal_graph_draws_notifications_and_rejections() {
 fn every_transcript_passes() {
     let chats = shipped("chat");
     assert!(chats.len() >= 2);
+    let mut bots = botwright::transcript::Bots::new();
     for chat in chats {
-        let text = std::fs::read_to_string(&chat).unwrap();
-        let lines = botwright::transcript::parse(&text)
-            .unwrap_or_else(|f| panic!("{}:{}: {}", chat.display(), f.line, f.message));
-        let id = lines.iter().find_map(|(_, l)| match l {
-            botwright::transcript::Line::Bot(id) => Some(id.clone()),
-            _ => None,
-        });
-        let bot = compile(&Path::new("bots").join(format!("{}.toml", id.expect("@bot"))));
-        if let Err(f) = botwright::transcript::replay(&bot, &lines) {
-            panic!("{}:{}: {}", chat.display(), f.line, f.message);
+        let files = botwright::transcript::BotFiles::Relative(Some(Path::new("bots")));
+        if let Err(f) = botwright::transcript::run_file(&chat, files, &mut bots) {
+            panic!("{}:{}: {} {:?}", chat.display(), f.line, f.message, f.diagnostics);
         }
     }
 }

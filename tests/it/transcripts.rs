@@ -12,18 +12,11 @@ fn engine_transcripts_pass() {
         .collect();
     chats.sort();
     assert!(!chats.is_empty());
+    let mut bots = botwright::transcript::Bots::new();
     for chat in chats {
-        let lines = botwright::transcript::parse(&std::fs::read_to_string(&chat).unwrap()).unwrap();
-        let id = lines.iter().find_map(|(_, l)| match l {
-            botwright::transcript::Line::Bot(id) => Some(id.clone()),
-            _ => None,
-        });
-        let mut diagnostics = Vec::new();
-        let bot =
-            botwright::validate::compile_path(&dir.join(format!("{}.toml", id.unwrap())), &mut diagnostics).unwrap();
-        let bot = bot.unwrap_or_else(|| panic!("{:?}", diagnostics.iter().map(|d| &d.message).collect::<Vec<_>>()));
-        if let Err(f) = botwright::transcript::replay(&bot, &lines) {
-            panic!("{}:{}: {}", chat.display(), f.line, f.message);
+        let files = botwright::transcript::BotFiles::Relative(Some(dir));
+        if let Err(f) = botwright::transcript::run_file(&chat, files, &mut bots) {
+            panic!("{}:{}: {} {:?}", chat.display(), f.line, f.message, f.diagnostics);
         }
     }
 }
@@ -115,4 +108,36 @@ fn an_action_button_runs_only_in_the_chat_it_was_sent_to() {
     let (line, message) = failure(text);
     assert_eq!(line, 7);
     assert!(message.contains("no message to user 6"), "{message}");
+}
+
+/// A transcript whose bot has errors fails at its `@bot` line with the bot's diagnostics,
+/// kept for whoever runs it: `botwright test` prints them on stderr, stdout keeps its lines.
+#[test]
+fn a_bot_with_errors_fails_with_its_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "[bot]\nname = \"B\"\ntoken_env = \"B_TOKEN\"\n\n[[keyword]]\nmatch = \"a\"\n",
+    )
+    .unwrap();
+    let chat = dir.path().join("broken.chat");
+    std::fs::write(&chat, "# a bot without an action\n@bot broken\n> a\n< x\n").unwrap();
+    let mut bots = botwright::transcript::Bots::new();
+    let failure = botwright::transcript::run_file(&chat, botwright::transcript::BotFiles::Relative(None), &mut bots)
+        .expect_err("the bot has errors");
+    assert_eq!(failure.line, 2, "{}", failure.message);
+    assert!(failure.message.contains("has errors"), "{}", failure.message);
+    let codes: Vec<&str> = failure.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E013"], "{:?}", failure.diagnostics);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_botwright"))
+        .arg("test")
+        .arg(&chat)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(stdout.ends_with("0 passed, 1 failed\n"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[E013]"));
 }
