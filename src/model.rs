@@ -246,10 +246,11 @@ impl CompiledBot {
         self.records.iter().position(|r| r.id == id)
     }
 
-    pub fn text(&self, key: &str) -> &Template {
+    pub fn text(&self, text: crate::texts::Text) -> &Template {
+        // Compiling fills every key of the catalogue (`validate`), so each has a template.
         self.texts
-            .get(key)
-            .unwrap_or_else(|| panic!("text key `{key}` is in the built-in table"))
+            .get(text.key())
+            .unwrap_or_else(|| panic!("text key `{}` is in the built-in table", text.key()))
     }
 
     /// The current fingerprint of the record with this id, cut to `len` hex digits; `None`

@@ -24,6 +24,7 @@ use crate::engine::{self, Principal, World};
 use crate::runtime::{Runtime, ServedBot};
 use crate::store::queries::{self, NotCancelled, StoredMessage};
 use crate::store::sql::{self, TxWorld};
+use crate::texts::Text;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -1027,7 +1028,7 @@ async fn put_user(
             username: None,
         };
         world.register(key, &p, &user.name, now).map_err(ApiError::internal)?;
-        let message = engine::message_for(&definition, world, &user, definition.text("auth_success"), &[], now)
+        let message = engine::message_for(&definition, world, &user, definition.text(Text::AuthSuccess), &[], now)
             .map_err(ApiError::internal)?;
         let bot = world.bot.clone();
         let tx = world.tx.as_mut().expect("transaction");

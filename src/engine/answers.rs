@@ -6,6 +6,7 @@ use super::session::{HistoryEntry, Pending};
 use super::turn::{Scope, Turn};
 use crate::expr::{self, Context, Value};
 use crate::model::{Action, AnswerType, RecordIdx};
+use crate::texts::Text;
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -151,7 +152,7 @@ impl Turn<'_> {
             self.insight(super::insights::Insight::InputGaveUp {
                 record: step.record.clone(),
             });
-            let reply = self.render_text("input_gave_up", &self.scope_vars(&scope, &[]));
+            let reply = self.render_text(Text::InputGaveUp, &self.scope_vars(&scope, &[]));
             return self.send_to(self.user.chat, reply, Keyboard::None);
         }
         self.insight(super::insights::Insight::InputInvalid {
@@ -159,7 +160,7 @@ impl Turn<'_> {
         });
         let reply = match invalid {
             Some(template) => self.render_scoped(template, &scope),
-            None => self.render_text("input_invalid", &self.scope_vars(&scope, &[])),
+            None => self.render_text(Text::InputInvalid, &self.scope_vars(&scope, &[])),
         };
         self.session.pending = Some(step.pending());
         self.send_to(self.user.chat, reply, Keyboard::None);

@@ -8,6 +8,7 @@ use super::world;
 use super::{AuthRequest, AuthStatus, InlineButton, Keyboard, Principal, User};
 use crate::expr::Value;
 use crate::model::normalize;
+use crate::texts::Text;
 
 impl<'a> Turn<'a> {
     /// The kinds an operator may register a user as.
@@ -20,19 +21,19 @@ impl<'a> Turn<'a> {
         self.reached(super::insights::Reached::Auth);
         self.session.open = None;
         if world!(self, pending_auth_request(self.user.chat)).is_some() {
-            return self.say("auth_pending", &[], Keyboard::None);
+            return self.say(Text::AuthPending, &[], Keyboard::None);
         }
         if self.contact_auth() {
             // The button shares the user's phone number: the registration data, with nothing to confirm.
             self.session.pending = Some(Pending::AuthData);
-            let keyboard = Keyboard::Contact(self.label("auth_button"));
-            return self.say("auth_request", &[], keyboard);
+            let keyboard = Keyboard::Contact(self.label(Text::AuthButton));
+            return self.say(Text::AuthRequest, &[], keyboard);
         }
         let button = InlineButton {
-            label: self.label("auth_button"),
+            label: self.label(Text::AuthButton),
             data: Callback::Register.encode(),
         };
-        self.say("auth_request", &[], Keyboard::Inline(vec![vec![button]]));
+        self.say(Text::AuthRequest, &[], Keyboard::Inline(vec![vec![button]]));
     }
 
     /// Whether the registration data is the user's shared contact (`[auth] contact`).
@@ -76,13 +77,13 @@ impl<'a> Turn<'a> {
     pub(super) fn register_pressed(&mut self) {
         self.reached(super::insights::Reached::Auth);
         if self.bot.auth.is_none() || world!(self, registration(self.user.chat)).is_some() {
-            return self.say("auth_already", &[], Keyboard::None);
+            return self.say(Text::AuthAlready, &[], Keyboard::None);
         }
         if world!(self, pending_auth_request(self.user.chat)).is_some() {
-            return self.say("auth_pending", &[], Keyboard::None);
+            return self.say(Text::AuthPending, &[], Keyboard::None);
         }
         self.session.pending = Some(Pending::AuthData);
-        self.say("auth_enter_data", &[], Keyboard::None);
+        self.say(Text::AuthEnterData, &[], Keyboard::None);
     }
 
     fn ask_auth_confirm(&mut self, data: &str, seq: u32) {
@@ -90,14 +91,14 @@ impl<'a> Turn<'a> {
             input: Some(data.to_string()),
             ..Scope::default()
         };
-        let text = self.render_text("auth_confirm", &self.scope_vars(&scope, &[]));
+        let text = self.render_text(Text::AuthConfirm, &self.scope_vars(&scope, &[]));
         let row = vec![
             InlineButton {
-                label: self.label("yes"),
+                label: self.label(Text::Yes),
                 data: Callback::AuthConfirm { seq, yes: true }.encode(),
             },
             InlineButton {
-                label: self.label("no"),
+                label: self.label(Text::No),
                 data: Callback::AuthConfirm { seq, yes: false }.encode(),
             },
         ];
@@ -125,9 +126,9 @@ impl<'a> Turn<'a> {
                 }
             }
             Pending::AuthConfirm { data, seq } => {
-                if norm == normalize(&self.label("yes")) {
+                if norm == normalize(&self.label(Text::Yes)) {
                     self.auth_chain(&data);
-                } else if norm == normalize(&self.label("no")) {
+                } else if norm == normalize(&self.label(Text::No)) {
                     self.reenter();
                 } else {
                     self.session.pending = Some(Pending::AuthConfirm {
@@ -160,7 +161,7 @@ impl<'a> Turn<'a> {
 
     fn reenter(&mut self) {
         self.session.pending = Some(Pending::AuthData);
-        self.say("auth_reenter", &[], Keyboard::None);
+        self.say(Text::AuthReenter, &[], Keyboard::None);
     }
 
     /// Tries the ways of registering in order until one succeeds.
@@ -180,7 +181,7 @@ impl<'a> Turn<'a> {
                     world!(self, register(self.user.chat, &p, &self.user.name, self.now));
                     self.refresh_user();
                     let keyboard = self.success_keyboard();
-                    return self.say("auth_success", &[("input", Value::text(data))], keyboard);
+                    return self.say(Text::AuthSuccess, &[("input", Value::text(data))], keyboard);
                 }
                 None => {
                     tracing::info!(bot = %self.bot.id, algorithm = %name, "authorization algorithm gave no principal")
@@ -191,20 +192,24 @@ impl<'a> Turn<'a> {
             && self.try_algorithm(name, &scope, &[]).is_ok()
         {
             self.new_request(data);
-            return self.say("auth_scenario_started", &[("input", Value::text(data))], Keyboard::None);
+            return self.say(
+                Text::AuthScenarioStarted,
+                &[("input", Value::text(data))],
+                Keyboard::None,
+            );
         }
         if !auth.responsible.is_empty() {
             let id = self.new_request(data);
             let requester = self.user.clone();
             let vars = self.request_vars(&requester, data, &[]);
-            let text = self.render_text("auth_request_to_responsible", &vars);
+            let text = self.render_text(Text::AuthRequestToResponsible, &vars);
             let row = vec![
                 InlineButton {
-                    label: self.label("auth_approve_button"),
+                    label: self.label(Text::AuthApproveButton),
                     data: Callback::Approve { request: id }.encode(),
                 },
                 InlineButton {
-                    label: self.label("auth_reject_button"),
+                    label: self.label(Text::AuthRejectButton),
                     data: Callback::Reject { request: id }.encode(),
                 },
             ];
@@ -212,12 +217,12 @@ impl<'a> Turn<'a> {
                 self.send_to(operator, text.clone(), Keyboard::Inline(vec![row.clone()]));
             }
             return self.say(
-                "auth_sent_to_responsible",
+                Text::AuthSentToResponsible,
                 &[("input", Value::text(data))],
                 Keyboard::None,
             );
         }
-        self.say("auth_failed", &[("input", Value::text(data))], Keyboard::None);
+        self.say(Text::AuthFailed, &[("input", Value::text(data))], Keyboard::None);
     }
 
     fn new_request(&mut self, data: &str) -> u64 {
@@ -270,9 +275,9 @@ impl<'a> Turn<'a> {
                 other => {
                     self.session.pending = other;
                     if world!(self, registration(self.user.chat)).is_some() {
-                        self.say("auth_already", &[], Keyboard::None);
+                        self.say(Text::AuthAlready, &[], Keyboard::None);
                     } else {
-                        self.say("choice_stale", &[], Keyboard::None);
+                        self.say(Text::ChoiceStale, &[], Keyboard::None);
                     }
                 }
             },
@@ -292,7 +297,7 @@ impl<'a> Turn<'a> {
                     self.session.pending = Some(Pending::OperatorReason { request });
                     let requester = requester_of(&req);
                     let vars = self.request_vars(&requester, &req.data, &[]);
-                    let text = self.render_text("auth_reject_reason", &vars);
+                    let text = self.render_text(Text::AuthRejectReason, &vars);
                     self.send_to(self.user.chat, text, Keyboard::None);
                 }
             }
@@ -301,7 +306,7 @@ impl<'a> Turn<'a> {
                     let kinds = self.kinds();
                     match kinds.get(index) {
                         Some(kind) => self.ask_name(request, kind.clone()),
-                        None => self.say("choice_stale", &[], Keyboard::None),
+                        None => self.say(Text::ChoiceStale, &[], Keyboard::None),
                     }
                 }
             }
@@ -313,7 +318,7 @@ impl<'a> Turn<'a> {
                         }
                         other => {
                             self.session.pending = other;
-                            self.say("choice_stale", &[], Keyboard::None);
+                            self.say(Text::ChoiceStale, &[], Keyboard::None);
                         }
                     }
                 }
@@ -324,7 +329,7 @@ impl<'a> Turn<'a> {
                 }
                 other => {
                     self.session.pending = other;
-                    self.say("choice_stale", &[], Keyboard::None);
+                    self.say(Text::ChoiceStale, &[], Keyboard::None);
                 }
             },
             Callback::Option { .. } | Callback::Dynamic { .. } | Callback::Confirm { .. } | Callback::Action { .. } => {
@@ -342,18 +347,18 @@ impl<'a> Turn<'a> {
             .as_ref()
             .is_some_and(|a| a.responsible.contains(&self.user.id));
         if !responsible {
-            self.say("not_authorized", &[], Keyboard::None);
+            self.say(Text::NotAuthorized, &[], Keyboard::None);
             return None;
         }
         match world!(self, auth_request(id)) {
             Some(r) if r.status == AuthStatus::Pending => Some(r),
             Some(_) => {
                 self.session.pending = None;
-                self.say("auth_already_decided", &[], Keyboard::None);
+                self.say(Text::AuthAlreadyDecided, &[], Keyboard::None);
                 None
             }
             None => {
-                self.say("choice_stale", &[], Keyboard::None);
+                self.say(Text::ChoiceStale, &[], Keyboard::None);
                 None
             }
         }
@@ -376,7 +381,7 @@ impl<'a> Turn<'a> {
             .collect();
         let requester = requester_of(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
-        let text = self.render_text("auth_choose_kind", &vars);
+        let text = self.render_text(Text::AuthChooseKind, &vars);
         self.send_to(self.user.chat, text, Keyboard::Inline(rows));
     }
 
@@ -389,13 +394,13 @@ impl<'a> Turn<'a> {
             let requester = requester_of(&req);
             let vars = self.request_vars(&requester, &req.data, &[("selected", Value::text(&kind))]);
             self.session.pending = Some(Pending::OperatorLookup { request, kind });
-            let text = self.render_text("auth_lookup_prompt", &vars);
+            let text = self.render_text(Text::AuthLookupPrompt, &vars);
             return self.send_to(self.user.chat, text, Keyboard::None);
         }
         self.session.pending = Some(Pending::OperatorName { request, kind });
         let requester = requester_of(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
-        let text = self.render_text("auth_enter_name", &vars);
+        let text = self.render_text(Text::AuthEnterName, &vars);
         let keyboard = if req.data.is_empty() {
             Keyboard::None
         } else {
@@ -439,12 +444,12 @@ impl<'a> Turn<'a> {
             Ok(value) => found_principals(&value, &kind),
             Err(_) => {
                 self.session.pending = Some(Pending::OperatorLookup { request, kind });
-                return self.say("algorithm_failed", &[], Keyboard::None);
+                return self.say(Text::AlgorithmFailed, &[], Keyboard::None);
             }
         };
         if found.is_empty() {
             self.session.pending = Some(Pending::OperatorLookup { request, kind });
-            return self.say("auth_lookup_empty", &[("input", Value::text(text))], Keyboard::None);
+            return self.say(Text::AuthLookupEmpty, &[("input", Value::text(text))], Keyboard::None);
         }
         self.offer_found(request, found);
     }
@@ -461,7 +466,7 @@ impl<'a> Turn<'a> {
             })
             .collect();
         self.session.pending = Some(Pending::OperatorPick { request, found });
-        self.say("choose_option", &[], Keyboard::Inline(rows));
+        self.say(Text::ChooseOption, &[], Keyboard::Inline(rows));
     }
 
     fn pick(&mut self, request: u64, found: &[Found], index: usize) {
@@ -476,10 +481,10 @@ impl<'a> Turn<'a> {
         self.check(done);
         let requester = requester_of(&req);
         let vars = self.request_vars(&requester, &req.data, &[]);
-        let to_user = self.render_text("auth_success", &vars);
+        let to_user = self.render_text(Text::AuthSuccess, &vars);
         let keyboard = self.success_keyboard();
         self.send_to(req.key, to_user, keyboard);
-        let to_operator = self.render_text("auth_responsible_done", &vars);
+        let to_operator = self.render_text(Text::AuthResponsibleDone, &vars);
         self.send_to(self.user.chat, to_operator, Keyboard::None);
     }
 
@@ -492,9 +497,9 @@ impl<'a> Turn<'a> {
         world!(self, update_auth_request(&req));
         let requester = requester_of(&req);
         let vars = self.request_vars(&requester, &req.data, &[("reason", Value::text(&reason))]);
-        let to_user = self.render_text("auth_rejected", &vars);
+        let to_user = self.render_text(Text::AuthRejected, &vars);
         self.send_to(req.key, to_user, Keyboard::None);
-        let to_operator = self.render_text("auth_responsible_rejected", &vars);
+        let to_operator = self.render_text(Text::AuthResponsibleRejected, &vars);
         self.send_to(self.user.chat, to_operator, Keyboard::None);
     }
 }
@@ -603,7 +608,8 @@ pub fn approve_request(
     }
     finish_approval(world, &mut req, principal, now)?;
     let data = [("input", Value::text(&req.data))];
-    let mut message = super::turn::message_for(bot, world, &requester_of(&req), bot.text("auth_success"), &data, now)?;
+    let mut message =
+        super::turn::message_for(bot, world, &requester_of(&req), bot.text(Text::AuthSuccess), &data, now)?;
     if bot.auth.as_ref().is_some_and(|a| a.contact) {
         // `auth_success` removes the contact button.
         message.keyboard = Keyboard::RemoveMenu;
@@ -631,7 +637,7 @@ pub fn reject_request(
         bot,
         world,
         &requester_of(&req),
-        bot.text("auth_rejected"),
+        bot.text(Text::AuthRejected),
         &vars,
         now,
     )?])

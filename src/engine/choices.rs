@@ -9,12 +9,13 @@ use super::{InlineButton, Keyboard, world};
 use crate::expr::{self, Value};
 use crate::limits::MAX_OPTIONS;
 use crate::model::{Action, RecordIdx, normalize};
+use crate::texts::Text;
 
 impl Turn<'_> {
     pub(super) fn button(&mut self, data: &str) {
         let Some(callback) = Callback::decode(data) else {
             tracing::info!(bot = %self.bot.id, "a button press with unknown data");
-            return self.say("choice_stale", &[], Keyboard::None);
+            return self.say(Text::ChoiceStale, &[], Keyboard::None);
         };
         match callback {
             Callback::Option {
@@ -26,23 +27,23 @@ impl Turn<'_> {
                 // unchanged: the session dropped the messages of changed choices on load,
                 // and the button must carry the choice's fingerprint now.
                 let Some(shown) = self.session.shown(seq).cloned() else {
-                    return self.say("choice_stale", &[], Keyboard::None);
+                    return self.say(Text::ChoiceStale, &[], Keyboard::None);
                 };
                 if !self.stamped(&shown.open.record, &fingerprint)
                     || shown.open.dynamic.is_some()
                     || shown.option.is_some()
                 {
-                    return self.say("choice_stale", &[], Keyboard::None);
+                    return self.say(Text::ChoiceStale, &[], Keyboard::None);
                 }
                 let Some(choice) = self.bot.record_by_id(&shown.open.record) else {
-                    return self.say("choice_stale", &[], Keyboard::None);
+                    return self.say(Text::ChoiceStale, &[], Keyboard::None);
                 };
                 let choice = &self.bot.records[choice];
                 let Some(option) = choice.options.get(option).map(|&o| &self.bot.records[o]) else {
-                    return self.say("choice_stale", &[], Keyboard::None);
+                    return self.say(Text::ChoiceStale, &[], Keyboard::None);
                 };
                 if !choice.is_choice() || option.is_star {
-                    return self.say("choice_stale", &[], Keyboard::None);
+                    return self.say(Text::ChoiceStale, &[], Keyboard::None);
                 }
                 if !option.public && self.must_register() {
                     return self.auth_gate();
@@ -63,13 +64,13 @@ impl Turn<'_> {
                     Some(shown) if shown.option.is_none() && self.stamped(&shown.open.record, &fingerprint) => {
                         shown.open.clone()
                     }
-                    _ => return self.say("choice_stale", &[], Keyboard::None),
+                    _ => return self.say(Text::ChoiceStale, &[], Keyboard::None),
                 };
                 if !self.is_public(&open.record) && self.must_register() {
                     return self.auth_gate();
                 }
                 let Some(item) = open.dynamic.as_ref().and_then(|d| d.get(index)).cloned() else {
-                    return self.say("choice_stale", &[], Keyboard::None);
+                    return self.say(Text::ChoiceStale, &[], Keyboard::None);
                 };
                 self.session.pending = None;
                 self.choose(open, ChosenOption::Dynamic(item));
@@ -81,10 +82,10 @@ impl Turn<'_> {
                     ..
                 }) = self.session.shown(seq).cloned()
                 else {
-                    return self.say("choice_stale", &[], Keyboard::None);
+                    return self.say(Text::ChoiceStale, &[], Keyboard::None);
                 };
                 if !self.stamped(&open.record, &fingerprint) {
-                    return self.say("choice_stale", &[], Keyboard::None);
+                    return self.say(Text::ChoiceStale, &[], Keyboard::None);
                 }
                 if !self.is_public(&open.record) && self.must_register() {
                     self.session.pending = None;
@@ -116,7 +117,7 @@ impl Turn<'_> {
         // Only in the chat it was sent to: callback data forged elsewhere names no button.
         let chat = self.user.chat;
         let Some(button) = world!(self, action_button(id, chat)).filter(|b| b.chat == chat) else {
-            return self.say("choice_stale", &[], Keyboard::None);
+            return self.say(Text::ChoiceStale, &[], Keyboard::None);
         };
         // Valid while its record keeps `action = true`.
         let Some(record) = self
@@ -124,7 +125,7 @@ impl Turn<'_> {
             .record_by_id(&button.record)
             .filter(|&r| self.bot.records[r].action_target)
         else {
-            return self.say("choice_stale", &[], Keyboard::None);
+            return self.say(Text::ChoiceStale, &[], Keyboard::None);
         };
         if !self.bot.records[record].public && self.must_register() {
             return self.auth_gate();
@@ -259,7 +260,7 @@ impl Turn<'_> {
             history: open.history.clone(),
             ..Scope::default()
         };
-        let text = self.render_text("choice_confirm", &self.scope_vars(&scope, &[]));
+        let text = self.render_text(Text::ChoiceConfirm, &self.scope_vars(&scope, &[]));
         // The yes/no buttons belong to the choice: they stay valid while it is unchanged.
         let fingerprint = self
             .bot
@@ -268,7 +269,7 @@ impl Turn<'_> {
             .to_string();
         let row = vec![
             InlineButton {
-                label: self.label("yes"),
+                label: self.label(Text::Yes),
                 data: Callback::Confirm {
                     fingerprint: fingerprint.clone(),
                     seq,
@@ -277,7 +278,7 @@ impl Turn<'_> {
                 .encode(),
             },
             InlineButton {
-                label: self.label("no"),
+                label: self.label(Text::No),
                 data: Callback::Confirm {
                     fingerprint,
                     seq,
@@ -308,7 +309,7 @@ impl Turn<'_> {
         };
         let title = match &self.bot.records[choice].action {
             Action::Choice { title, .. } => self.render_scoped(title, &scope),
-            _ => self.render_text("choose_option", &self.scope_vars(&scope, &[])),
+            _ => self.render_text(Text::ChooseOption, &self.scope_vars(&scope, &[])),
         };
         let keyboard = match &open.dynamic {
             Some(items) => self.dynamic_keyboard(choice, items, open.seq),
@@ -340,7 +341,7 @@ impl Turn<'_> {
                 input: Some(selected),
                 ..Scope::default()
             };
-            let reply = self.render_text("unknown", &self.scope_vars(&scope, &[]));
+            let reply = self.render_text(Text::Unknown, &self.scope_vars(&scope, &[]));
             return self.send_to(self.user.chat, reply, Keyboard::None);
         };
         // The title as the message showed it (for options an algorithm returned, its text).
@@ -457,7 +458,7 @@ impl Turn<'_> {
                 Ok(value) => match parse_options(&value) {
                     Some((items, text)) if !items.is_empty() => (Some(items), text),
                     _ => {
-                        self.say("empty_result", &[], Keyboard::None);
+                        self.say(Text::EmptyResult, &[], Keyboard::None);
                         return Outcome::Done;
                     }
                 },

@@ -4,6 +4,7 @@ use super::Keyboard;
 use super::turn::{Scope, Turn, cut};
 use crate::expr::{self, Context, Value};
 use crate::limits::MAX_MESSAGE as MAX_MESSAGE_CHARS;
+use crate::texts::Text;
 
 impl Turn<'_> {
     pub(super) fn code(&mut self, text: &str, norm: &str) -> bool {
@@ -15,7 +16,7 @@ impl Turn<'_> {
             if let Ok(value) = self.call_algorithm(&name, &scope) {
                 let is_expr = matches!(self.bot.algorithms[&name].kind, crate::model::AlgorithmKind::Expr(_));
                 if value.is_empty_result() {
-                    self.say("empty_result", &[], Keyboard::None);
+                    self.say(Text::EmptyResult, &[], Keyboard::None);
                 } else {
                     let shown = match &value {
                         Value::Object(o) if o.contains_key("text") => o["text"].to_text(),
@@ -56,13 +57,13 @@ impl Turn<'_> {
                 // A value is one message: cut to Telegram's length, ending with `…`.
                 let t = expr::escape_html(&cut(&v.to_text(), MAX_MESSAGE_CHARS));
                 let t = if t.is_empty() {
-                    self.render_text("empty_result", &vars)
+                    self.render_text(Text::EmptyResult, &vars)
                 } else {
                     t
                 };
                 self.send_to(self.user.chat, t, Keyboard::None);
             }
-            Err(e) => self.say("code_error", &[("error", Value::text(e.0))], Keyboard::None),
+            Err(e) => self.say(Text::CodeError, &[("error", Value::text(e.0))], Keyboard::None),
         }
         true
     }

@@ -9,6 +9,7 @@ use super::turn::{Outcome, Scope, Turn};
 use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::{self, Value};
 use crate::model::{Action, RecordIdx, normalize};
+use crate::texts::Text;
 
 /// The `attachments` of an algorithm's result (bot-format.md): `Err` says what is wrong.
 fn result_files(value: &Value) -> Result<Vec<super::File>, String> {
@@ -39,7 +40,7 @@ impl Turn<'_> {
     pub(super) fn execute(&mut self, record: RecordIdx, scope: Scope, hops: usize) -> Outcome {
         if hops > MAX_HOPS {
             tracing::error!(bot = %self.bot.id, "too many hand-overs in one step");
-            self.say("algorithm_failed", &[], Keyboard::None);
+            self.say(Text::AlgorithmFailed, &[], Keyboard::None);
             return Outcome::Failed;
         }
         let bot = self.bot;
@@ -120,14 +121,14 @@ impl Turn<'_> {
             Some(crate::model::AlgorithmKind::Expr(_))
         );
         if value.is_empty_result() {
-            self.say("empty_result", &[], Keyboard::None);
+            self.say(Text::EmptyResult, &[], Keyboard::None);
             return Outcome::Done;
         }
         let files = match result_files(&value) {
             Ok(files) => files,
             Err(why) => {
                 tracing::warn!(bot = %self.bot.id, algorithm = name, cause = %why, "algorithm failed");
-                self.say("algorithm_failed", &[], Keyboard::None);
+                self.say(Text::AlgorithmFailed, &[], Keyboard::None);
                 return Outcome::Failed;
             }
         };
@@ -177,7 +178,7 @@ impl Turn<'_> {
                 let seq = self.session.seq;
                 let title = match text {
                     Some(t) => self.algorithm_text(&t, is_expr),
-                    None => self.render_text("choose_option", &self.scope_vars(scope, &[])),
+                    None => self.render_text(Text::ChooseOption, &self.scope_vars(scope, &[])),
                 };
                 let keyboard = self.dynamic_keyboard(record, &items, seq);
                 let open = OpenChoice {
@@ -190,7 +191,7 @@ impl Turn<'_> {
                 self.show_choice(open, title, keyboard)
             }
             Some(_) if text.is_none() => {
-                self.say("empty_result", &[], Keyboard::None);
+                self.say(Text::EmptyResult, &[], Keyboard::None);
                 Outcome::Done
             }
             _ => {
@@ -216,8 +217,8 @@ impl Turn<'_> {
             Ok(v) => Ok(v),
             Err(failure) => {
                 let key = match failure {
-                    AlgorithmFailure::Timeout => "algorithm_timeout",
-                    AlgorithmFailure::Failed(_) => "algorithm_failed",
+                    AlgorithmFailure::Timeout => Text::AlgorithmTimeout,
+                    AlgorithmFailure::Failed(_) => Text::AlgorithmFailed,
                 };
                 self.say(key, &[], Keyboard::None);
                 Err(())

@@ -8,6 +8,7 @@ use super::{Attachment, Event, Keyboard, Outgoing, User, World, WorldError, worl
 use crate::expr::Value;
 use crate::limits::{MAX_MESSAGE as MAX_MESSAGE_CHARS, MAX_REPLIES};
 use crate::model::{Action, CompiledBot, InputKind, RecordIdx, normalize};
+use crate::texts::Text;
 use chrono::{DateTime, FixedOffset};
 
 /// At most [`MAX_REPLIES`] messages to `user`: a longer reply is cut, its last message ends
@@ -164,8 +165,8 @@ impl Turn<'_> {
                     | Pending::OperatorReason { .. }
                     | Pending::OperatorLookup { .. }
                     | Pending::OperatorPick { .. },
-                ) => "input_cancelled",
-                _ => "choice_cancelled",
+                ) => Text::InputCancelled,
+                _ => Text::ChoiceCancelled,
             };
             let pending = self.session.pending.take();
             self.input_left(pending.as_ref());
@@ -205,7 +206,7 @@ impl Turn<'_> {
                 input: Some(text.to_string()),
                 ..Scope::default()
             };
-            let greeting = self.render_text("greeting", &self.scope_vars(&greeting_scope, &[]));
+            let greeting = self.render_text(Text::Greeting, &self.scope_vars(&greeting_scope, &[]));
             self.send_to(self.user.chat, greeting, Keyboard::None);
             if self.must_register() {
                 self.auth_gate();
@@ -217,7 +218,7 @@ impl Turn<'_> {
         // auth request.
         if self.must_register() {
             // Typing the registration button's label is pressing it.
-            if norm == normalize(&self.label("auth_button")) {
+            if norm == normalize(&self.label(Text::AuthButton)) {
                 self.register_pressed();
                 return;
             }
@@ -255,7 +256,7 @@ impl Turn<'_> {
             input: Some(text.to_string()),
             ..Scope::default()
         };
-        let reply = self.render_text("unknown", &self.scope_vars(&scope, &[]));
+        let reply = self.render_text(Text::Unknown, &self.scope_vars(&scope, &[]));
         self.send_to(self.user.chat, reply, Keyboard::None);
     }
 
@@ -311,7 +312,7 @@ impl Turn<'_> {
             Some(Pending::AuthData) => return self.auth_contact(attachment),
             other => {
                 self.session.pending = other;
-                return self.say("unsupported_message", &[], Keyboard::None);
+                return self.say(Text::UnsupportedMessage, &[], Keyboard::None);
             }
         };
         let Some(idx) = self.bot.record_by_id(&step.record) else {
@@ -365,7 +366,7 @@ impl Turn<'_> {
             " or "
         };
         self.say(
-            "input_wrong_kind",
+            Text::InputWrongKind,
             &[("expected", Value::text(names.join(or)))],
             Keyboard::None,
         );
@@ -427,8 +428,8 @@ impl Turn<'_> {
                 }
             }
             Pending::Confirm { open, option, seq } => {
-                let yes = normalize(&self.label("yes"));
-                let no = normalize(&self.label("no"));
+                let yes = normalize(&self.label(Text::Yes));
+                let no = normalize(&self.label(Text::No));
                 if norm == yes {
                     self.confirmed(open, option, true);
                 } else if norm == no {
@@ -450,6 +451,6 @@ impl Turn<'_> {
     pub(super) fn stale(&mut self) {
         self.session.open = None;
         self.session.pending = None;
-        self.say("choice_stale", &[], Keyboard::None);
+        self.say(Text::ChoiceStale, &[], Keyboard::None);
     }
 }

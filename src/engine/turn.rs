@@ -6,6 +6,7 @@ use super::{Keyboard, Outgoing, User, World, WorldError, world};
 use crate::expr::{self, Context, Value};
 use crate::limits::{MAX_LABEL, MAX_MESSAGE as MAX_MESSAGE_CHARS};
 use crate::model::CompiledBot;
+use crate::texts::Text;
 use chrono::{DateTime, FixedOffset};
 use indexmap::IndexMap;
 
@@ -115,17 +116,17 @@ impl<'a> Turn<'a> {
     }
 
     /// Renders a built-in text for this user and sends it.
-    pub fn say(&mut self, key: &str, extra: &[(&str, Value)], keyboard: Keyboard) {
+    pub fn say(&mut self, key: Text, extra: &[(&str, Value)], keyboard: Keyboard) {
         match key {
-            "choice_stale" => self.reached(super::insights::Reached::Stale),
-            "choice_cancelled" | "input_cancelled" => self.reached(super::insights::Reached::Cancel),
+            Text::ChoiceStale => self.reached(super::insights::Reached::Stale),
+            Text::ChoiceCancelled | Text::InputCancelled => self.reached(super::insights::Reached::Cancel),
             _ => {}
         }
         let text = self.render_text(key, &self.scope_vars(&Scope::default(), extra));
         self.send_to(self.user.chat, text, keyboard);
     }
 
-    pub fn render_text(&self, key: &str, vars: &IndexMap<String, Value>) -> String {
+    pub fn render_text(&self, key: Text, vars: &IndexMap<String, Value>) -> String {
         self.render(self.bot.text(key), vars)
     }
 
@@ -164,7 +165,7 @@ impl<'a> Turn<'a> {
         text
     }
 
-    pub fn label(&self, key: &str) -> String {
+    pub fn label(&self, key: Text) -> String {
         shorten_label(&self.render_text(key, &self.scope_vars(&Scope::default(), &[])))
     }
 

@@ -20,6 +20,7 @@ pub use upkeep::run_upkeep;
 use crate::engine::{self, Event, Outgoing, User};
 use crate::model::CompiledBot;
 use crate::runtime::{Runtime, ServedBot};
+use crate::texts::Text;
 use chrono::{DateTime, FixedOffset};
 use std::sync::Arc;
 use std::time::Duration;
@@ -199,6 +200,6 @@ pub(crate) fn too_many_requests(bot: &CompiledBot, user: &User, now: DateTime<Fi
         now,
         tz: bot.timezone,
     };
-    let text = crate::expr::render(bot.text("too_many_requests"), &ctx, true).unwrap_or_default();
+    let text = crate::expr::render(bot.text(Text::TooManyRequests), &ctx, true).unwrap_or_default();
     Outgoing::text(user.chat, text, engine::Keyboard::None)
 }
