@@ -25,13 +25,17 @@ pub use session::{ChosenOption, DynamicOption, HistoryEntry, OpenChoice, Pending
 pub use step::{handle, step};
 pub use turn::{message_for, shorten_label, split_message};
 
-/// Calls a fallible [`World`] method from a `Turn`: the first failure is kept
-/// in the turn (which then stops) and a neutral value stands in for the rest
-/// of the step, whose result is thrown away.
+/// Calls a fallible [`World`] method from a `Turn`. The first failure is kept in
+/// the turn, and from then on the world is not called again: a neutral value
+/// stands in for every later call, and the step's result is thrown away.
 macro_rules! world {
     ($turn:expr, $method:ident ( $($arg:expr),* $(,)? )) => {{
-        let result = $turn.world.$method($($arg),*);
-        $turn.check(result)
+        if $turn.failure.is_some() {
+            Default::default()
+        } else {
+            let result = $turn.world.$method($($arg),*);
+            $turn.check(result)
+        }
     }};
 }
 pub(crate) use world;

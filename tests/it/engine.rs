@@ -765,3 +765,103 @@ fn an_action_press_gives_its_label_and_algorithms_get_selected_title() {
         r#""Done" "19" [{"choice":null,"title":"Task 19","selected":"19","label":"Done"}]"#
     );
 }
+
+/// A world that fails its first registration read and counts every call after it.
+struct FailsOnce {
+    inner: MemoryWorld,
+    failed: bool,
+    calls_after: usize,
+}
+
+impl FailsOnce {
+    fn note(&mut self) {
+        if self.failed {
+            self.calls_after += 1;
+        }
+    }
+}
+
+impl World for FailsOnce {
+    fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, botwright::engine::WorldError> {
+        self.note();
+        self.inner.session(chat, user)
+    }
+    fn save_session(&mut self, chat: i64, user: i64, s: &Session) -> Result<(), botwright::engine::WorldError> {
+        self.note();
+        self.inner.save_session(chat, user, s)
+    }
+    fn registration(
+        &mut self,
+        key: i64,
+    ) -> Result<Option<botwright::engine::Principal>, botwright::engine::WorldError> {
+        self.note();
+        if !self.failed {
+            self.failed = true;
+            return Err(botwright::engine::WorldError("the database is gone".into()));
+        }
+        self.inner.registration(key)
+    }
+    fn register(
+        &mut self,
+        key: i64,
+        p: &botwright::engine::Principal,
+        name: &str,
+        at: chrono::DateTime<chrono::FixedOffset>,
+    ) -> Result<(), botwright::engine::WorldError> {
+        self.note();
+        self.inner.register(key, p, name, at)
+    }
+    fn create_auth_request(&mut self, r: botwright::engine::AuthRequest) -> Result<u64, botwright::engine::WorldError> {
+        self.note();
+        self.inner.create_auth_request(r)
+    }
+    fn auth_request(
+        &mut self,
+        id: u64,
+    ) -> Result<Option<botwright::engine::AuthRequest>, botwright::engine::WorldError> {
+        self.note();
+        self.inner.auth_request(id)
+    }
+    fn pending_auth_request(
+        &mut self,
+        key: i64,
+    ) -> Result<Option<botwright::engine::AuthRequest>, botwright::engine::WorldError> {
+        self.note();
+        self.inner.pending_auth_request(key)
+    }
+    fn update_auth_request(&mut self, r: &botwright::engine::AuthRequest) -> Result<(), botwright::engine::WorldError> {
+        self.note();
+        self.inner.update_auth_request(r)
+    }
+    fn action_button(
+        &mut self,
+        id: u64,
+        chat: i64,
+    ) -> Result<Option<botwright::engine::ActionButton>, botwright::engine::WorldError> {
+        self.note();
+        self.inner.action_button(id, chat)
+    }
+    fn run_algorithm(
+        &mut self,
+        call: &botwright::algorithms::AlgorithmCall,
+    ) -> Result<botwright::expr::Value, botwright::algorithms::AlgorithmFailure> {
+        self.note();
+        self.inner.run_algorithm(call)
+    }
+}
+
+/// After the world's first failure the step calls it no more, and fails.
+#[test]
+fn the_step_stops_calling_the_world_at_its_first_failure() {
+    let text = std::fs::read_to_string("bots/support.toml").unwrap();
+    let bot = botwright::validate::compile("support", &SourceFile::new("support.toml", text), &mut Vec::new()).unwrap();
+    let mut world = FailsOnce {
+        inner: MemoryWorld::default(),
+        failed: false,
+        calls_after: 0,
+    };
+    let result = handle(&bot, &mut world, &USER, &Event::Text("Привет".into()), now());
+    assert!(world.failed, "the closed bot reads the registration");
+    assert!(result.is_err(), "the step fails with the world");
+    assert_eq!(world.calls_after, 0, "the world was called after its failure");
+}
