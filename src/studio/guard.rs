@@ -88,14 +88,7 @@ impl Access {
         let Some(token) = &self.token else {
             return true;
         };
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or("");
-        // Constant time: how long the comparison takes says nothing about how much matched.
-        bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes()))
+        same_token(bearer(headers), token)
     }
 
     /// The refusal for a request, if any.
@@ -147,6 +140,22 @@ pub async fn guard(State(access): State<Arc<Access>>, request: Request, next: Ne
 }
 
 /// 32 random bytes from the system, as 64 hexadecimal digits.
+/// The token of an `Authorization: Bearer <token>` header; empty when there is none.
+pub fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("")
+}
+
+/// Whether `given` is `token`, compared in constant time: how long the comparison takes
+/// says nothing about how much matched.
+pub fn same_token(given: &str, token: &str) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes()))
+}
+
 pub fn new_token() -> std::io::Result<String> {
     use std::io::Read;
     let mut bytes = [0u8; 32];

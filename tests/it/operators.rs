@@ -398,4 +398,22 @@ async fn rights_audit_and_cross_site_refusals(db: Option<String>) {
         actions,
         [("irina", "remove operator", "oleg"), ("api", "add operator", "irina")]
     );
+    // A name in Cyrillic: the audit log names the object as written, not percent-encoded.
+    let (status, _) = call(
+        &s,
+        "POST",
+        "/api/v1/operators",
+        Some(json!({"name": "анна", "role": "viewer"})),
+        &irina,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let path = format!("/api/v1/operators/{}", urlencode("анна"));
+    assert_eq!(call(&s, "DELETE", &path, None, &irina).await.0, 204);
+    let (_, log) = call(&s, "GET", "/api/v1/audit?order=newest&limit=1", None, &irina).await;
+    assert_eq!(
+        (log[0]["action"].as_str(), log[0]["object"].as_str()),
+        (Some("remove operator"), Some("анна")),
+        "{log}"
+    );
 }
