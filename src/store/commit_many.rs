@@ -92,12 +92,11 @@ pub fn release_sql(n: usize) -> String {
 
 /// Commits `jobs` (none deciding a request); a result per job, in order.
 pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Result<Vec<Committed>, sqlx::Error> {
+    // Each job's time as stored, written once.
+    let ats: Vec<String> = jobs.iter().map(|j| now_text(j.now)).collect();
+    let stamped: Vec<(&Job, &str)> = jobs.iter().copied().zip(ats.iter().map(String::as_str)).collect();
     // 1. Marked handled; the updates that were not are duplicates.
-    let marked: Vec<(&Job, String)> = jobs
-        .iter()
-        .filter(|j| j.update_id.is_some())
-        .map(|j| (*j, now_text(j.now)))
-        .collect();
+    let marked: Vec<(&Job, &str)> = stamped.iter().copied().filter(|(j, _)| j.update_id.is_some()).collect();
     let mut fresh: HashSet<(String, i64)> = HashSet::new();
     for chunk in marked.chunks(CHUNK) {
         let sql = mark_handled_sql(chunk.len());
@@ -113,10 +112,15 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
         .iter()
         .map(|j| j.update_id.is_none_or(|id| fresh.contains(&(j.bot.clone(), id))))
         .collect();
-    let kept: Vec<&Job> = jobs.iter().zip(&live).filter(|(_, l)| **l).map(|(j, _)| *j).collect();
+    let kept: Vec<(&Job, &str)> = stamped
+        .iter()
+        .zip(&live)
+        .filter(|(_, l)| **l)
+        .map(|(s, _)| *s)
+        .collect();
 
     // 2. Requests created in the step, and registrations: rare, one statement each.
-    for j in &kept {
+    for (j, _) in &kept {
         for id in &j.changes.created {
             let r = &j.changes.requests[id];
             sqlx::query(CONFIRM_REQUEST)
@@ -133,27 +137,27 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
     }
 
     // 3. Chats seen for the first time.
-    let chats: Vec<&Job> = kept.iter().copied().filter(|j| j.record_chat).collect();
+    let chats: Vec<(&Job, &str)> = kept.iter().copied().filter(|(j, _)| j.record_chat).collect();
     for chunk in chats.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO chats (bot, chat, name, first_seen) VALUES {} ON CONFLICT (bot, chat) DO NOTHING",
             tuples(chunk.len(), 4, "")
         );
         let mut q = sqlx::query(&sql);
-        for j in chunk {
-            q = q.bind(&j.bot).bind(j.chat).bind(&j.chat_name).bind(now_text(j.now));
+        for (j, at) in chunk {
+            q = q.bind(&j.bot).bind(j.chat).bind(&j.chat_name).bind(*at);
         }
         q.execute(&mut **tx).await?;
     }
 
     // 4. Sessions.
-    let sessions: Vec<(&Job, (i64, i64), String)> = kept
+    let sessions: Vec<(&Job, &str, (i64, i64), String)> = kept
         .iter()
-        .flat_map(|j| {
+        .flat_map(|&(j, at)| {
             j.changes
                 .sessions
                 .iter()
-                .map(move |(k, s)| (*j, *k, serde_json::to_string(s).expect("sessions serialize")))
+                .map(move |(k, s)| (j, at, *k, serde_json::to_string(s).expect("sessions serialize")))
         })
         .collect();
     for chunk in sessions.chunks(CHUNK) {
@@ -163,8 +167,8 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
             tuples(chunk.len(), 5, "")
         );
         let mut q = sqlx::query(&sql);
-        for (j, (chat, user), data) in chunk {
-            q = q.bind(&j.bot).bind(*chat).bind(*user).bind(data).bind(now_text(j.now));
+        for (j, at, (chat, user), data) in chunk {
+            q = q.bind(&j.bot).bind(*chat).bind(*user).bind(data).bind(*at);
         }
         q.execute(&mut **tx).await?;
     }
@@ -172,20 +176,16 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
     // 5. Whose replies are whose: a job's instance sends them from memory unless a message
     // of another owner waits for one of their chats (then they queue behind it).
     let mut blocked: HashSet<(String, i64)> = HashSet::new();
-    let owned: Vec<(&Job, i64)> = kept
+    let owned: Vec<(&Job, &str, i64)> = kept
         .iter()
-        .filter(|j| j.owner.is_some() && !j.out.is_empty())
-        .flat_map(|j| j.out.iter().map(move |m| (*j, m.to)))
+        .filter(|(j, _)| j.owner.is_some() && !j.out.is_empty())
+        .flat_map(|&(j, at)| j.out.iter().map(move |m| (j, at, m.to)))
         .collect();
     for chunk in owned.chunks(CHUNK) {
         let sql = others_waiting_in(&tuples(chunk.len(), 4, ""));
         let mut q = sqlx::query(&sql);
-        for (j, chat) in chunk {
-            q = q
-                .bind(&j.bot)
-                .bind(*chat)
-                .bind(j.owner.as_deref())
-                .bind(now_text(j.now));
+        for (j, at, chat) in chunk {
+            q = q.bind(&j.bot).bind(*chat).bind(j.owner.as_deref()).bind(*at);
         }
         for row in q.fetch_all(&mut **tx).await? {
             blocked.insert((row.get(0), row.get(1)));
@@ -193,14 +193,14 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
     }
 
     // 6. The replies, in order; their ids come back in the order of the rows.
-    let mut rows: Vec<(&Job, &crate::engine::Outgoing, Option<&str>, String)> = Vec::new();
-    for j in &kept {
+    let mut rows: Vec<(&Job, &crate::engine::Outgoing, Option<&str>, &str)> = Vec::new();
+    for &(j, at) in &kept {
         let owner = j
             .owner
             .as_deref()
             .filter(|_| !j.out.iter().any(|m| blocked.contains(&(j.bot.clone(), m.to))));
         for m in &j.out {
-            rows.push((*j, m, owner, now_text(j.now)));
+            rows.push((j, m, owner, at));
         }
     }
     let mut ids: Vec<i64> = Vec::with_capacity(rows.len());
@@ -217,7 +217,7 @@ pub async fn apply_many(tx: &mut Transaction<'static, Any>, jobs: &[&Job]) -> Re
                 .bind(at)
                 .bind(at)
                 .bind(*owner)
-                .bind(owner.map(|_| at.as_str()))
+                .bind(owner.map(|_| *at))
                 .bind(serde_json::to_string(&m.files).expect("files serialize"));
         }
         ids.extend(q.fetch_all(&mut **tx).await?);
@@ -299,14 +299,7 @@ pub async fn claim_many(
                 .get::<Option<String>, _>(2)
                 .map(|ids| ids.split(',').filter_map(|i| i.parse().ok()).collect())
                 .unwrap_or_default();
-            let registration = match (
-                row.get::<Option<String>, _>(4),
-                row.get::<Option<String>, _>(5),
-                row.get::<Option<String>, _>(6),
-            ) {
-                (Some(kind), Some(id), Some(name)) => Some(crate::engine::Principal { kind, id, name }),
-                _ => None,
-            };
+            let registration = sql::principal_at(&row, 4);
             out.insert(
                 key,
                 Some(ClaimedChat {

@@ -516,15 +516,7 @@ impl SqlStore {
         let session = row
             .get::<Option<String>, _>(0)
             .and_then(|d| decode_session(bot, chat, &d));
-        let registration = match (
-            row.get::<Option<String>, _>(1),
-            row.get::<Option<String>, _>(2),
-            row.get::<Option<String>, _>(3),
-        ) {
-            (Some(kind), Some(id), Some(name)) => Some(Principal { kind, id, name }),
-            _ => None,
-        };
-        Ok((session, registration))
+        Ok((session, principal_at(&row, 1)))
     }
 
     pub async fn registration(&self, bot: &str, key: i64) -> Result<Option<Principal>, StoreError> {
@@ -551,6 +543,19 @@ pub(crate) async fn read_registration<'e>(
         id: r.get(1),
         name: r.get(2),
     }))
+}
+
+/// The registration in columns `first..first + 3` of a row (kind, id, name), when they are
+/// not null (a `LEFT JOIN` of `registrations` that found none).
+pub(crate) fn principal_at(row: &AnyRow, first: usize) -> Option<Principal> {
+    match (
+        row.get::<Option<String>, _>(first),
+        row.get::<Option<String>, _>(first + 1),
+        row.get::<Option<String>, _>(first + 2),
+    ) {
+        (Some(kind), Some(id), Some(name)) => Some(Principal { kind, id, name }),
+        _ => None,
+    }
 }
 
 /// A user's session and their chat's registration (each column null when there is none).
