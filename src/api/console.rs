@@ -227,11 +227,7 @@ pub async fn overview(State(state): State<ApiState>, path: BotPath) -> Result<Re
             queued: o.queued,
             failed: o.failed,
         },
-        hourly: o
-            .hourly
-            .into_iter()
-            .map(|(hour, updates, users)| Hour { hour, updates, users })
-            .collect(),
+        hourly: o.hourly,
     })
     .into_response())
 }
@@ -252,22 +248,26 @@ pub async fn list_broadcasts(State(state): State<ApiState>, path: BotPath, q: Li
         .broadcasts_list(path.bot.id.as_str(), q.page())
         .await
         .map_err(ApiError::internal)?;
-    let mut list = Vec::with_capacity(rows.len());
-    for r in rows {
-        let mut counts = Counts::default();
-        for (status, n) in store
-            .broadcast_counts(path.bot.id.as_str(), r.id, now)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            counts.add(&status, n);
-        }
-        list.push(BroadcastRowOut {
-            id: r.id,
-            created_at: sql::parse_stored_time(&r.created_at).to_rfc3339(),
-            recipients: r.recipients,
-            counts,
-        });
-    }
+    // Every row's counts in one statement.
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut counts_of = store
+        .broadcasts_counts(path.bot.id.as_str(), &ids, now)
+        .await
+        .map_err(ApiError::internal)?;
+    let list: Vec<BroadcastRowOut> = rows
+        .into_iter()
+        .map(|r| {
+            let mut counts = Counts::default();
+            for (status, n) in counts_of.remove(&r.id).unwrap_or_default() {
+                counts.add(&status, n);
+            }
+            BroadcastRowOut {
+                id: r.id,
+                created_at: sql::parse_stored_time(&r.created_at).to_rfc3339(),
+                recipients: r.recipients,
+                counts,
+            }
+        })
+        .collect();
     Ok(axum::Json(list).into_response())
 }

@@ -384,6 +384,53 @@ fn file_order(bot: &CompiledBot, id: &str) -> (usize, String) {
     (bot.record_by_id(id).unwrap_or(usize::MAX), id.to_string())
 }
 
+/// Updates and distinct users of a bot in `[f, t)` (stored times).
+pub(super) async fn totals(
+    conn: &mut sqlx::AnyConnection,
+    bot: &str,
+    f: &str,
+    t: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*), COUNT(DISTINCT chat) FROM insights WHERE {PERIOD} AND kind = 'update'"
+    ))
+    .bind(bot)
+    .bind(f)
+    .bind(t)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Updates and distinct users per hour of a bot in `[f, t)`, hours with updates only,
+/// oldest first.
+pub(super) async fn hourly(
+    conn: &mut sqlx::AnyConnection,
+    bot: &str,
+    f: &str,
+    t: &str,
+) -> Result<Vec<Hour>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT substr(at, 1, 13), COUNT(*), COUNT(DISTINCT chat) FROM insights \
+         WHERE {PERIOD} AND kind = 'update' GROUP BY substr(at, 1, 13)"
+    ))
+    .bind(bot)
+    .bind(f)
+    .bind(t)
+    .fetch_all(conn)
+    .await?;
+    let mut hourly: Vec<Hour> = rows
+        .iter()
+        .map(|r| Hour {
+            hour: hour_of(&r.get::<String, _>(0)),
+            updates: r.get(1),
+            users: r.get(2),
+        })
+        .collect();
+    hourly.sort_by(|a, b| a.hour.cmp(&b.hour));
+    Ok(hourly)
+}
+
 impl SqlStore {
     /// The insights of `bot` over `[from, to)`.
     pub async fn insights(
@@ -395,32 +442,8 @@ impl SqlStore {
         let id = bot.id.as_str();
         let (f, t) = (now_text(from), now_text(to));
         let mut conn = self.pool.acquire().await?;
-        let totals = sqlx::query(&format!(
-            "SELECT COUNT(*), COUNT(DISTINCT chat) FROM insights WHERE {PERIOD} AND kind = 'update'"
-        ))
-        .bind(id)
-        .bind(&f)
-        .bind(&t)
-        .fetch_one(&mut *conn)
-        .await?;
-        let hourly = sqlx::query(&format!(
-            "SELECT substr(at, 1, 13), COUNT(*), COUNT(DISTINCT chat) FROM insights \
-             WHERE {PERIOD} AND kind = 'update' GROUP BY substr(at, 1, 13)"
-        ))
-        .bind(id)
-        .bind(&f)
-        .bind(&t)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut hourly: Vec<Hour> = hourly
-            .iter()
-            .map(|r| Hour {
-                hour: hour_of(&r.get::<String, _>(0)),
-                updates: r.get(1),
-                users: r.get(2),
-            })
-            .collect();
-        hourly.sort_by(|a, b| a.hour.cmp(&b.hour));
+        let (updates, users) = totals(&mut conn, id, &f, &t).await?;
+        let hourly = hourly(&mut conn, id, &f, &t).await?;
         let grouped = |name: &str| {
             format!(
                 "SELECT value, COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'update' AND name = '{name}' GROUP BY value"
@@ -616,8 +639,8 @@ impl SqlStore {
         Ok(Insights {
             from: text(from),
             to: text(to),
-            updates: totals.get(0),
-            users: totals.get(1),
+            updates,
+            users,
             hourly,
             records,
             unknown,

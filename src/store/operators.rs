@@ -115,7 +115,7 @@ pub enum AddOperator {
 }
 
 /// The console's overview of one bot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overview {
     pub updates: i64,
     pub users: i64,
@@ -123,8 +123,8 @@ pub struct Overview {
     pub scheduled: i64,
     pub queued: i64,
     pub failed: i64,
-    /// (hour as RFC 3339, updates, users), oldest first, hours with updates only.
-    pub hourly: Vec<(String, i64, i64)>,
+    /// Updates and users per hour, oldest first, hours with updates only.
+    pub hourly: Vec<super::insights::Hour>,
 }
 
 /// A row of the broadcasts list: id, created at, recipients.
@@ -343,24 +343,17 @@ impl SqlStore {
         now: DateTime<FixedOffset>,
     ) -> Result<Overview, StoreError> {
         let mut o = Overview::default();
-        let row = sqlx::query(
-            "SELECT COUNT(*), COUNT(DISTINCT chat) FROM insights WHERE bot = $1 AND kind = 'update' AND at >= $2",
-        )
-        .bind(bot)
-        .bind(now_text(since))
-        .fetch_one(&self.pool)
-        .await?;
-        o.updates = row.get(0);
-        o.users = row.get(1);
+        let mut conn = self.pool.acquire().await?;
+        let (now_t, since_t) = (now_text(now), now_text(since));
+        (o.updates, o.users) = super::insights::totals(&mut conn, bot, &since_t, &now_t).await?;
         o.algorithm_failures = sqlx::query_scalar(
             "SELECT COUNT(*) FROM insights WHERE bot = $1 AND kind = 'algorithm' AND at >= $2 \
              AND value IN ('failed', 'timeout')",
         )
         .bind(bot)
-        .bind(now_text(since))
-        .fetch_one(&self.pool)
+        .bind(&since_t)
+        .fetch_one(&mut *conn)
         .await?;
-        let now_t = now_text(now);
         let waiting = sqlx::query(
             "SELECT CASE WHEN status = 'scheduled' AND due_at > $2 THEN 'scheduled' \
              WHEN status = 'failed' THEN 'failed' ELSE 'queued' END AS shown, COUNT(*) FROM outbox \
@@ -368,7 +361,7 @@ impl SqlStore {
         )
         .bind(bot)
         .bind(&now_t)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         for r in &waiting {
             let shown: String = r.get(0);
@@ -379,22 +372,7 @@ impl SqlStore {
                 _ => o.queued = n,
             }
         }
-        // The hour is the first 13 characters of the stored UTC time (`2026-12-06T10`).
-        let rows = sqlx::query(
-            "SELECT SUBSTR(at, 1, 13) AS hour, COUNT(*), COUNT(DISTINCT chat) FROM insights \
-             WHERE bot = $1 AND kind = 'update' AND at >= $2 GROUP BY hour ORDER BY hour",
-        )
-        .bind(bot)
-        .bind(now_text(hours_from))
-        .fetch_all(&self.pool)
-        .await?;
-        o.hourly = rows
-            .iter()
-            .map(|r| {
-                let hour: String = r.get(0);
-                (format!("{hour}:00:00Z"), r.get(1), r.get(2))
-            })
-            .collect();
+        o.hourly = super::insights::hourly(&mut conn, bot, &now_text(hours_from), &now_t).await?;
         Ok(o)
     }
 }

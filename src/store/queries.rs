@@ -91,16 +91,35 @@ impl SqlStore {
         id: i64,
         now: DateTime<FixedOffset>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT CASE WHEN status = 'sending' OR (status = 'scheduled' AND due_at <= $3) THEN 'queued' \
-             ELSE status END AS shown, COUNT(*) FROM outbox WHERE bot = $1 AND broadcast = $2 GROUP BY shown",
-        )
-        .bind(bot)
-        .bind(id)
-        .bind(now_text(now))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        let mut counts = self.broadcasts_counts(bot, &[id], now).await?;
+        Ok(counts.remove(&id).unwrap_or_default())
+    }
+
+    /// [`SqlStore::broadcast_counts`] of several broadcasts in one statement.
+    pub async fn broadcasts_counts(
+        &self,
+        bot: &str,
+        ids: &[i64],
+        now: DateTime<FixedOffset>,
+    ) -> Result<std::collections::HashMap<i64, Vec<(String, i64)>>, StoreError> {
+        let mut out: std::collections::HashMap<i64, Vec<(String, i64)>> = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT broadcast, CASE WHEN status = 'sending' OR (status = 'scheduled' AND due_at <= $2) THEN 'queued' \
+             ELSE status END AS shown, COUNT(*) FROM outbox WHERE bot = $1 AND broadcast IN ({}) GROUP BY broadcast, shown",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(bot).bind(now_text(now));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&self.pool).await? {
+            out.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+        }
+        Ok(out)
     }
 
     /// Cancels what of a broadcast nobody sends yet; how many messages.
