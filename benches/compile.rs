@@ -82,11 +82,13 @@ fn engine(c: &mut Criterion) {
     };
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let mut world = botwright::store::MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     c.bench_function("engine_keyword_reply", |b| {
-        b.iter(|| black_box(handle(&bot, &mut world, &user, &Event::Text("А1".into()), now).unwrap()))
+        b.iter(|| black_box(handle(&bot, &mut world, &mut runner, &user, &Event::Text("А1".into()), now).unwrap()))
     });
     let mut world = botwright::store::MemoryWorld::default();
-    handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now).unwrap();
+    let mut runner = botwright::algorithms::Runner::offline();
+    handle(&bot, &mut world, &mut runner, &user, &Event::Text("Выбор".into()), now).unwrap();
     let press = |label: &str, out: &[botwright::engine::Outgoing]| -> String {
         out.iter()
             .find_map(|m| match &m.keyboard {
@@ -97,14 +99,26 @@ fn engine(c: &mut Criterion) {
             })
             .unwrap()
     };
-    let out = handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &user, &Event::Text("Выбор".into()), now).unwrap();
     let two = press("Вариант №2", &out);
-    let out = handle(&bot, &mut world, &user, &Event::Button(two), now).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &user, &Event::Button(two), now).unwrap();
     let yes = press("Да", &out);
-    let out = handle(&bot, &mut world, &user, &Event::Button(yes), now).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &user, &Event::Button(yes), now).unwrap();
     let nested = press("Вариант 2.2", &out);
     c.bench_function("engine_nested_button", |b| {
-        b.iter(|| black_box(handle(&bot, &mut world, &user, &Event::Button(nested.clone()), now).unwrap()))
+        b.iter(|| {
+            black_box(
+                handle(
+                    &bot,
+                    &mut world,
+                    &mut runner,
+                    &user,
+                    &Event::Button(nested.clone()),
+                    now,
+                )
+                .unwrap(),
+            )
+        })
     });
 }
 

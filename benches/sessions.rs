@@ -32,6 +32,7 @@ fn main() {
     let bot = botwright::validate::compile("demo", &SourceFile::new("demo.toml", text), &mut Vec::new()).unwrap();
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     world.sessions.reserve(USERS as usize);
     let before = LIVE.load(Ordering::Relaxed);
     for id in 1..=USERS {
@@ -42,14 +43,14 @@ fn main() {
             username: None,
         };
         // Each user stops inside the nested choice: the largest idle session of the demo.
-        let out = handle(&bot, &mut world, &user, &Event::Text("Выбор".into()), now).unwrap();
+        let out = handle(&bot, &mut world, &mut runner, &user, &Event::Text("Выбор".into()), now).unwrap();
         let data = match &out[0].keyboard {
             Keyboard::Inline(rows) => rows[1][0].data.clone(),
             _ => unreachable!("the choice has buttons"),
         };
-        let out = handle(&bot, &mut world, &user, &Event::Button(data), now).unwrap();
+        let out = handle(&bot, &mut world, &mut runner, &user, &Event::Button(data), now).unwrap();
         let yes = out[0].keyboard.button_data("Да").unwrap().to_string();
-        handle(&bot, &mut world, &user, &Event::Button(yes), now).unwrap();
+        handle(&bot, &mut world, &mut runner, &user, &Event::Button(yes), now).unwrap();
     }
     let used = LIVE.load(Ordering::Relaxed) - before;
     println!(

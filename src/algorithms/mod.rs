@@ -86,6 +86,96 @@ pub enum Http<'a> {
     On { update: Option<&'a str>, calls: u32 },
 }
 
+/// What a stubbed algorithm does instead of running.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stub {
+    Returns(serde_json::Value),
+    Fails,
+    TimesOut,
+}
+
+impl Stub {
+    /// Parses the right side of `@stub NAME = …` or `--stub NAME=…`: JSON, `fail` or `timeout`.
+    pub fn parse(text: &str) -> Result<Stub, String> {
+        match text.trim() {
+            "fail" => Ok(Stub::Fails),
+            "timeout" => Ok(Stub::TimesOut),
+            json => serde_json::from_str(json)
+                .map(Stub::Returns)
+                .map_err(|e| format!("not JSON, `fail` or `timeout`: {e}")),
+        }
+    }
+}
+
+/// Runs the algorithms of one step, handed to the engine beside its `World` (which keeps
+/// state only): the builtins, the stubs, whether `http` algorithms are called, and the
+/// numbering of a step's `http` calls (`X-Botwright-Update`). Code that holds a database
+/// transaction has no runner, so no algorithm can run inside one.
+#[derive(Clone, Default)]
+pub struct Runner {
+    pub builtins: Builtins,
+    /// Algorithms that do not run: what they do instead.
+    pub stubs: HashMap<String, Stub>,
+    /// Whether `http` algorithms are called (off: they fail, as in transcripts unless stubbed).
+    pub http: bool,
+    /// `<bot>:<update id>` of the update handled, for `X-Botwright-Update`.
+    update: Option<String>,
+    /// The `http` calls made so far in this step.
+    calls: u32,
+    /// Why each algorithm failed, in order (for `chat`, which prints them).
+    pub failures: Vec<String>,
+}
+
+impl Runner {
+    /// A runner that calls `http` algorithms (the runtime's).
+    pub fn online(builtins: &Builtins) -> Runner {
+        Runner {
+            builtins: builtins.clone(),
+            http: true,
+            ..Runner::default()
+        }
+    }
+
+    /// A runner with no builtins that calls nothing over HTTP (tests, transcripts, `chat`).
+    pub fn offline() -> Runner {
+        Runner::default()
+    }
+
+    /// The update this step handles: its `http` calls carry `X-Botwright-Update`.
+    pub fn for_update(mut self, bot: &str, update_id: i64) -> Runner {
+        self.update = Some(format!("{bot}:{update_id}"));
+        self
+    }
+
+    /// Runs an algorithm (or its stub).
+    pub fn run(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
+        let result = match self.stubs.get(&call.algorithm.name) {
+            Some(Stub::Returns(json)) => Value::from_json(json).map_err(AlgorithmFailure::Failed),
+            Some(Stub::Fails) => Err(AlgorithmFailure::Failed("stubbed to fail".into())),
+            Some(Stub::TimesOut) => Err(AlgorithmFailure::Timeout),
+            None => {
+                let http = if !self.http {
+                    Http::Off
+                } else {
+                    if matches!(call.algorithm.kind, AlgorithmKind::Http(_)) {
+                        self.calls += 1;
+                    }
+                    Http::On {
+                        update: self.update.as_deref(),
+                        calls: self.calls,
+                    }
+                };
+                run(call, &self.builtins, http)
+            }
+        };
+        if let Err(e) = &result {
+            self.failures
+                .push(format!("algorithm {} failed: {e}", call.algorithm.name));
+        }
+        result
+    }
+}
+
 /// Runs an algorithm for real. `http` calls go out only when `http` is allowed.
 pub fn run(call: &AlgorithmCall, builtins: &Builtins, http: Http) -> Result<Value, AlgorithmFailure> {
     match &call.algorithm.kind {

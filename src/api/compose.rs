@@ -10,7 +10,8 @@ use crate::expr::Value;
 use crate::model::CompiledBot;
 use crate::notification;
 use crate::store::queries;
-use crate::store::sql::{self, NewMessage, TxWorld};
+use crate::store::queries::NewMessage;
+use crate::store::tx_world::TxWorld;
 use chrono::{DateTime, FixedOffset};
 
 pub use crate::notification::{Button, MAX_ACTION_VALUE, parse_data};
@@ -197,9 +198,8 @@ struct ActionIn {
 /// A chat as a template's `user`: its name from when it talked to the bot.
 fn user_of(world: &mut TxWorld, chat: i64) -> Result<Option<User>, ApiError> {
     let bot = world.bot.clone();
-    let tx = world.tx.as_mut().expect("transaction");
-    let name = world
-        .handle
+    let (tx, handle) = world.parts();
+    let name = handle
         .block_on(queries::chat_name(tx, &bot, chat))
         .map_err(ApiError::internal)?;
     Ok(name.map(|name| User {
@@ -254,7 +254,7 @@ pub fn store(
         });
         let (text, keyboard, files) = render(world, bot, &user, message, now)?;
         let bot_id = world.bot.clone();
-        let tx = world.tx.as_mut().expect("transaction");
+        let (tx, handle) = world.parts();
         let row = NewMessage {
             bot: &bot_id,
             chat,
@@ -267,9 +267,8 @@ pub fn store(
             first_id: ids.first().copied(),
             broadcast,
         };
-        match world
-            .handle
-            .block_on(sql::insert_message(tx, &row))
+        match handle
+            .block_on(queries::insert_message(tx, &row))
             .map_err(ApiError::internal)?
         {
             Some((id, s)) => {
@@ -295,10 +294,9 @@ pub fn store(
 /// The messages an earlier request with this idempotency key stored, if any.
 pub fn existing(world: &mut TxWorld, key: &str, now: DateTime<FixedOffset>) -> Result<Option<Stored>, ApiError> {
     let bot = world.bot.clone();
-    let tx = world.tx.as_mut().expect("transaction");
-    let found = world
-        .handle
-        .block_on(sql::message_by_key(tx, &bot, key, now))
+    let (tx, handle) = world.parts();
+    let found = handle
+        .block_on(queries::message_by_key(tx, &bot, key, now))
         .map_err(ApiError::internal)?;
     Ok(found.map(|(ids, status)| Stored { ids, status }))
 }
@@ -314,7 +312,7 @@ fn render(
     let (body_text, template_buttons, files): (String, _, _) = match &message.body {
         Body::Text(t) => (t.clone(), None, message.files.clone()),
         Body::Template { name, data } => {
-            let n = notification::render_template(bot, world, user, name, data, now).map_err(ApiError::internal)?;
+            let n = notification::render_template(bot, world, user, name, data, now).map_err(ApiError::from)?;
             let files = if n.attachments {
                 message.files.clone()
             } else {
@@ -331,12 +329,11 @@ fn render(
         .unwrap_or_default();
     let keyboard = notification::keyboard(rows, &body_text, user.chat, |kept| {
         let bot_id = world.bot.clone();
-        let tx = world.tx.as_mut().expect("transaction");
-        let id = world
-            .handle
-            .block_on(sql::insert_action_button(tx, &bot_id, &kept, now))
+        let (tx, handle) = world.parts();
+        let id = handle
+            .block_on(queries::insert_action_button(tx, &bot_id, &kept, now))
             .map_err(ApiError::internal)?;
-        Ok(id as u64)
+        Ok::<u64, ApiError>(id as u64)
     })?;
     Ok((body_text, keyboard, files))
 }
@@ -374,9 +371,13 @@ pub fn chats_of(world: &mut TxWorld, bot: &CompiledBot, to: &super::types::Recip
 pub fn principal_chats(world: &mut TxWorld, bot: &CompiledBot, kind: &str, id: &str) -> Result<Vec<i64>, ApiError> {
     let private_only = bot.auth.as_ref().is_some_and(|a| a.required);
     let bot_id = world.bot.clone();
-    let tx = world.tx.as_mut().expect("transaction");
-    world
-        .handle
-        .block_on(queries::chats_of_principal(tx, &bot_id, kind, id, private_only))
+    let (tx, handle) = world.parts();
+    handle
+        .block_on(queries::registered_chats(
+            tx,
+            &bot_id,
+            queries::Registered::Principal { kind, id },
+            private_only,
+        ))
         .map_err(ApiError::internal)
 }

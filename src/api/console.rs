@@ -6,7 +6,7 @@ use super::access::{self, Audited, Role};
 use super::types::*;
 use super::{ApiError, ApiState, Authorized, BotPath, JsonBody, ListQuery};
 use crate::store::operators::AddOperator;
-use crate::store::sql;
+use crate::store::queries;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -33,12 +33,14 @@ pub async fn list_operators(State(state): State<ApiState>) -> Result<Response, A
     let rows = state.runtime.store.operators().await.map_err(ApiError::internal)?;
     let list: Vec<OperatorOut> = rows
         .into_iter()
-        .map(|r| OperatorOut {
-            name: r.name,
-            role: r.role,
-            created_at: sql::parse_stored_time(&r.created_at).to_rfc3339(),
+        .map(|r| {
+            Ok(OperatorOut {
+                created_at: queries::shown_time("operators", &r.name, &r.created_at)?,
+                name: r.name,
+                role: r.role,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(axum::Json(list).into_response())
 }
 
@@ -142,16 +144,18 @@ pub async fn audit(State(state): State<ApiState>, q: ListQuery) -> Result<Respon
         .map_err(ApiError::internal)?;
     let list: Vec<AuditOut> = rows
         .into_iter()
-        .map(|r| AuditOut {
-            id: r.id,
-            at: sql::parse_stored_time(&r.at).to_rfc3339(),
-            operator: r.operator,
-            action: r.action,
-            bot: r.bot,
-            object: r.object,
-            detail: r.detail,
+        .map(|r| {
+            Ok(AuditOut {
+                id: r.id,
+                at: queries::shown_time("audit", r.id, &r.at)?,
+                operator: r.operator,
+                action: r.action,
+                bot: r.bot,
+                object: r.object,
+                detail: r.detail,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(axum::Json(list).into_response())
 }
 
@@ -261,13 +265,13 @@ pub async fn list_broadcasts(State(state): State<ApiState>, path: BotPath, q: Li
             for (status, n) in counts_of.remove(&r.id).unwrap_or_default() {
                 counts.add(&status, n);
             }
-            BroadcastRowOut {
+            Ok(BroadcastRowOut {
                 id: r.id,
-                created_at: sql::parse_stored_time(&r.created_at).to_rfc3339(),
+                created_at: queries::shown_time("broadcasts", r.id, &r.created_at)?,
                 recipients: r.recipients,
                 counts,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(axum::Json(list).into_response())
 }

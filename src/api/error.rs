@@ -66,3 +66,18 @@ impl IntoResponse for ApiError {
         (self.status, axum::Json(body)).into_response()
     }
 }
+
+impl From<crate::engine::WorldError> for ApiError {
+    fn from(e: crate::engine::WorldError) -> ApiError {
+        match e {
+            crate::engine::WorldError::Conflict(message) => ApiError::conflict(message),
+            storage @ crate::engine::WorldError::Storage(_) => ApiError::internal(storage),
+        }
+    }
+}
+
+impl From<crate::store::types::StoreError> for ApiError {
+    fn from(e: crate::store::types::StoreError) -> ApiError {
+        ApiError::internal(e)
+    }
+}

@@ -23,7 +23,7 @@ pub use error::ApiError;
 use crate::engine::{self, Principal, World};
 use crate::runtime::{Runtime, ServedBot};
 use crate::store::queries::{self, NotCancelled, StoredMessage};
-use crate::store::sql::{self, TxWorld};
+use crate::store::tx_world::TxWorld;
 use crate::texts::Text;
 use axum::Router;
 use axum::body::Bytes;
@@ -518,35 +518,18 @@ async fn in_transaction<T: Send + 'static>(
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let tx = handle.block_on(runtime.store.begin()).map_err(ApiError::internal)?;
-        let mut world = TxWorld {
-            tx: Some(tx),
-            bot,
-            handle: handle.clone(),
-            builtins: &runtime.builtins,
-            error: None,
-            lost_decision: false,
-        };
-        let result = f(&mut world);
-        let tx = world.tx.take().expect("transaction");
-        if world.lost_decision {
-            let _ = handle.block_on(tx.rollback());
-            return Err(ApiError::conflict("the authorization request was decided meanwhile"));
-        }
-        if let Some(e) = world.error.take() {
-            let _ = handle.block_on(tx.rollback());
-            return Err(ApiError::internal(e));
-        }
-        match result {
+        let mut world = TxWorld::new(tx, runtime.store.dialect, &bot, handle.clone());
+        match f(&mut world) {
             Ok(v) => {
-                handle.block_on(tx.commit()).map_err(ApiError::internal)?;
+                world.commit().map_err(ApiError::internal)?;
                 // The step may have changed sessions or registrations behind the runtime's cache.
                 if let Some(cache) = &runtime.cache {
-                    cache.invalidate(&world.bot);
+                    cache.invalidate(&bot);
                 }
                 Ok(v)
             }
             Err(e) => {
-                let _ = handle.block_on(tx.rollback());
+                world.rollback();
                 Err(e)
             }
         }
@@ -605,20 +588,24 @@ async fn post_message(
     ))
 }
 
-fn message_out(m: &StoredMessage, now: chrono::DateTime<chrono::FixedOffset>) -> MessageOut {
-    MessageOut {
+fn message_out(m: &StoredMessage, now: chrono::DateTime<chrono::FixedOffset>) -> Result<MessageOut, ApiError> {
+    Ok(MessageOut {
         id: m.id,
         to: KeyOut { key: m.chat },
         text: m.text.clone(),
-        status: sql::shown_status(&m.status, &m.due_at, now),
-        send_at: sql::parse_stored_time(&m.due_at).to_rfc3339(),
-        created_at: sql::parse_stored_time(&m.created_at).to_rfc3339(),
+        status: queries::shown_status(m.id, &m.status, &m.due_at, now)?,
+        send_at: queries::shown_time("outbox", m.id, &m.due_at)?,
+        created_at: queries::shown_time("outbox", m.id, &m.created_at)?,
         attempts: m.attempts,
-        sent_at: m.sent_at.as_deref().map(|t| sql::parse_stored_time(t).to_rfc3339()),
+        sent_at: m
+            .sent_at
+            .as_deref()
+            .map(|t| queries::shown_time("outbox", m.id, t))
+            .transpose()?,
         telegram_message_id: m.telegram_message_id,
         last_error: m.last_error.clone(),
         broadcast: m.broadcast,
-    }
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/bots/{bot}/messages/{id}",
@@ -636,7 +623,7 @@ async fn get_message(State(state): State<ApiState>, path: BotPath) -> Result<Res
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no message {id}")))?;
-    Ok(axum::Json(message_out(&row, (state.runtime.clock)())).into_response())
+    Ok(axum::Json(message_out(&row, (state.runtime.clock)())?).into_response())
 }
 
 const MESSAGE_STATUSES: &[&str] = &["scheduled", "queued", "sent", "blocked", "failed", "cancelled"];
@@ -665,7 +652,7 @@ async fn list_messages(State(state): State<ApiState>, path: BotPath, q: ListQuer
         .messages_list(path.id(), status, q.to, now, q.page())
         .await
         .map_err(ApiError::internal)?;
-    let items: Vec<MessageOut> = rows.iter().map(|r| message_out(r, now)).collect();
+    let items: Vec<MessageOut> = rows.iter().map(|r| message_out(r, now)).collect::<Result<_, _>>()?;
     Ok(axum::Json(items).into_response())
 }
 
@@ -738,20 +725,28 @@ async fn post_broadcast(
         let mut unknown = Vec::new();
         match &to {
             Audience::Kind(kind) => {
-                let tx = world.tx.as_mut().expect("transaction");
+                let (tx, handle) = world.parts();
                 chats.extend(
-                    world
-                        .handle
-                        .block_on(queries::registered_chats(tx, &bot_id, Some(kind), private_only))
+                    handle
+                        .block_on(queries::registered_chats(
+                            tx,
+                            &bot_id,
+                            queries::Registered::Kind(kind),
+                            private_only,
+                        ))
                         .map_err(ApiError::internal)?,
                 );
             }
             Audience::All(_) => {
-                let tx = world.tx.as_mut().expect("transaction");
+                let (tx, handle) = world.parts();
                 chats.extend(
-                    world
-                        .handle
-                        .block_on(queries::registered_chats(tx, &bot_id, None, private_only))
+                    handle
+                        .block_on(queries::registered_chats(
+                            tx,
+                            &bot_id,
+                            queries::Registered::All,
+                            private_only,
+                        ))
                         .map_err(ApiError::internal)?,
                 );
             }
@@ -780,9 +775,8 @@ async fn post_broadcast(
         }
         let chats: Vec<i64> = chats.into_iter().collect();
         let unknown_text = serde_json::to_string(&unknown).expect("JSON values serialize");
-        let tx = world.tx.as_mut().expect("transaction");
-        let inserted = world
-            .handle
+        let (tx, handle) = world.parts();
+        let inserted = handle
             .block_on(queries::insert_broadcast(
                 tx,
                 &bot_id,
@@ -947,13 +941,15 @@ async fn list_users(State(state): State<ApiState>, path: BotPath, q: ListQuery) 
         .map_err(ApiError::internal)?;
     let items: Vec<UserOut> = users
         .into_iter()
-        .map(|(key, p, name, at)| UserOut {
-            key,
-            name,
-            principal: principal_out(&p),
-            registered_at: sql::parse_stored_time(&at).to_rfc3339(),
+        .map(|(key, p, name, at)| {
+            Ok(UserOut {
+                key,
+                name,
+                principal: principal_out(&p),
+                registered_at: queries::shown_time("registrations", key, &at)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(axum::Json(items).into_response())
 }
 
@@ -1007,9 +1003,8 @@ async fn put_user(
         let name = match compose::known_chat(world, key)? {
             true => {
                 let bot = world.bot.clone();
-                let tx = world.tx.as_mut().expect("transaction");
-                world
-                    .handle
+                let (tx, handle) = world.parts();
+                handle
                     .block_on(queries::chat_name(tx, &bot, key))
                     .map_err(ApiError::internal)?
                     .unwrap_or_default()
@@ -1031,10 +1026,9 @@ async fn put_user(
         let message = engine::message_for(&definition, world, &user, definition.text(Text::AuthSuccess), &[], now)
             .map_err(ApiError::internal)?;
         let bot = world.bot.clone();
-        let tx = world.tx.as_mut().expect("transaction");
-        world
-            .handle
-            .block_on(sql::enqueue(tx, &bot, &[message], now))
+        let (tx, handle) = world.parts();
+        handle
+            .block_on(queries::enqueue(tx, &bot, &[message], now))
             .map_err(ApiError::internal)
     })
     .await?;
@@ -1099,15 +1093,17 @@ async fn list_auth_requests(State(state): State<ApiState>, path: BotPath, q: Lis
         .map_err(ApiError::internal)?;
     let items: Vec<AuthRequestOut> = rows
         .into_iter()
-        .map(|r| AuthRequestOut {
-            id: r.id,
-            key: r.key,
-            name: r.name,
-            data: r.data,
-            created_at: sql::parse_stored_time(&r.created_at).to_rfc3339(),
-            status: r.status,
+        .map(|r| {
+            Ok(AuthRequestOut {
+                created_at: queries::shown_time("auth_requests", r.id, &r.created_at)?,
+                id: r.id,
+                key: r.key,
+                name: r.name,
+                data: r.data,
+                status: r.status,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(axum::Json(items).into_response())
 }
 
@@ -1159,13 +1155,12 @@ async fn decide(state: ApiState, path: BotPath, decision: Decision) -> Result<Re
             engine::DecisionError::AlreadyDecided => {
                 ApiError::conflict(format!("authorization request {id} is already decided"))
             }
-            engine::DecisionError::World(e) => ApiError::internal(e),
+            engine::DecisionError::World(e) => ApiError::from(e),
         })?;
         let bot = world.bot.clone();
-        let tx = world.tx.as_mut().expect("transaction");
-        world
-            .handle
-            .block_on(sql::enqueue(tx, &bot, &messages, now))
+        let (tx, handle) = world.parts();
+        handle
+            .block_on(queries::enqueue(tx, &bot, &messages, now))
             .map_err(ApiError::internal)?;
         Ok((status, messages.len()))
     })

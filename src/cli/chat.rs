@@ -1,11 +1,10 @@
 //! `botwright chat`: talk to a bot in the terminal, offline.
 
-use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
-use crate::engine::{self, ActionButton, AuthRequest, Event, Principal, Session, User, World, WorldError};
-use crate::expr::Value;
+use crate::algorithms::{Runner, Stub};
+use crate::engine::{self, Event, Principal, User};
 use crate::notification::{self, Offline};
-use crate::store::{MemoryWorld, Stub};
-use chrono::{DateTime, FixedOffset};
+use crate::store::MemoryWorld;
+use chrono::DateTime;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -27,65 +26,6 @@ pub struct Args {
     /// Freeze the clock at this RFC 3339 time, as a transcript's `@now` does.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
-}
-
-/// The in-memory world, noting why each algorithm failed (the user sees only the bot's text).
-struct Reporting<'a> {
-    world: &'a mut MemoryWorld,
-    failures: Vec<String>,
-}
-
-impl World for Reporting<'_> {
-    fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError> {
-        self.world.session(chat, user)
-    }
-
-    fn save_session(&mut self, chat: i64, user: i64, session: &Session) -> Result<(), WorldError> {
-        self.world.save_session(chat, user, session)
-    }
-
-    fn registration(&mut self, key: i64) -> Result<Option<Principal>, WorldError> {
-        self.world.registration(key)
-    }
-
-    fn register(
-        &mut self,
-        key: i64,
-        principal: &Principal,
-        name: &str,
-        at: DateTime<FixedOffset>,
-    ) -> Result<(), WorldError> {
-        self.world.register(key, principal, name, at)
-    }
-
-    fn create_auth_request(&mut self, request: AuthRequest) -> Result<u64, WorldError> {
-        self.world.create_auth_request(request)
-    }
-
-    fn auth_request(&mut self, id: u64) -> Result<Option<AuthRequest>, WorldError> {
-        self.world.auth_request(id)
-    }
-
-    fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError> {
-        self.world.pending_auth_request(key)
-    }
-
-    fn update_auth_request(&mut self, request: &AuthRequest) -> Result<(), WorldError> {
-        self.world.update_auth_request(request)
-    }
-
-    fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<ActionButton>, WorldError> {
-        self.world.action_button(id, chat)
-    }
-
-    fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
-        let result = self.world.run_algorithm(call);
-        if let Err(e) = &result {
-            self.failures
-                .push(format!("algorithm {} failed: {e}", call.algorithm.name));
-        }
-        result
-    }
 }
 
 /// The message of a failure that `chat` prints on stderr (the user sees the bot's text).
@@ -146,10 +86,10 @@ pub fn run(args: Args) -> u8 {
     let Some(bot) = crate::cli::load_bot(&args.bot_file) else {
         return crate::cli::PROBLEMS;
     };
-    let mut world = MemoryWorld {
-        http: true,
-        ..MemoryWorld::default()
-    };
+    let mut world = MemoryWorld::default();
+    // `chat` calls `http` algorithms for real (stub them with `--stub`).
+    let mut runner = Runner::offline();
+    runner.http = true;
     for s in &args.stubs {
         let Some((name, value)) = s.split_once('=') else {
             eprintln!("error: --stub {s}: write NAME=JSON");
@@ -161,7 +101,7 @@ pub fn run(args: Args) -> u8 {
         }
         match Stub::parse(value) {
             Ok(stub) => {
-                world.stubs.insert(name.trim().to_string(), stub);
+                runner.stubs.insert(name.trim().to_string(), stub);
             }
             Err(e) => {
                 eprintln!("error: --stub {s}: {e}");
@@ -265,12 +205,8 @@ pub fn run(args: Args) -> u8 {
             }
             None => Event::Text(line.to_string()),
         };
-        let mut reporting = Reporting {
-            world: &mut world,
-            failures: Vec::new(),
-        };
-        let replies = engine::handle(&bot, &mut reporting, &user, &event, now());
-        let failures = reporting.failures;
+        let replies = engine::handle(&bot, &mut world, &mut runner, &user, &event, now());
+        let failures = std::mem::take(&mut runner.failures);
         match replies {
             Ok(replies) => show(&mut out, &user, replies, &mut history),
             Err(e) => {

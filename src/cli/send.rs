@@ -1,11 +1,11 @@
 //! `botwright send`: a manual or scheduled message through the outbox that
 //! `botwright run` sends.
 
-use crate::algorithms::Builtins;
 use crate::api::ApiError;
 use crate::api::compose;
 use crate::api::types::{Content, PrincipalRef, Recipient};
-use crate::store::sql::{SqlStore, TxWorld};
+use crate::store::sql::SqlStore;
+use crate::store::tx_world::TxWorld;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -103,26 +103,19 @@ async fn send(args: Args) -> u8 {
     let handle = tokio::runtime::Handle::current();
     let bot_id = args.bot.clone();
     let stored = tokio::task::spawn_blocking(move || {
-        let builtins = Builtins::default();
         let tx = handle.block_on(store.begin()).map_err(ApiError::internal)?;
-        let mut world = TxWorld {
-            tx: Some(tx),
-            bot: bot_id,
-            handle: handle.clone(),
-            builtins: &builtins,
-            error: None,
-            lost_decision: false,
-        };
+        let mut world = TxWorld::new(tx, store.dialect, &bot_id, handle.clone());
         let result = compose::chats_of(&mut world, &bot, &to)
             .and_then(|chats| compose::store(&mut world, &bot, &chats, &message, None, now));
-        let tx = world.tx.take().expect("transaction");
-        match (result, world.error.take()) {
-            (_, Some(e)) => Err(ApiError::internal(e)),
-            (Ok(stored), None) => {
-                handle.block_on(tx.commit()).map_err(ApiError::internal)?;
+        match result {
+            Ok(stored) => {
+                world.commit().map_err(ApiError::internal)?;
                 Ok(stored)
             }
-            (Err(e), None) => Err(e),
+            Err(e) => {
+                world.rollback();
+                Err(e)
+            }
         }
     })
     .await;

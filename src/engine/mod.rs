@@ -40,7 +40,6 @@ macro_rules! world {
 }
 pub(crate) use world;
 
-use crate::algorithms::{AlgorithmCall, AlgorithmFailure};
 use crate::expr::Value;
 use serde::{Deserialize, Serialize};
 
@@ -411,15 +410,22 @@ pub struct AuthRequest {
     pub reason: Option<String>,
 }
 
-/// A failure outside the engine (a database that cannot be read or written).
-/// The engine stops using the world at the first one and [`handle`] returns
-/// it: the update is aborted and tried again, never finished on made-up state.
+/// A failure outside the engine. The engine stops using the world at the first
+/// one and [`handle`] returns it: the update is aborted and tried again, never
+/// finished on made-up state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorldError(pub String);
+pub enum WorldError {
+    /// The store failed: a database error, or a stored row that cannot be read.
+    Storage(String),
+    /// A decision on an authorization request lost to another decision made meanwhile.
+    Conflict(String),
+}
 
 impl std::fmt::Display for WorldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            WorldError::Storage(message) | WorldError::Conflict(message) => f.write_str(message),
+        }
     }
 }
 
@@ -449,6 +455,4 @@ pub trait World {
     /// A notification's action button by its id, if it was sent to `chat` (a button of
     /// another chat, or one whose chat is unknown, is `None`).
     fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<ActionButton>, WorldError>;
-    /// Runs an algorithm (or its stub).
-    fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure>;
 }

@@ -250,7 +250,12 @@ impl Turn<'_> {
         // The call's duration for the insights log, measured where the call is made (it
         // changes nothing the step does).
         let started = std::time::Instant::now();
-        let result = self.world.run_algorithm(&call);
+        let result = match self.runner.as_deref_mut() {
+            Some(runner) => runner.run(&call),
+            None => Err(AlgorithmFailure::Failed(
+                "algorithms do not run outside a conversation step".into(),
+            )),
+        };
         self.insight(Insight::Algorithm {
             name: name.to_string(),
             ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

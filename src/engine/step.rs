@@ -5,6 +5,7 @@ use super::insights::{Insight, Reached, Step};
 use super::session::Pending;
 use super::turn::{Outcome, Scope, Turn, cut};
 use super::{Attachment, Event, Keyboard, Outgoing, User, World, WorldError, world};
+use crate::algorithms::Runner;
 use crate::expr::Value;
 use crate::limits::{MAX_MESSAGE as MAX_MESSAGE_CHARS, MAX_REPLIES};
 use crate::model::{Action, CompiledBot, InputKind, RecordIdx, normalize};
@@ -54,17 +55,19 @@ fn limit_replies(out: Vec<Outgoing>, user: i64) -> Vec<Outgoing> {
 pub fn handle(
     bot: &CompiledBot,
     world: &mut dyn World,
+    runner: &mut Runner,
     user: &User,
     event: &Event,
     now: DateTime<FixedOffset>,
 ) -> Result<Vec<Outgoing>, WorldError> {
-    step(bot, world, user, event, now).map(|s| s.out)
+    step(bot, world, runner, user, event, now).map(|s| s.out)
 }
 
 /// [`handle`], with what the insights log keeps of the step: its outcome and its events.
 pub fn step(
     bot: &CompiledBot,
     world: &mut dyn World,
+    runner: &mut Runner,
     user: &User,
     event: &Event,
     now: DateTime<FixedOffset>,
@@ -83,7 +86,7 @@ pub fn step(
     if session.drop_changed(bot) {
         tracing::info!(bot = %bot.id, chat = user.chat, "the records of an open choice or pending step changed; dropped");
     }
-    let mut turn = Turn::new(bot, world, user, now, session);
+    let mut turn = Turn::new(bot, world, Some(runner), user, now, session);
     match event {
         Event::Text(text) => turn.text(text),
         Event::Button(data) => turn.button(data),

@@ -3,6 +3,7 @@
 
 use super::session::{HistoryEntry, Session};
 use super::{Keyboard, Outgoing, User, World, WorldError, world};
+use crate::algorithms::Runner;
 use crate::expr::{self, Context, Value};
 use crate::limits::{MAX_LABEL, MAX_MESSAGE as MAX_MESSAGE_CHARS};
 use crate::model::CompiledBot;
@@ -48,6 +49,9 @@ pub(super) enum Outcome {
 pub(super) struct Turn<'a> {
     pub bot: &'a CompiledBot,
     pub world: &'a mut dyn World,
+    /// Runs the step's algorithms; `None` outside a conversation step (a text rendered for
+    /// the HTTP API inside its transaction), where no algorithm may run.
+    pub runner: Option<&'a mut Runner>,
     pub user: &'a User,
     pub now: DateTime<FixedOffset>,
     pub session: Session,
@@ -69,6 +73,7 @@ impl<'a> Turn<'a> {
     pub fn new(
         bot: &'a CompiledBot,
         world: &'a mut dyn World,
+        runner: Option<&'a mut Runner>,
         user: &'a User,
         now: DateTime<FixedOffset>,
         session: Session,
@@ -76,6 +81,7 @@ impl<'a> Turn<'a> {
         let mut turn = Turn {
             bot,
             world,
+            runner,
             user,
             now,
             session,
@@ -318,7 +324,7 @@ pub fn message_for(
     extra: &[(&str, Value)],
     now: DateTime<FixedOffset>,
 ) -> Result<Outgoing, WorldError> {
-    let turn = Turn::new(bot, world, user, now, Session::default());
+    let turn = Turn::new(bot, world, None, user, now, Session::default());
     let scope = Scope::default();
     let text = turn.render(template, &turn.scope_vars(&scope, extra));
     if let Some(e) = turn.failure {

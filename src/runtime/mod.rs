@@ -11,9 +11,8 @@ pub use batch::Batcher;
 use crate::algorithms::Builtins;
 use crate::model::CompiledBot;
 use crate::store::cache::StateCache;
-use crate::store::commit::{self, Committed, Work};
-use crate::store::outbox::Delivery;
-use crate::store::sql::{Dialect, OutboxMessage, SqlStore, StoreError};
+use crate::store::sql::SqlStore;
+use crate::store::types::{Committed, Delivery, Dialect, OutboxMessage, StoreError, Work};
 use chrono::{DateTime, FixedOffset};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -326,14 +325,15 @@ const COMMIT_LANES: usize = 4;
 /// Commits a batch of jobs; when the batch fails, each job on its own, so that one bad
 /// job fails alone.
 async fn group_commit(store: &SqlStore, jobs: &[Work]) -> Vec<Result<Committed, StoreError>> {
-    match commit::commit_batch(store, jobs).await {
+    match store.commit(jobs).await {
         Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) if jobs.len() == 1 => vec![Err(e)],
         Err(_) => {
             let mut results = Vec::with_capacity(jobs.len());
             for job in jobs {
                 results.push(
-                    commit::commit_batch(store, std::slice::from_ref(job))
+                    store
+                        .commit(std::slice::from_ref(job))
                         .await
                         .map(|mut r| r.pop().expect("one result per job")),
                 );

@@ -13,38 +13,21 @@
 //! aborts the step; it never stands for "nothing stored".
 
 use super::cache::StateCache;
-use super::commit::{self, Committed, Job, Work};
-use super::sql::{REQUEST_COLUMNS, SqlStore, StoreError, now_text, request_from_row};
-use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
+use super::sql::SqlStore;
+pub use super::types::Changes;
+use super::types::{Committed, Job, LogRow, StoreError, Work, decode_session};
 use crate::engine::{AuthRequest, AuthStatus, Outgoing, Principal, Session, User, World, WorldError};
-use crate::expr::Value;
 use chrono::{DateTime, FixedOffset};
-use std::collections::{BTreeMap, HashMap};
-
-/// What one engine step changed, to be committed with its update.
-#[derive(Debug, Default)]
-pub struct Changes {
-    pub sessions: BTreeMap<(i64, i64), Session>,
-    pub registrations: Vec<(i64, Principal, String, DateTime<FixedOffset>)>,
-    /// Requests created in the step (stored as drafts until the commit) and requests decided in it.
-    pub requests: HashMap<u64, AuthRequest>,
-    pub created: Vec<u64>,
-    pub decided: Vec<u64>,
-}
+use std::collections::HashMap;
 
 pub struct BufferedWorld<'a> {
     pub store: &'a SqlStore,
     pub bot: String,
     pub handle: tokio::runtime::Handle,
-    pub builtins: &'a Builtins,
     cache: Option<&'a StateCache>,
     sessions: HashMap<(i64, i64), Option<Session>>,
     registrations: HashMap<i64, Option<Principal>>,
     changes: Changes,
-    /// `<bot>:<update id>` of the update handled, for `X-Botwright-Update`.
-    update: Option<String>,
-    /// The `http` calls made so far in this step.
-    http_calls: u32,
 }
 
 /// Why a commit did not happen.
@@ -58,30 +41,16 @@ pub enum CommitError {
 }
 
 impl<'a> BufferedWorld<'a> {
-    pub fn new(
-        store: &'a SqlStore,
-        bot: &str,
-        handle: tokio::runtime::Handle,
-        builtins: &'a Builtins,
-    ) -> BufferedWorld<'a> {
+    pub fn new(store: &'a SqlStore, bot: &str, handle: tokio::runtime::Handle) -> BufferedWorld<'a> {
         BufferedWorld {
             store,
             bot: bot.to_string(),
             handle,
-            builtins,
             cache: None,
             sessions: HashMap::new(),
             registrations: HashMap::new(),
             changes: Changes::default(),
-            update: None,
-            http_calls: 0,
         }
-    }
-
-    /// The update this step handles: its `http` calls carry `X-Botwright-Update`.
-    pub fn for_update(mut self, update_id: i64) -> BufferedWorld<'a> {
-        self.update = Some(format!("{}:{update_id}", self.bot));
-        self
     }
 
     /// Reads sessions and registrations through `cache` (only for a database this process alone writes).
@@ -90,13 +59,10 @@ impl<'a> BufferedWorld<'a> {
         self
     }
 
-    fn read<T, E: std::fmt::Display>(
-        &self,
-        f: impl AsyncFnOnce(&SqlStore, &str) -> Result<T, E>,
-    ) -> Result<T, WorldError> {
+    fn read<T>(&self, f: impl AsyncFnOnce(&SqlStore, &str) -> Result<T, StoreError>) -> Result<T, WorldError> {
         self.handle
             .block_on(f(self.store, &self.bot))
-            .map_err(|e| WorldError(format!("database error: {e}")))
+            .map_err(|e| WorldError::Storage(e.to_string()))
     }
 
     /// Reads a user's session and their chat's registration in one round trip, as a step
@@ -115,20 +81,14 @@ impl<'a> BufferedWorld<'a> {
     /// Takes a user's session (as stored) and their chat's registration read elsewhere (with
     /// the chat's claim), instead of reading them.
     pub fn seed(&mut self, chat: i64, user: i64, session: Option<&str>, registration: Option<Principal>) {
-        let session = session.and_then(|d| super::sql::decode_session(&self.bot, chat, d));
+        let session = session.and_then(|d| decode_session(&self.bot, chat, d));
         self.sessions.insert((chat, user), session);
         self.registrations.insert(chat, registration);
     }
 
     /// Whether the update was handled already.
     pub fn already_handled(&self, update_id: i64) -> Result<bool, WorldError> {
-        let status: Option<String> = self.read(async |store, bot| {
-            sqlx::query_scalar("SELECT status FROM inbox WHERE bot = $1 AND update_id = $2")
-                .bind(bot)
-                .bind(update_id)
-                .fetch_optional(&store.pool)
-                .await
-        })?;
+        let status = self.read(async |store, bot| store.update_status(bot, update_id).await)?;
         Ok(status.is_some_and(|s| s != "new"))
     }
 
@@ -155,7 +115,7 @@ impl<'a> BufferedWorld<'a> {
         update_id: Option<i64>,
         user: &User,
         out: &[Outgoing],
-        insights: Vec<super::insights::LogRow>,
+        insights: Vec<LogRow>,
         now: DateTime<FixedOffset>,
     ) -> Result<(), CommitError> {
         let job = Work::Job(Box::new(Job {
@@ -173,7 +133,7 @@ impl<'a> BufferedWorld<'a> {
         }));
         let results = self
             .handle
-            .block_on(commit::commit_batch(self.store, std::slice::from_ref(&job)))
+            .block_on(self.store.commit(std::slice::from_ref(&job)))
             .map_err(CommitError::Database)?;
         match results.into_iter().next() {
             Some(Committed::Messages { .. }) => Ok(()),
@@ -265,43 +225,19 @@ impl World for BufferedWorld<'_> {
     fn create_auth_request(&mut self, mut request: AuthRequest) -> Result<u64, WorldError> {
         // The row is stored now as a draft (so that its id can go on buttons) and made real by the commit;
         // a draft left by a failed step is never shown or decided.
-        let created = now_text(request.created_at);
-        let r = request.clone();
-        let id: i64 = self.read(async |store, bot| {
-            sqlx::query_scalar(
-                "INSERT INTO auth_requests (bot, chat, user_id, name, username, data, status, reason, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'draft', NULL, $7) RETURNING id",
-            )
-            .bind(bot)
-            .bind(r.key)
-            .bind(r.user_id)
-            .bind(&r.name)
-            .bind(&r.username)
-            .bind(&r.data)
-            .bind(&created)
-            .fetch_one(&store.pool)
-            .await
-        })?;
-        request.id = id as u64;
+        let r = &request;
+        let id = self.read(async |store, bot| store.insert_draft_request(bot, r).await)?;
+        request.id = id;
         self.changes.created.push(request.id);
         self.changes.requests.insert(request.id, request);
-        Ok(id as u64)
+        Ok(id)
     }
 
     fn auth_request(&mut self, id: u64) -> Result<Option<AuthRequest>, WorldError> {
         if let Some(r) = self.changes.requests.get(&id) {
             return Ok(Some(r.clone()));
         }
-        let found: Option<AuthRequest> = self.read(async |store, bot| {
-            sqlx::query(&format!(
-                "SELECT {REQUEST_COLUMNS} FROM auth_requests WHERE bot = $1 AND id = $2 AND status <> 'draft'"
-            ))
-            .bind(bot)
-            .bind(id as i64)
-            .fetch_optional(&store.pool)
-            .await
-            .map(|r| r.as_ref().map(request_from_row))
-        })?;
+        let found = self.read(async |store, bot| store.auth_request(bot, id).await)?;
         Ok(found.map(|r| self.cache_request(r)))
     }
 
@@ -315,16 +251,7 @@ impl World for BufferedWorld<'_> {
         {
             return Ok(Some(r.clone()));
         }
-        let found: Option<AuthRequest> = self.read(async |store, bot| {
-            sqlx::query(&format!(
-                "SELECT {REQUEST_COLUMNS} FROM auth_requests WHERE bot = $1 AND chat = $2 AND status = 'pending' ORDER BY id DESC LIMIT 1"
-            ))
-            .bind(bot)
-            .bind(key)
-            .fetch_optional(&store.pool)
-            .await
-            .map(|r| r.as_ref().map(request_from_row))
-        })?;
+        let found = self.read(async |store, bot| store.pending_auth_request(bot, key).await)?;
         // A request decided in this step is no longer pending, whatever the database says.
         Ok(found
             .map(|r| self.cache_request(r))
@@ -341,16 +268,5 @@ impl World for BufferedWorld<'_> {
 
     fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<crate::engine::ActionButton>, WorldError> {
         self.read(async |store, bot| store.action_button(bot, id, chat).await)
-    }
-
-    fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
-        if matches!(call.algorithm.kind, crate::model::AlgorithmKind::Http(_)) {
-            self.http_calls += 1;
-        }
-        let http = algorithms::Http::On {
-            update: self.update.as_deref(),
-            calls: self.http_calls,
-        };
-        algorithms::run(call, self.builtins, http)
     }
 }

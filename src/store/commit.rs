@@ -1,5 +1,8 @@
 //! Group commit: the state changes, handled update ids and outgoing messages
 //! of many updates in one transaction, so that one fsync serves them all.
+//! Written once over [`Db`]; PostgreSQL writes the jobs that decide no request
+//! together ([`super::commit_many`]), because there every statement is a
+//! round trip, while SQLite runs each job's statements, prepared once.
 //!
 //! **Invariant:** each job commits whole or not at all. A job whose update
 //! was handled already writes nothing ([`Committed::Duplicate`]); a job
@@ -8,177 +11,48 @@
 //! by its caller. A database error fails the batch; the caller then commits
 //! each job on its own, so that one bad job cannot hold the others back.
 
-use super::buffered::Changes;
-use super::inbox::{self, Received};
-use super::insights::{self as log, LogRow};
-use super::sql::{self, OutboxMessage, SqlStore, StoreError, now_text};
+use super::commit_many;
+use super::db::{Db, Query};
+use super::inbox;
+use super::statements as sql;
+use super::types::{
+    ChatClaim, Committed, Dialect, Job, LogRow, OutboxMessage, ReleaseAfter, StoreError, Work, files_json,
+    keyboard_json, now_text,
+};
+use super::writes;
 use crate::engine::Outgoing;
-use chrono::{DateTime, FixedOffset};
-use sqlx::{Any, Transaction};
 
-/// The statuses of a message not sent yet, written the same way in every query
-/// (SQLite uses a partial index only for a query that repeats its condition).
-pub const UNSENT: &str = "status IN ('scheduled', 'queued', 'sending')";
-
-/// Marks an update handled (inserting it when it never went through the inbox); changes
-/// nothing when it was handled already.
-pub const MARK_HANDLED: &str = "INSERT INTO inbox (bot, update_id, chat, payload, status, attempts, received_at, handled_at) \
-     VALUES ($1, $2, $3, NULL, 'done', 0, $4, $4) ON CONFLICT (bot, update_id) DO UPDATE \
-     SET status = 'done', payload = NULL, handled_at = excluded.handled_at WHERE inbox.status = 'new'";
-
-/// A message to a chat that waits and is not the given owner's.
-pub const OTHERS_WAITING: &str = "SELECT id FROM outbox WHERE bot = $1 AND chat = $2 \
-     AND status IN ('scheduled', 'queued', 'sending') \
-     AND (owner IS NULL OR owner <> $3) AND (status = 'sending' OR due_at <= $4 OR attempts > 0) LIMIT 1";
-
-/// The chats, among the `(bot, chat, owner, now)` rows of `values`, for which a message
-/// that is not the owner's waits (the multi-row form of [`OTHERS_WAITING`]).
-pub fn others_waiting_in(values: &str) -> String {
-    format!(
-        "SELECT DISTINCT o.bot, o.chat FROM outbox o JOIN (VALUES {values}) AS v(bot, chat, owner, now) \
-         ON o.bot = v.bot AND o.chat = v.chat WHERE o.status IN ('scheduled', 'queued', 'sending') \
-         AND (o.owner IS NULL OR o.owner <> v.owner) AND (o.status = 'sending' OR o.due_at <= v.now OR o.attempts > 0)"
-    )
+/// What a commit did, and the claims let go with jobs (to be told once the transaction
+/// is committed, see [`ReleaseAfter`]) with whether updates of their chats wait.
+pub struct Outcome<'w> {
+    pub results: Vec<Committed>,
+    pub released: Vec<(&'w ReleaseAfter, bool)>,
 }
 
-/// A decision on a request, written only while it is pending.
-pub const DECIDE_REQUEST: &str =
-    "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4 AND status = 'pending'";
-/// A request created in the step: from draft to its status.
-pub const CONFIRM_REQUEST: &str = "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4";
-pub const RECORD_CHAT: &str =
-    "INSERT INTO chats (bot, chat, name, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT (bot, chat) DO NOTHING";
-pub const INSERT_REPLY: &str = "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, \
-     attempts, owner, claimed_at, attachments) VALUES ($1, $2, $3, $4, $5, $6, $6, 0, $7, $8, $9) RETURNING id";
-
-/// One handled update (or an HTTP API step) to commit.
-#[derive(Debug)]
-pub struct Job {
-    pub bot: String,
-    /// The update's id; `None` for work that is not an update.
-    pub update_id: Option<i64>,
-    pub chat: i64,
-    pub chat_name: String,
-    /// Whether the chat must be recorded as one that talked to the bot.
-    pub record_chat: bool,
-    pub changes: Changes,
-    pub out: Vec<Outgoing>,
-    /// The instance that sends the messages straight from memory; `None` leaves them to a claim.
-    pub owner: Option<String>,
-    pub now: DateTime<FixedOffset>,
-    /// The update's rows of the insights log, written with it (none when the log is off).
-    pub insights: Vec<LogRow>,
-    /// PostgreSQL: the chat's claim to let go in the same transaction, when this is the last
-    /// update its worker knows of (a job that conflicts keeps it).
-    pub release: Option<ReleaseAfter>,
-}
-
-/// A claim let go with a job, and where the commit says whether updates of the chat wait.
-#[derive(Debug, Clone)]
-pub struct ReleaseAfter {
-    pub claim: ChatClaim,
-    /// 0 until the commit: 1 released with nothing waiting, 2 released with updates waiting.
-    pub outcome: std::sync::Arc<std::sync::atomic::AtomicU8>,
-}
-
-impl ReleaseAfter {
-    pub fn new(claim: ChatClaim) -> ReleaseAfter {
-        ReleaseAfter {
-            claim,
-            outcome: Default::default(),
-        }
-    }
-
-    /// After the commit: `Some(waiting)` when the claim was let go.
-    pub fn released(&self) -> Option<bool> {
-        match self.outcome.load(std::sync::atomic::Ordering::SeqCst) {
-            1 => Some(false),
-            2 => Some(true),
-            _ => None,
+impl Outcome<'_> {
+    /// Tells the jobs' claims what became of them: call after the transaction committed.
+    pub fn tell_releases(&self) {
+        for (r, waiting) in &self.released {
+            r.outcome
+                .store(if *waiting { 2 } else { 1 }, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }
 
-/// What a group commit takes: received updates to store in the inbox, or a handled update.
-#[derive(Debug)]
-pub enum Work {
-    Receive(Receive),
-    Job(Box<Job>),
-    /// PostgreSQL: claim a chat for this instance (`sql::CLAIM_CHAT`), in the group commit so
-    /// that claims share its transactions instead of one commit each.
-    Claim(ChatClaim),
-    /// PostgreSQL: let a claimed chat go, and say whether updates of the chat wait in the
-    /// inbox (stored meanwhile by another instance, which left them to this one).
-    Release(ChatClaim),
-}
-
-/// What a claim reads with the chat: the ids of its waiting updates (oldest first), and the
-/// stored session of its user in a private chat (user = chat) and its registration, so
-/// that the first step after the claim needs no read of its own.
-#[derive(Debug, Clone, Default)]
-pub struct ClaimedChat {
-    pub waiting: Vec<i64>,
-    pub session: Option<String>,
-    pub registration: Option<crate::engine::Principal>,
-}
-
-/// A chat and the instance that claims it or lets it go.
-#[derive(Debug, Clone)]
-pub struct ChatClaim {
-    pub bot: String,
-    pub chat: i64,
-    pub instance: String,
-    pub now: DateTime<FixedOffset>,
-    /// An owner whose heartbeat is older than this is gone: its claim may be taken over.
-    pub alive_since: DateTime<FixedOffset>,
-}
-
-/// Updates received from Telegram, to be stored before Telegram is told they arrived.
-#[derive(Debug)]
-pub struct Receive {
-    pub bot: String,
-    pub updates: Vec<Received>,
-    pub now: DateTime<FixedOffset>,
-}
-
-#[derive(Debug)]
-pub enum Committed {
-    /// Received updates stored; the ids that were new (a redelivery is stored once).
-    Received(Vec<i64>),
-    /// Committed. `to_send`: the messages the job's owner sends from memory; `queued`: how many
-    /// were left to a claim instead.
-    Messages {
-        to_send: Vec<OutboxMessage>,
-        queued: usize,
-    },
-    Duplicate,
-    Conflict,
-    /// A claim: `Some` when the chat is this instance's now, with what the claim read.
-    Claimed(Option<ClaimedChat>),
-    /// A release: whether updates of the chat wait in the inbox.
-    Released {
-        waiting: bool,
-    },
-}
-
-/// Commits the work in one transaction; a result per item, in order.
-pub async fn commit_batch(store: &SqlStore, works: &[Work]) -> Result<Vec<Committed>, StoreError> {
-    if let Some(e) = &store.embedded {
-        return e.commit(works);
-    }
-    let mut tx = store.begin().await?;
-    // The jobs that decide no request go together, in few statements (`commit_many`).
-    let simple = |w: &Work| matches!(w, Work::Job(job) if job.changes.decided.is_empty());
-    let together: Vec<&Job> = works
+/// Commits the work inside `db`'s transaction; a result per item, in order.
+pub async fn commit<'w, D: Db>(db: &mut D, works: &'w [Work]) -> Result<Outcome<'w>, StoreError> {
+    let postgres = db.dialect() == Dialect::Postgres;
+    // PostgreSQL: the jobs that decide no request go together, in few statements.
+    let together = |w: &Work| postgres && matches!(w, Work::Job(job) if job.changes.decided.is_empty());
+    let jobs: Vec<&Job> = works
         .iter()
-        .filter(|w| simple(w))
-        .map(|w| match w {
-            Work::Job(job) => &**job,
-            _ => unreachable!("filtered to jobs"),
+        .filter(|w| together(w))
+        .filter_map(|w| match w {
+            Work::Job(job) => Some(&**job),
+            _ => None,
         })
         .collect();
-    let mut many = super::commit_many::apply_many(&mut tx, &together).await?.into_iter();
-    // Claims and releases of chats, each kind in one statement.
+    let mut many = commit_many::apply_many(db, &jobs).await?.into_iter();
     let claiming: Vec<&ChatClaim> = works
         .iter()
         .filter_map(|w| match w {
@@ -186,128 +60,123 @@ pub async fn commit_batch(store: &SqlStore, works: &[Work]) -> Result<Vec<Commit
             _ => None,
         })
         .collect();
-    let mut claims = super::commit_many::claim_many(&mut tx, &claiming).await?;
-    let mut releasing: Vec<&ChatClaim> = works
-        .iter()
-        .filter_map(|w| match w {
-            Work::Release(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    let mut claims = if postgres {
+        commit_many::claim_many(db, &claiming).await?
+    } else {
+        Default::default()
+    };
     let mut results = Vec::with_capacity(works.len());
     for work in works {
         results.push(match work {
-            Work::Job(_) if simple(work) => many.next().expect("a result per job"),
-            Work::Job(job) => apply(&mut tx, job).await?,
-            Work::Receive(r) => Committed::Received(inbox::receive_in(&mut tx, &r.bot, &r.updates, r.now).await?),
+            Work::Job(_) if together(work) => many
+                .next()
+                .ok_or_else(|| StoreError::Setup("the group commit lost a job's result".into()))?,
+            Work::Job(job) => apply(db, job).await?,
+            Work::Receive(r) => Committed::Received(inbox::receive(db, &r.bot, &r.updates, r.now).await?),
+            // One process serves SQLite: every chat is its own.
+            Work::Claim(_) if !postgres => Committed::Claimed(Some(Default::default())),
             Work::Claim(c) => Committed::Claimed(claims.remove(&(c.bot.clone(), c.chat)).flatten()),
             // Filled in below, once every release of the batch is done.
             Work::Release(_) => Committed::Released { waiting: false },
         });
     }
-    // The claims let go with their jobs (unless the job conflicted: its step runs again).
-    let with_jobs: Vec<&ReleaseAfter> = works
-        .iter()
-        .zip(&results)
-        .filter_map(|(w, r)| match (w, r) {
-            (Work::Job(job), Committed::Messages { .. } | Committed::Duplicate) => job.release.as_ref(),
-            _ => None,
-        })
-        .collect();
-    releasing.extend(with_jobs.iter().map(|r| &r.claim));
-    let waiting = super::commit_many::release_many(&mut tx, &releasing).await?;
-    for (work, result) in works.iter().zip(results.iter_mut()) {
-        if let (Work::Release(c), Committed::Released { waiting: w }) = (work, result) {
-            *w = waiting.contains(&(c.bot.clone(), c.chat));
+    let mut released = Vec::new();
+    if postgres {
+        // The claims let go with their jobs (unless the job conflicted: its step runs again).
+        let with_jobs: Vec<&ReleaseAfter> = works
+            .iter()
+            .zip(&results)
+            .filter_map(|(w, r)| match (w, r) {
+                (Work::Job(job), Committed::Messages { .. } | Committed::Duplicate) => job.release.as_ref(),
+                _ => None,
+            })
+            .collect();
+        let mut releasing: Vec<&ChatClaim> = works
+            .iter()
+            .filter_map(|w| match w {
+                Work::Release(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        releasing.extend(with_jobs.iter().map(|r| &r.claim));
+        let waiting = commit_many::release_many(db, &releasing).await?;
+        let waits = |c: &ChatClaim| waiting.contains(&(c.bot.clone(), c.chat));
+        for (work, result) in works.iter().zip(results.iter_mut()) {
+            if let (Work::Release(c), Committed::Released { waiting: w }) = (work, result) {
+                *w = waits(c);
+            }
         }
+        released = with_jobs.into_iter().map(|r| (r, waits(&r.claim))).collect();
     }
-    let rows = log_rows(works, &results);
-    if !rows.is_empty() {
-        log::insert(&mut tx, &rows).await?;
-    }
-    tx.commit().await?;
-    for r in with_jobs {
-        let w = waiting.contains(&(r.claim.bot.clone(), r.claim.chat));
-        r.outcome
-            .store(if w { 2 } else { 1 }, std::sync::atomic::Ordering::SeqCst);
-    }
-    Ok(results)
+    insert_log(db, &log_rows(works, &results)).await?;
+    Ok(Outcome { results, released })
 }
 
-async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committed, sqlx::Error> {
+/// One job, statement by statement.
+async fn apply<D: Db>(db: &mut D, job: &Job) -> Result<Committed, StoreError> {
     let bot = job.bot.as_str();
     let at = now_text(job.now);
     let c = &job.changes;
     let guarded = !c.decided.is_empty();
     if guarded {
-        sqlx::query("SAVEPOINT job").execute(&mut **tx).await?;
+        db.execute(Query::new(sql::SAVEPOINT)).await?;
     }
     if let Some(id) = job.update_id {
         // Inserted when the update never went through the inbox (a direct commit), else marked handled;
         // nothing when it was handled already.
-        let fresh = sqlx::query(MARK_HANDLED)
+        let q = Query::new(sql::MARK_HANDLED)
             .bind(bot)
             .bind(id)
             .bind(job.chat)
-            .bind(&at)
-            .execute(&mut **tx)
-            .await?;
-        if fresh.rows_affected() == 0 {
+            .bind(&at);
+        if db.execute(q).await? == 0 {
             if guarded {
-                undo_job(tx).await?;
+                undo_job(db).await?;
             }
             return Ok(Committed::Duplicate);
         }
     }
     for id in &c.decided {
         let r = &c.requests[id];
-        let done = sqlx::query(DECIDE_REQUEST)
+        let q = Query::new(sql::DECIDE_REQUEST)
             .bind(r.status.as_str())
             .bind(&r.reason)
             .bind(bot)
-            .bind(*id as i64)
-            .execute(&mut **tx)
-            .await?;
-        if done.rows_affected() == 0 && !c.created.contains(id) {
-            undo_job(tx).await?;
+            .bind(*id as i64);
+        if db.execute(q).await? == 0 && !c.created.contains(id) {
+            undo_job(db).await?;
             return Ok(Committed::Conflict);
         }
     }
     if guarded {
-        sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
+        db.execute(Query::new(sql::RELEASE_SAVEPOINT)).await?;
     }
-    for id in &c.created {
-        let r = &c.requests[id];
-        sqlx::query(CONFIRM_REQUEST)
-            .bind(r.status.as_str())
-            .bind(&r.reason)
-            .bind(bot)
-            .bind(*id as i64)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for (key, p, name, when) in &c.registrations {
-        sql::upsert_registration(tx, bot, *key, p, name, &now_text(*when)).await?;
-    }
+    writes::confirm_and_register(db, job).await?;
     if job.record_chat {
-        sqlx::query(RECORD_CHAT)
+        let q = Query::new(sql::RECORD_CHAT)
             .bind(bot)
             .bind(job.chat)
             .bind(&job.chat_name)
-            .bind(&at)
-            .execute(&mut **tx)
-            .await?;
+            .bind(&at);
+        db.execute(q).await?;
     }
-    for (&key, session) in &c.sessions {
-        sql::upsert_session(tx, bot, key, session, &at).await?;
+    for (&(chat, user), session) in &c.sessions {
+        let data = serde_json::to_string(session).expect("a session is plain data");
+        let q = Query::new(sql::UPSERT_SESSION)
+            .bind(bot)
+            .bind(chat)
+            .bind(user)
+            .bind(data)
+            .bind(&at);
+        db.execute(q).await?;
     }
     let owner = match &job.owner {
-        Some(owner) if !job.out.is_empty() => owned_unless_others_wait(tx, job, owner, &at).await?,
+        Some(owner) if !job.out.is_empty() => owned_unless_others_wait(db, job, owner, &at).await?,
         _ => None,
     };
     let mut to_send = Vec::with_capacity(job.out.len());
     for m in &job.out {
-        let stored = insert_reply(tx, bot, m, owner, &at).await?;
+        let stored = insert_reply(db, bot, m, owner, &at).await?;
         if owner.is_some() {
             to_send.push(stored);
         }
@@ -316,9 +185,8 @@ async fn apply(tx: &mut Transaction<'static, Any>, job: &Job) -> Result<Committe
     Ok(Committed::Messages { to_send, queued })
 }
 
-/// The insights log rows of the jobs that committed (not of duplicates nor of conflicts),
-/// for one multi-row insert at the end of the group commit.
-pub fn log_rows<'w>(works: &'w [Work], results: &[Committed]) -> Vec<&'w LogRow> {
+/// The insights log rows of the jobs that committed (not of duplicates nor of conflicts).
+fn log_rows<'w>(works: &'w [Work], results: &[Committed]) -> Vec<&'w LogRow> {
     works
         .iter()
         .zip(results)
@@ -330,60 +198,115 @@ pub fn log_rows<'w>(works: &'w [Work], results: &[Committed]) -> Vec<&'w LogRow>
         .collect()
 }
 
+/// The insights log rows of a group commit, in multi-row inserts. SQLite: of 64, 32, … 1
+/// rows (largest first), a handful of statements each prepared once and kept, as batches
+/// vary in size. PostgreSQL: up to 1,000 rows a statement, as every statement is a round
+/// trip (its statement cache keeps the common sizes).
+async fn insert_log<D: Db>(db: &mut D, rows: &[&LogRow]) -> Result<(), StoreError> {
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let size = match db.dialect() {
+            Dialect::Sqlite => [64, 32, 16, 8, 4, 2, 1]
+                .into_iter()
+                .find(|&s| s <= rest.len())
+                .unwrap_or(1),
+            Dialect::Postgres => rest.len().min(1000),
+        };
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let text = match db.dialect() {
+            Dialect::Sqlite => std::borrow::Cow::Borrowed(log_sql_of_power(size)),
+            Dialect::Postgres => std::borrow::Cow::Owned(sql::insert_log_sql(size)),
+        };
+        let mut q = Query::new(&text);
+        for r in chunk {
+            q.push(r.bot.as_str());
+            q.push(r.at.as_str());
+            q.push(r.chat);
+            q.push(r.kind);
+            q.push(r.name.as_deref());
+            q.push(r.value.as_deref());
+            q.push(r.label.as_deref());
+            q.push(r.ms);
+            q.push(r.took.as_deref());
+        }
+        db.execute(q).await?;
+    }
+    Ok(())
+}
+
+/// [`sql::insert_log_sql`] of 1, 2, 4, … 64 rows, built once.
+fn log_sql_of_power(size: usize) -> &'static str {
+    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| (0..7).map(|p| sql::insert_log_sql(1 << p)).collect());
+    let index = (size.max(1).ilog2() as usize).min(texts.len() - 1);
+    &texts[index]
+}
+
 /// Undoes what a job wrote since its savepoint.
-async fn undo_job(tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
-    sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut **tx).await?;
-    sqlx::query("RELEASE SAVEPOINT job").execute(&mut **tx).await?;
+async fn undo_job<D: Db>(db: &mut D) -> Result<(), StoreError> {
+    db.execute(Query::new(sql::ROLLBACK_TO_SAVEPOINT)).await?;
+    db.execute(Query::new(sql::RELEASE_SAVEPOINT)).await?;
     Ok(())
 }
 
 /// The owner for a job's messages: the job's, unless a message to one of their chats
 /// that is not the owner's is still waiting. Then they queue behind it through a
 /// claim, so that a chat's messages keep their order across instances.
-async fn owned_unless_others_wait<'o>(
-    tx: &mut Transaction<'static, Any>,
+async fn owned_unless_others_wait<'o, D: Db>(
+    db: &mut D,
     job: &Job,
     owner: &'o str,
     at: &str,
-) -> Result<Option<&'o str>, sqlx::Error> {
+) -> Result<Option<&'o str>, StoreError> {
     let mut chats: Vec<i64> = job.out.iter().map(|m| m.to).collect();
     chats.sort_unstable();
     chats.dedup();
     for chat in chats {
-        let waiting: Option<i64> = sqlx::query_scalar(OTHERS_WAITING)
-            .bind(&job.bot)
+        let q = Query::new(sql::OTHERS_WAITING)
+            .bind(job.bot.as_str())
             .bind(chat)
             .bind(owner)
-            .bind(at)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if waiting.is_some() {
+            .bind(at);
+        if db.fetch_optional(q).await?.is_some() {
             return Ok(None);
         }
     }
     Ok(Some(owner))
 }
 
-async fn insert_reply(
-    tx: &mut Transaction<'static, Any>,
+async fn insert_reply<D: Db>(
+    db: &mut D,
     bot: &str,
     m: &Outgoing,
     owner: Option<&str>,
     at: &str,
-) -> Result<OutboxMessage, sqlx::Error> {
-    let keyboard = serde_json::to_string(&m.keyboard).expect("keyboards serialize");
-    let status = if owner.is_some() { "sending" } else { "queued" };
-    let id: i64 = sqlx::query_scalar(INSERT_REPLY)
+) -> Result<OutboxMessage, StoreError> {
+    let q = Query::new(sql::INSERT_REPLY)
         .bind(bot)
         .bind(m.to)
-        .bind(&m.text)
-        .bind(keyboard)
-        .bind(status)
+        .bind(m.text.as_str())
+        .bind(keyboard_json(&m.keyboard))
+        .bind(if owner.is_some() { "sending" } else { "queued" })
         .bind(at)
         .bind(owner)
         .bind(owner.map(|_| at))
-        .bind(serde_json::to_string(&m.files).expect("files serialize"))
-        .fetch_one(&mut **tx)
-        .await?;
+        .bind(files_json(&m.files));
+    let id = db
+        .fetch_int(q)
+        .await?
+        .ok_or_else(|| StoreError::Setup("an insert into outbox returned no id".into()))?;
     Ok(OutboxMessage::reply(id, m, at))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn inserts_of_powers_of_two_are_built_once() {
+        use super::{log_sql_of_power, sql::insert_log_sql};
+        assert_eq!(log_sql_of_power(1), insert_log_sql(1));
+        assert_eq!(log_sql_of_power(64), insert_log_sql(64));
+        assert_eq!(log_sql_of_power(16).matches('(').count(), 17);
+        assert!(std::ptr::eq(log_sql_of_power(8), log_sql_of_power(8)));
+    }
 }

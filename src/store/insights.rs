@@ -8,34 +8,11 @@ use crate::engine::{Insight, Reached};
 use crate::model::{Action, CompiledBot, normalize};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
-/// The columns of a row, in the order of [`insert_sql`].
-pub const COLUMNS: usize = 9;
-
-/// At most this many rows per statement (9 parameters each, under SQLite's and PostgreSQL's limits).
-pub const MAX_ROWS: usize = 1000;
-
-/// Retention, a thousand ids at a time from the oldest: rows are written in the order of
-/// their time, so the oldest ids are the oldest rows, and no index on the time is kept (an
-/// index costs every update a write).
-pub const RETAIN: &str = "DELETE FROM insights WHERE id <= (SELECT MIN(id) FROM insights) + 1000 AND at < $1";
-
-/// One row of the log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogRow {
-    pub bot: String,
-    pub at: String,
-    pub chat: i64,
-    pub kind: &'static str,
-    pub name: Option<String>,
-    pub value: Option<String>,
-    pub label: Option<String>,
-    pub ms: Option<i64>,
-    pub took: Option<String>,
-}
+pub use super::types::LogRow;
 
 /// The rows of one handled update: its outcome first, then its events in order.
 pub fn log_rows(
@@ -87,58 +64,6 @@ pub fn log_rows(
         });
     }
     rows
-}
-
-/// `INSERT` of `rows` rows, parameters `$1`… in order (so that SQLite's numbering by first
-/// appearance is the position).
-pub fn insert_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(96 + rows * 48);
-    sql.push_str("INSERT INTO insights (bot, at, chat, kind, name, value, label, ms, took) VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..COLUMNS {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(r * COLUMNS + c + 1).to_string());
-        }
-        sql.push(')');
-    }
-    sql
-}
-
-/// [`insert_sql`] of 1, 2, 4, … 64 rows, built once.
-pub fn insert_sql_of_power(size: usize) -> &'static str {
-    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let texts = TEXTS.get_or_init(|| (0..7).map(|p| insert_sql(1 << p)).collect());
-    let index = (size.max(1).ilog2() as usize).min(texts.len() - 1);
-    &texts[index]
-}
-
-/// Writes the rows inside the group commit's transaction (sqlx).
-pub async fn insert(tx: &mut Transaction<'static, Any>, rows: &[&LogRow]) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(MAX_ROWS) {
-        let sql = insert_sql(chunk.len());
-        let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q
-                .bind(r.bot.as_str())
-                .bind(r.at.as_str())
-                .bind(r.chat)
-                .bind(r.kind)
-                .bind(r.name.as_deref())
-                .bind(r.value.as_deref())
-                .bind(r.label.as_deref())
-                .bind(r.ms)
-                .bind(r.took.as_deref());
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 // ----- the aggregate -----
@@ -661,18 +586,5 @@ mod tests {
         assert_eq!(nearest_rank(0.5, 4), 2);
         assert_eq!(nearest_rank(0.95, 20), 19);
         assert_eq!(nearest_rank(0.95, 21), 20);
-    }
-
-    #[test]
-    fn inserts_of_powers_of_two_are_built_once() {
-        assert_eq!(insert_sql_of_power(1), insert_sql(1));
-        assert_eq!(insert_sql_of_power(64), insert_sql(64));
-        assert_eq!(insert_sql_of_power(16).matches('(').count(), 17);
-    }
-
-    #[test]
-    fn insert_numbers_parameters_in_order() {
-        let sql = insert_sql(2);
-        assert!(sql.ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"));
     }
 }

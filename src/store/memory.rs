@@ -1,27 +1,14 @@
-use crate::algorithms::{self, AlgorithmCall, AlgorithmFailure, Builtins};
 use crate::engine::{ActionButton, AuthRequest, AuthStatus, Principal, Session, World, WorldError};
-use crate::expr::Value;
 use std::collections::HashMap;
 
-/// What a stubbed algorithm does instead of running.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stub {
-    Returns(serde_json::Value),
-    Fails,
-    TimesOut,
-}
-
-/// Everything in memory: sessions, registrations, requests; algorithms run
-/// for real (expressions, builtins) unless stubbed, and never over HTTP
-/// unless `http` is set.
+/// Everything in memory: sessions, registrations, requests and action buttons
+/// (transcripts, `chat`, the studio, tests and benchmarks). Algorithms are not
+/// the world's: they are the engine's `algorithms::Runner`.
 #[derive(Default)]
 pub struct MemoryWorld {
     pub sessions: HashMap<(i64, i64), Session>,
     pub registrations: HashMap<i64, (Principal, String)>,
     pub requests: Vec<AuthRequest>,
-    pub stubs: HashMap<String, Stub>,
-    pub builtins: Builtins,
-    pub http: bool,
     /// Notification action buttons by id (kept by [`MemoryWorld::keep_action_button`]).
     pub action_buttons: HashMap<u64, ActionButton>,
 }
@@ -94,34 +81,5 @@ impl World for MemoryWorld {
             *r = request.clone();
         }
         Ok(())
-    }
-
-    fn run_algorithm(&mut self, call: &AlgorithmCall) -> Result<Value, AlgorithmFailure> {
-        match self.stubs.get(&call.algorithm.name) {
-            Some(Stub::Returns(json)) => Value::from_json(json).map_err(AlgorithmFailure::Failed),
-            Some(Stub::Fails) => Err(AlgorithmFailure::Failed("stubbed to fail".into())),
-            Some(Stub::TimesOut) => Err(AlgorithmFailure::Timeout),
-            None => {
-                let http = if self.http {
-                    algorithms::Http::On { update: None, calls: 0 }
-                } else {
-                    algorithms::Http::Off
-                };
-                algorithms::run(call, &self.builtins, http)
-            }
-        }
-    }
-}
-
-impl Stub {
-    /// Parses the right side of `@stub NAME = …` or `--stub NAME=…`: JSON, `fail` or `timeout`.
-    pub fn parse(text: &str) -> Result<Stub, String> {
-        match text.trim() {
-            "fail" => Ok(Stub::Fails),
-            "timeout" => Ok(Stub::TimesOut),
-            json => serde_json::from_str(json)
-                .map(Stub::Returns)
-                .map_err(|e| format!("not JSON, `fail` or `timeout`: {e}")),
-        }
     }
 }

@@ -1,6 +1,19 @@
-//! Storage behind the engine's [`World`](crate::engine::World) seam. This
-//! module has the in-memory implementation used by transcripts, `chat`,
-//! tests and benchmarks.
+//! Storage behind the engine's [`World`](crate::engine::World) seam.
+//!
+//! `store/` is in layers; each imports only from the layers below it:
+//! 1. [`types`]: errors, times as stored, the group commit's work and results;
+//! 2. [`statements`]: the hot path's SQL, once for every driver;
+//! 3. [`db`]: the `Db` trait (execute, query one, query all), with [`rows`] to
+//!    read rows back, and its two drivers: [`driver_sqlite`] (rusqlite) and
+//!    [`driver_sqlx`] (sqlx);
+//! 4. [`commit`] (with [`commit_many`] and [`writes`]), [`inbox`], [`outbox`]: written
+//!    once over `Db`;
+//! 5. [`sql`] (`SqlStore`: the pool, migrations, and which driver serves what),
+//!    [`queries`], [`operators`], [`insights`] and [`plans`] (the HTTP API's and the
+//!    console's reads, on sqlx), and the worlds: [`buffered`] (the runtime's),
+//!    [`tx_world`] (the HTTP API's), [`cache`].
+//!
+//! [`MemoryWorld`] (transcripts, `chat`, tests, benchmarks) needs none of it.
 
 #[cfg(feature = "runtime")]
 pub mod buffered;
@@ -11,7 +24,11 @@ pub mod commit;
 #[cfg(feature = "runtime")]
 pub mod commit_many;
 #[cfg(feature = "runtime")]
-mod embedded;
+pub mod db;
+#[cfg(feature = "runtime")]
+pub mod driver_sqlite;
+#[cfg(feature = "runtime")]
+pub mod driver_sqlx;
 #[cfg(feature = "runtime")]
 pub mod inbox;
 #[cfg(feature = "runtime")]
@@ -26,6 +43,17 @@ pub mod plans;
 #[cfg(feature = "runtime")]
 pub mod queries;
 #[cfg(feature = "runtime")]
+pub mod rows;
+#[cfg(feature = "runtime")]
 pub mod sql;
+#[cfg(feature = "runtime")]
+pub mod statements;
+#[cfg(feature = "runtime")]
+pub mod tx_world;
+#[cfg(feature = "runtime")]
+pub mod types;
+#[cfg(feature = "runtime")]
+pub mod writes;
 
-pub use memory::{MemoryWorld, Stub};
+pub use crate::algorithms::Stub;
+pub use memory::MemoryWorld;

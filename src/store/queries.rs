@@ -1,10 +1,13 @@
 //! The queries of the HTTP API and `botwright send`: reads of messages,
 //! users, chats and authorization requests, cancellation and unregistering.
+//! Also the HTTP API's writes into the outbox and the action buttons, inside its transaction.
 
 use super::sql::{SqlStore, StoreError, now_text};
+use super::types::{Attachment, files_json, keyboard_json, stored_time};
+use crate::engine::{Keyboard, Outgoing};
 use chrono::{DateTime, FixedOffset};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 /// An outbox message as the API shows it.
 #[derive(Debug, Clone)]
@@ -124,10 +127,15 @@ impl SqlStore {
 
     /// Cancels what of a broadcast nobody sends yet; how many messages.
     pub async fn cancel_broadcast(&self, bot: &str, id: i64, now: DateTime<FixedOffset>) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET status = 'cancelled', finished_at = $3 WHERE bot = $1 AND broadcast = $2 \
-             AND status IN ('scheduled', 'queued') AND owner IS NULL",
-        )
+        self.cancel("broadcast", bot, id, now).await
+    }
+
+    /// Cancels the messages nobody sends yet whose `column` (`id` or `broadcast`) is `id`.
+    async fn cancel(&self, column: &str, bot: &str, id: i64, now: DateTime<FixedOffset>) -> Result<u64, StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE outbox SET status = 'cancelled', finished_at = $3 WHERE bot = $1 AND {column} = $2 \
+             AND status IN ('scheduled', 'queued') AND owner IS NULL"
+        ))
         .bind(bot)
         .bind(id)
         .bind(now_text(now))
@@ -143,16 +151,7 @@ impl SqlStore {
         id: i64,
         now: DateTime<FixedOffset>,
     ) -> Result<Result<(), NotCancelled>, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET status = 'cancelled', finished_at = $3 WHERE bot = $1 AND id = $2 \
-             AND status IN ('scheduled', 'queued') AND owner IS NULL",
-        )
-        .bind(bot)
-        .bind(id)
-        .bind(now_text(now))
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
+        if self.cancel("id", bot, id, now).await? == 1 {
             return Ok(Ok(()));
         }
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE bot = $1 AND id = $2")
@@ -217,39 +216,32 @@ pub async fn chat_name(conn: &mut sqlx::AnyConnection, bot: &str, chat: i64) -> 
         .await
 }
 
-/// The chats registered as a principal, in order; with `private_only` (a bot with required
-/// authorization), only private chats count: their ids are the users' ids, never negative.
-pub async fn chats_of_principal(
-    conn: &mut sqlx::AnyConnection,
-    bot: &str,
-    kind: &str,
-    id: &str,
-    private_only: bool,
-) -> Result<Vec<i64>, sqlx::Error> {
-    let private = if private_only { " AND chat > 0" } else { "" };
-    sqlx::query_scalar(&format!(
-        "SELECT chat FROM registrations WHERE bot = $1 AND kind = $2 AND principal_id = $3{private} ORDER BY chat"
-    ))
-    .bind(bot)
-    .bind(kind)
-    .bind(id)
-    .fetch_all(conn)
-    .await
+/// Whose registered chats: one principal's, a kind's, or everyone's.
+#[derive(Debug, Clone, Copy)]
+pub enum Registered<'a> {
+    Principal { kind: &'a str, id: &'a str },
+    Kind(&'a str),
+    All,
 }
 
-/// Every chat registered as a principal of `kind`, or of any kind when `None`.
+/// The chats registered as `who`, in order; with `private_only` (a bot with required
+/// authorization), only private chats count: their ids are the users' ids, never negative.
 pub async fn registered_chats(
     conn: &mut sqlx::AnyConnection,
     bot: &str,
-    kind: Option<&str>,
+    who: Registered<'_>,
     private_only: bool,
 ) -> Result<Vec<i64>, sqlx::Error> {
+    let (condition, values) = match who {
+        Registered::Principal { kind, id } => (" AND kind = $2 AND principal_id = $3", vec![kind, id]),
+        Registered::Kind(kind) => (" AND kind = $2", vec![kind]),
+        Registered::All => ("", Vec::new()),
+    };
     let private = if private_only { " AND chat > 0" } else { "" };
-    let of_kind = if kind.is_some() { " AND kind = $2" } else { "" };
-    let sql = format!("SELECT chat FROM registrations WHERE bot = $1{of_kind}{private} ORDER BY chat");
+    let sql = format!("SELECT chat FROM registrations WHERE bot = $1{condition}{private} ORDER BY chat");
     let mut query = sqlx::query_scalar(&sql).bind(bot);
-    if let Some(k) = kind {
-        query = query.bind(k);
+    for v in values {
+        query = query.bind(v);
     }
     query.fetch_all(conn).await
 }
@@ -283,4 +275,141 @@ pub async fn insert_broadcast(
         .fetch_one(conn)
         .await?;
     Ok(Err(existing))
+}
+
+/// Puts messages into the outbox inside a transaction.
+pub async fn enqueue(
+    tx: &mut Transaction<'static, Any>,
+    bot: &str,
+    messages: &[Outgoing],
+    now: DateTime<FixedOffset>,
+) -> Result<(), sqlx::Error> {
+    for m in messages {
+        sqlx::query(
+            "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, attempts, attachments) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $5, 0, $6)",
+        )
+        .bind(bot)
+        .bind(m.to)
+        .bind(&m.text)
+        .bind(keyboard_json(&m.keyboard))
+        .bind(now_text(now))
+        .bind(files_json(&m.files))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Keeps an action button's record and value; gives the id its callback data names.
+pub async fn insert_action_button(
+    tx: &mut Transaction<'static, Any>,
+    bot: &str,
+    button: &crate::engine::ActionButton,
+    now: DateTime<FixedOffset>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO action_buttons (bot, record, value, label, message_text, created_at, chat) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(bot)
+    .bind(&button.record)
+    .bind(&button.value)
+    .bind(&button.label)
+    .bind(&button.message_text)
+    .bind(now_text(now))
+    .bind(button.chat)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// A message for the outbox from the HTTP API or `botwright send`.
+pub struct NewMessage<'a> {
+    pub bot: &'a str,
+    pub chat: i64,
+    pub text: &'a str,
+    pub keyboard: &'a Keyboard,
+    pub attachments: &'a [Attachment],
+    pub due: DateTime<FixedOffset>,
+    pub now: DateTime<FixedOffset>,
+    pub idempotency_key: Option<&'a str>,
+    /// The first message of the same request (a principal registered from several chats).
+    pub first_id: Option<i64>,
+    /// The broadcast it belongs to.
+    pub broadcast: Option<i64>,
+}
+
+/// Stores a message; `None` when its idempotency key is taken (by a request committed
+/// before, or at the same moment: the database's conflict handling decides, never an error).
+/// Gives its id and status.
+pub async fn insert_message(
+    tx: &mut Transaction<'static, Any>,
+    m: &NewMessage<'_>,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let status = if m.due > m.now { "scheduled" } else { "queued" };
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts, \
+         idempotency_key, first_id, broadcast) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11) \
+         ON CONFLICT (bot, idempotency_key) DO NOTHING RETURNING id",
+    )
+    .bind(m.bot)
+    .bind(m.chat)
+    .bind(m.text)
+    .bind(keyboard_json(m.keyboard))
+    .bind(files_json(m.attachments))
+    .bind(status)
+    .bind(now_text(m.due))
+    .bind(now_text(m.now))
+    .bind(m.idempotency_key)
+    .bind(m.first_id)
+    .bind(m.broadcast)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(id.map(|id| (id, status.to_string())))
+}
+
+/// The message a request with this idempotency key stored, with every message of that
+/// request (ids, oldest first) and the first one's status.
+pub async fn message_by_key(
+    tx: &mut Transaction<'static, Any>,
+    bot: &str,
+    key: &str,
+    now: DateTime<FixedOffset>,
+) -> Result<Option<(Vec<i64>, String)>, StoreError> {
+    let Some(r) = sqlx::query("SELECT id, status, due_at FROM outbox WHERE bot = $1 AND idempotency_key = $2")
+        .bind(bot)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let first: i64 = r.get(0);
+    let status: String = r.get(1);
+    let due: String = r.get(2);
+    let mut ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE bot = $1 AND first_id = $2 ORDER BY id")
+        .bind(bot)
+        .bind(first)
+        .fetch_all(&mut **tx)
+        .await?;
+    ids.insert(0, first);
+    Ok(Some((ids, shown_status(first, &status, &due, now)?)))
+}
+
+/// A message's status as the API shows it: a scheduled message whose time has come is queued.
+/// A message being sent (`sending`) is still `queued` to the API: it is not sent until Telegram says so.
+/// `id`: the message's, named when its time is corrupt.
+pub fn shown_status(id: i64, status: &str, due: &str, now: DateTime<FixedOffset>) -> Result<String, StoreError> {
+    Ok(
+        if status == "sending" || (status == "scheduled" && stored_time("outbox", id, due)? <= now) {
+            "queued".to_string()
+        } else {
+            status.to_string()
+        },
+    )
+}
+
+/// A stored time as the API shows it (RFC 3339); a time that cannot be read is a corrupt row.
+pub fn shown_time(table: &'static str, id: impl std::fmt::Display, s: &str) -> Result<String, StoreError> {
+    stored_time(table, id, s).map(|t| t.to_rfc3339())
 }

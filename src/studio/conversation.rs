@@ -6,10 +6,11 @@
 //! engine actually did, with the `@now`, `@stub`s, users and `^K` presses in
 //! use, so that `botwright test` passes the saved file.
 
+use crate::algorithms::{Runner, Stub};
 use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User};
 use crate::model::CompiledBot;
 use crate::notification::{self, Offline};
-use crate::store::{MemoryWorld, Stub};
+use crate::store::MemoryWorld;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -81,6 +82,8 @@ impl Act {
 pub struct Conversation {
     pub bot: CompiledBot,
     world: MemoryWorld,
+    /// Algorithms run offline (no `http`), stubbed as the transcript says.
+    runner: Runner,
     user: User,
     now: DateTime<FixedOffset>,
     /// Every message sent, per chat, in order (presses name them by index).
@@ -111,6 +114,7 @@ impl Conversation {
         Conversation {
             bot,
             world: MemoryWorld::default(),
+            runner: Runner::offline(),
             user: User {
                 id: 1,
                 chat: 1,
@@ -198,7 +202,7 @@ impl Conversation {
                     Stub::Fails => "fail".into(),
                     Stub::TimesOut => "timeout".into(),
                 };
-                self.world.stubs.insert(algorithm.clone(), stub);
+                self.runner.stubs.insert(algorithm.clone(), stub);
                 self.lines.push(format!("@stub {algorithm} = {written}"));
                 return Ok(Vec::new());
             }
@@ -246,8 +250,15 @@ impl Conversation {
                 (Event::Button(data), line)
             }
         };
-        let out = engine::handle(&self.bot, &mut self.world, &self.user, &event, self.now)
-            .map_err(|e| format!("the engine's world failed: {e}"))?;
+        let out = engine::handle(
+            &self.bot,
+            &mut self.world,
+            &mut self.runner,
+            &self.user,
+            &event,
+            self.now,
+        )
+        .map_err(|e| format!("the engine's world failed: {e}"))?;
         self.lines.push(line);
         let mut shown = Vec::with_capacity(out.len());
         for m in out {

@@ -17,12 +17,12 @@
 //! update never stops its bot. The engine step runs under `catch_unwind`.
 
 use super::{Runtime, ServedBot, incoming, too_many_requests};
+use crate::algorithms::Runner;
 use crate::engine;
 use crate::store::buffered::BufferedWorld;
-use crate::store::commit::{ChatClaim, ClaimedChat, Committed, Job, Receive, ReleaseAfter, Work};
-use crate::store::inbox::Received;
 use crate::store::insights;
 use crate::store::sql::{Dialect, StoreError};
+use crate::store::types::{ChatClaim, ClaimedChat, Committed, Job, Receive, Received, ReleaseAfter, Work};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -97,7 +97,7 @@ impl Chats {
             Some(Ok(Committed::Received(fresh))) => fresh,
             Some(Ok(_)) => Vec::new(),
             Some(Err(e)) => return Err(e),
-            None => return Err(StoreError("the group commit has stopped".into())),
+            None => return Err(StoreError::Stopped),
         };
         for u in updates {
             if fresh.contains(&u.stored.update_id) {
@@ -310,7 +310,7 @@ impl Chats {
             Some(Ok(Committed::Claimed(claimed))) => Ok(claimed),
             Some(Ok(_)) => Ok(None),
             Some(Err(e)) => Err(e),
-            None => Err(StoreError("the group commit has stopped".into())),
+            None => Err(StoreError::Stopped),
         }
     }
 
@@ -327,7 +327,7 @@ impl Chats {
             Some(Ok(Committed::Released { waiting })) => Ok(waiting),
             Some(Ok(_)) => Ok(false),
             Some(Err(e)) => Err(e),
-            None => Err(StoreError("the group commit has stopped".into())),
+            None => Err(StoreError::Stopped),
         };
         match released {
             Ok(waiting) => Some(waiting),
@@ -474,9 +474,9 @@ impl Chats {
             let step = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let mut world = BufferedWorld::new(&step_runtime.store, &bot_id, handle, &step_runtime.builtins)
-                        .with_cache(step_runtime.cache.as_ref())
-                        .for_update(update_id);
+                    let mut world = BufferedWorld::new(&step_runtime.store, &bot_id, handle)
+                        .with_cache(step_runtime.cache.as_ref());
+                    let mut runner = Runner::online(&step_runtime.builtins).for_update(&bot_id, update_id);
                     let (out, insights) = if over {
                         // Over the flood limit: told once, then ignored until the window passes
                         // (and not logged: the engine did not handle it).
@@ -493,7 +493,7 @@ impl Chats {
                             }
                             _ => world.prefetch(user.chat, user.id)?,
                         }
-                        let step = engine::step(&definition, &mut world, &user, &event, now)?;
+                        let step = engine::step(&definition, &mut world, &mut runner, &user, &event, now)?;
                         let insights = if step_runtime.log_insights {
                             insights::log_rows(&bot_id, user.chat, now, &step.reached, &step.insights)
                         } else {

@@ -5,8 +5,7 @@
 use super::redact;
 use crate::engine::Keyboard;
 use crate::runtime::{Runtime, ServedBot};
-use crate::store::outbox::Delivery;
-use crate::store::sql::OutboxMessage;
+use crate::store::types::{Delivery, OutboxMessage};
 use chrono::{DateTime, FixedOffset};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -474,7 +473,7 @@ fn classify(e: RequestError, token: &str) -> Sent {
 #[cfg(test)]
 mod tests {
     use super::Queues;
-    use crate::store::sql::OutboxMessage;
+    use crate::store::types::OutboxMessage;
 
     fn message(id: i64, chat: i64, broadcast: bool) -> OutboxMessage {
         OutboxMessage {

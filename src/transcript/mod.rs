@@ -5,10 +5,11 @@ mod file;
 
 pub use file::{BotFiles, Bots, ReadInside, RunFailure, is_plain_id, run_file};
 
+use crate::algorithms::{Runner, Stub};
 use crate::engine::{self, Event, Keyboard, Outgoing, Principal, User};
 use crate::model::CompiledBot;
 use crate::notification::{self, Offline};
-use crate::store::{MemoryWorld, Stub};
+use crate::store::MemoryWorld;
 use chrono::{DateTime, FixedOffset};
 use std::collections::{HashMap, VecDeque};
 
@@ -356,6 +357,8 @@ pub fn matches(expected: &str, actual: &str) -> bool {
 /// Replays a transcript against a bot. `Ok` when every line held.
 pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure> {
     let mut world = MemoryWorld::default();
+    // Transcripts run offline: `http` algorithms fail unless stubbed.
+    let mut runner = Runner::offline();
     let mut user = User {
         id: 1,
         chat: 1,
@@ -459,7 +462,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                         message: format!("`@stub`: the bot has no algorithm `{algorithm}`"),
                     });
                 }
-                world.stubs.insert(algorithm.clone(), stub.clone());
+                runner.stubs.insert(algorithm.clone(), stub.clone());
             }
             Line::Business(what) => {
                 let m = notification::offline(bot, &mut world, &user, what, now).map_err(|message| Failure {
@@ -516,7 +519,7 @@ pub fn replay(bot: &CompiledBot, lines: &[(usize, Line)]) -> Result<(), Failure>
                     _ => unreachable!("matched above"),
                 };
                 // The in-memory world cannot fail; a failure would still be reported, not ignored.
-                let out = engine::handle(bot, &mut world, &user, &event, now).map_err(|e| Failure {
+                let out = engine::handle(bot, &mut world, &mut runner, &user, &event, now).map_err(|e| Failure {
                     line: n,
                     message: format!("the engine's world failed: {e}"),
                 })?;

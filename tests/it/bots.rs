@@ -290,6 +290,7 @@ fn a_reload_keeps_choices_whose_records_did_not_change() {
     let old = demo_with(&text);
     use botwright::engine::{Event, Keyboard, User, handle};
     let mut world = botwright::store::MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     let user = User {
         id: 5,
         chat: 5,
@@ -301,7 +302,7 @@ fn a_reload_keeps_choices_whose_records_did_not_change() {
         Keyboard::Inline(rows) => rows[0][0].data.clone(),
         other => panic!("buttons: {other:?}"),
     };
-    let out = handle(&old, &mut world, &user, &Event::Text("Выбор".into()), now).unwrap();
+    let out = handle(&old, &mut world, &mut runner, &user, &Event::Text("Выбор".into()), now).unwrap();
     let option_1 = first_button(&out);
 
     // A new record before all others, the choice's title, the option's reply: the old button
@@ -317,22 +318,38 @@ fn a_reload_keeps_choices_whose_records_did_not_change() {
             "reply = 'Теперь выбрали \"{{ selected }}\"'",
         );
     let new = demo_with(&edited);
-    let out = handle(&new, &mut world, &user, &Event::Button(option_1.clone()), now).unwrap();
+    let out = handle(
+        &new,
+        &mut world,
+        &mut runner,
+        &user,
+        &Event::Button(option_1.clone()),
+        now,
+    )
+    .unwrap();
     assert_eq!(out[0].text, "Вы выбрали «Вариант №1». Подтвердить?");
     let yes = first_button(&out);
-    let out = handle(&new, &mut world, &user, &Event::Button(yes), now).unwrap();
+    let out = handle(&new, &mut world, &mut runner, &user, &Event::Button(yes), now).unwrap();
     assert_eq!(out[0].text, "Теперь выбрали \"Вариант №1\"");
 
     // The option's label changes: the choice changed, its old buttons are stale.
     let relabelled = demo_with(&edited.replace("match = \"Вариант №1, 1\"", "match = \"Первый, 1\""));
-    let out = handle(&relabelled, &mut world, &user, &Event::Button(option_1), now).unwrap();
+    let out = handle(
+        &relabelled,
+        &mut world,
+        &mut runner,
+        &user,
+        &Event::Button(option_1),
+        now,
+    )
+    .unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
 
     // A disabled choice is gone: its open choice is dropped, its buttons are stale.
     let mut out = Vec::new();
     for t in ["Выбор", "2", "Да"] {
-        out = handle(&old, &mut world, &user, &Event::Text(t.into()), now).unwrap();
+        out = handle(&old, &mut world, &mut runner, &user, &Event::Text(t.into()), now).unwrap();
     }
     assert_eq!(out[0].text, "Уточните вариант №2");
     let option_2_1 = first_button(&out);
@@ -340,9 +357,25 @@ fn a_reload_keeps_choices_whose_records_did_not_change() {
         "id = \"option_2\"\nparent = \"choice\"",
         "id = \"option_2\"\nparent = \"choice\"\ndisabled = true",
     ));
-    let out = handle(&disabled, &mut world, &user, &Event::Button(option_2_1), now).unwrap();
+    let out = handle(
+        &disabled,
+        &mut world,
+        &mut runner,
+        &user,
+        &Event::Button(option_2_1),
+        now,
+    )
+    .unwrap();
     assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
-    let out = handle(&disabled, &mut world, &user, &Event::Text("Вариант 2.2".into()), now).unwrap();
+    let out = handle(
+        &disabled,
+        &mut world,
+        &mut runner,
+        &user,
+        &Event::Text("Вариант 2.2".into()),
+        now,
+    )
+    .unwrap();
     assert!(out[0].text.starts_with("Не понимаю запрос"), "{}", out[0].text);
 }
 
@@ -353,6 +386,7 @@ fn a_pending_confirmation_follows_its_choice() {
     let text = std::fs::read_to_string("bots/demo.toml").unwrap();
     use botwright::engine::{Event, User, handle};
     let mut world = botwright::store::MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     let user = User {
         id: 6,
         chat: 6,
@@ -362,17 +396,33 @@ fn a_pending_confirmation_follows_its_choice() {
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let old = demo_with(&text);
     for t in ["Выбор", "1"] {
-        handle(&old, &mut world, &user, &Event::Text(t.into()), now).unwrap();
+        handle(&old, &mut world, &mut runner, &user, &Event::Text(t.into()), now).unwrap();
     }
     let retitled = demo_with(&text.replace("Выберите один из вариантов", "Выберите вариант"));
-    let out = handle(&retitled, &mut world, &user, &Event::Text("Да".into()), now).unwrap();
+    let out = handle(
+        &retitled,
+        &mut world,
+        &mut runner,
+        &user,
+        &Event::Text("Да".into()),
+        now,
+    )
+    .unwrap();
     assert_eq!(out[0].text, "Выбрали \"Вариант №1\"");
 
     for t in ["Выбор", "1"] {
-        handle(&old, &mut world, &user, &Event::Text(t.into()), now).unwrap();
+        handle(&old, &mut world, &mut runner, &user, &Event::Text(t.into()), now).unwrap();
     }
     let unconfirmed = demo_with(&text.replace("confirm = true\n", ""));
-    let out = handle(&unconfirmed, &mut world, &user, &Event::Text("Да".into()), now).unwrap();
+    let out = handle(
+        &unconfirmed,
+        &mut world,
+        &mut runner,
+        &user,
+        &Event::Text("Да".into()),
+        now,
+    )
+    .unwrap();
     assert_eq!(out.len(), 1);
     assert!(out[0].text.starts_with("Не понимаю запрос «Да»"), "{}", out[0].text);
 }

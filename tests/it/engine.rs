@@ -24,7 +24,15 @@ const USER: User = User {
 #[test]
 fn a_message_without_text_gets_unsupported_message() {
     let bot = demo();
-    let out = handle(&bot, &mut MemoryWorld::default(), &USER, &Event::Unsupported, now()).unwrap();
+    let out = handle(
+        &bot,
+        &mut MemoryWorld::default(),
+        &mut botwright::algorithms::Runner::offline(),
+        &USER,
+        &Event::Unsupported,
+        now(),
+    )
+    .unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "Я понимаю только текст.");
 }
@@ -33,7 +41,16 @@ fn a_message_without_text_gets_unsupported_message() {
 fn a_session_on_a_changed_record_falls_back_to_the_top_level() {
     let bot = demo();
     let mut world = MemoryWorld::default();
-    handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now()).unwrap();
+    let mut runner = botwright::algorithms::Runner::offline();
+    handle(
+        &bot,
+        &mut world,
+        &mut runner,
+        &USER,
+        &Event::Text("Выбор".into()),
+        now(),
+    )
+    .unwrap();
     let mut session = world.session(3, 3).unwrap().unwrap();
     assert!(session.open.is_some());
     assert_eq!(
@@ -51,7 +68,7 @@ fn a_session_on_a_changed_record_falls_back_to_the_top_level() {
         session.open.as_ref().unwrap().seq
     );
     // "1" would be option 1 of the open choice; with the choice dropped it is unknown.
-    let out = handle(&bot, &mut world, &USER, &Event::Text("1".into()), now()).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("1".into()), now()).unwrap();
     assert_eq!(out.len(), 1);
     assert!(out[0].text.starts_with("Не понимаю запрос «1»"), "{}", out[0].text);
     let after = world.session(3, 3).unwrap().unwrap();
@@ -60,7 +77,7 @@ fn a_session_on_a_changed_record_falls_back_to_the_top_level() {
     assert!(after.shown.is_empty() && after.stamps.is_empty(), "{after:?}");
     assert_eq!(after.vars, session.vars, "values in `vars` stay as they were");
     // The choice's message went with it: its buttons are stale.
-    let out = handle(&bot, &mut world, &USER, &Event::Button(pressed), now()).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Button(pressed), now()).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
 }
@@ -71,6 +88,7 @@ fn a_session_on_a_changed_record_falls_back_to_the_top_level() {
 fn a_session_stored_with_the_whole_files_hash_keeps_its_values() {
     let bot = demo();
     let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     let old = r#"{"hash":"0123456789abcdef","open":{"record":"choice","history":[],"dynamic":null,"seq":4},
         "pending":{"Confirm":{"open":{"record":"choice","history":[],"dynamic":null,"seq":4},
         "option":{"Static":{"record":"option_1","typed":null}},"seq":5}},
@@ -80,11 +98,12 @@ fn a_session_stored_with_the_whole_files_hash_keeps_its_values() {
     world.save_session(3, 3, &session).unwrap();
     let fingerprint = bot.fingerprint_of("choice", 8).unwrap();
     // The old confirmation is not pending any more: «Да» is nothing here.
-    let out = handle(&bot, &mut world, &USER, &Event::Text("Да".into()), now()).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("Да".into()), now()).unwrap();
     assert!(out[0].text.starts_with("Не понимаю запрос «Да»"), "{}", out[0].text);
     let out = handle(
         &bot,
         &mut world,
+        &mut runner,
         &USER,
         &Event::Button(format!("{fingerprint}:o:4:0")),
         now(),
@@ -122,8 +141,9 @@ fn a_pending_input_survives_text_edits_and_is_dropped_silently_when_its_record_c
         "the record moved"
     );
     let mut world = MemoryWorld::default();
-    let say = |bot: &botwright::model::CompiledBot, world: &mut MemoryWorld, t: &str| {
-        handle(bot, world, &USER, &Event::Text(t.into()), now()).unwrap()
+    let mut runner = botwright::algorithms::Runner::offline();
+    let mut say = |bot: &botwright::model::CompiledBot, world: &mut MemoryWorld, t: &str| {
+        handle(bot, world, &mut runner, &USER, &Event::Text(t.into()), now()).unwrap()
     };
     assert_eq!(say(&old, &mut world, "where")[0].text, question);
     assert_eq!(say(&edited, &mut world, "Main street")[0].text, "Got Main street.");
@@ -152,7 +172,16 @@ fn a_pending_input_survives_text_edits_and_is_dropped_silently_when_its_record_c
 fn forged_buttons_are_stale_and_change_nothing() {
     let bot = demo();
     let mut world = MemoryWorld::default();
-    handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now()).unwrap();
+    let mut runner = botwright::algorithms::Runner::offline();
+    handle(
+        &bot,
+        &mut world,
+        &mut runner,
+        &USER,
+        &Event::Text("Выбор".into()),
+        now(),
+    )
+    .unwrap();
     let before = world.session(3, 3).unwrap().unwrap();
     let h = bot.fingerprint_of("choice", 8).unwrap();
     let other = bot.fingerprint_of("option_2", 8).unwrap();
@@ -172,13 +201,29 @@ fn forged_buttons_are_stale_and_change_nothing() {
         format!("deadbeef:o:{seq}:0"),
         format!("{}:o:{seq}:0", h.to_uppercase()),
     ] {
-        let out = handle(&bot, &mut world, &USER, &Event::Button(data.clone()), now()).unwrap();
+        let out = handle(
+            &bot,
+            &mut world,
+            &mut runner,
+            &USER,
+            &Event::Button(data.clone()),
+            now(),
+        )
+        .unwrap();
         assert_eq!(out.len(), 1, "{data}");
         assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.", "{data}");
         assert_eq!(world.session(3, 3).unwrap().unwrap(), before, "{data}");
     }
     // The genuine button works.
-    let out = handle(&bot, &mut world, &USER, &Event::Button(format!("{h}:o:{seq}:0")), now()).unwrap();
+    let out = handle(
+        &bot,
+        &mut world,
+        &mut runner,
+        &USER,
+        &Event::Button(format!("{h}:o:{seq}:0")),
+        now(),
+    )
+    .unwrap();
     assert_eq!(out[0].text, "Вы выбрали «Вариант №1». Подтвердить?");
 }
 
@@ -205,18 +250,27 @@ fn the_longest_realistic_callback_data_fits_in_64_bytes() {
     let mut longest = String::new();
     for word in ["c", "d"] {
         let mut world = MemoryWorld::default();
+        let mut runner = botwright::algorithms::Runner::offline();
         let mut session = Session::default();
         for seq in [u32::MAX - 2, 999_999_999] {
             session.seq = seq;
             world.save_session(3, 3, &session).unwrap();
-            let out = handle(&bot, &mut world, &USER, &Event::Text(word.into()), now()).unwrap();
+            let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text(word.into()), now()).unwrap();
             let botwright::engine::Keyboard::Inline(rows) = &out[0].keyboard else {
                 panic!("buttons")
             };
             assert_eq!(rows.iter().flatten().count(), 100);
             let last = rows.last().unwrap().last().unwrap().data.clone();
             // The confirmation of the last option, at the next number.
-            let out = handle(&bot, &mut world, &USER, &Event::Button(last.clone()), now()).unwrap();
+            let out = handle(
+                &bot,
+                &mut world,
+                &mut runner,
+                &USER,
+                &Event::Button(last.clone()),
+                now(),
+            )
+            .unwrap();
             let botwright::engine::Keyboard::Inline(rows) = &out[0].keyboard else {
                 panic!("yes/no: {out:?}")
             };
@@ -251,8 +305,9 @@ fn only_responsible_operators_decide_requests() {
     let text = std::fs::read_to_string("bots/support.toml").unwrap();
     let bot = botwright::validate::compile("support", &SourceFile::new("support.toml", text), &mut Vec::new()).unwrap();
     let mut world = MemoryWorld::default();
-    world.stubs.insert("crm_lookup".into(), botwright::store::Stub::Fails);
-    world
+    let mut runner = botwright::algorithms::Runner::offline();
+    runner.stubs.insert("crm_lookup".into(), botwright::store::Stub::Fails);
+    runner
         .stubs
         .insert("crm_registration".into(), botwright::store::Stub::Fails);
     let asker = User {
@@ -266,7 +321,7 @@ fn only_responsible_operators_decide_requests() {
         Event::Text("ООО Ромашка".into()),
         Event::Text("Да".into()),
     ] {
-        handle(&bot, &mut world, &asker, &event, now()).unwrap();
+        handle(&bot, &mut world, &mut runner, &asker, &event, now()).unwrap();
     }
     assert_eq!(world.requests.len(), 1);
     let stranger = User {
@@ -276,7 +331,15 @@ fn only_responsible_operators_decide_requests() {
         username: None,
     };
     for data in ["a:ap:1", "a:rj:1", "a:k:1:0", "a:nm:1"] {
-        let out = handle(&bot, &mut world, &stranger, &Event::Button(data.into()), now()).unwrap();
+        let out = handle(
+            &bot,
+            &mut world,
+            &mut runner,
+            &stranger,
+            &Event::Button(data.into()),
+            now(),
+        )
+        .unwrap();
         assert_eq!(out.len(), 1, "{data}");
         assert_eq!(out[0].text, "Вы не можете рассматривать заявки этого бота.", "{data}");
     }
@@ -293,13 +356,14 @@ fn a_code_value_is_one_message_and_a_reply_at_most_ten() {
     let text = std::fs::read_to_string("tests/transcripts/limits.toml").unwrap();
     let bot = botwright::validate::compile("limits", &SourceFile::new("limits.toml", text), &mut Vec::new()).unwrap();
     let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     let code =
         "join(split(join(split(join(split('aaaaaaaaaa', 'a'), 'bbbbbbbbbb'), 'b'), 'cccccccccc'), 'c'), 'ddddddddd\n')";
-    let out = handle(&bot, &mut world, &USER, &Event::Text(code.into()), now()).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text(code.into()), now()).unwrap();
     assert_eq!(out.len(), 1, "one message");
     assert_eq!(out[0].text.chars().count(), 4096);
     assert!(out[0].text.ends_with('…'));
-    let out = handle(&bot, &mut world, &USER, &Event::Text("long".into()), now()).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("long".into()), now()).unwrap();
     assert_eq!(out.len(), 10);
     assert!(out.iter().all(|m| m.text.chars().count() <= 4096));
     assert!(out[9].text.ends_with('…'));
@@ -355,6 +419,7 @@ expr = "{principal: {kind: 'employee', id: 'e1', name: 'Ann'}}"
 fn a_closed_bot_is_silent_in_groups() {
     let bot = closed_bot();
     let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     let in_group = User {
         id: 3,
         chat: -100_200,
@@ -366,7 +431,11 @@ fn a_closed_bot_is_silent_in_groups() {
         Event::Text("/start".into()),
         Event::Unsupported,
     ] {
-        assert!(handle(&bot, &mut world, &in_group, &event, now()).unwrap().is_empty());
+        assert!(
+            handle(&bot, &mut world, &mut runner, &in_group, &event, now())
+                .unwrap()
+                .is_empty()
+        );
     }
     assert!(world.sessions.is_empty(), "nothing is stored for a group");
 }
@@ -375,17 +444,26 @@ fn a_closed_bot_is_silent_in_groups() {
 fn removing_a_registration_ends_pending_steps() {
     let bot = closed_bot();
     let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     let principal = botwright::engine::Principal {
         kind: "employee".into(),
         id: "e1".into(),
         name: "Ann".into(),
     };
     world.register_as(USER.chat, &principal, "Ann");
-    let out = handle(&bot, &mut world, &USER, &Event::Text("note".into()), now()).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("note".into()), now()).unwrap();
     assert_eq!(out[0].text, "Your note?");
     // The registration goes while the input waits: the answer is not taken.
     world.registrations.clear();
-    let out = handle(&bot, &mut world, &USER, &Event::Text("hello".into()), now()).unwrap();
+    let out = handle(
+        &bot,
+        &mut world,
+        &mut runner,
+        &USER,
+        &Event::Text("hello".into()),
+        now(),
+    )
+    .unwrap();
     assert_eq!(out.len(), 1);
     assert_ne!(out[0].text, "Saved: hello");
     assert!(out[0].keyboard.button_data("Register").is_some(), "{:?}", out[0]);
@@ -393,11 +471,19 @@ fn removing_a_registration_ends_pending_steps() {
 
     // The same for a confirmation button pressed after the registration went.
     world.register_as(USER.chat, &principal, "Ann");
-    handle(&bot, &mut world, &USER, &Event::Text("sure".into()), now()).unwrap();
-    let out = handle(&bot, &mut world, &USER, &Event::Text("yes please".into()), now()).unwrap();
+    handle(&bot, &mut world, &mut runner, &USER, &Event::Text("sure".into()), now()).unwrap();
+    let out = handle(
+        &bot,
+        &mut world,
+        &mut runner,
+        &USER,
+        &Event::Text("yes please".into()),
+        now(),
+    )
+    .unwrap();
     let yes = out[0].keyboard.button_data("Yes").expect("a yes button").to_string();
     world.registrations.clear();
-    let out = handle(&bot, &mut world, &USER, &Event::Button(yes), now()).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Button(yes), now()).unwrap();
     assert_eq!(out.len(), 1);
     assert_ne!(out[0].text, "Done.");
     assert!(out[0].keyboard.button_data("Register").is_some(), "{:?}", out[0]);
@@ -407,18 +493,43 @@ fn removing_a_registration_ends_pending_steps() {
 fn a_press_acts_on_the_last_twenty_messages_with_buttons_only() {
     let bot = demo();
     let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     let mut presses = Vec::new();
     for _ in 0..21 {
-        let out = handle(&bot, &mut world, &USER, &Event::Text("Выбор".into()), now()).unwrap();
+        let out = handle(
+            &bot,
+            &mut world,
+            &mut runner,
+            &USER,
+            &Event::Text("Выбор".into()),
+            now(),
+        )
+        .unwrap();
         presses.push(out[0].keyboard.button_data("Вариант №1").unwrap().to_string());
     }
     assert_eq!(world.session(3, 3).unwrap().unwrap().shown.len(), 20);
     // The first of 21 messages is beyond the twenty: stale.
-    let out = handle(&bot, &mut world, &USER, &Event::Button(presses[0].clone()), now()).unwrap();
+    let out = handle(
+        &bot,
+        &mut world,
+        &mut runner,
+        &USER,
+        &Event::Button(presses[0].clone()),
+        now(),
+    )
+    .unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
     // The second is among them: its press acts on it.
-    let out = handle(&bot, &mut world, &USER, &Event::Button(presses[1].clone()), now()).unwrap();
+    let out = handle(
+        &bot,
+        &mut world,
+        &mut runner,
+        &USER,
+        &Event::Button(presses[1].clone()),
+        now(),
+    )
+    .unwrap();
     assert_eq!(out[0].text, "Вы выбрали «Вариант №1». Подтвердить?");
 }
 
@@ -427,14 +538,15 @@ fn a_contact_registration_shows_a_contact_button_and_removes_it() {
     let text = std::fs::read_to_string("tests/transcripts/phone.toml").unwrap();
     let bot = botwright::validate::compile("phone", &SourceFile::new("phone.toml", text), &mut Vec::new()).unwrap();
     let mut world = MemoryWorld::default();
-    let out = handle(&bot, &mut world, &USER, &Event::Text("hi".into()), now()).unwrap();
+    let mut runner = botwright::algorithms::Runner::offline();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("hi".into()), now()).unwrap();
     assert_eq!(out[0].keyboard, botwright::engine::Keyboard::Contact("Register".into()));
     let contact = botwright::engine::Attachment::Contact {
         phone: "+79001234567".into(),
         first_name: "Ann".into(),
         user_id: Some(USER.id),
     };
-    let out = handle(&bot, &mut world, &USER, &Event::Attachment(contact), now()).unwrap();
+    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Attachment(contact), now()).unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].keyboard, botwright::engine::Keyboard::RemoveMenu);
     assert_eq!(world.registrations[&USER.chat].0.id, "e1");
@@ -450,6 +562,7 @@ fn action_buttons_check_registration_and_run_their_record() {
     let signal =
         botwright::validate::compile("signal", &SourceFile::new("signal.toml", text.clone()), &mut Vec::new()).unwrap();
     let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     world.action_buttons.insert(
         1,
         ActionButton {
@@ -467,7 +580,7 @@ fn action_buttons_check_registration_and_run_their_record() {
         username: None,
     };
     let press = Event::Button(botwright::engine::Callback::Action { id: 1 }.encode());
-    let out = handle(&signal, &mut world, &user, &press, now()).unwrap();
+    let out = handle(&signal, &mut world, &mut runner, &user, &press, now()).unwrap();
     assert!(out[0].text.starts_with("Бот «Сигнал» доступен сотрудникам."), "{out:?}");
 
     let employee = Principal {
@@ -476,20 +589,36 @@ fn action_buttons_check_registration_and_run_their_record() {
         name: "Иван Иванов".into(),
     };
     world.register_as(502, &employee, "Иван");
-    handle(&signal, &mut world, &user, &Event::Text("Новая задача".into()), now()).unwrap();
-    let out = handle(&signal, &mut world, &user, &press, now()).unwrap();
+    handle(
+        &signal,
+        &mut world,
+        &mut runner,
+        &user,
+        &Event::Text("Новая задача".into()),
+        now(),
+    )
+    .unwrap();
+    let out = handle(&signal, &mut world, &mut runner, &user, &press, now()).unwrap();
     assert_eq!(out[0].text, "Напишите комментарий к выполнению задачи №19.");
     // The comment answers the action's input, not the new task's question it replaced.
-    world.stubs.insert(
+    runner.stubs.insert(
         "complete_task".into(),
         botwright::store::Stub::Returns(serde_json::json!("Задача №19 выполнена.")),
     );
-    let out = handle(&signal, &mut world, &user, &Event::Text("Сделано".into()), now()).unwrap();
+    let out = handle(
+        &signal,
+        &mut world,
+        &mut runner,
+        &user,
+        &Event::Text("Сделано".into()),
+        now(),
+    )
+    .unwrap();
     assert_eq!(out[0].text, "Задача №19 выполнена.");
     // A forged id, and a record that lost `action = true`, are stale.
     let forged = Event::Button("x:777".into());
     assert!(
-        handle(&signal, &mut world, &user, &forged, now()).unwrap()[0]
+        handle(&signal, &mut world, &mut runner, &user, &forged, now()).unwrap()[0]
             .text
             .contains("устарела")
     );
@@ -510,7 +639,7 @@ fn action_buttons_check_registration_and_run_their_record() {
     );
     let stale = Event::Button(botwright::engine::Callback::Action { id: 2 }.encode());
     assert!(
-        handle(&signal, &mut world, &user, &stale, now()).unwrap()[0]
+        handle(&signal, &mut world, &mut runner, &user, &stale, now()).unwrap()[0]
             .text
             .contains("устарела")
     );
@@ -523,10 +652,12 @@ fn a_spliced_value_cannot_end_an_attribute() {
     let bot = botwright::validate::compile("q", &SourceFile::new("q.toml", text), &mut found)
         .unwrap_or_else(|| panic!("{found:?}"));
     let mut world = MemoryWorld::default();
-    handle(&bot, &mut world, &USER, &Event::Text("find".into()), now()).unwrap();
+    let mut runner = botwright::algorithms::Runner::offline();
+    handle(&bot, &mut world, &mut runner, &USER, &Event::Text("find".into()), now()).unwrap();
     let out = handle(
         &bot,
         &mut world,
+        &mut runner,
         &USER,
         &Event::Text("x\" href=\"https://evil.example/ <b>&".into()),
         now(),
@@ -551,6 +682,7 @@ fn an_action_button_acts_only_in_its_chat() {
     let signal =
         botwright::validate::compile("signal", &SourceFile::new("signal.toml", text), &mut Vec::new()).unwrap();
     let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
     world.action_buttons.insert(
         1,
         ActionButton {
@@ -575,7 +707,7 @@ fn an_action_button_acts_only_in_its_chat() {
     world.register_as(502, &employee, "Иван");
     world.register_as(666, &employee, "Мэллори");
     let press = Event::Button(Callback::Action { id: 1 }.encode());
-    let out = handle(&signal, &mut world, &mallory, &press, now()).unwrap();
+    let out = handle(&signal, &mut world, &mut runner, &mallory, &press, now()).unwrap();
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].text, "Эта кнопка устарела. Начните заново.");
     assert!(
@@ -589,7 +721,7 @@ fn an_action_button_acts_only_in_its_chat() {
         name: "Иван".into(),
         username: None,
     };
-    let out = handle(&signal, &mut world, &owner, &press, now()).unwrap();
+    let out = handle(&signal, &mut world, &mut runner, &owner, &press, now()).unwrap();
     assert_eq!(out[0].text, "Напишите комментарий к выполнению задачи №19.");
 }
 
@@ -599,11 +731,18 @@ fn answers_bot() -> botwright::model::CompiledBot {
 }
 
 fn say(bot: &botwright::model::CompiledBot, world: &mut MemoryWorld, text: &str) -> Vec<String> {
-    handle(bot, world, &USER, &Event::Text(text.into()), now())
-        .unwrap()
-        .into_iter()
-        .map(|m| m.text)
-        .collect()
+    handle(
+        bot,
+        world,
+        &mut botwright::algorithms::Runner::offline(),
+        &USER,
+        &Event::Text(text.into()),
+        now(),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|m| m.text)
+    .collect()
 }
 
 /// A world that holds only this user's session, read back from the JSON a store keeps.
@@ -735,7 +874,8 @@ fn an_action_press_gives_its_label_and_algorithms_get_selected_title() {
         [algorithms.echo]\nbuiltin = \"echo\"\n";
     let bot = botwright::validate::compile("t", &SourceFile::new("t.toml", text), &mut Vec::new()).unwrap();
     let mut world = MemoryWorld::default();
-    world.builtins.register("echo", |call| {
+    let mut runner = botwright::algorithms::Runner::offline();
+    runner.builtins.register("echo", |call| {
         let body = call.request_json();
         Ok(botwright::expr::Value::text(format!(
             "{} {} {}",
@@ -755,6 +895,7 @@ fn an_action_press_gives_its_label_and_algorithms_get_selected_title() {
     let out = handle(
         &bot,
         &mut world,
+        &mut runner,
         &USER,
         &Event::Button(Callback::Action { id: 4 }.encode()),
         now(),
@@ -797,7 +938,7 @@ impl World for FailsOnce {
         self.note();
         if !self.failed {
             self.failed = true;
-            return Err(botwright::engine::WorldError("the database is gone".into()));
+            return Err(botwright::engine::WorldError::Storage("the database is gone".into()));
         }
         self.inner.registration(key)
     }
@@ -841,13 +982,6 @@ impl World for FailsOnce {
         self.note();
         self.inner.action_button(id, chat)
     }
-    fn run_algorithm(
-        &mut self,
-        call: &botwright::algorithms::AlgorithmCall,
-    ) -> Result<botwright::expr::Value, botwright::algorithms::AlgorithmFailure> {
-        self.note();
-        self.inner.run_algorithm(call)
-    }
 }
 
 /// After the world's first failure the step calls it no more, and fails.
@@ -860,7 +994,14 @@ fn the_step_stops_calling_the_world_at_its_first_failure() {
         failed: false,
         calls_after: 0,
     };
-    let result = handle(&bot, &mut world, &USER, &Event::Text("Привет".into()), now());
+    let result = handle(
+        &bot,
+        &mut world,
+        &mut botwright::algorithms::Runner::offline(),
+        &USER,
+        &Event::Text("Привет".into()),
+        now(),
+    );
     assert!(world.failed, "the closed bot reads the registration");
     assert!(result.is_err(), "the step fails with the world");
     assert_eq!(world.calls_after, 0, "the world was called after its failure");

@@ -43,10 +43,11 @@ proptest! {
         let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
         for bot in bots() {
             let mut world = MemoryWorld::default();
+            let mut runner = botwright::algorithms::Runner::offline();
             for name in bot.algorithms.keys() {
                 if matches!(bot.algorithms[name].kind, botwright::model::AlgorithmKind::Http(_)) {
                     let stub = if stub_fail { Stub::Fails } else { Stub::Returns(serde_json::json!({"text": "ok", "choices": ["a", "b"], "principal": {"kind": "user", "id": "1", "name": "N"}})) };
-                    world.stubs.insert(name.clone(), stub);
+                    runner.stubs.insert(name.clone(), stub);
                 }
             }
             let mut words: Vec<String> = bot.records.iter().flat_map(|r| r.words.clone()).collect();
@@ -71,7 +72,7 @@ proptest! {
                         continue;
                     }
                 };
-                let out = handle(&bot, &mut world, &user, &event, now).unwrap();
+                let out = handle(&bot, &mut world, &mut runner, &user, &event, now).unwrap();
                 for m in &out {
                     prop_assert!(!m.text.is_empty() || m.keyboard != Keyboard::None, "an empty message");
                     if let Keyboard::Inline(rows) = &m.keyboard {
@@ -110,6 +111,7 @@ fn an_unregistered_user_reaches_nothing_of_a_closed_bot() {
         .filter(|b| b.auth.as_ref().is_some_and(|a| a.required))
     {
         let mut world = MemoryWorld::default();
+        let mut runner = botwright::algorithms::Runner::offline();
         let user = User {
             id: 77,
             chat: 77,
@@ -133,7 +135,7 @@ fn an_unregistered_user_reaches_nothing_of_a_closed_bot() {
             .unwrap();
         let waiting_for_contact = wrong_kind.ru.split("{{").next().unwrap().to_string();
         for t in tries {
-            let out = handle(&bot, &mut world, &user, &Event::Text(t.clone()), now).unwrap();
+            let out = handle(&bot, &mut world, &mut runner, &user, &Event::Text(t.clone()), now).unwrap();
             if bot.auth.as_ref().is_some_and(|a| a.contact)
                 && out.len() == 1
                 && out[0].text.starts_with(&waiting_for_contact)
@@ -143,7 +145,15 @@ fn an_unregistered_user_reaches_nothing_of_a_closed_bot() {
             prop_assert_only_auth(&out, &t);
         }
         // A forged press gets `choice_stale` (which strangers may get) or the auth request.
-        let stale = handle(&bot, &mut world, &user, &Event::Button("forged".into()), now).unwrap();
+        let stale = handle(
+            &bot,
+            &mut world,
+            &mut runner,
+            &user,
+            &Event::Button("forged".into()),
+            now,
+        )
+        .unwrap();
         assert_eq!(stale.len(), 1);
         // Every option button of every choice that is not public, as if it had been shown.
         for choice in bot.records.iter().filter(|r| !r.public) {
@@ -151,7 +161,7 @@ fn an_unregistered_user_reaches_nothing_of_a_closed_bot() {
             for option in 0..choice.options.len() {
                 for seq in [0, 1, 2] {
                     let data = format!("{fingerprint}:o:{seq}:{option}");
-                    let out = handle(&bot, &mut world, &user, &Event::Button(data), now).unwrap();
+                    let out = handle(&bot, &mut world, &mut runner, &user, &Event::Button(data), now).unwrap();
                     if out != stale {
                         prop_assert_only_auth(&out, "a button");
                     }

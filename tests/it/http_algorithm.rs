@@ -96,10 +96,9 @@ http = "{address}/bad"
 fn http_algorithms_succeed_fail_and_time_out_cleanly() {
     let (address, bodies) = serve();
     let bot = bot(&address);
-    let mut world = MemoryWorld {
-        http: true,
-        ..MemoryWorld::default()
-    };
+    let mut world = MemoryWorld::default();
+    let mut runner = botwright::algorithms::Runner::offline();
+    runner.http = true;
     let user = User {
         id: 9,
         chat: 9,
@@ -108,7 +107,7 @@ fn http_algorithms_succeed_fail_and_time_out_cleanly() {
     };
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let mut send = |text: &str| -> Vec<String> {
-        handle(&bot, &mut world, &user, &Event::Text(text.into()), now)
+        handle(&bot, &mut world, &mut runner, &user, &Event::Text(text.into()), now)
             .unwrap()
             .into_iter()
             .map(|m| m.text)

@@ -3,7 +3,6 @@
 //! and `botwright insights`.
 
 use crate::support::{API_TOKEN, Botwright, FakeTelegram, free_port, http_call, wait_for};
-use botwright::algorithms::Builtins;
 use botwright::diagnostics::SourceFile;
 use botwright::engine::{CallResult, Event, Insight, Reached, User, step};
 use botwright::store::MemoryWorld;
@@ -81,15 +80,18 @@ const USER: User = User {
 fn the_engine_reports_outcomes_and_events() {
     let bot = bot(BOT);
     let mut world = MemoryWorld::default();
-    let say = |text: &str, world: &mut MemoryWorld| step(&bot, world, &USER, &Event::Text(text.into()), now()).unwrap();
-    let shown = say("order", &mut world);
+    let mut runner = botwright::algorithms::Runner::offline();
+    let say = |text: &str, world: &mut MemoryWorld, runner: &mut botwright::algorithms::Runner| {
+        step(&bot, world, runner, &USER, &Event::Text(text.into()), now()).unwrap()
+    };
+    let shown = say("order", &mut world, &mut runner);
     assert_eq!(shown.reached, Reached::Record("order".into()));
     assert_eq!(shown.insights, [Insight::ChoiceShown { choice: "order".into() }]);
     // An unknown text, as typed, keeps the choice open.
-    let unknown = say("Cofee  ", &mut world);
+    let unknown = say("Cofee  ", &mut world, &mut runner);
     assert_eq!(unknown.reached, Reached::Unknown(Some("Cofee  ".into())));
     assert!(unknown.insights.is_empty());
-    let taken = say("coffee", &mut world);
+    let taken = say("coffee", &mut world, &mut runner);
     assert_eq!(taken.reached, Reached::Record("coffee".into()));
     assert_eq!(
         taken.insights,
@@ -99,14 +101,14 @@ fn the_engine_reports_outcomes_and_events() {
             label: "Coffee".into()
         }]
     );
-    let asked = say("feedback", &mut world);
+    let asked = say("feedback", &mut world, &mut runner);
     assert_eq!(
         asked.insights,
         [Insight::InputAsked {
             record: "feedback".into()
         }]
     );
-    let answered = say("lovely", &mut world);
+    let answered = say("lovely", &mut world, &mut runner);
     assert_eq!(answered.reached, Reached::Record("thanks".into()));
     assert_eq!(
         answered.insights,
@@ -115,8 +117,8 @@ fn the_engine_reports_outcomes_and_events() {
         }]
     );
     // Left by a cancel word: given up.
-    say("feedback", &mut world);
-    let cancelled = say("/cancel", &mut world);
+    say("feedback", &mut world, &mut runner);
+    let cancelled = say("/cancel", &mut world, &mut runner);
     assert_eq!(cancelled.reached, Reached::Cancel);
     assert_eq!(
         cancelled.insights,
@@ -125,10 +127,10 @@ fn the_engine_reports_outcomes_and_events() {
         }]
     );
     // An algorithm that works, then one that fails and one that times out.
-    let ok = say("price", &mut world);
+    let ok = say("price", &mut world, &mut runner);
     assert!(matches!(&ok.insights[..], [Insight::Algorithm { name, result: CallResult::Ok, .. }] if name == "price"));
-    world.stubs.insert("price".into(), Stub::Fails);
-    let failed = say("price", &mut world);
+    runner.stubs.insert("price".into(), Stub::Fails);
+    let failed = say("price", &mut world, &mut runner);
     assert_eq!(failed.reached, Reached::Record("price".into()));
     assert!(matches!(
         &failed.insights[..],
@@ -137,8 +139,8 @@ fn the_engine_reports_outcomes_and_events() {
             ..
         }]
     ));
-    world.stubs.insert("price".into(), Stub::TimesOut);
-    let late = say("price", &mut world);
+    runner.stubs.insert("price".into(), Stub::TimesOut);
+    let late = say("price", &mut world, &mut runner);
     assert!(matches!(
         &late.insights[..],
         [Insight::Algorithm {
@@ -146,9 +148,17 @@ fn the_engine_reports_outcomes_and_events() {
             ..
         }]
     ));
-    assert_eq!(say("/start", &mut world).reached, Reached::Start);
+    assert_eq!(say("/start", &mut world, &mut runner).reached, Reached::Start);
     // A forged button is stale.
-    let stale = step(&bot, &mut world, &USER, &Event::Button("o:zzzz:1:1".into()), now()).unwrap();
+    let stale = step(
+        &bot,
+        &mut world,
+        &mut runner,
+        &USER,
+        &Event::Button("o:zzzz:1:1".into()),
+        now(),
+    )
+    .unwrap();
     assert_eq!(stale.reached, Reached::Stale);
 }
 
@@ -158,6 +168,7 @@ fn without_log_texts_an_unknown_text_is_counted_not_kept() {
     let s = step(
         &bot,
         &mut MemoryWorld::default(),
+        &mut botwright::algorithms::Runner::offline(),
         &USER,
         &Event::Text("secret".into()),
         now(),
@@ -176,17 +187,25 @@ async fn store_suite(url: &str) {
     tokio::task::spawn_blocking(move || {
         let handle = tokio::runtime::Handle::current();
         let store = store2;
-        let builtins = Builtins::default();
         let mut memory = MemoryWorld::default();
+        let mut runner = botwright::algorithms::Runner::offline();
         for (update, text) in [(1, "order"), (2, "helo"), (3, "hello"), (4, "order"), (5, "Coffee")] {
-            let s = step(&compiled, &mut memory, &USER, &Event::Text(text.into()), now()).unwrap();
+            let s = step(
+                &compiled,
+                &mut memory,
+                &mut runner,
+                &USER,
+                &Event::Text(text.into()),
+                now(),
+            )
+            .unwrap();
             let rows = log_rows("cafe", 5, now(), &s.reached, &s.insights);
-            let w = BufferedWorld::new(&store, "cafe", handle.clone(), &builtins);
+            let w = BufferedWorld::new(&store, "cafe", handle.clone());
             w.commit_logged(Some(update), &USER, &s.out, rows.clone(), now())
                 .unwrap();
             if update == 5 {
                 // The same update again: a duplicate, whose rows are not written twice.
-                let w = BufferedWorld::new(&store, "cafe", handle.clone(), &builtins);
+                let w = BufferedWorld::new(&store, "cafe", handle.clone());
                 assert!(w.commit_logged(Some(update), &USER, &s.out, rows, now()).is_err());
             }
         }
@@ -427,19 +446,22 @@ fn refused_answers_are_invalid_and_the_last_attempt_gives_up() {
         "input = \"How many stars?\"\ntype = \"integer\"\nattempts = 2\nthen = \"thanks\"",
     ));
     let mut world = MemoryWorld::default();
-    let say = |text: &str, world: &mut MemoryWorld| step(&bot, world, &USER, &Event::Text(text.into()), now()).unwrap();
-    say("feedback", &mut world);
+    let mut runner = botwright::algorithms::Runner::offline();
+    let say = |text: &str, world: &mut MemoryWorld, runner: &mut botwright::algorithms::Runner| {
+        step(&bot, world, runner, &USER, &Event::Text(text.into()), now()).unwrap()
+    };
+    say("feedback", &mut world, &mut runner);
     let feedback = || "feedback".to_string();
     assert_eq!(
-        say("five", &mut world).insights,
+        say("five", &mut world, &mut runner).insights,
         [Insight::InputInvalid { record: feedback() }]
     );
     assert_eq!(
-        say("lots", &mut world).insights,
+        say("lots", &mut world, &mut runner).insights,
         [Insight::InputGaveUp { record: feedback() }]
     );
-    say("feedback", &mut world);
-    let answered = say("5", &mut world);
+    say("feedback", &mut world, &mut runner);
+    let answered = say("5", &mut world, &mut runner);
     assert_eq!(answered.insights, [Insight::InputAnswered { record: feedback() }]);
     assert_eq!(answered.reached, Reached::Record("thanks".into()));
 }

@@ -10,6 +10,7 @@ mod bots;
 mod chat;
 mod console;
 mod diagnostics;
+mod drivers;
 mod engine;
 mod engine_props;
 mod expressions;

@@ -3,13 +3,13 @@
 //! updates, poison), the outbox (claims, leases, rescue, retention), and the
 //! plan of every query on the hot path.
 
-use botwright::algorithms::Builtins;
 use botwright::engine::{AuthRequest, AuthStatus, Keyboard, Outgoing, Principal, Session, User, World};
 use botwright::store::buffered::{BufferedWorld, CommitError};
-use botwright::store::inbox::Received;
-use botwright::store::outbox::Delivery;
 use botwright::store::plans;
-use botwright::store::sql::{self, NewMessage, SqlStore};
+use botwright::store::queries::{self, NewMessage};
+use botwright::store::sql::SqlStore;
+use botwright::store::types::Delivery;
+use botwright::store::types::Received;
 use std::time::Duration;
 
 fn now() -> chrono::DateTime<chrono::FixedOffset> {
@@ -32,14 +32,13 @@ async fn suite(url: &str) {
         drop(store);
         SqlStore::open(url).await.unwrap()
     };
-    let builtins = Builtins::default();
     let store2 = store.clone();
     let url = url.to_string();
     tokio::task::spawn_blocking(move || {
         let handle = tokio::runtime::Handle::current();
         let store = store2;
         // Sessions, registrations and a request, committed with an update id.
-        let mut w = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let mut w = BufferedWorld::new(&store, "demo", handle.clone());
         assert!(!w.already_handled(1).unwrap());
         let session = Session {
             stamps: [("choice".to_string(), "0123456789abcdef".to_string())].into(),
@@ -74,7 +73,7 @@ async fn suite(url: &str) {
         let out = [Outgoing::text(10, "hi".into(), Keyboard::None)];
         w.commit(Some(1), &user(10), &out, now()).unwrap();
 
-        let mut w = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let mut w = BufferedWorld::new(&store, "demo", handle.clone());
         assert!(w.already_handled(1).unwrap());
         assert_eq!(w.session(10, 10).unwrap(), Some(session));
         assert_eq!(w.registration(10).unwrap().unwrap().id, "7");
@@ -86,8 +85,8 @@ async fn suite(url: &str) {
         ));
 
         // Two decisions of one request: the second finds it decided.
-        let mut a = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
-        let mut b = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let mut a = BufferedWorld::new(&store, "demo", handle.clone());
+        let mut b = BufferedWorld::new(&store, "demo", handle.clone());
         let mut ra = a.auth_request(id).unwrap().unwrap();
         let mut rb = b.auth_request(id).unwrap().unwrap();
         ra.status = AuthStatus::Approved;
@@ -100,13 +99,13 @@ async fn suite(url: &str) {
             Err(CommitError::Conflict)
         ));
         // The conflicting job wrote nothing, not even its update id: it is handled again.
-        let mut c = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let mut c = BufferedWorld::new(&store, "demo", handle.clone());
         assert!(!c.already_handled(3).unwrap());
         assert_eq!(c.auth_request(id).unwrap().unwrap().status, AuthStatus::Approved);
         assert!(c.pending_auth_request(11).unwrap().is_none());
 
         // A draft left by a step that never committed is invisible.
-        let mut d = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let mut d = BufferedWorld::new(&store, "demo", handle.clone());
         let draft = d
             .create_auth_request(AuthRequest {
                 id: 0,
@@ -121,7 +120,7 @@ async fn suite(url: &str) {
             })
             .unwrap();
         drop(d);
-        let mut e = BufferedWorld::new(&store, "demo", handle.clone(), &builtins);
+        let mut e = BufferedWorld::new(&store, "demo", handle.clone());
         assert!(e.auth_request(draft).unwrap().is_none() && e.pending_auth_request(12).unwrap().is_none());
 
         handle.block_on(async {
@@ -193,7 +192,7 @@ async fn suite(url: &str) {
                     broadcast: None,
                 };
                 // The repeated key is refused by the database's conflict handling, not an error.
-                let stored = sql::insert_message(&mut tx, &m).await.unwrap();
+                let stored = queries::insert_message(&mut tx, &m).await.unwrap();
                 assert_eq!(stored.is_none(), text == "a1 again", "{text}");
             }
             tx.commit().await.unwrap();
@@ -271,7 +270,7 @@ async fn suite(url: &str) {
                 first_id: None,
                 broadcast: None,
             };
-            let (new_id, _) = sql::insert_message(&mut tx, &m)
+            let (new_id, _) = queries::insert_message(&mut tx, &m)
                 .await
                 .unwrap()
                 .expect("the key is free");
@@ -345,7 +344,7 @@ async fn action_button_chats(url: &str) {
         },
     ]]))
     .unwrap();
-    let at = sql::now_text(now());
+    let at = botwright::store::types::now_text(now());
     for statement in [
         format!(
             "INSERT INTO action_buttons (id, bot, record, value, label, message_text, created_at) \
@@ -395,7 +394,7 @@ async fn action_button_chats(url: &str) {
         chat: 600,
     };
     let mut tx = store.pool.begin().await.unwrap();
-    let id = sql::insert_action_button(&mut tx, "signal", &button, now())
+    let id = queries::insert_action_button(&mut tx, "signal", &button, now())
         .await
         .unwrap() as u64;
     tx.commit().await.unwrap();
@@ -405,10 +404,9 @@ async fn action_button_chats(url: &str) {
     );
     assert_eq!(store.action_button("signal", id, 601).await.unwrap(), None);
     // The engine's world of one update reads the same way.
-    let builtins = Builtins::default();
     tokio::task::spawn_blocking(move || {
         let handle = tokio::runtime::Handle::current();
-        let mut w = BufferedWorld::new(&store, "signal", handle, &builtins);
+        let mut w = BufferedWorld::new(&store, "signal", handle);
         assert_eq!(w.action_button(id, 600).unwrap(), Some(button));
         assert_eq!(w.action_button(id, 502).unwrap(), None);
         assert_eq!(w.action_button(7, 502).unwrap().map(|b| b.chat), Some(502));

@@ -248,10 +248,7 @@ async fn the_studio_api_works_on_the_bots_directory_only() {
             name: "S".into(),
             username: None,
         };
-        let out = botwright::engine::handle(
-            &compiled,
-            &mut botwright::store::MemoryWorld::default(),
-            &stranger,
+        let out = botwright::engine::handle(&compiled, &mut botwright::store::MemoryWorld::default(), &mut botwright::algorithms::Runner::offline(), &stranger,
             &botwright::engine::Event::Text("hello".into()),
             chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap(),
         )

@@ -1,0 +1,333 @@
+//! The store's second layer: the SQL of the hot path (the group commit, the inbox,
+//! the outbox, the step's reads), written once with `$N` parameters, which
+//! PostgreSQL, sqlx's SQLite and rusqlite (binding `$N` by name) all accept.
+//! Statements that only one dialect runs say so. Every statement a step or a
+//! claim runs is in [`super::plans::hot_queries`], whose test checks that it
+//! reads through an index on both databases.
+//!
+//! Imports nothing from `store/` but the shared types.
+
+use super::types::Dialect;
+
+/// The statuses of a message not sent yet, written the same way in every query
+/// (SQLite uses a partial index only for a query that repeats its condition).
+pub const UNSENT: &str = "status IN ('scheduled', 'queued', 'sending')";
+
+/// The statuses of a message nobody sends yet (the condition of the claim index).
+pub const CLAIMABLE: &str = "status IN ('scheduled', 'queued') AND owner IS NULL";
+
+// ----- the step's reads -----
+
+/// A user's session, and a chat's registration.
+pub const SESSION: &str = "SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3";
+pub const REGISTRATION: &str =
+    "SELECT kind, principal_id, principal_name FROM registrations WHERE bot = $1 AND chat = $2";
+/// A user's session and their chat's registration (each column null when there is none).
+pub const SESSION_AND_REGISTRATION: &str = "SELECT (SELECT data FROM sessions WHERE bot = $1 AND chat = $2 AND user_id = $3), \
+     r.kind, r.principal_id, r.principal_name FROM (SELECT 1 AS one) AS anchor \
+     LEFT JOIN registrations r ON r.bot = $1 AND r.chat = $2";
+/// The columns of an authorization request, in the order `rows::request` reads them.
+pub const REQUEST_COLUMNS: &str = "id, chat, user_id, name, username, data, status, reason, created_at";
+/// A request by id (never a draft), and a chat's latest pending request.
+pub const REQUEST_BY_ID: &str = "SELECT id, chat, user_id, name, username, data, status, reason, created_at \
+     FROM auth_requests WHERE bot = $1 AND id = $2 AND status <> 'draft'";
+pub const PENDING_REQUEST: &str = "SELECT id, chat, user_id, name, username, data, status, reason, created_at \
+     FROM auth_requests WHERE bot = $1 AND chat = $2 AND status = 'pending' ORDER BY id DESC LIMIT 1";
+/// A request, with its status (`draft` for one created in a step, until the step commits).
+pub const INSERT_REQUEST: &str = "INSERT INTO auth_requests (bot, chat, user_id, name, username, data, status, reason, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+/// A notification action button by bot and id, if it was sent to the chat (rows kept before
+/// buttons knew their chat, and not matched to one by migration 0005, have none: stale).
+pub const ACTION_BUTTON: &str =
+    "SELECT record, value, label, message_text, chat FROM action_buttons WHERE bot = $1 AND id = $2 AND chat = $3";
+/// An update's status in the inbox.
+pub const UPDATE_STATUS: &str = "SELECT status FROM inbox WHERE bot = $1 AND update_id = $2";
+// ----- the group commit -----
+
+/// Marks an update handled (inserting it when it never went through the inbox); changes
+/// nothing when it was handled already.
+pub const MARK_HANDLED: &str = "INSERT INTO inbox (bot, update_id, chat, payload, status, attempts, received_at, handled_at) \
+     VALUES ($1, $2, $3, NULL, 'done', 0, $4, $4) ON CONFLICT (bot, update_id) DO UPDATE \
+     SET status = 'done', payload = NULL, handled_at = excluded.handled_at WHERE inbox.status = 'new'";
+/// A decision on a request, written only while it is pending.
+pub const DECIDE_REQUEST: &str =
+    "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4 AND status = 'pending'";
+/// A request created in the step: from draft to its status.
+pub const CONFIRM_REQUEST: &str = "UPDATE auth_requests SET status = $1, reason = $2 WHERE bot = $3 AND id = $4";
+pub const RECORD_CHAT: &str =
+    "INSERT INTO chats (bot, chat, name, first_seen) VALUES ($1, $2, $3, $4) ON CONFLICT (bot, chat) DO NOTHING";
+pub const UPSERT_SESSION: &str = "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at";
+pub const UPSERT_REGISTRATION: &str = "INSERT INTO registrations (bot, chat, kind, principal_id, principal_name, name, registered_at, search) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (bot, chat) DO UPDATE SET kind = excluded.kind, \
+     principal_id = excluded.principal_id, principal_name = excluded.principal_name, name = excluded.name, \
+     registered_at = excluded.registered_at, search = excluded.search";
+/// A message to a chat that waits and is not the given owner's.
+pub const OTHERS_WAITING: &str = "SELECT id FROM outbox WHERE bot = $1 AND chat = $2 \
+     AND status IN ('scheduled', 'queued', 'sending') \
+     AND (owner IS NULL OR owner <> $3) AND (status = 'sending' OR due_at <= $4 OR attempts > 0) LIMIT 1";
+pub const INSERT_REPLY: &str = "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, \
+     attempts, owner, claimed_at, attachments) VALUES ($1, $2, $3, $4, $5, $6, $6, 0, $7, $8, $9) RETURNING id";
+pub const SAVEPOINT: &str = "SAVEPOINT job";
+pub const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT job";
+pub const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT job";
+
+/// `($1, $2, …), (…)`: `rows` tuples of `width` numbered placeholders from `$first`, with
+/// `extra` text (constants) appended inside each tuple.
+pub fn tuples_from(first: usize, rows: usize, width: usize, extra: &str) -> String {
+    let mut out = String::with_capacity(rows * (width * 5 + extra.len() + 4));
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for k in 0..width {
+            if k > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + r * width + k).to_string());
+        }
+        out.push_str(extra);
+        out.push(')');
+    }
+    out
+}
+
+/// [`tuples_from`] `$1`.
+pub fn tuples(rows: usize, width: usize, extra: &str) -> String {
+    tuples_from(1, rows, width, extra)
+}
+
+/// `n` received updates (update id, chat, payload, received at; the bot is `$1`), answering
+/// the ids that were new.
+pub fn receive_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO inbox (bot, update_id, chat, payload, received_at, status, attempts) VALUES {} \
+         ON CONFLICT (bot, update_id) DO NOTHING RETURNING update_id",
+        tuples_from(2, n, 4, "")
+            .replace('(', "($1, ")
+            .replace(')', ", 'new', 0)")
+    )
+}
+
+/// The insights log's columns, in the order of [`insert_log_sql`].
+pub const LOG_COLUMNS: usize = 9;
+
+/// `INSERT` of `rows` rows of the insights log.
+pub fn insert_log_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO insights (bot, at, chat, kind, name, value, label, ms, took) VALUES {}",
+        tuples(rows, LOG_COLUMNS, "")
+    )
+}
+
+/// PostgreSQL: `n` updates marked handled (bot, update id, chat, handled at, received at),
+/// answering those that were not handled before.
+pub fn mark_handled_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO inbox (bot, update_id, chat, handled_at, received_at, payload, status, attempts) VALUES {} \
+         ON CONFLICT (bot, update_id) DO UPDATE SET status = 'done', payload = NULL, handled_at = excluded.handled_at \
+         WHERE inbox.status = 'new' RETURNING bot, update_id",
+        tuples(n, 5, ", NULL, 'done', 0")
+    )
+}
+
+/// PostgreSQL: `n` chats recorded (bot, chat, name, first seen).
+pub fn record_chats_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO chats (bot, chat, name, first_seen) VALUES {} ON CONFLICT (bot, chat) DO NOTHING",
+        tuples(n, 4, "")
+    )
+}
+
+/// PostgreSQL: `n` sessions (bot, chat, user, data, updated at).
+pub fn sessions_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES {} \
+         ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+        tuples(n, 5, "")
+    )
+}
+
+/// PostgreSQL: the chats, among `n` `(bot, chat, owner, now)` rows, for which a message that
+/// is not the owner's waits (the multi-row form of [`OTHERS_WAITING`]).
+pub fn others_waiting_sql(n: usize) -> String {
+    format!(
+        "SELECT DISTINCT o.bot, o.chat FROM outbox o JOIN (VALUES {}) AS v(bot, chat, owner, now) \
+         ON o.bot = v.bot AND o.chat = v.chat WHERE o.status IN ('scheduled', 'queued', 'sending') \
+         AND (o.owner IS NULL OR o.owner <> v.owner) AND (o.status = 'sending' OR o.due_at <= v.now OR o.attempts > 0)",
+        tuples(n, 4, "")
+    )
+}
+
+/// PostgreSQL: `n` replies (bot, chat, text, keyboard, status, due, created, owner, claimed,
+/// files).
+pub fn replies_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, owner, claimed_at, attachments, attempts) \
+         VALUES {} RETURNING id",
+        tuples(n, 10, ", 0")
+    )
+}
+
+/// PostgreSQL: `n` chat claims (bot, chat, owner, at), then the time before which an owner
+/// is gone: a new claim, this instance's own again, or one whose owner's lease ran out and
+/// which is older than that. Answers the chats that are this instance's now.
+pub fn claim_sql(n: usize) -> String {
+    format!(
+        "INSERT INTO chat_claims (bot, chat, owner, claimed_at) VALUES {} \
+         ON CONFLICT (bot, chat) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
+         WHERE chat_claims.owner = excluded.owner \
+         OR (chat_claims.claimed_at < ${p} AND chat_claims.owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= ${p})) \
+         RETURNING bot, chat",
+        tuples(n, 4, ""),
+        p = n * 4 + 1
+    )
+}
+
+/// PostgreSQL: for `n` claimed chats (bot, chat): the ids of their waiting updates, their
+/// private user's session and their registration.
+pub fn claimed_state_sql(n: usize) -> String {
+    format!(
+        "SELECT v.bot, v.chat, \
+         (SELECT string_agg(CAST(i.update_id AS TEXT), ',' ORDER BY i.update_id) FROM inbox i \
+          WHERE i.bot = v.bot AND i.chat = v.chat AND i.status = 'new'), \
+         (SELECT s.data FROM sessions s WHERE s.bot = v.bot AND s.chat = v.chat AND s.user_id = v.chat), \
+         r.kind, r.principal_id, r.principal_name \
+         FROM (VALUES {}) AS v(bot, chat) LEFT JOIN registrations r ON r.bot = v.bot AND r.chat = v.chat",
+        tuples(n, 2, "")
+    )
+}
+
+/// PostgreSQL: `n` claims let go (bot, chat, owner): this instance's only; answers the chats
+/// among them whose updates wait in the inbox.
+pub fn release_sql(n: usize) -> String {
+    format!(
+        "WITH v(bot, chat, owner) AS (VALUES {}), \
+         gone AS (DELETE FROM chat_claims c USING v WHERE c.bot = v.bot AND c.chat = v.chat AND c.owner = v.owner) \
+         SELECT DISTINCT i.bot, i.chat FROM inbox i JOIN v ON i.bot = v.bot AND i.chat = v.chat WHERE i.status = 'new'",
+        tuples(n, 3, "")
+    )
+}
+
+/// Gives up a claim of this instance's (PostgreSQL).
+pub const RELEASE_CHAT: &str = "DELETE FROM chat_claims WHERE bot = $1 AND chat = $2 AND owner = $3";
+
+// ----- the inbox -----
+
+/// A chat's waiting updates, oldest first.
+pub const WAITING_UPDATES: &str = "SELECT update_id, chat, payload FROM inbox WHERE bot = $1 AND chat = $2 \
+     AND status = 'new' ORDER BY update_id LIMIT $3";
+/// Chats with an update waiting since before a time.
+pub const WAITING_CHATS: &str =
+    "SELECT DISTINCT bot, chat FROM inbox WHERE status = 'new' AND received_at < $1 LIMIT $2";
+
+/// Every update of a bot still waiting (at start: what a crash left), oldest first.
+pub const ALL_WAITING_UPDATES: &str =
+    "SELECT update_id, chat, payload FROM inbox WHERE bot = $1 AND status = 'new' ORDER BY chat, update_id";
+pub const UPDATE_FAILED: &str = "UPDATE inbox SET attempts = attempts + 1, last_error = $1 WHERE bot = $2 AND update_id = $3 \
+     RETURNING attempts";
+pub const POISON_UPDATE: &str =
+    "UPDATE inbox SET status = 'poison', last_error = $1, handled_at = $2 WHERE bot = $3 AND update_id = $4";
+pub const POISONED_UPDATES: &str = "SELECT update_id, attempts, COALESCE(last_error, '') FROM inbox \
+     WHERE bot = $1 AND status = 'poison' ORDER BY update_id DESC";
+
+// ----- the outbox -----
+
+/// The claim's selection (`FOR UPDATE SKIP LOCKED` on PostgreSQL): due messages nobody
+/// sends, when no earlier message to their chat waits (a scheduled one not yet due does
+/// not count) or is being sent.
+pub fn claim_query(dialect: Dialect) -> String {
+    let lock = if dialect == Dialect::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT id, chat, text, keyboard, attachments, attempts, parts_sent, broadcast FROM outbox o \
+         WHERE o.bot = $1 AND o.{CLAIMABLE} AND o.due_at <= $2 \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.bot = o.bot AND p.chat = o.chat AND p.{UNSENT} \
+             AND p.id < o.id AND (p.status = 'sending' OR p.due_at <= $2 OR p.attempts > 0)) \
+         ORDER BY o.due_at, o.id LIMIT $3{lock}"
+    )
+}
+
+/// The claimed messages (`ids`: a list of integers the store read) taken for `$1` at `$2`.
+pub fn take_claimed_sql(ids: &str) -> String {
+    format!("UPDATE outbox SET status = 'sending', owner = $1, claimed_at = $2 WHERE id IN ({ids}) AND {CLAIMABLE}")
+}
+
+/// A stored message that cannot be read, out of the queue for good.
+pub const FAIL_CORRUPT: &str =
+    "UPDATE outbox SET status = 'failed', owner = NULL, last_error = $1, finished_at = $2 WHERE id = $3";
+
+/// Unsent messages of instances whose lease ran out, back to the queue.
+pub const RESCUE: &str = "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL \
+     WHERE status IN ('scheduled', 'queued', 'sending') AND owner IS NOT NULL \
+     AND owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $1)";
+
+/// This instance's lease, taken or renewed.
+pub const HEARTBEAT: &str = "INSERT INTO instances (id, started_at, heartbeat_at) VALUES ($1, $2, $2) \
+     ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at";
+pub const FORGET_INSTANCES: &str = "DELETE FROM instances WHERE heartbeat_at < $1";
+/// A graceful stop: this instance's unsent messages back to the queue, and its lease gone.
+pub const HAND_BACK: &str = "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL \
+     WHERE status IN ('scheduled', 'queued', 'sending') AND owner = $1";
+pub const LEAVE: &str = "DELETE FROM instances WHERE id = $1";
+/// Messages waiting to be sent, over every bot.
+pub const QUEUE_DEPTH: &str = "SELECT COUNT(*) FROM outbox WHERE status IN ('scheduled', 'queued', 'sending')";
+
+/// Retention, a thousand rows at a time.
+pub const RETAIN_INBOX: &str = "DELETE FROM inbox WHERE (bot, update_id) IN \
+     (SELECT bot, update_id FROM inbox WHERE handled_at < $1 LIMIT 1000)";
+pub const RETAIN_OUTBOX: &str =
+    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE finished_at < $1 LIMIT 1000)";
+/// The insights log's retention, a thousand ids at a time from the oldest: rows are written
+/// in the order of their time, so the oldest ids are the oldest rows, and no index on the
+/// time is kept (an index costs every update a write).
+pub const RETAIN_LOG: &str = "DELETE FROM insights WHERE id <= (SELECT MIN(id) FROM insights) + 1000 AND at < $1";
+
+/// Delivery outcomes.
+pub const SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, finished_at = $1, owner = NULL, \
+     telegram_message_id = COALESCE($2, telegram_message_id), parts_sent = $3 WHERE id = $4";
+pub const PART_SENT: &str =
+    "UPDATE outbox SET parts_sent = $1, telegram_message_id = COALESCE($2, telegram_message_id) WHERE id = $3";
+pub const RETRY: &str = "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL, attempts = $1, due_at = $2, \
+     last_error = $3 WHERE id = $4";
+pub const FAILED: &str = "UPDATE outbox SET status = 'failed', owner = NULL, attempts = $1, last_error = $2, finished_at = $3 \
+     WHERE id = $4";
+pub const BLOCKED: &str =
+    "UPDATE outbox SET status = 'blocked', owner = NULL, last_error = $1, finished_at = $2 WHERE id = $3";
+pub const TEXT_REPLACED: &str = "UPDATE outbox SET text = $1 WHERE id = $2";
+pub const RELEASED: &str =
+    "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL WHERE id = $1 AND status = 'sending'";
+
+/// PostgreSQL: many `Sent` outcomes in one statement (`telegram` and `parts`: `CASE id …`
+/// of integers the store holds; `ids`: their list).
+pub fn sent_many_sql(telegram: &str, parts: &str, ids: &str) -> String {
+    format!(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, finished_at = $1, owner = NULL, \
+         telegram_message_id = {telegram}, parts_sent = {parts} WHERE id IN ({ids})"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_row_statements_number_their_parameters_in_order() {
+        assert_eq!(tuples(2, 2, ", 0"), "($1, $2, 0), ($3, $4, 0)");
+        assert_eq!(
+            receive_sql(2),
+            "INSERT INTO inbox (bot, update_id, chat, payload, received_at, status, attempts) VALUES \
+             ($1, $2, $3, $4, $5, 'new', 0), ($1, $6, $7, $8, $9, 'new', 0) \
+             ON CONFLICT (bot, update_id) DO NOTHING RETURNING update_id"
+        );
+        assert!(
+            insert_log_sql(2)
+                .ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)")
+        );
+    }
+}
