@@ -16,6 +16,10 @@
 //!   fresh database of one throw-away PostgreSQL 15 server with default
 //!   settings, alternated; the server's CPU per update is measured too.
 //!
+//! - Before and after a change (`BOTWRIGHT_BENCH_ONLY=before`,
+//!   `BOTWRIGHT_BENCH_BEFORE=<an earlier build's botwright binary>`): both builds
+//!   alternated on fresh SQLite and PostgreSQL databases.
+//!
 //! CPU is user + system time of the bot's process from /proc.
 //! `cargo bench --bench runtime`; figures go to BENCHMARKS.md.
 
@@ -178,8 +182,27 @@ fn bots_dir(dir: &std::path::Path, fake: &FakeTelegram, bots: usize) -> (Vec<(St
 }
 
 fn start(dir: &std::path::Path, db: &str, fake: &FakeTelegram, env: &[(String, String)], log: &str) -> Botwright {
+    start_binary(
+        std::path::Path::new(env!("CARGO_BIN_EXE_botwright")),
+        dir,
+        db,
+        fake,
+        env,
+        log,
+    )
+}
+
+fn start_binary(
+    binary: &std::path::Path,
+    dir: &std::path::Path,
+    db: &str,
+    fake: &FakeTelegram,
+    env: &[(String, String)],
+    log: &str,
+) -> Botwright {
     let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Botwright::start_with(
+    Botwright::start_binary(
+        binary,
         dir,
         db,
         &fake.url,
@@ -221,6 +244,67 @@ async fn botwright_fresh(users: i64, log: bool) -> Figures {
     let bw = start(dir.path(), &db, &fake, &env, "log");
     wait_polling(&fake, &tokens).await;
     drive(&fake, &tokens, users, SCRIPT.len(), None, bw.child.id()).await
+}
+
+/// One run of a given build of botwright on a fresh database: SQLite, or PostgreSQL when
+/// `cluster` is given (then the server's CPU per update is added to the bot's).
+async fn build_fresh(binary: &std::path::Path, users: i64, cluster: Option<(&Cluster, String)>) -> (f64, Figures) {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (env, tokens) = bots_dir(dir.path(), &fake, 1);
+    let db = match &cluster {
+        Some((_, url)) => url.clone(),
+        None => format!("sqlite://{}", dir.path().join("state.db").display()),
+    };
+    let bw = start_binary(binary, dir.path(), &db, &fake, &env, "log");
+    wait_polling(&fake, &tokens).await;
+    let server = cluster.as_ref().map(|(c, _)| c.cpu()).unwrap_or(0.0);
+    let f = drive(&fake, &tokens, users, SCRIPT.len(), None, bw.child.id()).await;
+    let server = match &cluster {
+        Some((c, _)) => (c.cpu() - server) / f.updates as f64 * 1e6,
+        None => 0.0,
+    };
+    (f.cpu_us + server, f)
+}
+
+/// `BOTWRIGHT_BENCH_ONLY=before` with `BOTWRIGHT_BENCH_BEFORE=<an earlier build of
+/// botwright>`: that build and this one, alternated on fresh databases, on SQLite and on a
+/// throw-away PostgreSQL; the mean CPU per update (bot, plus server on PostgreSQL) of each.
+async fn before_and_after(before: &std::path::Path, pairs: usize) {
+    let after = std::path::Path::new(env!("CARGO_BIN_EXE_botwright"));
+    let cluster = Cluster::start();
+    for postgres in [false, true] {
+        let (mut b, mut a, mut b_rate, mut a_rate) = (0.0, 0.0, 0.0, 0.0);
+        for i in 0..pairs {
+            for (name, binary) in [("before", before), ("after ", after)] {
+                let on = postgres.then(|| (&cluster, cluster.database(&format!("{}_{i}", name.trim()))));
+                let users = if postgres { 800 } else { 2_000 };
+                let (cpu, f) = build_fresh(binary, users, on).await;
+                println!(
+                    "{name} {} {f}; {cpu:.0} µs CPU per update with the server",
+                    if postgres { "PostgreSQL" } else { "SQLite    " }
+                );
+                if name == "before" {
+                    b += cpu;
+                    b_rate += f.per_second;
+                } else {
+                    a += cpu;
+                    a_rate += f.per_second;
+                }
+            }
+        }
+        let n = pairs as f64;
+        println!(
+            "{}: before {:.0} µs, {:.0} updates/s; after {:.0} µs, {:.0} updates/s (mean of {pairs}); after / before {:.2}x CPU, {:.2}x throughput",
+            if postgres { "PostgreSQL" } else { "SQLite" },
+            b / n,
+            b_rate / n,
+            a / n,
+            a_rate / n,
+            a / b,
+            a_rate / b_rate
+        );
+    }
 }
 
 /// The insights log's cost: runs with the log off and on, alternated so that a change in the
@@ -546,6 +630,16 @@ fn main() {
         }
         if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("postgres") {
             postgres_pairs(800, 3).await;
+            return;
+        }
+        if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("before") {
+            let before =
+                std::env::var("BOTWRIGHT_BENCH_BEFORE").expect("BOTWRIGHT_BENCH_BEFORE names the earlier build");
+            let pairs = std::env::var("BOTWRIGHT_BENCH_PAIRS")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(3);
+            before_and_after(std::path::Path::new(&before), pairs).await;
             return;
         }
         if std::env::var("BOTWRIGHT_BENCH_ONLY").as_deref() == Ok("insights") {

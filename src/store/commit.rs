@@ -219,6 +219,7 @@ async fn insert_log<D: Db>(db: &mut D, rows: &[&LogRow]) -> Result<(), StoreErro
             Dialect::Postgres => std::borrow::Cow::Owned(sql::insert_log_sql(size)),
         };
         let mut q = Query::new(&text);
+        q.args.reserve(chunk.len() * sql::LOG_COLUMNS);
         for r in chunk {
             q.push(r.bot.as_str());
             q.push(r.at.as_str());
@@ -268,7 +269,7 @@ async fn owned_unless_others_wait<'o, D: Db>(
             .bind(chat)
             .bind(owner)
             .bind(at);
-        if db.fetch_optional(q).await?.is_some() {
+        if db.fetch_int(q).await?.is_some() {
             return Ok(None);
         }
     }

@@ -65,11 +65,25 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
 pub struct Query<'a> {
     pub sql: &'a str,
     pub args: Vec<Arg<'a>>,
+    /// Built for one use (its text holds values, such as a list of ids): not kept prepared.
+    pub once: bool,
 }
 
 impl<'a> Query<'a> {
     pub fn new(sql: &'a str) -> Query<'a> {
-        Query { sql, args: Vec::new() }
+        Query {
+            sql,
+            args: Vec::new(),
+            once: false,
+        }
+    }
+
+    /// A statement whose text is built for one use: drivers do not keep it prepared.
+    pub fn once(sql: &'a str) -> Query<'a> {
+        Query {
+            once: true,
+            ..Query::new(sql)
+        }
     }
 
     /// Binds the next parameter.

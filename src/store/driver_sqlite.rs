@@ -96,17 +96,42 @@ fn finish<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<T, Sto
 }
 
 impl SqliteDb<'_> {
-    /// Prepares (or takes from the cache) and binds `$1`, `$2`, … by name: SQLite numbers
-    /// named parameters by first appearance, which is not always their number.
-    fn prepared(&self, q: &Query<'_>) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
-        let mut stmt = self.conn.prepare_cached(q.sql)?;
-        for (i, v) in q.args.iter().enumerate() {
-            if let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? {
-                stmt.raw_bind_parameter(index, v)?;
-            }
+    /// Runs `f` on the statement of `q`, prepared (or taken from the cache; a statement
+    /// built for one use is not cached, so that it pushes none of the hot ones out) and bound.
+    fn with_statement<T>(
+        &self,
+        q: &Query<'_>,
+        f: impl FnOnce(&mut rusqlite::Statement<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        if q.once {
+            let mut stmt = self.conn.prepare(q.sql)?;
+            bind(&mut stmt, q)?;
+            f(&mut stmt)
+        } else {
+            let mut stmt = self.conn.prepare_cached(q.sql)?;
+            bind(&mut stmt, q)?;
+            f(&mut stmt)
         }
-        Ok(stmt)
     }
+}
+
+/// Binds `$1`, `$2`, … SQLite numbers named parameters by first appearance, and every
+/// statement of ours writes them first in the order of their numbers (a test of
+/// `plans.rs` checks each one), so a statement with as many parameters as values binds
+/// each by its index; any other binds by name.
+fn bind(stmt: &mut rusqlite::Statement<'_>, q: &Query<'_>) -> rusqlite::Result<()> {
+    let by_index = stmt.parameter_count() == q.args.len();
+    for (i, v) in q.args.iter().enumerate() {
+        let index = if by_index {
+            Some(i + 1)
+        } else {
+            stmt.parameter_index(&format!("${}", i + 1))?
+        };
+        if let Some(index) = index {
+            stmt.raw_bind_parameter(index, v)?;
+        }
+    }
+    Ok(())
 }
 
 fn cells(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
@@ -122,28 +147,40 @@ impl Db for SqliteDb<'_> {
     }
 
     async fn execute(&mut self, q: Query<'_>) -> Result<u64, StoreError> {
-        let mut stmt = self.prepared(&q)?;
-        Ok(stmt.raw_execute()? as u64)
+        Ok(self.with_statement(&q, |stmt| stmt.raw_execute())? as u64)
     }
 
     async fn fetch_all(&mut self, q: Query<'_>) -> Result<Vec<Row>, StoreError> {
-        let mut stmt = self.prepared(&q)?;
-        let columns = stmt.column_count();
-        let mut rows = stmt.raw_query();
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(cells(row, columns)?);
-        }
-        Ok(out)
+        Ok(self.with_statement(&q, |stmt| {
+            let columns = stmt.column_count();
+            let mut rows = stmt.raw_query();
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(cells(row, columns)?);
+            }
+            Ok(out)
+        })?)
+    }
+
+    /// The first column of the first row, read in place (no row is built).
+    async fn fetch_int(&mut self, q: Query<'_>) -> Result<Option<i64>, StoreError> {
+        Ok(self.with_statement(&q, |stmt| {
+            let mut rows = stmt.raw_query();
+            match rows.next()? {
+                Some(row) => row.get(0).map(Some),
+                None => Ok(None),
+            }
+        })?)
     }
 
     async fn fetch_optional(&mut self, q: Query<'_>) -> Result<Option<Row>, StoreError> {
-        let mut stmt = self.prepared(&q)?;
-        let columns = stmt.column_count();
-        let mut rows = stmt.raw_query();
-        Ok(match rows.next()? {
-            Some(row) => Some(cells(row, columns)?),
-            None => None,
-        })
+        Ok(self.with_statement(&q, |stmt| {
+            let columns = stmt.column_count();
+            let mut rows = stmt.raw_query();
+            match rows.next()? {
+                Some(row) => cells(row, columns).map(Some),
+                None => Ok(None),
+            }
+        })?)
     }
 }

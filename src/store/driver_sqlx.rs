@@ -27,7 +27,7 @@ fn arguments<'q>(args: &'q [Arg<'q>]) -> Result<AnyArguments<'q>, StoreError> {
 }
 
 fn query<'q>(q: &'q Query<'q>) -> Result<sqlx::query::Query<'q, Any, AnyArguments<'q>>, StoreError> {
-    Ok(sqlx::query_with(q.sql, arguments(&q.args)?))
+    Ok(sqlx::query_with(q.sql, arguments(&q.args)?).persistent(!q.once))
 }
 
 impl Db for SqlxDb<'_> {

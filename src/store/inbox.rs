@@ -30,6 +30,7 @@ pub async fn receive<D: Db>(
         let (chunk, after) = rest.split_at(1 << power);
         rest = after;
         let mut q = Query::new(&texts[power]).bind(bot);
+        q.args.reserve(chunk.len() * 4);
         for u in chunk {
             q.push(u.update_id);
             q.push(u.chat);

@@ -49,7 +49,7 @@ pub async fn claim<D: Db>(
     }
     if !messages.is_empty() {
         let take = sql::take_claimed_sql(&id_list(messages.iter().map(|m| m.id)));
-        db.execute(Query::new(&take).bind(owner).bind(now_s.as_str())).await?;
+        db.execute(Query::once(&take).bind(owner).bind(now_s.as_str())).await?;
     }
     Ok(messages)
 }
@@ -127,7 +127,7 @@ pub async fn record_deliveries<D: Db>(db: &mut D, deliveries: &[Delivery]) -> Re
         telegram.push_str(" ELSE telegram_message_id END");
         parts.push_str(" ELSE parts_sent END");
         let text = sql::sent_many_sql(&telegram, &parts, &id_list(sent.iter().map(|s| s.0)));
-        db.execute(Query::new(&text).bind(now_text(latest))).await?;
+        db.execute(Query::once(&text).bind(now_text(latest))).await?;
     }
     for d in deliveries {
         if together && matches!(d, Delivery::Sent { .. }) {

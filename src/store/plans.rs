@@ -298,6 +298,36 @@ pub fn full_scans(dialect: Dialect, plan: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    /// The numbers of the `$N` parameters of a statement, in the order they first appear.
+    fn first_appearances(sql: &str) -> Vec<usize> {
+        let mut seen = Vec::new();
+        let mut rest = sql;
+        while let Some(at) = rest.find('$') {
+            rest = &rest[at + 1..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<usize>()
+                && !seen.contains(&n)
+            {
+                seen.push(n);
+            }
+        }
+        seen
+    }
+
+    /// SQLite numbers parameters by first appearance, and the rusqlite driver binds by index
+    /// when the counts agree: every statement writes `$1`, `$2`, … first in that order.
+    #[test]
+    fn every_statement_numbers_its_parameters_in_order() {
+        for dialect in [super::Dialect::Sqlite, super::Dialect::Postgres] {
+            for q in super::hot_queries(dialect) {
+                let order = first_appearances(&q.sql);
+                let expected: Vec<usize> = (1..=order.len()).collect();
+                assert_eq!(order, expected, "{}: {}", q.name, q.sql);
+                assert_eq!(order.len(), q.params.len(), "{}: the values for its plan", q.name);
+            }
+        }
+    }
+
     /// Every statement and statement builder of `statements.rs` is in [`super::hot_queries`]
     /// (but the savepoints, which have no plan, and the helpers that build placeholders).
     #[test]

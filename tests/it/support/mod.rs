@@ -531,12 +531,27 @@ impl Botwright {
         log: std::path::PathBuf,
         extra: &[&str],
     ) -> Botwright {
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_botwright"));
+        Botwright::start_binary(binary, bots, db, api, env, log, extra)
+    }
+
+    /// [`start_with`](Self::start_with) another build of botwright (the runtime benchmark's
+    /// before and after).
+    pub fn start_binary(
+        binary: &std::path::Path,
+        bots: &std::path::Path,
+        db: &str,
+        api: &str,
+        env: &[(&str, &str)],
+        log: std::path::PathBuf,
+        extra: &[&str],
+    ) -> Botwright {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_botwright"));
+        let mut cmd = Command::new(binary);
         cmd.args(["run", "--bots"])
             .arg(bots)
             .args(["--db", db, "--api-url", api, "--poll-timeout", "1"])
