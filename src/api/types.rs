@@ -1,6 +1,8 @@
 //! The API's request and response bodies. The handlers read and write these
 //! types, and the OpenAPI document is generated from them (utoipa): the
 //! document cannot drift from what the handlers do.
+//!
+//! About 500 lines: every body of api.md, each small.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;

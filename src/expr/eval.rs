@@ -1,4 +1,7 @@
 //! The sandboxed evaluator: bounded steps, sizes and (through parsing) depth.
+//!
+//! About 510 lines: one evaluator over one `Expr` type, with its limits; the builtins
+//! and time are their own files.
 
 use super::ast::{BinOp, Expr, ExprKind, Segment, Template, UnOp};
 use super::builtins::Builtin;

@@ -170,9 +170,7 @@ pub async fn apply_many<D: Db>(db: &mut D, jobs: &[&Job]) -> Result<Vec<Committe
             q.push(owner.map(|_| *at));
             q.push(files_json(&m.files));
         }
-        for row in db.fetch_all(q).await? {
-            ids.push(row.int(0)?);
-        }
+        ids.extend(db.fetch_ints(q).await?);
     }
     if ids.len() != rows.len() {
         return Err(StoreError::Setup(format!(

@@ -73,7 +73,8 @@ impl<'a> Query<'a> {
     pub fn new(sql: &'a str) -> Query<'a> {
         Query {
             sql,
-            args: Vec::new(),
+            // Room for the values of any one-row statement: one allocation.
+            args: Vec::with_capacity(10),
             once: false,
         }
     }
@@ -185,6 +186,11 @@ pub trait Db {
 
     /// The first row a statement answers, if any.
     async fn fetch_optional(&mut self, q: Query<'_>) -> Result<Option<Row>, StoreError>;
+
+    /// The first column of every row, as integers.
+    async fn fetch_ints(&mut self, q: Query<'_>) -> Result<Vec<i64>, StoreError> {
+        self.fetch_all(q).await?.iter().map(|row| row.int(0)).collect()
+    }
 
     /// The first column of the first row, as an integer.
     async fn fetch_int(&mut self, q: Query<'_>) -> Result<Option<i64>, StoreError> {

@@ -162,6 +162,18 @@ impl Db for SqliteDb<'_> {
         })?)
     }
 
+    /// The first column of every row, read in place (no row is built).
+    async fn fetch_ints(&mut self, q: Query<'_>) -> Result<Vec<i64>, StoreError> {
+        Ok(self.with_statement(&q, |stmt| {
+            let mut rows = stmt.raw_query();
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(row.get(0)?);
+            }
+            Ok(out)
+        })?)
+    }
+
     /// The first column of the first row, read in place (no row is built).
     async fn fetch_int(&mut self, q: Query<'_>) -> Result<Option<i64>, StoreError> {
         Ok(self.with_statement(&q, |stmt| {

@@ -37,9 +37,7 @@ pub async fn receive<D: Db>(
             q.push(u.payload.as_str());
             q.push(at.as_str());
         }
-        for row in db.fetch_all(q).await? {
-            fresh.insert(row.int(0)?);
-        }
+        fresh.extend(db.fetch_ints(q).await?);
     }
     // In the order received (RETURNING's order is the database's).
     Ok(updates

@@ -120,15 +120,9 @@ impl World for TxWorld {
         })
     }
 
-    fn register(
-        &mut self,
-        key: i64,
-        principal: &Principal,
-        name: &str,
-        at: DateTime<FixedOffset>,
-    ) -> Result<(), WorldError> {
+    fn register(&mut self, key: i64, p: &Principal, name: &str, at: DateTime<FixedOffset>) -> Result<(), WorldError> {
         let at = now_text(at);
-        self.run(async |db, bot| upsert_registration(db, bot, key, principal, name, &at).await)
+        self.run(async |db, bot| upsert_registration(db, bot, key, p, name, &at).await)
     }
 
     fn create_auth_request(&mut self, r: AuthRequest) -> Result<u64, WorldError> {

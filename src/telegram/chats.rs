@@ -15,6 +15,10 @@
 //! leaves it handled, or `poison` after three failed attempts or one panic
 //! (logged with the bot and the update id, counted in the metrics): a bad
 //! update never stops its bot. The engine step runs under `catch_unwind`.
+//!
+//! Why one file of about 600 lines: the two ways of draining a chat (SQLite's queue,
+//! PostgreSQL's claim), the step and its commit share the per-chat state and the
+//! invariants above; split, each part would need the others' private details.
 
 use super::{Runtime, ServedBot, incoming, too_many_requests};
 use crate::algorithms::Runner;

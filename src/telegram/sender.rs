@@ -1,6 +1,9 @@
 //! Sends the outbox of one bot: in order per chat, within Telegram's limits
 //! (per bot and per chat), waiting out `retry_after`, backing off on network
 //! errors and server failures.
+//!
+//! About 510 lines: sending, Telegram's limits and the back-off are one loop over one
+//! bot's outbox state.
 
 use super::redact;
 use crate::engine::Keyboard;
