@@ -36,6 +36,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let bot = &BOTS[which as usize % BOTS.len()];
     let mut world = MemoryWorld::default();
+    // Algorithms run offline: `http` ones fail, as in transcripts.
+    let mut runner = botwright::algorithms::Runner::offline();
     let now = chrono::DateTime::parse_from_rfc3339("2021-02-06T14:00:00+03:00").unwrap();
     let mut shown: Vec<String> = Vec::new();
     let words: Vec<String> = bot.records.iter().flat_map(|r| r.words.clone()).collect();
@@ -76,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let stranger = bot.auth.as_ref().is_some_and(|a| a.required)
             && world.registration(user.chat).ok().flatten().is_none();
-        let Ok(out) = handle(bot, &mut world, &user, &event, now) else {
+        let Ok(out) = handle(bot, &mut world, &mut runner, &user, &event, now) else {
             continue;
         };
         if stranger && world.registration(user.chat).ok().flatten().is_none() {

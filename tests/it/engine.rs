@@ -42,15 +42,7 @@ fn a_session_on_a_changed_record_falls_back_to_the_top_level() {
     let bot = demo();
     let mut world = MemoryWorld::default();
     let mut runner = botwright::algorithms::Runner::offline();
-    handle(
-        &bot,
-        &mut world,
-        &mut runner,
-        &USER,
-        &Event::Text("Выбор".into()),
-        now(),
-    )
-    .unwrap();
+    send(&bot, &mut world, &mut runner, "Выбор");
     let mut session = world.session(3, 3).unwrap().unwrap();
     assert!(session.open.is_some());
     assert_eq!(
@@ -68,7 +60,7 @@ fn a_session_on_a_changed_record_falls_back_to_the_top_level() {
         session.open.as_ref().unwrap().seq
     );
     // "1" would be option 1 of the open choice; with the choice dropped it is unknown.
-    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("1".into()), now()).unwrap();
+    let out = send(&bot, &mut world, &mut runner, "1");
     assert_eq!(out.len(), 1);
     assert!(out[0].text.starts_with("Не понимаю запрос «1»"), "{}", out[0].text);
     let after = world.session(3, 3).unwrap().unwrap();
@@ -98,7 +90,7 @@ fn a_session_stored_with_the_whole_files_hash_keeps_its_values() {
     world.save_session(3, 3, &session).unwrap();
     let fingerprint = bot.fingerprint_of("choice", 8).unwrap();
     // The old confirmation is not pending any more: «Да» is nothing here.
-    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("Да".into()), now()).unwrap();
+    let out = send(&bot, &mut world, &mut runner, "Да");
     assert!(out[0].text.starts_with("Не понимаю запрос «Да»"), "{}", out[0].text);
     let out = handle(
         &bot,
@@ -173,15 +165,7 @@ fn forged_buttons_are_stale_and_change_nothing() {
     let bot = demo();
     let mut world = MemoryWorld::default();
     let mut runner = botwright::algorithms::Runner::offline();
-    handle(
-        &bot,
-        &mut world,
-        &mut runner,
-        &USER,
-        &Event::Text("Выбор".into()),
-        now(),
-    )
-    .unwrap();
+    send(&bot, &mut world, &mut runner, "Выбор");
     let before = world.session(3, 3).unwrap().unwrap();
     let h = bot.fingerprint_of("choice", 8).unwrap();
     let other = bot.fingerprint_of("option_2", 8).unwrap();
@@ -363,7 +347,7 @@ fn a_code_value_is_one_message_and_a_reply_at_most_ten() {
     assert_eq!(out.len(), 1, "one message");
     assert_eq!(out[0].text.chars().count(), 4096);
     assert!(out[0].text.ends_with('…'));
-    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("long".into()), now()).unwrap();
+    let out = send(&bot, &mut world, &mut runner, "long");
     assert_eq!(out.len(), 10);
     assert!(out.iter().all(|m| m.text.chars().count() <= 4096));
     assert!(out[9].text.ends_with('…'));
@@ -451,19 +435,11 @@ fn removing_a_registration_ends_pending_steps() {
         name: "Ann".into(),
     };
     world.register_as(USER.chat, &principal, "Ann");
-    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("note".into()), now()).unwrap();
+    let out = send(&bot, &mut world, &mut runner, "note");
     assert_eq!(out[0].text, "Your note?");
     // The registration goes while the input waits: the answer is not taken.
     world.registrations.clear();
-    let out = handle(
-        &bot,
-        &mut world,
-        &mut runner,
-        &USER,
-        &Event::Text("hello".into()),
-        now(),
-    )
-    .unwrap();
+    let out = send(&bot, &mut world, &mut runner, "hello");
     assert_eq!(out.len(), 1);
     assert_ne!(out[0].text, "Saved: hello");
     assert!(out[0].keyboard.button_data("Register").is_some(), "{:?}", out[0]);
@@ -471,16 +447,8 @@ fn removing_a_registration_ends_pending_steps() {
 
     // The same for a confirmation button pressed after the registration went.
     world.register_as(USER.chat, &principal, "Ann");
-    handle(&bot, &mut world, &mut runner, &USER, &Event::Text("sure".into()), now()).unwrap();
-    let out = handle(
-        &bot,
-        &mut world,
-        &mut runner,
-        &USER,
-        &Event::Text("yes please".into()),
-        now(),
-    )
-    .unwrap();
+    send(&bot, &mut world, &mut runner, "sure");
+    let out = send(&bot, &mut world, &mut runner, "yes please");
     let yes = out[0].keyboard.button_data("Yes").expect("a yes button").to_string();
     world.registrations.clear();
     let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Button(yes), now()).unwrap();
@@ -496,15 +464,7 @@ fn a_press_acts_on_the_last_twenty_messages_with_buttons_only() {
     let mut runner = botwright::algorithms::Runner::offline();
     let mut presses = Vec::new();
     for _ in 0..21 {
-        let out = handle(
-            &bot,
-            &mut world,
-            &mut runner,
-            &USER,
-            &Event::Text("Выбор".into()),
-            now(),
-        )
-        .unwrap();
+        let out = send(&bot, &mut world, &mut runner, "Выбор");
         presses.push(out[0].keyboard.button_data("Вариант №1").unwrap().to_string());
     }
     assert_eq!(world.session(3, 3).unwrap().unwrap().shown.len(), 20);
@@ -539,7 +499,7 @@ fn a_contact_registration_shows_a_contact_button_and_removes_it() {
     let bot = botwright::validate::compile("phone", &SourceFile::new("phone.toml", text), &mut Vec::new()).unwrap();
     let mut world = MemoryWorld::default();
     let mut runner = botwright::algorithms::Runner::offline();
-    let out = handle(&bot, &mut world, &mut runner, &USER, &Event::Text("hi".into()), now()).unwrap();
+    let out = send(&bot, &mut world, &mut runner, "hi");
     assert_eq!(out[0].keyboard, botwright::engine::Keyboard::Contact("Register".into()));
     let contact = botwright::engine::Attachment::Contact {
         phone: "+79001234567".into(),
@@ -653,7 +613,7 @@ fn a_spliced_value_cannot_end_an_attribute() {
         .unwrap_or_else(|| panic!("{found:?}"));
     let mut world = MemoryWorld::default();
     let mut runner = botwright::algorithms::Runner::offline();
-    handle(&bot, &mut world, &mut runner, &USER, &Event::Text("find".into()), now()).unwrap();
+    send(&bot, &mut world, &mut runner, "find");
     let out = handle(
         &bot,
         &mut world,
@@ -1005,4 +965,14 @@ fn the_step_stops_calling_the_world_at_its_first_failure() {
     assert!(world.failed, "the closed bot reads the registration");
     assert!(result.is_err(), "the step fails with the world");
     assert_eq!(world.calls_after, 0, "the world was called after its failure");
+}
+
+/// `USER` writes `text`; the step's messages (offline: `runner`'s stubs, no `http`).
+fn send(
+    bot: &botwright::model::CompiledBot,
+    world: &mut MemoryWorld,
+    runner: &mut botwright::algorithms::Runner,
+    text: &str,
+) -> Vec<botwright::engine::Outgoing> {
+    handle(bot, world, runner, &USER, &Event::Text(text.into()), now()).unwrap()
 }
