@@ -193,6 +193,65 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
         q("retain inbox", sql::RETAIN_INBOX, vec![Text(t)]),
         q("retain outbox", sql::RETAIN_OUTBOX, vec![Text(t)]),
         q("retain insights", sql::RETAIN_LOG, vec![Text(t)]),
+        // The HTTP API's.
+        q("message by id", sql::MESSAGE_BY_ID, demo_id()),
+        q("message status", sql::MESSAGE_STATUS, demo_id()),
+        q(
+            "cancel message",
+            sql::CANCEL_MESSAGE,
+            vec![Text(t), Text("demo"), Int(1)],
+        ),
+        q(
+            "cancel broadcast",
+            sql::CANCEL_BROADCAST,
+            vec![Text(t), Text("demo"), Int(1)],
+        ),
+        q("broadcast by id", sql::BROADCAST_BY_ID, demo_id()),
+        q("broadcast by key", sql::BROADCAST_BY_KEY, vec![Text("demo"), Text("k")]),
+        q(
+            "insert broadcast",
+            sql::INSERT_BROADCAST,
+            vec![Text("demo"), Int(2), Text("[]"), Text("k"), Text(t)],
+        ),
+        q("unregister", sql::UNREGISTER, demo_id()),
+        q("chat name", sql::CHAT_NAME, demo_id()),
+        q(
+            "enqueue",
+            sql::ENQUEUE,
+            vec![Text("demo"), Int(1), Text("x"), Text("null"), Text(t), Text("[]")],
+        ),
+        q(
+            "insert message",
+            sql::INSERT_MESSAGE,
+            vec![
+                Text("demo"),
+                Int(1),
+                Text("x"),
+                Text("null"),
+                Text("[]"),
+                Text("queued"),
+                Text(t),
+                Text(t),
+                Text("k"),
+                Int(1),
+                Int(1),
+            ],
+        ),
+        q("message by key", sql::MESSAGE_BY_KEY, vec![Text("demo"), Text("k")]),
+        q("messages of a request", sql::MESSAGES_OF_FIRST, demo_id()),
+        q(
+            "insert action button",
+            sql::INSERT_ACTION_BUTTON,
+            vec![
+                Text("demo"),
+                Text("r"),
+                Text("v"),
+                Text("l"),
+                Text("m"),
+                Text(t),
+                Int(1),
+            ],
+        ),
     ];
     if dialect == Dialect::Postgres {
         // Two rows each: the multi-row statements of PostgreSQL's group commit.

@@ -3,6 +3,7 @@
 //! Also the HTTP API's writes into the outbox and the action buttons, inside its transaction.
 
 use super::sql::{SqlStore, StoreError, now_text};
+use super::statements as sql;
 use super::types::{Attachment, files_json, keyboard_json, stored_time};
 use crate::engine::{Keyboard, Outgoing};
 use chrono::{DateTime, FixedOffset};
@@ -67,19 +68,17 @@ pub enum NotCancelled {
 
 impl SqlStore {
     pub async fn message(&self, bot: &str, id: i64) -> Result<Option<StoredMessage>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE bot = $1 AND id = $2"
-        ))
-        .bind(bot)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql::MESSAGE_BY_ID)
+            .bind(bot)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(StoredMessage::from_row))
     }
 
     /// A broadcast: its recipients and what did not resolve.
     pub async fn broadcast(&self, bot: &str, id: i64) -> Result<Option<(i64, String)>, StoreError> {
-        let row = sqlx::query("SELECT recipients, unknown FROM broadcasts WHERE bot = $1 AND id = $2")
+        let row = sqlx::query(sql::BROADCAST_BY_ID)
             .bind(bot)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -127,20 +126,17 @@ impl SqlStore {
 
     /// Cancels what of a broadcast nobody sends yet; how many messages.
     pub async fn cancel_broadcast(&self, bot: &str, id: i64, now: DateTime<FixedOffset>) -> Result<u64, StoreError> {
-        self.cancel("broadcast", bot, id, now).await
+        self.cancel(sql::CANCEL_BROADCAST, bot, id, now).await
     }
 
-    /// Cancels the messages nobody sends yet whose `column` (`id` or `broadcast`) is `id`.
-    async fn cancel(&self, column: &str, bot: &str, id: i64, now: DateTime<FixedOffset>) -> Result<u64, StoreError> {
-        let done = sqlx::query(&format!(
-            "UPDATE outbox SET status = 'cancelled', finished_at = $3 WHERE bot = $1 AND {column} = $2 \
-             AND status IN ('scheduled', 'queued') AND owner IS NULL"
-        ))
-        .bind(bot)
-        .bind(id)
-        .bind(now_text(now))
-        .execute(&self.pool)
-        .await?;
+    /// Cancels what nobody sends yet of a message or a broadcast (`statement`); how many.
+    async fn cancel(&self, statement: &str, bot: &str, id: i64, now: DateTime<FixedOffset>) -> Result<u64, StoreError> {
+        let done = sqlx::query(statement)
+            .bind(now_text(now))
+            .bind(bot)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -151,10 +147,10 @@ impl SqlStore {
         id: i64,
         now: DateTime<FixedOffset>,
     ) -> Result<Result<(), NotCancelled>, StoreError> {
-        if self.cancel("id", bot, id, now).await? == 1 {
+        if self.cancel(sql::CANCEL_MESSAGE, bot, id, now).await? == 1 {
             return Ok(Ok(()));
         }
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE bot = $1 AND id = $2")
+        let status: Option<String> = sqlx::query_scalar(sql::MESSAGE_STATUS)
             .bind(bot)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -167,7 +163,7 @@ impl SqlStore {
 
     /// Removes a chat's registration; whether it had one.
     pub async fn unregister(&self, bot: &str, key: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM registrations WHERE bot = $1 AND chat = $2")
+        let done = sqlx::query(sql::UNREGISTER)
             .bind(bot)
             .bind(key)
             .execute(&self.pool)
@@ -209,7 +205,7 @@ impl SqlStore {
 
 /// The name of a chat that has talked to the bot, if it has.
 pub async fn chat_name(conn: &mut sqlx::AnyConnection, bot: &str, chat: i64) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT name FROM chats WHERE bot = $1 AND chat = $2")
+    sqlx::query_scalar(sql::CHAT_NAME)
         .bind(bot)
         .bind(chat)
         .fetch_optional(conn)
@@ -255,21 +251,18 @@ pub async fn insert_broadcast(
     idempotency_key: Option<&str>,
     now: DateTime<FixedOffset>,
 ) -> Result<Result<i64, i64>, sqlx::Error> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO broadcasts (bot, recipients, unknown, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (bot, idempotency_key) DO NOTHING RETURNING id",
-    )
-    .bind(bot)
-    .bind(recipients)
-    .bind(unknown)
-    .bind(idempotency_key)
-    .bind(now_text(now))
-    .fetch_optional(&mut *conn)
-    .await?;
+    let id: Option<i64> = sqlx::query_scalar(sql::INSERT_BROADCAST)
+        .bind(bot)
+        .bind(recipients)
+        .bind(unknown)
+        .bind(idempotency_key)
+        .bind(now_text(now))
+        .fetch_optional(&mut *conn)
+        .await?;
     if let Some(id) = id {
         return Ok(Ok(id));
     }
-    let existing: i64 = sqlx::query_scalar("SELECT id FROM broadcasts WHERE bot = $1 AND idempotency_key = $2")
+    let existing: i64 = sqlx::query_scalar(sql::BROADCAST_BY_KEY)
         .bind(bot)
         .bind(idempotency_key)
         .fetch_one(conn)
@@ -285,18 +278,15 @@ pub async fn enqueue(
     now: DateTime<FixedOffset>,
 ) -> Result<(), sqlx::Error> {
     for m in messages {
-        sqlx::query(
-            "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, attempts, attachments) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, $5, 0, $6)",
-        )
-        .bind(bot)
-        .bind(m.to)
-        .bind(&m.text)
-        .bind(keyboard_json(&m.keyboard))
-        .bind(now_text(now))
-        .bind(files_json(&m.files))
-        .execute(&mut **tx)
-        .await?;
+        sqlx::query(sql::ENQUEUE)
+            .bind(bot)
+            .bind(m.to)
+            .bind(&m.text)
+            .bind(keyboard_json(&m.keyboard))
+            .bind(now_text(now))
+            .bind(files_json(&m.files))
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -308,19 +298,16 @@ pub async fn insert_action_button(
     button: &crate::engine::ActionButton,
     now: DateTime<FixedOffset>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO action_buttons (bot, record, value, label, message_text, created_at, chat) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(bot)
-    .bind(&button.record)
-    .bind(&button.value)
-    .bind(&button.label)
-    .bind(&button.message_text)
-    .bind(now_text(now))
-    .bind(button.chat)
-    .fetch_one(&mut **tx)
-    .await
+    sqlx::query_scalar(sql::INSERT_ACTION_BUTTON)
+        .bind(bot)
+        .bind(&button.record)
+        .bind(&button.value)
+        .bind(&button.label)
+        .bind(&button.message_text)
+        .bind(now_text(now))
+        .bind(button.chat)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// A message for the outbox from the HTTP API or `botwright send`.
@@ -347,24 +334,20 @@ pub async fn insert_message(
     m: &NewMessage<'_>,
 ) -> Result<Option<(i64, String)>, sqlx::Error> {
     let status = if m.due > m.now { "scheduled" } else { "queued" };
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts, \
-         idempotency_key, first_id, broadcast) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11) \
-         ON CONFLICT (bot, idempotency_key) DO NOTHING RETURNING id",
-    )
-    .bind(m.bot)
-    .bind(m.chat)
-    .bind(m.text)
-    .bind(keyboard_json(m.keyboard))
-    .bind(files_json(m.attachments))
-    .bind(status)
-    .bind(now_text(m.due))
-    .bind(now_text(m.now))
-    .bind(m.idempotency_key)
-    .bind(m.first_id)
-    .bind(m.broadcast)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let id: Option<i64> = sqlx::query_scalar(sql::INSERT_MESSAGE)
+        .bind(m.bot)
+        .bind(m.chat)
+        .bind(m.text)
+        .bind(keyboard_json(m.keyboard))
+        .bind(files_json(m.attachments))
+        .bind(status)
+        .bind(now_text(m.due))
+        .bind(now_text(m.now))
+        .bind(m.idempotency_key)
+        .bind(m.first_id)
+        .bind(m.broadcast)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(id.map(|id| (id, status.to_string())))
 }
 
@@ -376,7 +359,7 @@ pub async fn message_by_key(
     key: &str,
     now: DateTime<FixedOffset>,
 ) -> Result<Option<(Vec<i64>, String)>, StoreError> {
-    let Some(r) = sqlx::query("SELECT id, status, due_at FROM outbox WHERE bot = $1 AND idempotency_key = $2")
+    let Some(r) = sqlx::query(sql::MESSAGE_BY_KEY)
         .bind(bot)
         .bind(key)
         .fetch_optional(&mut **tx)
@@ -387,7 +370,7 @@ pub async fn message_by_key(
     let first: i64 = r.get(0);
     let status: String = r.get(1);
     let due: String = r.get(2);
-    let mut ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE bot = $1 AND first_id = $2 ORDER BY id")
+    let mut ids: Vec<i64> = sqlx::query_scalar(sql::MESSAGES_OF_FIRST)
         .bind(bot)
         .bind(first)
         .fetch_all(&mut **tx)

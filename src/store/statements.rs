@@ -312,6 +312,36 @@ pub fn sent_many_sql(telegram: &str, parts: &str, ids: &str) -> String {
     )
 }
 
+// ----- the HTTP API's (in its transaction, or on the pool) -----
+
+/// A message as the API shows it (the columns of `queries::StoredMessage`).
+pub const MESSAGE_BY_ID: &str = "SELECT id, chat, text, status, due_at, created_at, sent_at, telegram_message_id, \
+     attempts, last_error, broadcast FROM outbox WHERE bot = $1 AND id = $2";
+pub const MESSAGE_STATUS: &str = "SELECT status FROM outbox WHERE bot = $1 AND id = $2";
+/// A message, and every message of a broadcast, that nobody sends yet: cancelled.
+pub const CANCEL_MESSAGE: &str = "UPDATE outbox SET status = 'cancelled', finished_at = $1 WHERE bot = $2 AND id = $3 \
+     AND status IN ('scheduled', 'queued') AND owner IS NULL";
+pub const CANCEL_BROADCAST: &str = "UPDATE outbox SET status = 'cancelled', finished_at = $1 \
+     WHERE bot = $2 AND broadcast = $3 AND status IN ('scheduled', 'queued') AND owner IS NULL";
+pub const BROADCAST_BY_ID: &str = "SELECT recipients, unknown FROM broadcasts WHERE bot = $1 AND id = $2";
+pub const BROADCAST_BY_KEY: &str = "SELECT id FROM broadcasts WHERE bot = $1 AND idempotency_key = $2";
+pub const INSERT_BROADCAST: &str = "INSERT INTO broadcasts (bot, recipients, unknown, idempotency_key, created_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bot, idempotency_key) DO NOTHING RETURNING id";
+pub const UNREGISTER: &str = "DELETE FROM registrations WHERE bot = $1 AND chat = $2";
+pub const CHAT_NAME: &str = "SELECT name FROM chats WHERE bot = $1 AND chat = $2";
+/// A message of the engine's (a decision's, a registration's) for the outbox.
+pub const ENQUEUE: &str = "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, attempts, attachments) \
+     VALUES ($1, $2, $3, $4, 'queued', $5, $5, 0, $6)";
+/// A message of the API's: `None` back when its idempotency key is taken.
+pub const INSERT_MESSAGE: &str = "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, \
+     attempts, idempotency_key, first_id, broadcast) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11) \
+     ON CONFLICT (bot, idempotency_key) DO NOTHING RETURNING id";
+/// The message a request with an idempotency key stored, and the others of that request.
+pub const MESSAGE_BY_KEY: &str = "SELECT id, status, due_at FROM outbox WHERE bot = $1 AND idempotency_key = $2";
+pub const MESSAGES_OF_FIRST: &str = "SELECT id FROM outbox WHERE bot = $1 AND first_id = $2 ORDER BY id";
+pub const INSERT_ACTION_BUTTON: &str = "INSERT INTO action_buttons (bot, record, value, label, message_text, created_at, chat) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+
 #[cfg(test)]
 mod tests {
     use super::*;
