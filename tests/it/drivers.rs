@@ -403,3 +403,85 @@ async fn the_same_work_through_every_driver_answers_alike_and_leaves_the_same_ro
     );
     assert_eq!(rusqlite.1, postgres.1, "the rows left, SQLite against PostgreSQL");
 }
+
+/// Corrupt rows are errors naming their table and id, never defaults: a request's unknown
+/// status (was read as pending), a time that does not parse (was 1970); a message whose
+/// keyboard cannot be decoded is failed with the reason instead of sent without it.
+async fn corrupt_rows(url: &str) {
+    use botwright::store::types::StoreError;
+    let store = SqlStore::open(url).await.unwrap();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let request = |status: &str, created: &str| {
+        format!(
+            "INSERT INTO auth_requests (bot, chat, user_id, name, username, data, status, reason, created_at) \
+             VALUES ('demo', 10, 10, 'U', NULL, '+7', '{status}', NULL, '{created}') RETURNING id"
+        )
+    };
+    let odd: i64 = sqlx::query_scalar(&request("maybe", "2021-02-06T11:00:00.000Z"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    match store.auth_request("demo", odd as u64).await {
+        Err(StoreError::Corrupt { table, id, problem }) => {
+            assert_eq!((table, id), ("auth_requests", odd.to_string()));
+            assert!(problem.contains("maybe"), "{problem}");
+        }
+        other => panic!("an unknown status read as {other:?}"),
+    }
+    sqlx::query(&request("pending", "yesterday"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    match store.pending_auth_request("demo", 10).await {
+        Err(StoreError::Corrupt {
+            table: "auth_requests",
+            problem,
+            ..
+        }) => {
+            assert!(problem.contains("yesterday"), "{problem}")
+        }
+        other => panic!("an unreadable time read as {other:?}"),
+    }
+    let message = |text: &str, keyboard: &str| {
+        format!(
+            "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, attempts) \
+             VALUES ('demo', 20, '{text}', '{keyboard}', '[]', 'queued', '2021-02-06T11:00:00.000Z', \
+             '2021-02-06T11:00:00.000Z', 0) RETURNING id"
+        )
+    };
+    let bad: i64 = sqlx::query_scalar(&message("broken", "{not json"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let good: i64 = sqlx::query_scalar(&message("fine", "\"None\""))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // The chat's first message cannot be read: failed, so it does not hold the second back,
+    // which the next claim takes.
+    let claimed = store.claim("demo", "me", at(0), 10).await.unwrap();
+    assert!(claimed.is_empty(), "the second waits behind the first in this claim");
+    let claimed = store.claim("demo", "me", at(0), 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [good],
+        "only the readable one"
+    );
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as(&format!("SELECT status, last_error FROM outbox WHERE id = {bad}"))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.as_deref().is_some_and(|e| e.contains("keyboard")), "{error:?}");
+    pool.close().await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_rows_are_errors_on_every_driver() {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    corrupt_rows(&format!("sqlite://{}", dir.path().join("c.db").display())).await;
+    corrupt_rows(&crate::support::postgres_db().await).await;
+}
