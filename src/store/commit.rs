@@ -160,15 +160,8 @@ async fn apply<D: Db>(db: &mut D, job: &Job) -> Result<Committed, StoreError> {
             .bind(&at);
         db.execute(q).await?;
     }
-    for (&(chat, user), session) in &c.sessions {
-        let data = serde_json::to_string(session).expect("a session is plain data");
-        let q = Query::new(sql::UPSERT_SESSION)
-            .bind(bot)
-            .bind(chat)
-            .bind(user)
-            .bind(data)
-            .bind(&at);
-        db.execute(q).await?;
+    for (&key, session) in &c.sessions {
+        writes::upsert_session(db, bot, key, session, &at).await?;
     }
     let owner = match &job.owner {
         Some(owner) if !job.out.is_empty() => owned_unless_others_wait(db, job, owner, &at).await?,
@@ -205,19 +198,18 @@ fn log_rows<'w>(works: &'w [Work], results: &[Committed]) -> Vec<&'w LogRow> {
 async fn insert_log<D: Db>(db: &mut D, rows: &[&LogRow]) -> Result<(), StoreError> {
     let mut rest = rows;
     while !rest.is_empty() {
-        let size = match db.dialect() {
-            Dialect::Sqlite => [64, 32, 16, 8, 4, 2, 1]
-                .into_iter()
-                .find(|&s| s <= rest.len())
-                .unwrap_or(1),
-            Dialect::Postgres => rest.len().min(1000),
+        let (size, text) = match db.dialect() {
+            Dialect::Sqlite => {
+                let (size, text) = sql::INSERT_LOG.next(rest.len());
+                (size, std::borrow::Cow::Borrowed(text))
+            }
+            Dialect::Postgres => {
+                let size = rest.len().min(1000);
+                (size, std::borrow::Cow::Owned(sql::insert_log_sql(size)))
+            }
         };
         let (chunk, after) = rest.split_at(size);
         rest = after;
-        let text = match db.dialect() {
-            Dialect::Sqlite => std::borrow::Cow::Borrowed(log_sql_of_power(size)),
-            Dialect::Postgres => std::borrow::Cow::Owned(sql::insert_log_sql(size)),
-        };
         let mut q = Query::new(&text);
         q.args.reserve(chunk.len() * sql::LOG_COLUMNS);
         for r in chunk {
@@ -234,14 +226,6 @@ async fn insert_log<D: Db>(db: &mut D, rows: &[&LogRow]) -> Result<(), StoreErro
         db.execute(q).await?;
     }
     Ok(())
-}
-
-/// [`sql::insert_log_sql`] of 1, 2, 4, … 64 rows, built once.
-fn log_sql_of_power(size: usize) -> &'static str {
-    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let texts = TEXTS.get_or_init(|| (0..7).map(|p| sql::insert_log_sql(1 << p)).collect());
-    let index = (size.max(1).ilog2() as usize).min(texts.len() - 1);
-    &texts[index]
 }
 
 /// Undoes what a job wrote since its savepoint.
@@ -298,16 +282,4 @@ async fn insert_reply<D: Db>(
         .await?
         .ok_or_else(|| StoreError::Setup("an insert into outbox returned no id".into()))?;
     Ok(OutboxMessage::reply(id, m, at))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn inserts_of_powers_of_two_are_built_once() {
-        use super::{log_sql_of_power, sql::insert_log_sql};
-        assert_eq!(log_sql_of_power(1), insert_log_sql(1));
-        assert_eq!(log_sql_of_power(64), insert_log_sql(64));
-        assert_eq!(log_sql_of_power(16).matches('(').count(), 17);
-        assert!(std::ptr::eq(log_sql_of_power(8), log_sql_of_power(8)));
-    }
 }

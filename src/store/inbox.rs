@@ -20,16 +20,14 @@ pub async fn receive<D: Db>(
     updates: &[Received],
     now: DateTime<FixedOffset>,
 ) -> Result<Vec<i64>, StoreError> {
-    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let texts = TEXTS.get_or_init(|| (0..7).map(|p| sql::receive_sql(1 << p)).collect());
     let at = now_text(now);
     let mut fresh = std::collections::HashSet::with_capacity(updates.len());
     let mut rest = updates;
     while !rest.is_empty() {
-        let power = rest.len().min(64).ilog2() as usize;
-        let (chunk, after) = rest.split_at(1 << power);
+        let (size, text) = sql::RECEIVE.next(rest.len());
+        let (chunk, after) = rest.split_at(size);
         rest = after;
-        let mut q = Query::new(&texts[power]).bind(bot);
+        let mut q = Query::new(text).bind(bot);
         q.args.reserve(chunk.len() * 4);
         for u in chunk {
             q.push(u.update_id);

@@ -6,8 +6,8 @@
 //! 3. [`db`]: the `Db` trait (execute, query one, query all), with [`rows`] to
 //!    read rows back, and its two drivers: [`driver_sqlite`] (rusqlite) and
 //!    [`driver_sqlx`] (sqlx);
-//! 4. [`commit`] (with [`commit_many`] and [`writes`]), [`inbox`], [`outbox`]: written
-//!    once over `Db`;
+//! 4. [`commit`] (with [`commit_many`] and [`writes`]), [`reads`], [`inbox`], [`outbox`]:
+//!    written once over `Db`;
 //! 5. [`sql`] (`SqlStore`: the pool, migrations, and which driver serves what),
 //!    [`queries`], [`operators`], [`insights`] and [`plans`] (the HTTP API's and the
 //!    console's reads, on sqlx), and the worlds: [`buffered`] (the runtime's),
@@ -42,6 +42,8 @@ pub mod outbox;
 pub mod plans;
 #[cfg(feature = "runtime")]
 pub mod queries;
+#[cfg(feature = "runtime")]
+pub mod reads;
 #[cfg(feature = "runtime")]
 pub mod rows;
 #[cfg(feature = "runtime")]

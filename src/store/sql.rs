@@ -10,7 +10,7 @@ use super::driver_sqlx::SqlxDb;
 use super::statements as sql;
 use super::types::{Committed, Delivery, OutboxMessage, Received, Work, decode_session};
 pub use super::types::{Dialect, StoreError, now_text};
-use super::{commit, inbox, outbox, rows, writes};
+use super::{commit, inbox, outbox, reads, rows, writes};
 use crate::engine::{ActionButton, AuthRequest, Principal, Session};
 use chrono::{DateTime, FixedOffset};
 use sqlx::any::AnyPoolOptions;
@@ -314,27 +314,12 @@ impl SqlStore {
 
     /// The stored session of one user, if any (undecodable ones are logged and dropped).
     pub async fn session(&self, bot: &str, chat: i64, user: i64) -> Result<Option<Session>, StoreError> {
-        let data = autocommit!(self, |db| {
-            let q = Query::new(sql::SESSION).bind(bot).bind(chat).bind(user);
-            match db.fetch_optional(q).await? {
-                Some(row) => row.opt_text(0),
-                None => Ok(None),
-            }
-        })?;
-        Ok(data.and_then(|d| decode_session(bot, chat, &d)))
+        autocommit!(self, |db| reads::session(db, bot, chat, user).await)
     }
 
     /// A chat's registration.
     pub async fn registration(&self, bot: &str, key: i64) -> Result<Option<Principal>, StoreError> {
-        autocommit!(self, |db| {
-            match db
-                .fetch_optional(Query::new(sql::REGISTRATION).bind(bot).bind(key))
-                .await?
-            {
-                Some(row) => rows::principal_at(&row, 0),
-                None => Ok(None),
-            }
-        })
+        autocommit!(self, |db| reads::registration(db, bot, key).await)
     }
 
     /// A user's session and their chat's registration, in one statement.
@@ -359,26 +344,12 @@ impl SqlStore {
 
     /// A notification action button by id, if it was sent to `chat`.
     pub async fn action_button(&self, bot: &str, id: u64, chat: i64) -> Result<Option<ActionButton>, StoreError> {
-        autocommit!(self, |db| {
-            let q = Query::new(sql::ACTION_BUTTON).bind(bot).bind(id as i64).bind(chat);
-            match db.fetch_optional(q).await? {
-                Some(row) => rows::action_button(&row).map(Some),
-                None => Ok(None),
-            }
-        })
+        autocommit!(self, |db| reads::action_button(db, bot, id, chat).await)
     }
 
     /// An update's status in the inbox (`None`: never stored).
     pub async fn update_status(&self, bot: &str, update_id: i64) -> Result<Option<String>, StoreError> {
-        autocommit!(self, |db| {
-            match db
-                .fetch_optional(Query::new(sql::UPDATE_STATUS).bind(bot).bind(update_id))
-                .await?
-            {
-                Some(row) => row.text(0).map(Some),
-                None => Ok(None),
-            }
-        })
+        autocommit!(self, |db| reads::update_status(db, bot, update_id).await)
     }
 
     /// Stores a request created in a step as a draft (so that its id can go on buttons);
@@ -389,26 +360,12 @@ impl SqlStore {
 
     /// A request by id (not a draft).
     pub async fn auth_request(&self, bot: &str, id: u64) -> Result<Option<AuthRequest>, StoreError> {
-        let text = sql::REQUEST_BY_ID;
-        autocommit!(
-            self,
-            |db| match db.fetch_optional(Query::new(text).bind(bot).bind(id as i64)).await? {
-                Some(row) => rows::request(&row).map(Some),
-                None => Ok(None),
-            }
-        )
+        autocommit!(self, |db| reads::request(db, bot, id).await)
     }
 
     /// A chat's latest pending request.
     pub async fn pending_auth_request(&self, bot: &str, key: i64) -> Result<Option<AuthRequest>, StoreError> {
-        let text = sql::PENDING_REQUEST;
-        autocommit!(
-            self,
-            |db| match db.fetch_optional(Query::new(text).bind(bot).bind(key)).await? {
-                Some(row) => rows::request(&row).map(Some),
-                None => Ok(None),
-            }
-        )
+        autocommit!(self, |db| reads::pending_request(db, bot, key).await)
     }
 
     /// Gives up this instance's claim of a chat (PostgreSQL).

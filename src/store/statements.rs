@@ -72,9 +72,9 @@ pub const SAVEPOINT: &str = "SAVEPOINT job";
 pub const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT job";
 pub const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT job";
 
-/// `($1, $2, …), (…)`: `rows` tuples of `width` numbered placeholders from `$first`, with
-/// `extra` text (constants) appended inside each tuple.
-pub fn tuples_from(first: usize, rows: usize, width: usize, extra: &str) -> String {
+/// `($1, $2, …), (…)`: `rows` tuples of `width` numbered placeholders, with `extra` text
+/// (constants) appended inside each tuple.
+pub fn tuples(rows: usize, width: usize, extra: &str) -> String {
     let mut out = String::with_capacity(rows * (width * 5 + extra.len() + 4));
     for r in 0..rows {
         if r > 0 {
@@ -86,17 +86,12 @@ pub fn tuples_from(first: usize, rows: usize, width: usize, extra: &str) -> Stri
                 out.push_str(", ");
             }
             out.push('$');
-            out.push_str(&(first + r * width + k).to_string());
+            out.push_str(&(1 + r * width + k).to_string());
         }
         out.push_str(extra);
         out.push(')');
     }
     out
-}
-
-/// [`tuples_from`] `$1`.
-pub fn tuples(rows: usize, width: usize, extra: &str) -> String {
-    tuples_from(1, rows, width, extra)
 }
 
 /// `n` received updates (update id, chat, payload, received at; the bot is `$1`), answering
@@ -105,11 +100,45 @@ pub fn receive_sql(n: usize) -> String {
     format!(
         "INSERT INTO inbox (bot, update_id, chat, payload, received_at, status, attempts) VALUES {} \
          ON CONFLICT (bot, update_id) DO NOTHING RETURNING update_id",
-        tuples_from(2, n, 4, "")
-            .replace('(', "($1, ")
-            .replace(')', ", 'new', 0)")
+        (0..n)
+            .map(|r| {
+                let p = 2 + r * 4;
+                format!("($1, ${}, ${}, ${}, ${}, 'new', 0)", p, p + 1, p + 2, p + 3)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
+
+/// A multi-row statement in a few sizes: `build(n)` for 1, 2, 4, … 64 rows, each text built
+/// once, so that a driver keeps each one prepared however batches vary in size.
+pub struct Powers {
+    texts: std::sync::OnceLock<Vec<String>>,
+    build: fn(usize) -> String,
+}
+
+impl Powers {
+    pub const fn new(build: fn(usize) -> String) -> Powers {
+        Powers {
+            texts: std::sync::OnceLock::new(),
+            build,
+        }
+    }
+
+    /// For `rows` rows to write (at least one): how many the next statement takes (the
+    /// largest size that they fill), and its text.
+    pub fn next(&'static self, rows: usize) -> (usize, &'static str) {
+        let texts = self
+            .texts
+            .get_or_init(|| (0..7).map(|p| (self.build)(1 << p)).collect());
+        let power = rows.clamp(1, 64).ilog2() as usize;
+        (1 << power, &texts[power])
+    }
+}
+
+/// [`receive_sql`] and [`insert_log_sql`] in sizes of powers of two.
+pub static RECEIVE: Powers = Powers::new(receive_sql);
+pub static INSERT_LOG: Powers = Powers::new(insert_log_sql);
 
 /// The insights log's columns, in the order of [`insert_log_sql`].
 pub const LOG_COLUMNS: usize = 9;

@@ -10,10 +10,10 @@
 
 use super::db::{Db, Query};
 use super::driver_sqlx::SqlxDb;
-use super::rows;
+use super::reads;
 use super::statements as sql;
-use super::types::{Dialect, StoreError, decode_session, now_text};
-use super::writes::{insert_request, upsert_registration};
+use super::types::{Dialect, StoreError, now_text};
+use super::writes::{insert_request, upsert_registration, upsert_session};
 use crate::engine::{ActionButton, AuthRequest, AuthStatus, Principal, Session, World, WorldError};
 use chrono::{DateTime, FixedOffset, Utc};
 use sqlx::{Any, Transaction};
@@ -71,53 +71,20 @@ impl TxWorld {
             WorldError::Storage(e.to_string())
         })
     }
-
-    fn request(&mut self, q: impl for<'a> Fn(&'a str) -> Query<'a>) -> Result<Option<AuthRequest>, WorldError> {
-        self.run(async |db, bot| match db.fetch_optional(q(bot)).await? {
-            Some(row) => rows::request(&row).map(Some),
-            None => Ok(None),
-        })
-    }
 }
 
 impl World for TxWorld {
     fn session(&mut self, chat: i64, user: i64) -> Result<Option<Session>, WorldError> {
-        let data = self.run(async |db, bot| {
-            match db
-                .fetch_optional(Query::new(sql::SESSION).bind(bot).bind(chat).bind(user))
-                .await?
-            {
-                Some(row) => row.opt_text(0),
-                None => Ok(None),
-            }
-        })?;
-        Ok(data.and_then(|d| decode_session(&self.bot, chat, &d)))
+        self.run(async |db, bot| reads::session(db, bot, chat, user).await)
     }
 
     fn save_session(&mut self, chat: i64, user: i64, session: &Session) -> Result<(), WorldError> {
         let now = now_text(Utc::now().fixed_offset());
-        let data = serde_json::to_string(session).expect("a session is plain data");
-        self.run(async |db, bot| {
-            let q = Query::new(sql::UPSERT_SESSION)
-                .bind(bot)
-                .bind(chat)
-                .bind(user)
-                .bind(data.as_str())
-                .bind(now.as_str());
-            db.execute(q).await.map(|_| ())
-        })
+        self.run(async |db, bot| upsert_session(db, bot, (chat, user), session, &now).await)
     }
 
     fn registration(&mut self, key: i64) -> Result<Option<Principal>, WorldError> {
-        self.run(async |db, bot| {
-            match db
-                .fetch_optional(Query::new(sql::REGISTRATION).bind(bot).bind(key))
-                .await?
-            {
-                Some(row) => rows::principal_at(&row, 0),
-                None => Ok(None),
-            }
-        })
+        self.run(async |db, bot| reads::registration(db, bot, key).await)
     }
 
     fn register(&mut self, key: i64, p: &Principal, name: &str, at: DateTime<FixedOffset>) -> Result<(), WorldError> {
@@ -130,13 +97,11 @@ impl World for TxWorld {
     }
 
     fn auth_request(&mut self, id: u64) -> Result<Option<AuthRequest>, WorldError> {
-        let text = sql::REQUEST_BY_ID;
-        self.request(|bot| Query::new(text).bind(bot).bind(id as i64))
+        self.run(async |db, bot| reads::request(db, bot, id).await)
     }
 
     fn pending_auth_request(&mut self, key: i64) -> Result<Option<AuthRequest>, WorldError> {
-        let text = sql::PENDING_REQUEST;
-        self.request(|bot| Query::new(text).bind(bot).bind(key))
+        self.run(async |db, bot| reads::pending_request(db, bot, key).await)
     }
 
     fn update_auth_request(&mut self, r: &AuthRequest) -> Result<(), WorldError> {
@@ -166,12 +131,6 @@ impl World for TxWorld {
     }
 
     fn action_button(&mut self, id: u64, chat: i64) -> Result<Option<ActionButton>, WorldError> {
-        self.run(async |db, bot| {
-            let q = Query::new(sql::ACTION_BUTTON).bind(bot).bind(id as i64).bind(chat);
-            match db.fetch_optional(q).await? {
-                Some(row) => rows::action_button(&row).map(Some),
-                None => Ok(None),
-            }
-        })
+        self.run(async |db, bot| reads::action_button(db, bot, id, chat).await)
     }
 }

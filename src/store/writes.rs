@@ -79,3 +79,21 @@ pub async fn insert_request<D: Db>(
         None => Err(StoreError::Setup("an insert into auth_requests returned no id".into())),
     }
 }
+
+/// Inserts or replaces a user's session.
+pub async fn upsert_session<D: Db>(
+    db: &mut D,
+    bot: &str,
+    (chat, user): (i64, i64),
+    session: &crate::engine::Session,
+    at: &str,
+) -> Result<(), StoreError> {
+    let data = serde_json::to_string(session).expect("a session is plain data");
+    let q = Query::new(sql::UPSERT_SESSION)
+        .bind(bot)
+        .bind(chat)
+        .bind(user)
+        .bind(data)
+        .bind(at);
+    db.execute(q).await.map(|_| ())
+}
