@@ -322,8 +322,11 @@ pub const SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, finishe
      telegram_message_id = COALESCE($2, telegram_message_id), parts_sent = $3 WHERE id = $4";
 pub const PART_SENT: &str =
     "UPDATE outbox SET parts_sent = $1, telegram_message_id = COALESCE($2, telegram_message_id) WHERE id = $3";
+/// Back to the queue after a failed attempt, only while the attempt's message is still being
+/// sent: an instance whose lease ran out while it tried may learn of its failure after
+/// another instance sent the message, and must not queue a sent message again.
 pub const RETRY: &str = "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL, attempts = $1, due_at = $2, \
-     last_error = $3 WHERE id = $4";
+     last_error = $3 WHERE id = $4 AND status = 'sending'";
 pub const FAILED: &str = "UPDATE outbox SET status = 'failed', owner = NULL, attempts = $1, last_error = $2, finished_at = $3 \
      WHERE id = $4";
 pub const BLOCKED: &str =
