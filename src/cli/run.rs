@@ -234,6 +234,12 @@ async fn serve(args: Args) -> u8 {
             lease: std::time::Duration::from_secs(args.lease.max(1)),
         },
     );
+    // The lease before anything is handled: the replies of the resumed updates are this
+    // instance's to send, and another instance takes over those of an instance without one.
+    if let Err(e) = runtime.renew_lease().await {
+        eprintln!("error: cannot take this instance's lease: {e}");
+        return super::USAGE;
+    }
     let chats = telegram::Chats::new(runtime.clone(), &served);
     match chats.resume().await {
         Ok(0) => {}
@@ -246,11 +252,12 @@ async fn serve(args: Args) -> u8 {
     let mut tasks = tokio::task::JoinSet::new();
     let mut senders = tokio::task::JoinSet::new();
     let (stop_senders, senders_stop) = watch::channel(false);
-    tasks.spawn(telegram::run_upkeep(
+    let upkeep = tokio::spawn(telegram::run_upkeep(
         runtime.clone(),
         chats.clone(),
         served.clone(),
         args.retention,
+        senders_stop.clone(),
     ));
     for bot in &served {
         if args.webhook_url.is_none() {
@@ -310,6 +317,7 @@ async fn serve(args: Args) -> u8 {
     }
     let _ = stop_senders.send(true);
     while senders.join_next().await.is_some() {}
+    let _ = upkeep.await;
     // Every sender has stopped: what this instance still owned goes back to the outbox now,
     // instead of when its lease runs out.
     if let Err(e) = runtime.store.leave(&runtime.instance).await {

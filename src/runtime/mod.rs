@@ -71,9 +71,10 @@ impl ServedBot {
         }
     }
 
-    /// Hands committed messages to this bot's sender.
-    pub fn send(&self, messages: Vec<OutboxMessage>) {
-        for m in messages {
+    /// Hands committed messages, taken in lease term `term`, to this bot's sender.
+    pub fn send(&self, messages: Vec<OutboxMessage>, term: u64) {
+        for mut m in messages {
+            m.term = term;
             let _ = self.to_send.send(m);
         }
     }
@@ -188,6 +189,8 @@ pub struct Runtime {
     pub deliveries: Batcher<Delivery, ()>,
     /// How long an instance's lease lasts without a heartbeat.
     pub lease: Duration,
+    /// This instance's lease as it knows it: whether it holds, and its term.
+    pub held: Lease,
     /// Whether handled updates are written to the insights log (api.md, Insights). Off only
     /// with the hidden `BOTWRIGHT_NO_INSIGHTS` variable, for the benchmark's comparison.
     pub log_insights: bool,
@@ -196,6 +199,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Takes or renews this instance's lease: the heartbeat, written with the time it starts.
+    /// The runtime takes it before it handles anything, and the upkeep renews it.
+    pub async fn renew_lease(&self) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        self.store.heartbeat(&self.instance, (self.clock)()).await?;
+        self.held.renewed(started);
+        Ok(())
+    }
+
     /// Whether a chat still has to be recorded as one that talked to its bot.
     pub fn chat_unknown(&self, bot: &str, chat: i64) -> bool {
         let known = self.known_chats.lock().unwrap_or_else(|e| e.into_inner());
@@ -209,6 +221,53 @@ impl Runtime {
             known.clear();
         }
         known.insert((bot.to_string(), chat));
+    }
+}
+
+/// This instance's lease as this instance knows it. Other instances take over its messages
+/// once its heartbeat is older than the lease, so it sends only while its last heartbeat is
+/// younger than three quarters of the lease (the rest is a margin for a send's own time and
+/// for clocks). A renewal that starts after that counts a new term: the messages taken in an
+/// earlier term may be another instance's now, and are handed back, not sent (the sender
+/// checks each message's term). Without this, an instance starved for longer than its lease
+/// sent messages another instance had already sent, after their chat's next ones.
+pub struct Lease {
+    /// Until when it holds; `None` before the first heartbeat.
+    until: Mutex<Option<std::time::Instant>>,
+    term: std::sync::atomic::AtomicU64,
+    hold: Duration,
+}
+
+impl Lease {
+    pub fn new(length: Duration) -> Lease {
+        Lease {
+            until: Mutex::new(None),
+            term: std::sync::atomic::AtomicU64::new(0),
+            hold: length * 3 / 4,
+        }
+    }
+
+    /// A heartbeat that started at `started` is written.
+    pub fn renewed(&self, started: std::time::Instant) {
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        if until.is_none_or(|u| started > u) {
+            self.term.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let next = started + self.hold;
+        if until.is_none_or(|u| next > u) {
+            *until = Some(next);
+        }
+    }
+
+    /// Whether the lease holds now.
+    pub fn holds(&self) -> bool {
+        let until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|u| std::time::Instant::now() < u)
+    }
+
+    /// The current term (1 from the first heartbeat on).
+    pub fn term(&self) -> u64 {
+        self.term.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -277,8 +336,10 @@ impl Runtime {
             );
             let writer_store = store.clone();
             let writer_shutdown = shutdown.clone();
+            let writer_instance = instance.clone();
             let deliveries = Batcher::spawn(512, Duration::ZERO, move |batch: Vec<Delivery>| {
                 let store = writer_store.clone();
+                let owner = writer_instance.clone();
                 let n = batch.len();
                 let mut shutdown = writer_shutdown.clone();
                 async move {
@@ -286,7 +347,7 @@ impl Runtime {
                     // recorded would be sent again by whoever takes it over.
                     let mut wait = Duration::from_millis(100);
                     loop {
-                        match store.record_deliveries(&batch).await {
+                        match store.record_deliveries(&batch, &owner).await {
                             Ok(()) => break,
                             Err(e) => {
                                 tracing::error!(error = %e, "cannot record delivery outcomes; retrying");
@@ -312,6 +373,7 @@ impl Runtime {
                 commits,
                 deliveries,
                 lease: tuning.lease,
+                held: Lease::new(tuning.lease),
                 log_insights: std::env::var_os("BOTWRIGHT_NO_INSIGHTS").is_none(),
                 known_chats: Mutex::new(Default::default()),
             }
@@ -370,5 +432,41 @@ impl Default for Limits {
             per_chat: 1.0,
             chat_burst: 5.0,
         }
+    }
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::Lease;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_lease_holds_from_a_heartbeat_and_a_late_renewal_starts_a_new_term() {
+        let lease = Lease::new(Duration::from_secs(4));
+        assert!(!lease.holds(), "no heartbeat yet");
+        assert_eq!(lease.term(), 0);
+        let start = Instant::now();
+        lease.renewed(start);
+        assert!(lease.holds());
+        assert_eq!(lease.term(), 1);
+        // Renewed within three quarters of the lease: the same term.
+        lease.renewed(start + Duration::from_secs(2));
+        assert_eq!(lease.term(), 1);
+        // A renewal that began after the lease stopped holding (3 s after the last one): others
+        // may have taken the messages over, so a new term.
+        lease.renewed(start + Duration::from_secs(6));
+        assert_eq!(lease.term(), 2);
+        // A heartbeat that began earlier but was written late does not shorten the lease.
+        lease.renewed(start + Duration::from_secs(5));
+        assert_eq!(lease.term(), 2);
+        assert!(lease.holds());
+        // Run out: a heartbeat of long ago.
+        let stale = Lease::new(Duration::from_millis(4));
+        stale.renewed(start);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while stale.holds() && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert!(!stale.holds(), "a lease of 4 ms still held after 10 s");
     }
 }

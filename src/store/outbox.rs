@@ -54,8 +54,8 @@ pub async fn claim<D: Db>(
     Ok(messages)
 }
 
-/// The statement that records a delivery outcome, with its values.
-pub fn delivery_statement(d: &Delivery) -> Query<'_> {
+/// The statement that records a delivery outcome of `owner`'s attempt, with its values.
+pub fn delivery_statement<'a>(d: &'a Delivery, owner: &'a str) -> Query<'a> {
     match d {
         Delivery::Sent {
             id,
@@ -79,7 +79,8 @@ pub fn delivery_statement(d: &Delivery) -> Query<'_> {
             .bind(*attempts)
             .bind(now_text(*due))
             .bind(error)
-            .bind(*id),
+            .bind(*id)
+            .bind(owner),
         Delivery::Failed {
             id,
             attempts,
@@ -89,16 +90,21 @@ pub fn delivery_statement(d: &Delivery) -> Query<'_> {
             .bind(*attempts)
             .bind(error)
             .bind(now_text(*at))
-            .bind(*id),
-        Delivery::Blocked { id, error, at } => Query::new(sql::BLOCKED).bind(error).bind(now_text(*at)).bind(*id),
+            .bind(*id)
+            .bind(owner),
+        Delivery::Blocked { id, error, at } => Query::new(sql::BLOCKED)
+            .bind(error)
+            .bind(now_text(*at))
+            .bind(*id)
+            .bind(owner),
         Delivery::TextReplaced { id, text } => Query::new(sql::TEXT_REPLACED).bind(text).bind(*id),
-        Delivery::Released { id } => Query::new(sql::RELEASED).bind(*id),
+        Delivery::Released { id } => Query::new(sql::RELEASED).bind(*id).bind(owner),
     }
 }
 
-/// Records delivery outcomes. PostgreSQL writes every `Sent` in one statement (a round trip
+/// Records the outcomes of `owner`'s delivery attempts. PostgreSQL writes every `Sent` in one statement (a round trip
 /// each would cost more than the `CASE`); SQLite runs one prepared statement per outcome.
-pub async fn record_deliveries<D: Db>(db: &mut D, deliveries: &[Delivery]) -> Result<(), StoreError> {
+pub async fn record_deliveries<D: Db>(db: &mut D, deliveries: &[Delivery], owner: &str) -> Result<(), StoreError> {
     let together = db.dialect() == Dialect::Postgres;
     let sent: Vec<(i64, Option<i64>, i64, DateTime<FixedOffset>)> = deliveries
         .iter()
@@ -133,7 +139,7 @@ pub async fn record_deliveries<D: Db>(db: &mut D, deliveries: &[Delivery]) -> Re
         if together && matches!(d, Delivery::Sent { .. }) {
             continue;
         }
-        db.execute(delivery_statement(d)).await?;
+        db.execute(delivery_statement(d, owner)).await?;
     }
     Ok(())
 }

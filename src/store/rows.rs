@@ -73,5 +73,6 @@ pub fn outbox_message(r: &Row, claimed_at: &str) -> Result<OutboxMessage, StoreE
         parts_sent: r.int(6)?,
         claimed_at: claimed_at.to_string(),
         broadcast: r.opt_int(7)?.is_some(),
+        term: 0,
     })
 }

@@ -282,9 +282,9 @@ impl SqlStore {
         transaction!(self, |db| outbox::claim(db, bot, owner, now, limit).await)
     }
 
-    /// Records delivery outcomes in one transaction.
-    pub async fn record_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
-        transaction!(self, |db| outbox::record_deliveries(db, deliveries).await)
+    /// Records the outcomes of `owner`'s delivery attempts in one transaction.
+    pub async fn record_deliveries(&self, deliveries: &[Delivery], owner: &str) -> Result<(), StoreError> {
+        transaction!(self, |db| outbox::record_deliveries(db, deliveries, owner).await)
     }
 
     /// Renews this instance's lease.

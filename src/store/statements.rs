@@ -322,18 +322,20 @@ pub const SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, finishe
      telegram_message_id = COALESCE($2, telegram_message_id), parts_sent = $3 WHERE id = $4";
 pub const PART_SENT: &str =
     "UPDATE outbox SET parts_sent = $1, telegram_message_id = COALESCE($2, telegram_message_id) WHERE id = $3";
-/// Back to the queue after a failed attempt, only while the attempt's message is still being
-/// sent: an instance whose lease ran out while it tried may learn of its failure after
-/// another instance sent the message, and must not queue a sent message again.
+/// Outcomes of an attempt that take a message out of `sending` apply only while the message
+/// is still being sent by the instance that tried (`owner` = the last parameter): an
+/// instance whose lease ran out while it tried may learn of its failure after another
+/// instance took the message over and sent it, and must neither queue a sent message again
+/// nor mark it failed. (`Sent` is a fact and is always written.)
 pub const RETRY: &str = "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL, attempts = $1, due_at = $2, \
-     last_error = $3 WHERE id = $4 AND status = 'sending'";
+     last_error = $3 WHERE id = $4 AND status = 'sending' AND owner = $5";
 pub const FAILED: &str = "UPDATE outbox SET status = 'failed', owner = NULL, attempts = $1, last_error = $2, finished_at = $3 \
-     WHERE id = $4";
-pub const BLOCKED: &str =
-    "UPDATE outbox SET status = 'blocked', owner = NULL, last_error = $1, finished_at = $2 WHERE id = $3";
+     WHERE id = $4 AND status = 'sending' AND owner = $5";
+pub const BLOCKED: &str = "UPDATE outbox SET status = 'blocked', owner = NULL, last_error = $1, finished_at = $2 \
+     WHERE id = $3 AND status = 'sending' AND owner = $4";
 pub const TEXT_REPLACED: &str = "UPDATE outbox SET text = $1 WHERE id = $2";
-pub const RELEASED: &str =
-    "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL WHERE id = $1 AND status = 'sending'";
+pub const RELEASED: &str = "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL \
+     WHERE id = $1 AND status = 'sending' AND owner = $2";
 
 /// PostgreSQL: many `Sent` outcomes in one statement (`telegram` and `parts`: `CASE id …`
 /// of integers the store holds; `ids`: their list).

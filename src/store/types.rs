@@ -127,6 +127,8 @@ pub struct OutboxMessage {
     pub claimed_at: String,
     /// Part of a broadcast: sent after the replies to users who are talking to the bot.
     pub broadcast: bool,
+    /// The runtime's lease term under which this instance took it (`runtime::Lease`); 0 as read.
+    pub term: u64,
 }
 
 /// A file sent after a message's text.
@@ -145,6 +147,7 @@ impl OutboxMessage {
             parts_sent: 0,
             claimed_at: at.to_string(),
             broadcast: false,
+            term: 0,
         }
     }
 }

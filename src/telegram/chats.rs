@@ -555,6 +555,9 @@ impl Chats {
     }
 
     async fn commit(&self, bot: &ServedBot, job: Job) -> Result<Committed, Failure> {
+        // The term before the commit: a lapse counted after it may have let another instance
+        // take the messages over.
+        let term = self.runtime.held.term();
         let committed = self
             .runtime
             .commits
@@ -567,7 +570,7 @@ impl Chats {
                 if queued > 0 {
                     bot.outbox.notify_one();
                 }
-                bot.send(to_send);
+                bot.send(to_send, term);
                 Committed::Messages {
                     to_send: Vec::new(),
                     queued,

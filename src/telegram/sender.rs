@@ -29,6 +29,8 @@ const IN_FLIGHT: usize = 64;
 /// How often the sender claims messages nobody sends (scheduled ones, retries, leftovers)
 /// when nothing wakes it earlier.
 const CLAIM_EVERY: Duration = Duration::from_secs(1);
+/// How often a sender looks again whether the lease holds, while it does not.
+const LEASE_CHECK: Duration = Duration::from_millis(50);
 
 /// A token bucket: `capacity` tokens, refilled at `rate` per second.
 struct Bucket {
@@ -90,6 +92,9 @@ struct Queues {
     /// Chats sending a claimed message: when it is done, the chat's next message may be
     /// claimable, so the sender claims again at once.
     claimed: HashSet<i64>,
+    /// The lease term the queues are of, and the chats handed back to the outbox in it.
+    term: u64,
+    handed_back: HashSet<i64>,
 }
 
 impl Queues {
@@ -125,6 +130,34 @@ impl Queues {
             Some(m) if m.broadcast => self.ready.push_front(chat),
             _ => self.first.push_front(chat),
         }
+    }
+
+    /// A message this instance committed arrives. One committed in an earlier lease term
+    /// (another instance may have taken it over), or to a chat handed back in this term, is
+    /// given back to be handed back to the outbox, with what follows it in its chat: that
+    /// chat's messages go by claims, in order, for the rest of the term.
+    fn arrive(&mut self, m: OutboxMessage) -> Vec<OutboxMessage> {
+        if m.term == self.term && !self.handed_back.contains(&m.chat) {
+            self.push(m);
+            return Vec::new();
+        }
+        self.handed_back.insert(m.chat);
+        let mut stale = Vec::new();
+        if let Some(q) = self.chats.get_mut(&m.chat) {
+            stale.extend(q.iter().filter(|later| later.id > m.id).cloned());
+            q.retain(|earlier| earlier.id < m.id);
+        }
+        stale.insert(0, m);
+        stale
+    }
+
+    /// A new lease term: every queued message is given back to be handed back to the outbox.
+    fn new_term(&mut self, term: u64) -> Vec<OutboxMessage> {
+        self.term = term;
+        self.handed_back.clear();
+        let stale: Vec<OutboxMessage> = self.chats.drain().flat_map(|(_, q)| q).collect();
+        self.handed_back.extend(stale.iter().map(|m| m.chat));
+        stale
     }
 
     fn done(&mut self, chat: i64) {
@@ -163,6 +196,12 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
         if stopping {
             break;
         }
+        // A new lease term: what was taken in an earlier one may be another instance's now.
+        let term = runtime.held.term();
+        if term != queues.term {
+            let stale = queues.new_term(term);
+            hand_back(&runtime, stale).await;
+        }
         if claim_now || Instant::now() >= claim_at {
             claim_now = false;
             claim_at = Instant::now() + CLAIM_EVERY;
@@ -171,7 +210,8 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
                 .claim(&bot.id, &runtime.instance, (runtime.clock)(), 200)
                 .await
             {
-                Ok(claimed) => claimed.into_iter().for_each(|m| {
+                Ok(claimed) => claimed.into_iter().for_each(|mut m| {
+                    m.term = term;
                     queues.claimed.insert(m.chat);
                     queues.push(m)
                 }),
@@ -191,7 +231,12 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
         });
         due.into_iter().for_each(|chat| queues.make_ready(chat));
         let mut wake = claim_at;
-        while in_flight.len() < IN_FLIGHT {
+        // Nothing is sent while the lease may have run out (see `runtime::Lease`).
+        let holds = runtime.held.holds();
+        if !holds {
+            wake = wake.min(now + LEASE_CHECK);
+        }
+        while holds && in_flight.len() < IN_FLIGHT {
             let Some(chat) = queues.next_ready() else {
                 break;
             };
@@ -235,10 +280,11 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
         tokio::select! {
             m = committed.recv() => match m {
                 Some(m) => {
-                    queues.push(m);
+                    let mut stale = queues.arrive(m);
                     while let Ok(m) = committed.try_recv() {
-                        queues.push(m);
+                        stale.extend(queues.arrive(m));
                     }
+                    hand_back(&runtime, stale).await;
                 }
                 None => break,
             },
@@ -268,6 +314,14 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
         }
     }
     tracing::info!(bot = %bot.id, "sender stopped");
+}
+
+/// Hands messages back to the outbox (see [`Queues::arrive`]). A message another instance
+/// took over meanwhile stays its own: `Released` applies only to this instance's messages.
+async fn hand_back(runtime: &Runtime, messages: Vec<OutboxMessage>) {
+    for m in messages {
+        runtime.deliveries.submit(Delivery::Released { id: m.id }).await;
+    }
 }
 
 /// Sends one message (its text, then its attachments, resuming after the parts already
@@ -489,6 +543,7 @@ mod tests {
             parts_sent: 0,
             claimed_at: String::new(),
             broadcast,
+            term: 0,
         }
     }
 
@@ -512,5 +567,43 @@ mod tests {
         q.done(2);
         q.push(message(30, 5, true));
         assert_eq!(q.next_ready(), Some(2));
+    }
+
+    fn ids(messages: &[OutboxMessage]) -> Vec<i64> {
+        messages.iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn messages_of_an_earlier_lease_term_are_handed_back_with_what_follows_them() {
+        let mut q = Queues::default();
+        q.new_term(1);
+        let of_term = |id, chat, term| OutboxMessage {
+            term,
+            ..message(id, chat, false)
+        };
+        assert!(
+            q.arrive(of_term(1, 7, 1)).is_empty(),
+            "a message of this term is queued"
+        );
+        assert!(q.arrive(of_term(3, 7, 1)).is_empty());
+        assert!(q.arrive(of_term(4, 8, 1)).is_empty());
+        // Committed before the lapse that began term 1 was counted: it goes back with the
+        // chat's later message, and the earlier one stays.
+        assert_eq!(ids(&q.arrive(of_term(2, 7, 0))), [2, 3]);
+        assert_eq!(ids(&q.chats[&7].iter().cloned().collect::<Vec<_>>()), [1]);
+        // The chat goes by claims for the rest of the term, even for a message of this term.
+        assert_eq!(ids(&q.arrive(of_term(5, 7, 1))), [5]);
+        assert!(q.arrive(of_term(6, 8, 1)).is_empty(), "another chat is not touched");
+        // A new term hands back everything queued, and starts with no chat handed back.
+        let mut stale = ids(&q.new_term(2));
+        stale.sort();
+        assert_eq!(stale, [1, 4, 6]);
+        assert!(q.is_empty());
+        assert!(q.arrive(of_term(9, 9, 2)).is_empty());
+        assert_eq!(
+            ids(&q.arrive(of_term(10, 7, 2))),
+            [10],
+            "chat 7 had messages handed back at the new term"
+        );
     }
 }

@@ -8,53 +8,78 @@ use super::{Chats, Runtime, ServedBot};
 use crate::store::sql::Dialect;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// How often retention runs (and once soon after start).
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
-pub async fn run_upkeep(runtime: Arc<Runtime>, chats: Arc<Chats>, bots: Vec<Arc<ServedBot>>, retention_days: u32) {
-    let mut shutdown = runtime.shutdown.clone();
+/// Runs until `stop`, which comes after the runtime's shutdown: while the senders finish
+/// at a graceful stop, the lease is still renewed (and nothing else is done), so that they
+/// may go on sending.
+pub async fn run_upkeep(
+    runtime: Arc<Runtime>,
+    chats: Arc<Chats>,
+    bots: Vec<Arc<ServedBot>>,
+    retention_days: u32,
+    mut stop: watch::Receiver<bool>,
+) {
     let beat = runtime.lease / 3;
     let mut retention_at = Instant::now() + Duration::from_secs(10);
     loop {
-        let now = (runtime.clock)();
-        if let Err(e) = runtime.store.heartbeat(&runtime.instance, now).await {
+        if let Err(e) = runtime.renew_lease().await {
             tracing::error!(error = %e, "cannot renew this instance's lease");
         }
-        match runtime.store.rescue(now, runtime.lease).await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::warn!(
-                    messages = n,
-                    "took over the unsent messages of an instance that stopped"
-                );
-                bots.iter().for_each(|b| b.outbox.notify_one());
-            }
-            Err(e) => tracing::error!(error = %e, "cannot rescue messages of stopped instances"),
+        if !*runtime.shutdown.borrow() {
+            take_over(&runtime, &chats, &bots, &mut retention_at, retention_days).await;
         }
-        if runtime.store.dialect == Dialect::Postgres {
-            let before = now - chrono::Duration::from_std(runtime.lease).unwrap_or(chrono::Duration::seconds(3));
-            match runtime.store.chats_waiting_since(before, 500).await {
-                Ok(waiting) => waiting.iter().for_each(|(bot, chat)| chats.rescue(bot, *chat)),
-                Err(e) => tracing::error!(error = %e, "cannot look for waiting updates"),
-            }
-        }
-        if Instant::now() >= retention_at {
-            retention_at = Instant::now() + RETENTION_EVERY;
-            let before = now - chrono::Duration::days(i64::from(retention_days));
-            match runtime.store.delete_finished(before).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    rows = n,
-                    days = retention_days,
-                    "deleted handled updates and finished messages"
-                ),
-                Err(e) => tracing::error!(error = %e, "retention failed"),
-            }
+        if *stop.borrow() {
+            break;
         }
         tokio::select! {
             _ = tokio::time::sleep(beat) => {}
-            _ = shutdown.changed() => break,
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// What dead instances left, and retention.
+async fn take_over(
+    runtime: &Runtime,
+    chats: &Arc<Chats>,
+    bots: &[Arc<ServedBot>],
+    retention_at: &mut Instant,
+    retention_days: u32,
+) {
+    let now = (runtime.clock)();
+    match runtime.store.rescue(now, runtime.lease).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!(
+                messages = n,
+                "took over the unsent messages of an instance that stopped"
+            );
+            bots.iter().for_each(|b| b.outbox.notify_one());
+        }
+        Err(e) => tracing::error!(error = %e, "cannot rescue messages of stopped instances"),
+    }
+    if runtime.store.dialect == Dialect::Postgres {
+        let before = now - chrono::Duration::from_std(runtime.lease).unwrap_or(chrono::Duration::seconds(3));
+        match runtime.store.chats_waiting_since(before, 500).await {
+            Ok(waiting) => waiting.iter().for_each(|(bot, chat)| chats.rescue(bot, *chat)),
+            Err(e) => tracing::error!(error = %e, "cannot look for waiting updates"),
+        }
+    }
+    if Instant::now() >= *retention_at {
+        *retention_at = Instant::now() + RETENTION_EVERY;
+        let before = now - chrono::Duration::days(i64::from(retention_days));
+        match runtime.store.delete_finished(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                rows = n,
+                days = retention_days,
+                "deleted handled updates and finished messages"
+            ),
+            Err(e) => tracing::error!(error = %e, "retention failed"),
         }
     }
 }

@@ -276,14 +276,17 @@ async fn script(store: &SqlStore) -> Vec<String> {
             });
         }
     }
-    store.record_deliveries(&deliveries).await.unwrap();
+    store.record_deliveries(&deliveries, "other").await.unwrap();
     store
-        .record_deliveries(&[Delivery::Failed {
-            id: 2,
-            attempts: 5,
-            error: "gave up".into(),
-            at: at(6),
-        }])
+        .record_deliveries(
+            &[Delivery::Failed {
+                id: 2,
+                attempts: 5,
+                error: "gave up".into(),
+                at: at(6),
+            }],
+            "me",
+        )
         .await
         .unwrap();
 

@@ -264,6 +264,14 @@ async fn panicking_algorithm(dir: tempfile::TempDir, db: &str) {
     let chats = Chats::new(runtime.clone(), std::slice::from_ref(&bot));
     let poller = tokio::spawn(telegram::run_poller(runtime.clone(), chats.clone(), bot.clone(), 1));
     let sender = tokio::spawn(telegram::run_sender(runtime.clone(), bot.clone(), shutdown.clone()));
+    // The lease, which the sender waits for.
+    let upkeep = tokio::spawn(telegram::run_upkeep(
+        runtime.clone(),
+        chats.clone(),
+        vec![bot.clone()],
+        30,
+        shutdown.clone(),
+    ));
 
     let boom = fake.text(TOKEN, 1, "Boom", "boom");
     fake.text(TOKEN, 2, "Calm", "calm");
@@ -289,6 +297,7 @@ async fn panicking_algorithm(dir: tempfile::TempDir, db: &str) {
     let _ = stop.send(true);
     poller.await.unwrap();
     sender.await.unwrap();
+    upkeep.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

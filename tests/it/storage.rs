@@ -213,12 +213,15 @@ async fn suite(url: &str) {
             );
             let a1 = first.iter().find(|m| m.text == "a1").unwrap();
             store
-                .record_deliveries(&[Delivery::Sent {
-                    id: a1.id,
-                    telegram_id: Some(900),
-                    parts: 1,
-                    at: later,
-                }])
+                .record_deliveries(
+                    &[Delivery::Sent {
+                        id: a1.id,
+                        telegram_id: Some(900),
+                        parts: 1,
+                        at: later,
+                    }],
+                    "one",
+                )
                 .await
                 .unwrap();
             let next = store.claim("demo", "two", later, 100).await.unwrap();
@@ -235,9 +238,55 @@ async fn suite(url: &str) {
             let mut texts: Vec<&str> = taken.iter().map(|m| m.text.as_str()).collect();
             texts.sort();
             assert_eq!(texts, ["b1", "hi"]);
-            // A graceful stop hands the messages back at once.
+            // "two" sends b1. Then "one" learns late that its attempts failed: the messages are
+            // not its own any more, and nothing it records takes them back (a late retry used
+            // to queue b1, sent already, again).
+            let id_of = |text: &str| taken.iter().find(|m| m.text == text).unwrap().id;
+            let (b1, hi) = (id_of("b1"), id_of("hi"));
+            let sent = Delivery::Sent {
+                id: b1,
+                telegram_id: Some(901),
+                parts: 1,
+                at: much_later,
+            };
+            store.record_deliveries(&[sent], "two").await.unwrap();
+            let error = || "too late".to_string();
+            let late = [
+                Delivery::Retry {
+                    id: b1,
+                    attempts: 1,
+                    due: much_later,
+                    error: error(),
+                },
+                Delivery::Released { id: hi },
+                Delivery::Failed {
+                    id: hi,
+                    attempts: 5,
+                    error: error(),
+                    at: much_later,
+                },
+                Delivery::Blocked {
+                    id: hi,
+                    error: error(),
+                    at: much_later,
+                },
+            ];
+            store.record_deliveries(&late, "one").await.unwrap();
+            assert!(
+                store.claim("demo", "three", much_later, 100).await.unwrap().is_empty(),
+                "a late outcome of a lost attempt queued a message on {url}"
+            );
+            // A graceful stop hands the messages back at once: hi and a2, not b1, which is sent.
             store.leave("two").await.unwrap();
-            assert_eq!(store.claim("demo", "three", much_later, 100).await.unwrap().len(), 3);
+            let handed: Vec<String> = store
+                .claim("demo", "three", much_later, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.text)
+                .collect();
+            assert_eq!(handed.len(), 2, "{handed:?}");
+            assert!(!handed.contains(&"b1".to_string()), "{handed:?}");
 
             // Retention: finished messages and handled updates older than the cut go; waiting ones stay.
             let depth_before = store.queue_depth().await.unwrap();
