@@ -11,14 +11,12 @@
 //! job's instance unless a message of another owner waits for the chat).
 
 use super::db::{Db, Query};
+use super::json_rows::JsonRows;
 use super::statements as sql;
 use super::types::{
     ChatClaim, ClaimedChat, Committed, Job, OutboxMessage, StoreError, files_json, keyboard_json, now_text,
 };
 use std::collections::{HashMap, HashSet};
-
-/// Rows per multi-row statement (PostgreSQL takes at most 65,535 parameters).
-const CHUNK: usize = 500;
 
 /// Commits `jobs` (none deciding a request); a result per job, in order.
 pub async fn apply_many<D: Db>(db: &mut D, jobs: &[&Job]) -> Result<Vec<Committed>, StoreError> {
@@ -42,17 +40,19 @@ pub async fn apply_many<D: Db>(db: &mut D, jobs: &[&Job]) -> Result<Vec<Committe
         .map(|(s, _)| *s)
         .collect();
     let mut fresh: HashSet<(String, i64)> = HashSet::new();
-    for chunk in marked.chunks(CHUNK) {
-        let text = sql::mark_handled_sql(chunk.len());
-        let mut q = Query::new(&text);
-        for (j, at) in chunk {
-            q.push(&j.bot);
-            q.push(j.update_id);
-            q.push(j.chat);
-            q.push(*at);
-            q.push(*at);
+    if !marked.is_empty() {
+        let mut rows = JsonRows::new();
+        for (j, at) in &marked {
+            rows.row()
+                .text("bot", &j.bot)
+                .opt_int("update_id", j.update_id)
+                .int("chat", j.chat)
+                .text("at", at);
         }
-        for row in db.fetch_all(q).await? {
+        for row in db
+            .fetch_all(Query::new(sql::MARK_HANDLED_MANY).bind(rows.finish()))
+            .await?
+        {
             fresh.insert((row.text(0)?, row.int(1)?));
         }
     }
@@ -74,17 +74,18 @@ pub async fn apply_many<D: Db>(db: &mut D, jobs: &[&Job]) -> Result<Vec<Committe
     }
 
     // 3. Chats seen for the first time.
-    let chats: Vec<(&Job, &str)> = kept.iter().copied().filter(|(j, _)| j.record_chat).collect();
-    for chunk in chats.chunks(CHUNK) {
-        let text = sql::record_chats_sql(chunk.len());
-        let mut q = Query::new(&text);
-        for (j, at) in chunk {
-            q.push(&j.bot);
-            q.push(j.chat);
-            q.push(&j.chat_name);
-            q.push(*at);
-        }
-        db.execute(q).await?;
+    let mut chats = JsonRows::new();
+    for (j, at) in kept.iter().filter(|(j, _)| j.record_chat) {
+        chats
+            .row()
+            .text("bot", &j.bot)
+            .int("chat", j.chat)
+            .text("name", &j.chat_name)
+            .text("at", at);
+    }
+    if !chats.is_empty() {
+        db.execute(Query::new(sql::RECORD_CHATS_MANY).bind(chats.finish()))
+            .await?;
     }
 
     // 4. Sessions; of two jobs that save the same user's session, the later one's (as if
@@ -108,17 +109,17 @@ pub async fn apply_many<D: Db>(db: &mut D, jobs: &[&Job]) -> Result<Vec<Committe
         .filter(|(i, (j, _, key, _))| latest[&(j.bot.as_str(), *key)] == *i)
         .map(|(_, s)| s)
         .collect();
-    for chunk in sessions.chunks(CHUNK) {
-        let text = sql::sessions_sql(chunk.len());
-        let mut q = Query::new(&text);
-        for (j, at, (chat, user), data) in chunk {
-            q.push(&j.bot);
-            q.push(*chat);
-            q.push(*user);
-            q.push(data);
-            q.push(*at);
+    if !sessions.is_empty() {
+        let mut rows = JsonRows::new();
+        for (j, at, (chat, user), data) in &sessions {
+            rows.row()
+                .text("bot", &j.bot)
+                .int("chat", *chat)
+                .int("user_id", *user)
+                .text("data", data)
+                .text("at", at);
         }
-        db.execute(q).await?;
+        db.execute(Query::new(sql::SESSIONS_MANY).bind(rows.finish())).await?;
     }
 
     // 5. Whose replies are whose: a job's instance sends them from memory unless a message
@@ -129,16 +130,19 @@ pub async fn apply_many<D: Db>(db: &mut D, jobs: &[&Job]) -> Result<Vec<Committe
         .filter(|(j, _)| j.owner.is_some() && !j.out.is_empty())
         .flat_map(|&(j, at)| j.out.iter().map(move |m| (j, at, m.to)))
         .collect();
-    for chunk in owned.chunks(CHUNK) {
-        let text = sql::others_waiting_sql(chunk.len());
-        let mut q = Query::new(&text);
-        for (j, at, chat) in chunk {
-            q.push(&j.bot);
-            q.push(*chat);
-            q.push(j.owner.as_deref());
-            q.push(*at);
+    if !owned.is_empty() {
+        let mut rows = JsonRows::new();
+        for (j, at, chat) in &owned {
+            rows.row()
+                .text("bot", &j.bot)
+                .int("chat", *chat)
+                .opt_text("owner", j.owner.as_deref())
+                .text("at", at);
         }
-        for row in db.fetch_all(q).await? {
+        for row in db
+            .fetch_all(Query::new(sql::OTHERS_WAITING_MANY).bind(rows.finish()))
+            .await?
+        {
             blocked.insert((row.text(0)?, row.int(1)?));
         }
     }
@@ -154,23 +158,22 @@ pub async fn apply_many<D: Db>(db: &mut D, jobs: &[&Job]) -> Result<Vec<Committe
             rows.push((j, m, owner, at));
         }
     }
-    let mut ids: Vec<i64> = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(CHUNK) {
-        let text = sql::replies_sql(chunk.len());
-        let mut q = Query::new(&text);
-        for (j, m, owner, at) in chunk {
-            q.push(&j.bot);
-            q.push(m.to);
-            q.push(&m.text);
-            q.push(keyboard_json(&m.keyboard));
-            q.push(if owner.is_some() { "sending" } else { "queued" });
-            q.push(*at);
-            q.push(*at);
-            q.push(*owner);
-            q.push(owner.map(|_| *at));
-            q.push(files_json(&m.files));
+    let mut ids: Vec<i64> = Vec::new();
+    if !rows.is_empty() {
+        let mut json = JsonRows::new();
+        for (j, m, owner, at) in &rows {
+            json.row()
+                .text("bot", &j.bot)
+                .int("chat", m.to)
+                .text("text", &m.text)
+                .text("keyboard", &keyboard_json(&m.keyboard))
+                .text("status", if owner.is_some() { "sending" } else { "queued" })
+                .text("at", at)
+                .opt_text("owner", *owner)
+                .opt_text("claimed_at", owner.map(|_| *at))
+                .text("attachments", &files_json(&m.files));
         }
-        ids.extend(db.fetch_ints(q).await?);
+        ids = db.fetch_ints(Query::new(sql::REPLIES_MANY).bind(json.finish())).await?;
     }
     if ids.len() != rows.len() {
         return Err(StoreError::Setup(format!(
@@ -220,59 +223,52 @@ pub async fn claim_many<D: Db>(
         return Ok(out);
     };
     let alive_since = now_text(alive_since);
-    for chunk in unique.chunks(CHUNK) {
-        let n = chunk.len();
-        let text = sql::claim_sql(n);
-        let mut q = Query::new(&text);
-        for c in chunk {
-            q.push(&c.bot);
-            q.push(c.chat);
-            q.push(&c.instance);
-            q.push(now_text(c.now));
-        }
-        let claimed: Vec<(String, i64)> = db
-            .fetch_all(q.bind(&alive_since))
-            .await?
-            .iter()
-            .map(|r| Ok((r.text(0)?, r.int(1)?)))
-            .collect::<Result<_, StoreError>>()?;
-        if claimed.is_empty() {
-            continue;
-        }
-        // What each claimed chat has waiting, and its private user's state.
-        let text = sql::claimed_state_sql(claimed.len());
-        let mut q = Query::new(&text);
-        for (bot, chat) in &claimed {
-            q.push(bot);
-            q.push(*chat);
-        }
-        for row in db.fetch_all(q).await? {
-            let key: (String, i64) = (row.text(0)?, row.int(1)?);
-            let waiting = match row.opt_text(2)? {
-                Some(ids) => ids
-                    .split(',')
-                    .map(|i| {
-                        i.parse().map_err(|e| {
-                            StoreError::corrupt(
-                                "inbox",
-                                format!("{}:{}", key.0, key.1),
-                                format!("update id {i:?}: {e}"),
-                            )
-                        })
+    let mut rows = JsonRows::new();
+    for c in &unique {
+        rows.row()
+            .text("bot", &c.bot)
+            .int("chat", c.chat)
+            .text("owner", &c.instance)
+            .text("at", &now_text(c.now));
+    }
+    let q = Query::new(sql::CLAIM_MANY).bind(rows.finish()).bind(&alive_since);
+    let claimed: Vec<(String, i64)> = db
+        .fetch_all(q)
+        .await?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.int(1)?)))
+        .collect::<Result<_, StoreError>>()?;
+    if claimed.is_empty() {
+        return Ok(out);
+    }
+    // What each claimed chat has waiting, and its private user's state.
+    let mut rows = JsonRows::new();
+    for (bot, chat) in &claimed {
+        rows.row().text("bot", bot).int("chat", *chat);
+    }
+    let q = Query::new(sql::CLAIMED_STATE_MANY).bind(rows.finish());
+    for row in db.fetch_all(q).await? {
+        let key: (String, i64) = (row.text(0)?, row.int(1)?);
+        let waiting = match row.opt_text(2)? {
+            Some(ids) => ids
+                .split(',')
+                .map(|i| {
+                    i.parse().map_err(|e| {
+                        StoreError::corrupt("inbox", format!("{}:{}", key.0, key.1), format!("update id {i:?}: {e}"))
                     })
-                    .collect::<Result<_, _>>()?,
-                None => Vec::new(),
-            };
-            let registration = super::rows::principal_at(&row, 4)?;
-            out.insert(
-                key,
-                Some(ClaimedChat {
-                    waiting,
-                    session: row.opt_text(3)?,
-                    registration,
-                }),
-            );
-        }
+                })
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        let registration = super::rows::principal_at(&row, 4)?;
+        out.insert(
+            key,
+            Some(ClaimedChat {
+                waiting,
+                session: row.opt_text(3)?,
+                registration,
+            }),
+        );
     }
     Ok(out)
 }
@@ -281,17 +277,18 @@ pub async fn claim_many<D: Db>(
 /// for which updates wait in the inbox.
 pub async fn release_many<D: Db>(db: &mut D, releases: &[&ChatClaim]) -> Result<HashSet<(String, i64)>, StoreError> {
     let mut waiting = HashSet::new();
-    for chunk in releases.chunks(CHUNK) {
-        let text = sql::release_sql(chunk.len());
-        let mut q = Query::new(&text);
-        for c in chunk {
-            q.push(&c.bot);
-            q.push(c.chat);
-            q.push(&c.instance);
-        }
-        for row in db.fetch_all(q).await? {
-            waiting.insert((row.text(0)?, row.int(1)?));
-        }
+    if releases.is_empty() {
+        return Ok(waiting);
+    }
+    let mut rows = JsonRows::new();
+    for c in releases {
+        rows.row()
+            .text("bot", &c.bot)
+            .int("chat", c.chat)
+            .text("owner", &c.instance);
+    }
+    for row in db.fetch_all(Query::new(sql::RELEASE_MANY).bind(rows.finish())).await? {
+        waiting.insert((row.text(0)?, row.int(1)?));
     }
     Ok(waiting)
 }

@@ -5,7 +5,7 @@
 //! 2. [`statements`]: the hot path's SQL, once for every driver;
 //! 3. [`db`]: the `Db` trait (execute, query one, query all), with [`rows`] to
 //!    read rows back, and its two drivers: [`driver_sqlite`] (rusqlite) and
-//!    [`driver_sqlx`] (sqlx);
+//!    [`driver_sqlx`] (sqlx), and [`json_rows`] for PostgreSQL's multi-row statements;
 //! 4. [`commit`] (with [`commit_many`] and [`writes`]), [`reads`], [`inbox`], [`outbox`]:
 //!    written once over `Db`;
 //! 5. [`sql`] (`SqlStore`: the pool, migrations, and which driver serves what),
@@ -33,6 +33,8 @@ pub mod driver_sqlx;
 pub mod inbox;
 #[cfg(feature = "runtime")]
 pub mod insights;
+#[cfg(feature = "runtime")]
+pub mod json_rows;
 mod memory;
 #[cfg(feature = "runtime")]
 pub mod operators;

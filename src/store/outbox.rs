@@ -11,6 +11,7 @@
 //! only when no earlier message to its chat is waiting or being sent.
 
 use super::db::{Arg, Db, Query};
+use super::json_rows::JsonRows;
 use super::rows;
 use super::statements as sql;
 use super::types::{Delivery, Dialect, OutboxMessage, StoreError, now_text};
@@ -103,7 +104,7 @@ pub fn delivery_statement<'a>(d: &'a Delivery, owner: &'a str) -> Query<'a> {
 }
 
 /// Records the outcomes of `owner`'s delivery attempts. PostgreSQL writes every `Sent` in one statement (a round trip
-/// each would cost more than the `CASE`); SQLite runs one prepared statement per outcome.
+/// each would cost more than its JSON rows); SQLite runs one prepared statement per outcome.
 pub async fn record_deliveries<D: Db>(db: &mut D, deliveries: &[Delivery], owner: &str) -> Result<(), StoreError> {
     let together = db.dialect() == Dialect::Postgres;
     let sent: Vec<(i64, Option<i64>, i64, DateTime<FixedOffset>)> = deliveries
@@ -120,20 +121,15 @@ pub async fn record_deliveries<D: Db>(db: &mut D, deliveries: &[Delivery], owner
         })
         .collect();
     if let Some(latest) = sent.iter().map(|s| s.3).max() {
-        // Ids and Telegram's message ids are integers written by us: safe to put in the text.
-        let mut telegram = String::from("CASE id");
-        let mut parts = String::from("CASE id");
-        for (id, telegram_id, n, _) in &sent {
-            match telegram_id {
-                Some(t) => write!(telegram, " WHEN {id} THEN {t}").expect("a string takes writes"),
-                None => write!(telegram, " WHEN {id} THEN telegram_message_id").expect("a string takes writes"),
-            }
-            write!(parts, " WHEN {id} THEN {n}").expect("a string takes writes");
+        let mut rows = JsonRows::new();
+        for (id, telegram_id, parts, _) in &sent {
+            rows.row()
+                .int("id", *id)
+                .opt_int("telegram", *telegram_id)
+                .int("parts", *parts);
         }
-        telegram.push_str(" ELSE telegram_message_id END");
-        parts.push_str(" ELSE parts_sent END");
-        let text = sql::sent_many_sql(&telegram, &parts, &id_list(sent.iter().map(|s| s.0)));
-        db.execute(Query::once(&text).bind(now_text(latest))).await?;
+        let q = Query::new(sql::SENT_MANY).bind(now_text(latest)).bind(rows.finish());
+        db.execute(q).await?;
     }
     for d in deliveries {
         if together && matches!(d, Delivery::Sent { .. }) {

@@ -13,6 +13,8 @@ use sqlx::Row;
 pub enum Param {
     Text(&'static str),
     Int(i64),
+    /// The JSON rows of a multi-row statement (`json_rows`), bound as text.
+    Json(String),
 }
 
 #[derive(Debug, Clone)]
@@ -189,11 +191,6 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
         q("blocked", sql::BLOCKED, vec![Text("e"), Text(t), Int(1), Text("i")]),
         q("text replaced", sql::TEXT_REPLACED, vec![Text("x"), Int(1)]),
         q("released", sql::RELEASED, vec![Int(1), Text("i")]),
-        q(
-            "sent (many)",
-            &sql::sent_many_sql("CASE id WHEN 1 THEN 5 ELSE telegram_message_id END", "1", "1"),
-            vec![Text(t)],
-        ),
         q("retain inbox", sql::RETAIN_INBOX, vec![Text(t)]),
         q("retain outbox", sql::RETAIN_OUTBOX, vec![Text(t)]),
         q("retain insights", sql::RETAIN_LOG, vec![Text(t)]),
@@ -258,43 +255,50 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
         ),
     ];
     if dialect == Dialect::Postgres {
-        // Two rows each: the multi-row statements of PostgreSQL's group commit.
-        let two = |a: Vec<Param>| [a.clone(), a].concat();
-        queries.push(q("claim chats", &sql::claim_sql(2), {
-            let mut p = two(vec![Text("demo"), Int(1), Text("me"), Text(t)]);
-            p.push(Text(t));
-            p
-        }));
-        queries.push(q("claimed chats' state", &sql::claimed_state_sql(2), two(demo_id())));
-        queries.push(q(
-            "release chats",
-            &sql::release_sql(2),
-            two(vec![Text("demo"), Int(1), Text("me")]),
-        ));
+        // Two rows each: the multi-row statements of PostgreSQL's group commit, whose rows
+        // are a JSON array.
+        let rows = |row: &str| Param::Json(format!("[{row}, {row}]"));
+        let at = format!("\"at\": \"{t}\"");
+        let claim = rows(&format!("{{\"bot\": \"demo\", \"chat\": 1, \"owner\": \"me\", {at}}}"));
+        let chat = rows("{\"bot\": \"demo\", \"chat\": 1}");
+        let owned = rows("{\"bot\": \"demo\", \"chat\": 1, \"owner\": \"me\"}");
+        queries.push(q("claim chats", sql::CLAIM_MANY, vec![claim.clone(), Text(t)]));
+        queries.push(q("claimed chats' state", sql::CLAIMED_STATE_MANY, vec![chat]));
+        queries.push(q("release chats", sql::RELEASE_MANY, vec![owned]));
         queries.push(q(
             "mark handled (many)",
-            &sql::mark_handled_sql(2),
-            two(vec![Text("demo"), Int(1), Int(1), Text(t), Text(t)]),
+            sql::MARK_HANDLED_MANY,
+            vec![rows(&format!(
+                "{{\"bot\": \"demo\", \"update_id\": 1, \"chat\": 1, {at}}}"
+            ))],
         ));
-        queries.push(q(
-            "others waiting (many)",
-            &sql::others_waiting_sql(2),
-            two(vec![Text("demo"), Int(1), Text("me"), Text(t)]),
-        ));
+        queries.push(q("others waiting (many)", sql::OTHERS_WAITING_MANY, vec![claim]));
         queries.push(q(
             "record chats (many)",
-            &sql::record_chats_sql(2),
-            two(vec![Text("demo"), Int(1), Text("n"), Text(t)]),
+            sql::RECORD_CHATS_MANY,
+            vec![rows(&format!(
+                "{{\"bot\": \"demo\", \"chat\": 1, \"name\": \"n\", {at}}}"
+            ))],
         ));
         queries.push(q(
             "sessions (many)",
-            &sql::sessions_sql(2),
-            two(vec![Text("demo"), Int(1), Int(1), Text("{}"), Text(t)]),
+            sql::SESSIONS_MANY,
+            vec![rows(&format!(
+                "{{\"bot\": \"demo\", \"chat\": 1, \"user_id\": 1, \"data\": \"{{}}\", {at}}}"
+            ))],
         ));
         queries.push(q(
             "replies (many)",
-            &sql::replies_sql(2),
-            two([reply.clone(), vec![Text(t), Text(t), Text("me"), Text(t), Text("[]")]].concat()),
+            sql::REPLIES_MANY,
+            vec![rows(&format!(
+                "{{\"bot\": \"demo\", \"chat\": 1, \"text\": \"x\", \"keyboard\": \"null\", \"status\": \"sending\", \
+                 {at}, \"owner\": \"me\", \"claimed_at\": \"{t}\", \"attachments\": \"[]\"}}"
+            ))],
+        ));
+        queries.push(q(
+            "sent (many)",
+            sql::SENT_MANY,
+            vec![Text(t), rows("{\"id\": 1, \"telegram\": 5, \"parts\": 1}")],
         ));
         queries.push(q(
             "release chat",
@@ -324,6 +328,7 @@ impl SqlStore {
         for p in &query.params {
             q = match p {
                 Param::Text(v) => q.bind(*v),
+                Param::Json(v) => q.bind(v.as_str()),
                 Param::Int(v) => q.bind(*v),
             };
         }

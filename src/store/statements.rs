@@ -151,94 +151,72 @@ pub fn insert_log_sql(rows: usize) -> String {
     )
 }
 
-/// PostgreSQL: `n` updates marked handled (bot, update id, chat, handled at, received at),
-/// answering those that were not handled before.
-pub fn mark_handled_sql(n: usize) -> String {
-    format!(
-        "INSERT INTO inbox (bot, update_id, chat, handled_at, received_at, payload, status, attempts) VALUES {} \
-         ON CONFLICT (bot, update_id) DO UPDATE SET status = 'done', payload = NULL, handled_at = excluded.handled_at \
-         WHERE inbox.status = 'new' RETURNING bot, update_id",
-        tuples(n, 5, ", NULL, 'done', 0")
-    )
-}
+// PostgreSQL's group commit (`commit_many.rs`): each statement takes its rows as one JSON
+// array of objects (`$1`, built by `json_rows::JsonRows`, keys named as the record's
+// columns), so its text is the same however many rows a batch has. The server parses and
+// plans it once per connection; a `VALUES` list of a new length each batch was a new
+// statement to parse and plan every time, which cost the server more than running it.
 
-/// PostgreSQL: `n` chats recorded (bot, chat, name, first seen).
-pub fn record_chats_sql(n: usize) -> String {
-    format!(
-        "INSERT INTO chats (bot, chat, name, first_seen) VALUES {} ON CONFLICT (bot, chat) DO NOTHING",
-        tuples(n, 4, "")
-    )
-}
+/// Updates marked handled (bot, update_id, chat, at), answering those not handled before.
+pub const MARK_HANDLED_MANY: &str = "INSERT INTO inbox (bot, update_id, chat, handled_at, received_at, payload, status, attempts) \
+     SELECT v.bot, v.update_id, v.chat, v.at, v.at, NULL, 'done', 0 \
+     FROM json_to_recordset(CAST($1 AS json)) AS v(bot text, update_id bigint, chat bigint, at text) \
+     ON CONFLICT (bot, update_id) DO UPDATE SET status = 'done', payload = NULL, handled_at = excluded.handled_at \
+     WHERE inbox.status = 'new' RETURNING bot, update_id";
 
-/// PostgreSQL: `n` sessions (bot, chat, user, data, updated at).
-pub fn sessions_sql(n: usize) -> String {
-    format!(
-        "INSERT INTO sessions (bot, chat, user_id, data, updated_at) VALUES {} \
-         ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-        tuples(n, 5, "")
-    )
-}
+/// Chats recorded (bot, chat, name, at).
+pub const RECORD_CHATS_MANY: &str = "INSERT INTO chats (bot, chat, name, first_seen) \
+     SELECT v.bot, v.chat, v.name, v.at FROM json_to_recordset(CAST($1 AS json)) AS v(bot text, chat bigint, name text, at text) \
+     ON CONFLICT (bot, chat) DO NOTHING";
 
-/// PostgreSQL: the chats, among `n` `(bot, chat, owner, now)` rows, for which a message that
-/// is not the owner's waits (the multi-row form of [`OTHERS_WAITING`]).
-pub fn others_waiting_sql(n: usize) -> String {
-    format!(
-        "SELECT DISTINCT o.bot, o.chat FROM outbox o JOIN (VALUES {}) AS v(bot, chat, owner, now) \
-         ON o.bot = v.bot AND o.chat = v.chat WHERE o.status IN ('scheduled', 'queued', 'sending') \
-         AND (o.owner IS NULL OR o.owner <> v.owner) AND (o.status = 'sending' OR o.due_at <= v.now OR o.attempts > 0)",
-        tuples(n, 4, "")
-    )
-}
+/// Sessions (bot, chat, user_id, data, at); one row per user.
+pub const SESSIONS_MANY: &str = "INSERT INTO sessions (bot, chat, user_id, data, updated_at) \
+     SELECT v.bot, v.chat, v.user_id, v.data, v.at \
+     FROM json_to_recordset(CAST($1 AS json)) AS v(bot text, chat bigint, user_id bigint, data text, at text) \
+     ON CONFLICT (bot, chat, user_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at";
 
-/// PostgreSQL: `n` replies (bot, chat, text, keyboard, status, due, created, owner, claimed,
-/// files).
-pub fn replies_sql(n: usize) -> String {
-    format!(
-        "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, owner, claimed_at, attachments, attempts) \
-         VALUES {} RETURNING id",
-        tuples(n, 10, ", 0")
-    )
-}
+/// The chats, among (bot, chat, owner, at) rows, for which a message that is not the owner's
+/// waits (the multi-row form of [`OTHERS_WAITING`], one index lookup per row).
+pub const OTHERS_WAITING_MANY: &str = "SELECT v.bot, v.chat FROM json_to_recordset(CAST($1 AS json)) \
+     AS v(bot text, chat bigint, owner text, at text) \
+     WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.bot = v.bot AND o.chat = v.chat \
+     AND o.status IN ('scheduled', 'queued', 'sending') AND (o.owner IS NULL OR o.owner <> v.owner) \
+     AND (o.status = 'sending' OR o.due_at <= v.at OR o.attempts > 0))";
 
-/// PostgreSQL: `n` chat claims (bot, chat, owner, at), then the time before which an owner
-/// is gone: a new claim, this instance's own again, or one whose owner's lease ran out and
-/// which is older than that. Answers the chats that are this instance's now.
-pub fn claim_sql(n: usize) -> String {
-    format!(
-        "INSERT INTO chat_claims (bot, chat, owner, claimed_at) VALUES {} \
-         ON CONFLICT (bot, chat) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
-         WHERE chat_claims.owner = excluded.owner \
-         OR (chat_claims.claimed_at < ${p} AND chat_claims.owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= ${p})) \
-         RETURNING bot, chat",
-        tuples(n, 4, ""),
-        p = n * 4 + 1
-    )
-}
+/// Replies (bot, chat, text, keyboard, status, at, owner, claimed_at, attachments), in the
+/// order of the rows; their ids come back in that order.
+pub const REPLIES_MANY: &str = "INSERT INTO outbox (bot, chat, text, keyboard, status, due_at, created_at, owner, claimed_at, attachments, attempts) \
+     SELECT v.bot, v.chat, v.text, v.keyboard, v.status, v.at, v.at, v.owner, v.claimed_at, v.attachments, 0 \
+     FROM ROWS FROM (json_to_recordset(CAST($1 AS json)) AS (bot text, chat bigint, text text, keyboard text, \
+     status text, at text, owner text, claimed_at text, attachments text)) WITH ORDINALITY \
+     AS v(bot, chat, text, keyboard, status, at, owner, claimed_at, attachments, n) ORDER BY v.n RETURNING id";
 
-/// PostgreSQL: for `n` claimed chats (bot, chat): the ids of their waiting updates, their
-/// private user's session and their registration.
-pub fn claimed_state_sql(n: usize) -> String {
-    format!(
-        "SELECT v.bot, v.chat, \
-         (SELECT string_agg(CAST(i.update_id AS TEXT), ',' ORDER BY i.update_id) FROM inbox i \
-          WHERE i.bot = v.bot AND i.chat = v.chat AND i.status = 'new'), \
-         (SELECT s.data FROM sessions s WHERE s.bot = v.bot AND s.chat = v.chat AND s.user_id = v.chat), \
-         r.kind, r.principal_id, r.principal_name \
-         FROM (VALUES {}) AS v(bot, chat) LEFT JOIN registrations r ON r.bot = v.bot AND r.chat = v.chat",
-        tuples(n, 2, "")
-    )
-}
+/// Chat claims (bot, chat, owner, at), then (`$2`) the time before which an owner is gone:
+/// a new claim, this instance's own again, or one whose owner's lease ran out and which is
+/// older than that. Answers the chats that are this instance's now.
+pub const CLAIM_MANY: &str = "INSERT INTO chat_claims (bot, chat, owner, claimed_at) \
+     SELECT v.bot, v.chat, v.owner, v.at FROM json_to_recordset(CAST($1 AS json)) AS v(bot text, chat bigint, owner text, at text) \
+     ON CONFLICT (bot, chat) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at \
+     WHERE chat_claims.owner = excluded.owner \
+     OR (chat_claims.claimed_at < $2 AND chat_claims.owner NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $2)) \
+     RETURNING bot, chat";
 
-/// PostgreSQL: `n` claims let go (bot, chat, owner): this instance's only; answers the chats
-/// among them whose updates wait in the inbox.
-pub fn release_sql(n: usize) -> String {
-    format!(
-        "WITH v(bot, chat, owner) AS (VALUES {}), \
-         gone AS (DELETE FROM chat_claims c USING v WHERE c.bot = v.bot AND c.chat = v.chat AND c.owner = v.owner) \
-         SELECT DISTINCT i.bot, i.chat FROM inbox i JOIN v ON i.bot = v.bot AND i.chat = v.chat WHERE i.status = 'new'",
-        tuples(n, 3, "")
-    )
-}
+/// For claimed chats (bot, chat): the ids of their waiting updates, their private user's
+/// session and their registration.
+pub const CLAIMED_STATE_MANY: &str = "SELECT v.bot, v.chat, \
+     (SELECT string_agg(CAST(i.update_id AS TEXT), ',' ORDER BY i.update_id) FROM inbox i \
+      WHERE i.bot = v.bot AND i.chat = v.chat AND i.status = 'new'), \
+     (SELECT s.data FROM sessions s WHERE s.bot = v.bot AND s.chat = v.chat AND s.user_id = v.chat), \
+     r.kind, r.principal_id, r.principal_name \
+     FROM json_to_recordset(CAST($1 AS json)) AS v(bot text, chat bigint) \
+     LEFT JOIN registrations r ON r.bot = v.bot AND r.chat = v.chat";
+
+/// Claims let go (bot, chat, owner): this instance's only; answers the chats among them
+/// whose updates wait in the inbox.
+pub const RELEASE_MANY: &str = "WITH v AS (SELECT * FROM json_to_recordset(CAST($1 AS json)) AS v(bot text, chat bigint, owner text)), \
+     gone AS (DELETE FROM chat_claims c USING v WHERE c.bot = v.bot AND c.chat = v.chat AND c.owner = v.owner) \
+     SELECT v.bot, v.chat FROM v WHERE EXISTS \
+     (SELECT 1 FROM inbox i WHERE i.bot = v.bot AND i.chat = v.chat AND i.status = 'new')";
 
 /// Gives up a claim of this instance's (PostgreSQL).
 pub const RELEASE_CHAT: &str = "DELETE FROM chat_claims WHERE bot = $1 AND chat = $2 AND owner = $3";
@@ -337,14 +315,11 @@ pub const TEXT_REPLACED: &str = "UPDATE outbox SET text = $1 WHERE id = $2";
 pub const RELEASED: &str = "UPDATE outbox SET status = 'queued', owner = NULL, claimed_at = NULL \
      WHERE id = $1 AND status = 'sending' AND owner = $2";
 
-/// PostgreSQL: many `Sent` outcomes in one statement (`telegram` and `parts`: `CASE id …`
-/// of integers the store holds; `ids`: their list).
-pub fn sent_many_sql(telegram: &str, parts: &str, ids: &str) -> String {
-    format!(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, finished_at = $1, owner = NULL, \
-         telegram_message_id = {telegram}, parts_sent = {parts} WHERE id IN ({ids})"
-    )
-}
+/// PostgreSQL: many `Sent` outcomes in one statement (`$1` the time; `$2` rows of id,
+/// telegram (the message id, or null to keep the stored one) and parts).
+pub const SENT_MANY: &str = "UPDATE outbox o SET status = 'sent', sent_at = $1, finished_at = $1, owner = NULL, \
+     telegram_message_id = COALESCE(v.telegram, o.telegram_message_id), parts_sent = v.parts \
+     FROM json_to_recordset(CAST($2 AS json)) AS v(id bigint, telegram bigint, parts bigint) WHERE o.id = v.id";
 
 // ----- the HTTP API's (in its transaction, or on the pool) -----
 

@@ -710,14 +710,24 @@ async fn replies_go_before_a_broadcast() {
     assert_eq!((status, accepted["recipients"].clone()), (202, json!(30)), "{accepted}");
     wait_for("the broadcast started", || fake.sent(DEMO, 1).len() == 2).await;
     // Chat 31 talks while the broadcast goes out: its reply does not wait for the rest.
-    fake.text(DEMO, 31, "U", "А1");
+    let update = fake.text(DEMO, 31, "U", "А1");
     wait_for("the reply", || fake.sent(DEMO, 31).len() == 2).await;
     let calls = fake.calls(DEMO, "SendMessage");
     let reply_at = calls.iter().rposition(|c| c.body["chat_id"] == 31).unwrap();
     let broadcast_before = calls[..reply_at].iter().filter(|c| c.body["text"] == "Всем").count();
+    // Where the time went, if the reply was late: when the poller had the update (its next
+    // getUpdates confirms it), and when the reply went, after the update was pushed.
+    let pushed = *fake.pushed_at(DEMO, 31).last().unwrap();
+    let polled = fake
+        .calls(DEMO, "GetUpdates")
+        .iter()
+        .find(|c| c.body["offset"].as_i64().is_some_and(|o| o > update))
+        .map(|c| c.at.saturating_duration_since(pushed));
+    let replied = calls[reply_at].at.saturating_duration_since(pushed);
     assert!(
         broadcast_before < 25,
-        "the reply waited for {broadcast_before} broadcast messages"
+        "the reply waited for {broadcast_before} broadcast messages: the poller had the update \
+         {polled:?} after it was pushed, and the reply went {replied:?} after"
     );
     // Everything is sent, except to the chat that blocked the bot.
     let path = format!("{api}/api/v1/bots/demo/broadcasts/{}", accepted["id"]);
