@@ -256,50 +256,65 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
     ];
     if dialect == Dialect::Postgres {
         // Two rows each: the multi-row statements of PostgreSQL's group commit, whose rows
-        // are a JSON array.
-        let rows = |row: &str| Param::Json(format!("[{row}, {row}]"));
+        // are a JSON array (each row's fields below, then the statement's other values).
         let at = format!("\"at\": \"{t}\"");
-        let claim = rows(&format!("{{\"bot\": \"demo\", \"chat\": 1, \"owner\": \"me\", {at}}}"));
-        let chat = rows("{\"bot\": \"demo\", \"chat\": 1}");
-        let owned = rows("{\"bot\": \"demo\", \"chat\": 1, \"owner\": \"me\"}");
-        queries.push(q("claim chats", sql::CLAIM_MANY, vec![claim.clone(), Text(t)]));
-        queries.push(q("claimed chats' state", sql::CLAIMED_STATE_MANY, vec![chat]));
-        queries.push(q("release chats", sql::RELEASE_MANY, vec![owned]));
-        queries.push(q(
-            "mark handled (many)",
-            sql::MARK_HANDLED_MANY,
-            vec![rows(&format!(
-                "{{\"bot\": \"demo\", \"update_id\": 1, \"chat\": 1, {at}}}"
-            ))],
-        ));
-        queries.push(q("others waiting (many)", sql::OTHERS_WAITING_MANY, vec![claim]));
-        queries.push(q(
-            "record chats (many)",
-            sql::RECORD_CHATS_MANY,
-            vec![rows(&format!(
-                "{{\"bot\": \"demo\", \"chat\": 1, \"name\": \"n\", {at}}}"
-            ))],
-        ));
-        queries.push(q(
-            "sessions (many)",
-            sql::SESSIONS_MANY,
-            vec![rows(&format!(
-                "{{\"bot\": \"demo\", \"chat\": 1, \"user_id\": 1, \"data\": \"{{}}\", {at}}}"
-            ))],
-        ));
-        queries.push(q(
-            "replies (many)",
-            sql::REPLIES_MANY,
-            vec![rows(&format!(
-                "{{\"bot\": \"demo\", \"chat\": 1, \"text\": \"x\", \"keyboard\": \"null\", \"status\": \"sending\", \
-                 {at}, \"owner\": \"me\", \"claimed_at\": \"{t}\", \"attachments\": \"[]\"}}"
-            ))],
-        ));
-        queries.push(q(
-            "sent (many)",
-            sql::SENT_MANY,
-            vec![Text(t), rows("{\"id\": 1, \"telegram\": 5, \"parts\": 1}")],
-        ));
+        let claim = format!("\"bot\": \"demo\", \"chat\": 1, \"owner\": \"me\", {at}");
+        let reply = format!(
+            "\"bot\": \"demo\", \"chat\": 1, \"text\": \"x\", \"keyboard\": \"null\", \"status\": \"sending\", \
+             {at}, \"owner\": \"me\", \"claimed_at\": \"{t}\", \"attachments\": \"[]\""
+        );
+        // (name, statement, values before the rows, a row's fields, values after the rows)
+        let many: [Many; 9] = [
+            ("claim chats", sql::CLAIM_MANY, vec![], claim.clone(), vec![Text(t)]),
+            (
+                "claimed chats' state",
+                sql::CLAIMED_STATE_MANY,
+                vec![],
+                "\"bot\": \"demo\", \"chat\": 1".into(),
+                vec![],
+            ),
+            (
+                "release chats",
+                sql::RELEASE_MANY,
+                vec![],
+                "\"bot\": \"demo\", \"chat\": 1, \"owner\": \"me\"".into(),
+                vec![],
+            ),
+            (
+                "mark handled (many)",
+                sql::MARK_HANDLED_MANY,
+                vec![],
+                format!("\"bot\": \"demo\", \"update_id\": 1, \"chat\": 1, {at}"),
+                vec![],
+            ),
+            ("others waiting (many)", sql::OTHERS_WAITING_MANY, vec![], claim, vec![]),
+            (
+                "record chats (many)",
+                sql::RECORD_CHATS_MANY,
+                vec![],
+                format!("\"bot\": \"demo\", \"chat\": 1, \"name\": \"n\", {at}"),
+                vec![],
+            ),
+            (
+                "sessions (many)",
+                sql::SESSIONS_MANY,
+                vec![],
+                format!("\"bot\": \"demo\", \"chat\": 1, \"user_id\": 1, \"data\": \"{{}}\", {at}"),
+                vec![],
+            ),
+            ("replies (many)", sql::REPLIES_MANY, vec![], reply, vec![]),
+            (
+                "sent (many)",
+                sql::SENT_MANY,
+                vec![Text(t)],
+                "\"id\": 1, \"telegram\": 5, \"parts\": 1".into(),
+                vec![],
+            ),
+        ];
+        for (name, statement, before, row, after) in many {
+            let rows = Param::Json(format!("[{{{row}}}, {{{row}}}]"));
+            queries.push(q(name, statement, [before, vec![rows], after].concat()));
+        }
         queries.push(q(
             "release chat",
             sql::RELEASE_CHAT,
@@ -308,6 +323,10 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
     }
     queries
 }
+
+/// A multi-row statement's entry: its name, its text, the values before its rows, a row's
+/// fields, and the values after its rows.
+type Many = (&'static str, &'static str, Vec<Param>, String, Vec<Param>);
 
 /// The tables a hot query must never read whole.
 const WATCHED: [&str; 4] = ["outbox", "inbox", "sessions", "insights"];
