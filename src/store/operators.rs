@@ -48,8 +48,8 @@ pub enum Page {
 /// A statement built from conditions, with its arguments numbered as they are added
 /// (PostgreSQL refuses an argument the statement does not use).
 #[derive(Default)]
-struct Statement {
-    sql: String,
+pub struct Statement {
+    pub sql: String,
     args: Vec<Arg>,
 }
 
@@ -92,6 +92,22 @@ impl Statement {
                 let l = self.arg(Arg::Int(limit));
                 self.push(&format!(" ORDER BY {column} DESC LIMIT {l}"));
             }
+        }
+    }
+
+    /// The statement as the plan test takes it.
+    pub fn hot(self, name: &'static str) -> super::plans::HotQuery {
+        super::plans::HotQuery {
+            name,
+            sql: self.sql,
+            params: self
+                .args
+                .into_iter()
+                .map(|a| match a {
+                    Arg::Int(i) => super::plans::Param::Int(i),
+                    Arg::Text(t) => super::plans::Param::Owned(t),
+                })
+                .collect(),
         }
     }
 
@@ -210,8 +226,7 @@ impl SqlStore {
 
     /// A page of the audit log.
     pub async fn audit_page(&self, page: Page) -> Result<Vec<AuditRow>, StoreError> {
-        let mut s = Statement::new("SELECT id, at, operator, action, bot, object, detail FROM audit WHERE 1 = 1");
-        s.page("id", page);
+        let s = audit_statement(page);
         let rows = s.query().fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
@@ -237,34 +252,7 @@ impl SqlStore {
         now: DateTime<FixedOffset>,
         page: Page,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let mut s = Statement::new(&format!(
-            "SELECT {} FROM outbox WHERE bot = ",
-            super::queries::MESSAGE_COLUMNS
-        ));
-        let b = s.arg(Arg::Text(bot.into()));
-        s.push(&b);
-        if let Some(chat) = to {
-            let c = s.arg(Arg::Int(chat));
-            s.push(&format!(" AND chat = {c}"));
-        }
-        match status {
-            None => {}
-            Some("queued") => {
-                let n = s.arg(Arg::Text(now_text(now)));
-                s.push(&format!(
-                    " AND (status IN ('queued', 'sending') OR (status = 'scheduled' AND due_at <= {n}))"
-                ));
-            }
-            Some("scheduled") => {
-                let n = s.arg(Arg::Text(now_text(now)));
-                s.push(&format!(" AND status = 'scheduled' AND due_at > {n}"));
-            }
-            Some(other) => {
-                let v = s.arg(Arg::Text(other.into()));
-                s.push(&format!(" AND status = {v}"));
-            }
-        }
-        s.page("id", page);
+        let s = messages_statement(bot, status, to, now, page);
         let rows = s.query().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(StoredMessage::from_row).collect())
     }
@@ -278,25 +266,7 @@ impl SqlStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<(i64, crate::engine::Principal, String, String)>, StoreError> {
-        let mut s = Statement::new(
-            "SELECT chat, kind, principal_id, principal_name, name, registered_at FROM registrations WHERE bot = ",
-        );
-        let b = s.arg(Arg::Text(bot.into()));
-        s.push(&b);
-        if let Some(search) = search.map(str::trim).filter(|t| !t.is_empty()) {
-            // `search` holds the key, name and principal folded to lower case by Rust.
-            let escaped: String = search
-                .to_lowercase()
-                .chars()
-                .flat_map(|c| match c {
-                    '%' | '_' | '\\' => vec!['\\', c],
-                    c => vec![c],
-                })
-                .collect();
-            let p = s.arg(Arg::Text(format!("%{escaped}%")));
-            s.push(&format!(" AND search LIKE {p} ESCAPE '\\'"));
-        }
-        s.page("chat", Page::Oldest { after, limit });
+        let s = users_statement(bot, search, after, limit);
         let rows = s.query().fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
@@ -317,10 +287,7 @@ impl SqlStore {
 
     /// A page of a bot's broadcasts.
     pub async fn broadcasts_list(&self, bot: &str, page: Page) -> Result<Vec<BroadcastRow>, StoreError> {
-        let mut s = Statement::new("SELECT id, created_at, recipients FROM broadcasts WHERE bot = ");
-        let b = s.arg(Arg::Text(bot.into()));
-        s.push(&b);
-        s.page("id", page);
+        let s = broadcasts_statement(bot, page);
         let rows = s.query().fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
@@ -346,23 +313,16 @@ impl SqlStore {
         let mut conn = self.pool.acquire().await?;
         let (now_t, since_t) = (now_text(now), now_text(since));
         (o.updates, o.users) = super::insights::totals(&mut conn, bot, &since_t, &now_t).await?;
-        o.algorithm_failures = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM insights WHERE bot = $1 AND kind = 'algorithm' AND at >= $2 \
-             AND value IN ('failed', 'timeout')",
-        )
-        .bind(bot)
-        .bind(&since_t)
-        .fetch_one(&mut *conn)
-        .await?;
-        let waiting = sqlx::query(
-            "SELECT CASE WHEN status = 'scheduled' AND due_at > $2 THEN 'scheduled' \
-             WHEN status = 'failed' THEN 'failed' ELSE 'queued' END AS shown, COUNT(*) FROM outbox \
-             WHERE bot = $1 AND status IN ('scheduled', 'queued', 'sending', 'failed') GROUP BY shown",
-        )
-        .bind(bot)
-        .bind(&now_t)
-        .fetch_all(&mut *conn)
-        .await?;
+        o.algorithm_failures = sqlx::query_scalar(ALGORITHM_FAILURES)
+            .bind(bot)
+            .bind(&since_t)
+            .fetch_one(&mut *conn)
+            .await?;
+        let waiting = sqlx::query(WAITING_COUNTS)
+            .bind(bot)
+            .bind(&now_t)
+            .fetch_all(&mut *conn)
+            .await?;
         for r in &waiting {
             let shown: String = r.get(0);
             let n: i64 = r.get(1);
@@ -375,4 +335,95 @@ impl SqlStore {
         o.hourly = super::insights::hourly(&mut conn, bot, &now_text(hours_from), &now_t).await?;
         Ok(o)
     }
+}
+
+// The console's statements, built per request: these functions build them for the store's
+// methods above and for the plan test (`plans::console_queries`).
+
+/// The overview's failed algorithm calls since `$2`.
+pub const ALGORITHM_FAILURES: &str = "SELECT COUNT(*) FROM insights WHERE bot = $1 AND kind = 'algorithm' AND at >= $2 \
+     AND value IN ('failed', 'timeout')";
+
+/// The overview's messages waiting or failed, by the status the API shows (`$2`: now).
+pub const WAITING_COUNTS: &str = "SELECT CASE WHEN status = 'scheduled' AND due_at > $2 THEN 'scheduled' \
+     WHEN status = 'failed' THEN 'failed' ELSE 'queued' END AS shown, COUNT(*) FROM outbox \
+     WHERE bot = $1 AND status IN ('scheduled', 'queued', 'sending', 'failed') GROUP BY shown";
+
+/// A page of the audit log.
+pub fn audit_statement(page: Page) -> Statement {
+    let mut s = Statement::new("SELECT id, at, operator, action, bot, object, detail FROM audit WHERE 1 = 1");
+    s.page("id", page);
+    s
+}
+
+/// A page of messages (see [`SqlStore::messages_list`]).
+pub fn messages_statement(
+    bot: &str,
+    status: Option<&str>,
+    to: Option<i64>,
+    now: DateTime<FixedOffset>,
+    page: Page,
+) -> Statement {
+    let mut s = Statement::new(&format!(
+        "SELECT {} FROM outbox WHERE bot = ",
+        super::queries::MESSAGE_COLUMNS
+    ));
+    let b = s.arg(Arg::Text(bot.into()));
+    s.push(&b);
+    if let Some(chat) = to {
+        let c = s.arg(Arg::Int(chat));
+        s.push(&format!(" AND chat = {c}"));
+    }
+    match status {
+        None => {}
+        Some("queued") => {
+            let n = s.arg(Arg::Text(now_text(now)));
+            s.push(&format!(
+                " AND (status IN ('queued', 'sending') OR (status = 'scheduled' AND due_at <= {n}))"
+            ));
+        }
+        Some("scheduled") => {
+            let n = s.arg(Arg::Text(now_text(now)));
+            s.push(&format!(" AND status = 'scheduled' AND due_at > {n}"));
+        }
+        Some(other) => {
+            let v = s.arg(Arg::Text(other.into()));
+            s.push(&format!(" AND status = {v}"));
+        }
+    }
+    s.page("id", page);
+    s
+}
+
+/// A page of registered users (see [`SqlStore::users_list`]).
+pub fn users_statement(bot: &str, search: Option<&str>, after: i64, limit: i64) -> Statement {
+    let mut s = Statement::new(
+        "SELECT chat, kind, principal_id, principal_name, name, registered_at FROM registrations WHERE bot = ",
+    );
+    let b = s.arg(Arg::Text(bot.into()));
+    s.push(&b);
+    if let Some(search) = search.map(str::trim).filter(|t| !t.is_empty()) {
+        // `search` holds the key, name and principal folded to lower case by Rust.
+        let escaped: String = search
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let p = s.arg(Arg::Text(format!("%{escaped}%")));
+        s.push(&format!(" AND search LIKE {p} ESCAPE '\\'"));
+    }
+    s.page("chat", Page::Oldest { after, limit });
+    s
+}
+
+/// A page of a bot's broadcasts.
+pub fn broadcasts_statement(bot: &str, page: Page) -> Statement {
+    let mut s = Statement::new("SELECT id, created_at, recipients FROM broadcasts WHERE bot = ");
+    let b = s.arg(Arg::Text(bot.into()));
+    s.push(&b);
+    s.page("id", page);
+    s
 }

@@ -108,12 +108,7 @@ impl SqlStore {
         if ids.is_empty() {
             return Ok(out);
         }
-        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
-        let sql = format!(
-            "SELECT broadcast, CASE WHEN status = 'sending' OR (status = 'scheduled' AND due_at <= $2) THEN 'queued' \
-             ELSE status END AS shown, COUNT(*) FROM outbox WHERE bot = $1 AND broadcast IN ({}) GROUP BY broadcast, shown",
-            list.join(", ")
-        );
+        let sql = broadcasts_counts_sql(ids.len());
         let mut q = sqlx::query(&sql).bind(bot).bind(now_text(now));
         for id in ids {
             q = q.bind(*id);
@@ -179,11 +174,7 @@ impl SqlStore {
         after: i64,
         limit: i64,
     ) -> Result<Vec<RequestRow>, StoreError> {
-        let filter = if status.is_some() { " AND status = $4" } else { "" };
-        let sql = format!(
-            "SELECT id, chat, name, data, created_at, status FROM auth_requests \
-             WHERE bot = $1 AND status <> 'draft' AND id > $2{filter} ORDER BY id LIMIT $3"
-        );
+        let sql = auth_requests_sql(status.is_some());
         let mut query = sqlx::query(&sql).bind(bot).bind(after).bind(limit);
         if let Some(s) = status {
             query = query.bind(s);
@@ -228,13 +219,12 @@ pub async fn registered_chats(
     who: Registered<'_>,
     private_only: bool,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let (condition, values) = match who {
-        Registered::Principal { kind, id } => (" AND kind = $2 AND principal_id = $3", vec![kind, id]),
-        Registered::Kind(kind) => (" AND kind = $2", vec![kind]),
-        Registered::All => ("", Vec::new()),
+    let values = match who {
+        Registered::Principal { kind, id } => vec![kind, id],
+        Registered::Kind(kind) => vec![kind],
+        Registered::All => Vec::new(),
     };
-    let private = if private_only { " AND chat > 0" } else { "" };
-    let sql = format!("SELECT chat FROM registrations WHERE bot = $1{condition}{private} ORDER BY chat");
+    let sql = registered_chats_sql(who, private_only);
     let mut query = sqlx::query_scalar(&sql).bind(bot);
     for v in values {
         query = query.bind(v);
@@ -395,4 +385,37 @@ pub fn shown_status(id: i64, status: &str, due: &str, now: DateTime<FixedOffset>
 /// A stored time as the API shows it (RFC 3339); a time that cannot be read is a corrupt row.
 pub fn shown_time(table: &'static str, id: impl std::fmt::Display, s: &str) -> Result<String, StoreError> {
     stored_time(table, id, s).map(|t| t.to_rfc3339())
+}
+
+// The statements built per request, for the methods above and the plan test
+// (`plans::console_queries`).
+
+/// The counts by shown status of `n` broadcasts (`$1` the bot, `$2` now, then their ids).
+pub fn broadcasts_counts_sql(n: usize) -> String {
+    let list: Vec<String> = (0..n).map(|i| format!("${}", i + 3)).collect();
+    format!(
+        "SELECT broadcast, CASE WHEN status = 'sending' OR (status = 'scheduled' AND due_at <= $2) THEN 'queued' \
+         ELSE status END AS shown, COUNT(*) FROM outbox WHERE bot = $1 AND broadcast IN ({}) GROUP BY broadcast, shown",
+        list.join(", ")
+    )
+}
+
+/// A page of authorization requests (`$1` the bot, `$2` after, `$3` the limit, `$4` the status).
+pub fn auth_requests_sql(with_status: bool) -> String {
+    let filter = if with_status { " AND status = $4" } else { "" };
+    format!(
+        "SELECT id, chat, name, data, created_at, status FROM auth_requests \
+         WHERE bot = $1 AND status <> 'draft' AND id > $2{filter} ORDER BY id LIMIT $3"
+    )
+}
+
+/// The chats registered as `who` (`$1` the bot, then the kind and the principal's id).
+pub fn registered_chats_sql(who: Registered<'_>, private_only: bool) -> String {
+    let condition = match who {
+        Registered::Principal { .. } => " AND kind = $2 AND principal_id = $3",
+        Registered::Kind(_) => " AND kind = $2",
+        Registered::All => "",
+    };
+    let private = if private_only { " AND chat > 0" } else { "" };
+    format!("SELECT chat FROM registrations WHERE bot = $1{condition}{private} ORDER BY chat")
 }

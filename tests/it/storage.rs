@@ -335,7 +335,10 @@ async fn suite(url: &str) {
             let plan = store.plan(&scan).await.unwrap();
             assert!(!plans::full_scans(store.dialect, &plan).is_empty(), "{plan:#?}");
             // ... and every query on the hot path reads through an index.
-            for q in plans::hot_queries(store.dialect) {
+            for q in plans::hot_queries(store.dialect)
+                .into_iter()
+                .chain(plans::console_queries())
+            {
                 let plan = store.plan(&q).await.unwrap();
                 let scans = plans::full_scans(store.dialect, &plan);
                 assert!(scans.is_empty(), "{} scans a whole table on {url}: {plan:#?}", q.name);

@@ -68,6 +68,59 @@ pub fn log_rows(
     rows
 }
 
+/// The aggregate's statements (`$1` the bot, `$2` and `$3` the period), by name: the
+/// insights report runs them, and the plan test (`plans::console_queries`) checks each.
+pub mod statements {
+    use super::PERIOD;
+
+    pub fn totals() -> String {
+        format!("SELECT COUNT(*), COUNT(DISTINCT chat) FROM insights WHERE {PERIOD} AND kind = 'update'")
+    }
+
+    pub fn hourly() -> String {
+        format!(
+            "SELECT substr(at, 1, 13), COUNT(*), COUNT(DISTINCT chat) FROM insights \
+             WHERE {PERIOD} AND kind = 'update' GROUP BY substr(at, 1, 13)"
+        )
+    }
+
+    /// Updates by what they reached: `name` is `record` or `unknown` (a constant of ours).
+    pub fn reached(name: &str) -> String {
+        format!(
+            "SELECT value, COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'update' AND name = '{name}' GROUP BY value"
+        )
+    }
+
+    /// Choices shown, and abandoned.
+    pub const CHOICES_SHOWN: &str = super::CHOICES;
+
+    pub fn options_taken() -> String {
+        format!(
+            "SELECT name, value, MAX(label), COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'option' \
+             GROUP BY name, value"
+        )
+    }
+
+    pub fn inputs() -> String {
+        format!(
+            "SELECT name, kind, COUNT(*) FROM insights WHERE {PERIOD} \
+             AND kind IN ('asked', 'answered', 'invalid', 'gave_up') GROUP BY name, kind"
+        )
+    }
+
+    pub fn calls() -> String {
+        format!("SELECT name, value, COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'algorithm' GROUP BY name, value")
+    }
+
+    /// An algorithm's (`$4`) call time at a rank (`$5`, from 0).
+    pub fn call_at_rank() -> String {
+        format!(
+            "SELECT ms FROM insights WHERE {PERIOD} AND kind = 'algorithm' AND name = $4 \
+             ORDER BY ms LIMIT 1 OFFSET $5"
+        )
+    }
+}
+
 /// Updates and distinct users of a bot in `[f, t)` (stored times).
 pub(super) async fn totals(
     conn: &mut sqlx::AnyConnection,
@@ -75,14 +128,12 @@ pub(super) async fn totals(
     f: &str,
     t: &str,
 ) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT COUNT(*), COUNT(DISTINCT chat) FROM insights WHERE {PERIOD} AND kind = 'update'"
-    ))
-    .bind(bot)
-    .bind(f)
-    .bind(t)
-    .fetch_one(conn)
-    .await?;
+    let row = sqlx::query(&statements::totals())
+        .bind(bot)
+        .bind(f)
+        .bind(t)
+        .fetch_one(conn)
+        .await?;
     Ok((row.get(0), row.get(1)))
 }
 
@@ -94,15 +145,12 @@ pub(super) async fn hourly(
     f: &str,
     t: &str,
 ) -> Result<Vec<Hour>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT substr(at, 1, 13), COUNT(*), COUNT(DISTINCT chat) FROM insights \
-         WHERE {PERIOD} AND kind = 'update' GROUP BY substr(at, 1, 13)"
-    ))
-    .bind(bot)
-    .bind(f)
-    .bind(t)
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(&statements::hourly())
+        .bind(bot)
+        .bind(f)
+        .bind(t)
+        .fetch_all(conn)
+        .await?;
     let mut hourly: Vec<Hour> = rows
         .iter()
         .map(|r| Hour {
@@ -128,12 +176,7 @@ impl SqlStore {
         let mut conn = self.pool.acquire().await?;
         let (updates, users) = totals(&mut conn, id, &f, &t).await?;
         let hourly = hourly(&mut conn, id, &f, &t).await?;
-        let grouped = |name: &str| {
-            format!(
-                "SELECT value, COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'update' AND name = '{name}' GROUP BY value"
-            )
-        };
-        let records = sqlx::query(&grouped("record"))
+        let records = sqlx::query(&statements::reached("record"))
             .bind(id)
             .bind(&f)
             .bind(&t)
@@ -147,7 +190,7 @@ impl SqlStore {
             })
             .collect();
         records.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.id.cmp(&b.id)));
-        let unknown = sqlx::query(&grouped("unknown"))
+        let unknown = sqlx::query(&statements::reached("unknown"))
             .bind(id)
             .bind(&f)
             .bind(&t)
@@ -167,15 +210,12 @@ impl SqlStore {
             .bind(&t)
             .fetch_all(&mut *conn)
             .await?;
-        let taken = sqlx::query(&format!(
-            "SELECT name, value, MAX(label), COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'option' \
-             GROUP BY name, value"
-        ))
-        .bind(id)
-        .bind(&f)
-        .bind(&t)
-        .fetch_all(&mut *conn)
-        .await?;
+        let taken = sqlx::query(&statements::options_taken())
+            .bind(id)
+            .bind(&f)
+            .bind(&t)
+            .fetch_all(&mut *conn)
+            .await?;
         let mut choices: HashMap<String, ChoiceStats> = HashMap::new();
         for r in &shown {
             let name: String = r.get::<Option<String>, _>(0).unwrap_or_default();
@@ -235,15 +275,12 @@ impl SqlStore {
             c.options.extend(logged);
         }
         // Inputs.
-        let inputs = sqlx::query(&format!(
-            "SELECT name, kind, COUNT(*) FROM insights WHERE {PERIOD} \
-             AND kind IN ('asked', 'answered', 'invalid', 'gave_up') GROUP BY name, kind"
-        ))
-        .bind(id)
-        .bind(&f)
-        .bind(&t)
-        .fetch_all(&mut *conn)
-        .await?;
+        let inputs = sqlx::query(&statements::inputs())
+            .bind(id)
+            .bind(&f)
+            .bind(&t)
+            .fetch_all(&mut *conn)
+            .await?;
         let mut by_input: HashMap<String, InputStats> = HashMap::new();
         for r in &inputs {
             let name: String = r.get::<Option<String>, _>(0).unwrap_or_default();
@@ -266,14 +303,12 @@ impl SqlStore {
         let mut inputs: Vec<InputStats> = by_input.into_values().collect();
         inputs.sort_by_key(|i| file_order(bot, &i.id));
         // Algorithms: every one of the bot, with its calls' ends and percentiles by rank.
-        let calls = sqlx::query(&format!(
-            "SELECT name, value, COUNT(*) FROM insights WHERE {PERIOD} AND kind = 'algorithm' GROUP BY name, value"
-        ))
-        .bind(id)
-        .bind(&f)
-        .bind(&t)
-        .fetch_all(&mut *conn)
-        .await?;
+        let calls = sqlx::query(&statements::calls())
+            .bind(id)
+            .bind(&f)
+            .bind(&t)
+            .fetch_all(&mut *conn)
+            .await?;
         let mut algorithms = Vec::with_capacity(bot.algorithms.len());
         for name in bot.algorithms.keys() {
             let mut s = AlgorithmStats {
@@ -297,10 +332,7 @@ impl SqlStore {
                 }
             }
             if s.calls > 0 {
-                let rank_sql = format!(
-                    "SELECT ms FROM insights WHERE {PERIOD} AND kind = 'algorithm' AND name = $4 \
-                     ORDER BY ms LIMIT 1 OFFSET $5"
-                );
+                let rank_sql = statements::call_at_rank();
                 for (p, slot) in [(0.5, &mut s.p50_ms), (0.95, &mut s.p95_ms)] {
                     let rank = nearest_rank(p, s.calls);
                     *slot = sqlx::query_scalar::<_, Option<i64>>(&rank_sql)
