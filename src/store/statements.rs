@@ -344,7 +344,7 @@ pub const ENQUEUE: &str = "INSERT INTO outbox (bot, chat, text, keyboard, status
 /// A message of the API's: `None` back when its idempotency key is taken.
 pub const INSERT_MESSAGE: &str = "INSERT INTO outbox (bot, chat, text, keyboard, attachments, status, due_at, created_at, \
      attempts, idempotency_key, first_id, broadcast) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11) \
-     ON CONFLICT (bot, idempotency_key) DO NOTHING RETURNING id";
+     ON CONFLICT (bot, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id";
 /// The message a request with an idempotency key stored, and the others of that request.
 pub const MESSAGE_BY_KEY: &str = "SELECT id, status, due_at FROM outbox WHERE bot = $1 AND idempotency_key = $2";
 pub const MESSAGES_OF_FIRST: &str = "SELECT id FROM outbox WHERE bot = $1 AND first_id = $2 ORDER BY id";

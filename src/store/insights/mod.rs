@@ -121,6 +121,17 @@ pub mod statements {
     }
 }
 
+/// The rows of one of the aggregate's statements over a bot's period `[f, t)`.
+async fn over_period(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    bot: &str,
+    f: &str,
+    t: &str,
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+    sqlx::query(sql).bind(bot).bind(f).bind(t).fetch_all(conn).await
+}
+
 /// Updates and distinct users of a bot in `[f, t)` (stored times).
 pub(super) async fn totals(
     conn: &mut sqlx::AnyConnection,
@@ -145,12 +156,7 @@ pub(super) async fn hourly(
     f: &str,
     t: &str,
 ) -> Result<Vec<Hour>, sqlx::Error> {
-    let rows = sqlx::query(&statements::hourly())
-        .bind(bot)
-        .bind(f)
-        .bind(t)
-        .fetch_all(conn)
-        .await?;
+    let rows = over_period(conn, &statements::hourly(), bot, f, t).await?;
     let mut hourly: Vec<Hour> = rows
         .iter()
         .map(|r| Hour {
@@ -176,12 +182,7 @@ impl SqlStore {
         let mut conn = self.pool.acquire().await?;
         let (updates, users) = totals(&mut conn, id, &f, &t).await?;
         let hourly = hourly(&mut conn, id, &f, &t).await?;
-        let records = sqlx::query(&statements::reached("record"))
-            .bind(id)
-            .bind(&f)
-            .bind(&t)
-            .fetch_all(&mut *conn)
-            .await?;
+        let records = over_period(&mut conn, &statements::reached("record"), id, &f, &t).await?;
         let mut records: Vec<RecordHits> = records
             .iter()
             .map(|r| RecordHits {
@@ -190,12 +191,7 @@ impl SqlStore {
             })
             .collect();
         records.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.id.cmp(&b.id)));
-        let unknown = sqlx::query(&statements::reached("unknown"))
-            .bind(id)
-            .bind(&f)
-            .bind(&t)
-            .fetch_all(&mut *conn)
-            .await?;
+        let unknown = over_period(&mut conn, &statements::reached("unknown"), id, &f, &t).await?;
         let unknown = group_unknown(
             bot,
             unknown
@@ -204,18 +200,8 @@ impl SqlStore {
                 .collect(),
         );
         // Choices: showings and abandonments, then the options taken.
-        let shown = sqlx::query(CHOICES)
-            .bind(id)
-            .bind(&f)
-            .bind(&t)
-            .fetch_all(&mut *conn)
-            .await?;
-        let taken = sqlx::query(&statements::options_taken())
-            .bind(id)
-            .bind(&f)
-            .bind(&t)
-            .fetch_all(&mut *conn)
-            .await?;
+        let shown = over_period(&mut conn, CHOICES, id, &f, &t).await?;
+        let taken = over_period(&mut conn, &statements::options_taken(), id, &f, &t).await?;
         let mut choices: HashMap<String, ChoiceStats> = HashMap::new();
         for r in &shown {
             let name: String = r.get::<Option<String>, _>(0).unwrap_or_default();
@@ -275,12 +261,7 @@ impl SqlStore {
             c.options.extend(logged);
         }
         // Inputs.
-        let inputs = sqlx::query(&statements::inputs())
-            .bind(id)
-            .bind(&f)
-            .bind(&t)
-            .fetch_all(&mut *conn)
-            .await?;
+        let inputs = over_period(&mut conn, &statements::inputs(), id, &f, &t).await?;
         let mut by_input: HashMap<String, InputStats> = HashMap::new();
         for r in &inputs {
             let name: String = r.get::<Option<String>, _>(0).unwrap_or_default();
@@ -303,12 +284,7 @@ impl SqlStore {
         let mut inputs: Vec<InputStats> = by_input.into_values().collect();
         inputs.sort_by_key(|i| file_order(bot, &i.id));
         // Algorithms: every one of the bot, with its calls' ends and percentiles by rank.
-        let calls = sqlx::query(&statements::calls())
-            .bind(id)
-            .bind(&f)
-            .bind(&t)
-            .fetch_all(&mut *conn)
-            .await?;
+        let calls = over_period(&mut conn, &statements::calls(), id, &f, &t).await?;
         let mut algorithms = Vec::with_capacity(bot.algorithms.len());
         for name in bot.algorithms.keys() {
             let mut s = AlgorithmStats {
