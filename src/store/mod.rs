@@ -9,8 +9,8 @@
 //! 4. [`commit`] (with [`commit_many`] and [`writes`]), [`reads`], [`inbox`], [`outbox`]:
 //!    written once over `Db`;
 //! 5. [`sql`] (`SqlStore`: the pool, migrations, and which driver serves what),
-//!    [`queries`], [`operators`], [`insights`] and [`plans`] (the HTTP API's and the
-//!    console's reads, on sqlx), and the worlds: [`buffered`] (the runtime's),
+//!    [`queries`], [`operators`], [`insights`], [`plans`] and [`console_plans`] (the HTTP
+//!    API's and the console's reads, on sqlx, and their plans), and the worlds: [`buffered`] (the runtime's),
 //!    [`tx_world`] (the HTTP API's), [`cache`].
 //!
 //! [`MemoryWorld`] (transcripts, `chat`, tests, benchmarks) needs none of it.
@@ -23,6 +23,8 @@ pub mod cache;
 pub mod commit;
 #[cfg(feature = "runtime")]
 pub mod commit_many;
+#[cfg(feature = "runtime")]
+pub mod console_plans;
 #[cfg(feature = "runtime")]
 pub mod db;
 #[cfg(feature = "runtime")]

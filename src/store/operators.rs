@@ -338,7 +338,7 @@ impl SqlStore {
 }
 
 // The console's statements, built per request: these functions build them for the store's
-// methods above and for the plan test (`plans::console_queries`).
+// methods above and for the plan test (`console_plans.rs`).
 
 /// The overview's failed algorithm calls since `$2`.
 pub const ALGORITHM_FAILURES: &str = "SELECT COUNT(*) FROM insights WHERE bot = $1 AND kind = 'algorithm' AND at >= $2 \

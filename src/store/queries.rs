@@ -388,7 +388,7 @@ pub fn shown_time(table: &'static str, id: impl std::fmt::Display, s: &str) -> R
 }
 
 // The statements built per request, for the methods above and the plan test
-// (`plans::console_queries`).
+// (`console_plans.rs`).
 
 /// The counts by shown status of `n` broadcasts (`$1` the bot, `$2` now, then their ids).
 pub fn broadcasts_counts_sql(n: usize) -> String {

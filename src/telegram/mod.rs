@@ -9,6 +9,7 @@
 //! error text from the Bot API client passes through [`redact`].
 
 mod chats;
+mod queues;
 mod sender;
 mod upkeep;
 pub mod webhook;

@@ -1,16 +1,14 @@
 //! Sends the outbox of one bot: in order per chat, within Telegram's limits
 //! (per bot and per chat), waiting out `retry_after`, backing off on network
 //! errors and server failures.
-//!
-//! About 510 lines: sending, Telegram's limits and the back-off are one loop over one
-//! bot's outbox state.
 
+use super::queues::Queues;
 use super::redact;
 use crate::engine::Keyboard;
 use crate::runtime::{Runtime, ServedBot};
 use crate::store::types::{Delivery, OutboxMessage};
 use chrono::{DateTime, FixedOffset};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teloxide::prelude::*;
@@ -76,104 +74,6 @@ enum Sent {
     BadMarkup,
 }
 
-/// The messages of one bot that this instance sends: per chat in order, one message per
-/// chat at a time, many chats at once.
-#[derive(Default)]
-struct Queues {
-    chats: HashMap<i64, VecDeque<OutboxMessage>>,
-    /// Chats with a send in flight.
-    busy: HashSet<i64>,
-    /// Chats that may send now (an entry may be stale; it is checked when taken): those whose
-    /// next message is a reply or a single notification go first, broadcasts after them.
-    first: VecDeque<i64>,
-    ready: VecDeque<i64>,
-    /// Chats waiting for their rate limit, and until when.
-    waiting: Vec<(Instant, i64)>,
-    /// Chats sending a claimed message: when it is done, the chat's next message may be
-    /// claimable, so the sender claims again at once.
-    claimed: HashSet<i64>,
-    /// The lease term the queues are of, and the chats handed back to the outbox in it.
-    term: u64,
-    handed_back: HashSet<i64>,
-}
-
-impl Queues {
-    fn push(&mut self, m: OutboxMessage) {
-        let chat = m.chat;
-        let queue = self.chats.entry(chat).or_default();
-        // A claim takes a chat's message only when nothing earlier waits, so ids arrive in
-        // order; keeping them sorted costs nothing and guards the order anyway.
-        let at = queue.iter().position(|q| q.id > m.id).unwrap_or(queue.len());
-        queue.insert(at, m);
-        if !self.busy.contains(&chat) {
-            self.make_ready(chat);
-        }
-    }
-
-    /// Queues a chat by what its next message is.
-    fn make_ready(&mut self, chat: i64) {
-        match self.chats.get(&chat).and_then(VecDeque::front) {
-            Some(m) if m.broadcast => self.ready.push_back(chat),
-            Some(_) => self.first.push_back(chat),
-            None => {}
-        }
-    }
-
-    /// The next chat that may send: replies before broadcasts.
-    fn next_ready(&mut self) -> Option<i64> {
-        self.first.pop_front().or_else(|| self.ready.pop_front())
-    }
-
-    /// Gives back a chat taken by [`Queues::next_ready`] that could not send yet.
-    fn put_back(&mut self, chat: i64) {
-        match self.chats.get(&chat).and_then(VecDeque::front) {
-            Some(m) if m.broadcast => self.ready.push_front(chat),
-            _ => self.first.push_front(chat),
-        }
-    }
-
-    /// A message this instance committed arrives. One committed in an earlier lease term
-    /// (another instance may have taken it over), or to a chat handed back in this term, is
-    /// given back to be handed back to the outbox, with what follows it in its chat: that
-    /// chat's messages go by claims, in order, for the rest of the term.
-    fn arrive(&mut self, m: OutboxMessage) -> Vec<OutboxMessage> {
-        if m.term == self.term && !self.handed_back.contains(&m.chat) {
-            self.push(m);
-            return Vec::new();
-        }
-        self.handed_back.insert(m.chat);
-        let mut stale = Vec::new();
-        if let Some(q) = self.chats.get_mut(&m.chat) {
-            stale.extend(q.iter().filter(|later| later.id > m.id).cloned());
-            q.retain(|earlier| earlier.id < m.id);
-        }
-        stale.insert(0, m);
-        stale
-    }
-
-    /// A new lease term: every queued message is given back to be handed back to the outbox.
-    fn new_term(&mut self, term: u64) -> Vec<OutboxMessage> {
-        self.term = term;
-        self.handed_back.clear();
-        let stale: Vec<OutboxMessage> = self.chats.drain().flat_map(|(_, q)| q).collect();
-        self.handed_back.extend(stale.iter().map(|m| m.chat));
-        stale
-    }
-
-    fn done(&mut self, chat: i64) {
-        self.busy.remove(&chat);
-        if self.chats.get(&chat).is_some_and(|q| !q.is_empty()) {
-            self.make_ready(chat);
-        } else {
-            self.chats.remove(&chat);
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.chats.values().all(VecDeque::is_empty)
-    }
-}
-
 /// Sends one bot's messages until shutdown: what this instance committed (from memory),
 /// and what it claims from the outbox. Each outcome is recorded (in batches) before the
 /// chat's next message goes, so that a crash resends at most one message per chat.
@@ -200,7 +100,7 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
         let term = runtime.held.term();
         if term != queues.term {
             let stale = queues.new_term(term);
-            hand_back(&runtime, stale).await;
+            claim_now |= hand_back(&runtime, stale).await;
         }
         if claim_now || Instant::now() >= claim_at {
             claim_now = false;
@@ -284,7 +184,7 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
                     while let Ok(m) = committed.try_recv() {
                         stale.extend(queues.arrive(m));
                     }
-                    hand_back(&runtime, stale).await;
+                    claim_now |= hand_back(&runtime, stale).await;
                 }
                 None => break,
             },
@@ -316,12 +216,15 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
     tracing::info!(bot = %bot.id, "sender stopped");
 }
 
-/// Hands messages back to the outbox (see [`Queues::arrive`]). A message another instance
-/// took over meanwhile stays its own: `Released` applies only to this instance's messages.
-async fn hand_back(runtime: &Runtime, messages: Vec<OutboxMessage>) {
+/// Hands messages back to the outbox (see [`Queues::arrive`]); whether there were any, so
+/// that the sender claims them again at once. A message another instance took over
+/// meanwhile stays its own: `Released` applies only to this instance's messages.
+async fn hand_back(runtime: &Runtime, messages: Vec<OutboxMessage>) -> bool {
+    let any = !messages.is_empty();
     for m in messages {
         runtime.deliveries.submit(Delivery::Released { id: m.id }).await;
     }
+    any
 }
 
 /// Sends one message (its text, then its attachments, resuming after the parts already
@@ -524,86 +427,5 @@ fn classify(e: RequestError, token: &str) -> Sent {
         RequestError::Api(ApiError::Unknown(d)) => Sent::Transient(redact(&d, token)),
         RequestError::Api(other) => Sent::Permanent(redact(&other.to_string(), token)),
         other => Sent::Transient(redact(&other.to_string(), token)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Queues;
-    use crate::store::types::OutboxMessage;
-
-    fn message(id: i64, chat: i64, broadcast: bool) -> OutboxMessage {
-        OutboxMessage {
-            id,
-            chat,
-            text: format!("m{id}"),
-            keyboard: Default::default(),
-            attachments: Vec::new(),
-            attempts: 0,
-            parts_sent: 0,
-            claimed_at: String::new(),
-            broadcast,
-            term: 0,
-        }
-    }
-
-    #[test]
-    fn replies_go_before_broadcasts() {
-        let mut q = Queues::default();
-        for chat in 1..=3 {
-            q.push(message(chat, chat, true));
-        }
-        q.push(message(10, 9, false));
-        // The reply, though it came last, then the broadcast in its order.
-        assert_eq!(q.next_ready(), Some(9));
-        assert_eq!(q.next_ready(), Some(1));
-        // A chat given back keeps its place at the front of its own queue.
-        q.put_back(1);
-        assert_eq!(q.next_ready(), Some(1));
-        // A chat whose next message, after a broadcast, is a reply goes first again.
-        q.busy.insert(2);
-        q.push(message(20, 2, false));
-        let _ = q.chats.get_mut(&2).and_then(std::collections::VecDeque::pop_front);
-        q.done(2);
-        q.push(message(30, 5, true));
-        assert_eq!(q.next_ready(), Some(2));
-    }
-
-    fn ids(messages: &[OutboxMessage]) -> Vec<i64> {
-        messages.iter().map(|m| m.id).collect()
-    }
-
-    #[test]
-    fn messages_of_an_earlier_lease_term_are_handed_back_with_what_follows_them() {
-        let mut q = Queues::default();
-        q.new_term(1);
-        let of_term = |id, chat, term| OutboxMessage {
-            term,
-            ..message(id, chat, false)
-        };
-        assert!(
-            q.arrive(of_term(1, 7, 1)).is_empty(),
-            "a message of this term is queued"
-        );
-        assert!(q.arrive(of_term(3, 7, 1)).is_empty());
-        assert!(q.arrive(of_term(4, 8, 1)).is_empty());
-        // Committed before the lapse that began term 1 was counted: it goes back with the
-        // chat's later message, and the earlier one stays.
-        assert_eq!(ids(&q.arrive(of_term(2, 7, 0))), [2, 3]);
-        assert_eq!(ids(&q.chats[&7].iter().cloned().collect::<Vec<_>>()), [1]);
-        // The chat goes by claims for the rest of the term, even for a message of this term.
-        assert_eq!(ids(&q.arrive(of_term(5, 7, 1))), [5]);
-        assert!(q.arrive(of_term(6, 8, 1)).is_empty(), "another chat is not touched");
-        // A new term hands back everything queued, and starts with no chat handed back.
-        let mut stale = ids(&q.new_term(2));
-        stale.sort();
-        assert_eq!(stale, [1, 4, 6]);
-        assert!(q.is_empty());
-        assert!(q.arrive(of_term(9, 9, 2)).is_empty());
-        assert_eq!(
-            ids(&q.arrive(of_term(10, 7, 2))),
-            [10],
-            "chat 7 had messages handed back at the new term"
-        );
     }
 }

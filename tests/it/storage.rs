@@ -5,11 +5,11 @@
 
 use botwright::engine::{AuthRequest, AuthStatus, Keyboard, Outgoing, Principal, Session, User, World};
 use botwright::store::buffered::{BufferedWorld, CommitError};
-use botwright::store::plans;
 use botwright::store::queries::{self, NewMessage};
 use botwright::store::sql::SqlStore;
 use botwright::store::types::Delivery;
 use botwright::store::types::Received;
+use botwright::store::{console_plans, plans};
 use std::time::Duration;
 
 fn now() -> chrono::DateTime<chrono::FixedOffset> {
@@ -337,7 +337,7 @@ async fn suite(url: &str) {
             // ... and every query on the hot path reads through an index.
             for q in plans::hot_queries(store.dialect)
                 .into_iter()
-                .chain(plans::console_queries())
+                .chain(console_plans::console_queries())
             {
                 let plan = store.plan(&q).await.unwrap();
                 let scans = plans::full_scans(store.dialect, &plan);

@@ -69,7 +69,7 @@ pub fn log_rows(
 }
 
 /// The aggregate's statements (`$1` the bot, `$2` and `$3` the period), by name: the
-/// insights report runs them, and the plan test (`plans::console_queries`) checks each.
+/// insights report runs them, and the plan test (`console_plans.rs`) checks each.
 pub mod statements {
     use super::PERIOD;
 
