@@ -14,6 +14,7 @@
 use super::commit_many;
 use super::db::{Db, Query};
 use super::inbox;
+use super::json_rows::JsonRows;
 use super::statements as sql;
 use super::types::{
     ChatClaim, Committed, Dialect, Job, LogRow, OutboxMessage, ReleaseAfter, StoreError, Work, files_json,
@@ -193,24 +194,35 @@ fn log_rows<'w>(works: &'w [Work], results: &[Committed]) -> Vec<&'w LogRow> {
 
 /// The insights log rows of a group commit, in multi-row inserts. SQLite: of 64, 32, … 1
 /// rows (largest first), a handful of statements each prepared once and kept, as batches
-/// vary in size. PostgreSQL: up to 1,000 rows a statement, as every statement is a round
-/// trip (its statement cache keeps the common sizes).
+/// vary in size. PostgreSQL: every row in one statement, its rows as JSON (as the rest of
+/// its group commit, `commit_many.rs`).
 async fn insert_log<D: Db>(db: &mut D, rows: &[&LogRow]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if db.dialect() == Dialect::Postgres {
+        let mut json = JsonRows::new();
+        for r in rows {
+            json.row()
+                .text("bot", &r.bot)
+                .text("at", &r.at)
+                .int("chat", r.chat)
+                .text("kind", r.kind)
+                .opt_text("name", r.name.as_deref())
+                .opt_text("value", r.value.as_deref())
+                .opt_text("label", r.label.as_deref())
+                .opt_int("ms", r.ms)
+                .opt_text("took", r.took.as_deref());
+        }
+        db.execute(Query::new(sql::INSERT_LOG_MANY).bind(json.finish())).await?;
+        return Ok(());
+    }
     let mut rest = rows;
     while !rest.is_empty() {
-        let (size, text) = match db.dialect() {
-            Dialect::Sqlite => {
-                let (size, text) = sql::INSERT_LOG.next(rest.len());
-                (size, std::borrow::Cow::Borrowed(text))
-            }
-            Dialect::Postgres => {
-                let size = rest.len().min(1000);
-                (size, std::borrow::Cow::Owned(sql::insert_log_sql(size)))
-            }
-        };
+        let (size, text) = sql::INSERT_LOG.next(rest.len());
         let (chunk, after) = rest.split_at(size);
         rest = after;
-        let mut q = Query::new(&text);
+        let mut q = Query::new(text);
         q.args.reserve(chunk.len() * sql::LOG_COLUMNS);
         for r in chunk {
             q.push(r.bot.as_str());

@@ -264,7 +264,7 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
              {at}, \"owner\": \"me\", \"claimed_at\": \"{t}\", \"attachments\": \"[]\""
         );
         // (name, statement, values before the rows, a row's fields, values after the rows)
-        let many: [Many; 9] = [
+        let many: [Many; 10] = [
             ("claim chats", sql::CLAIM_MANY, vec![], claim.clone(), vec![Text(t)]),
             (
                 "claimed chats' state",
@@ -303,6 +303,16 @@ pub fn hot_queries(dialect: Dialect) -> Vec<HotQuery> {
                 vec![],
             ),
             ("replies (many)", sql::REPLIES_MANY, vec![], reply, vec![]),
+            (
+                "insights log (many)",
+                sql::INSERT_LOG_MANY,
+                vec![],
+                format!(
+                    "\"bot\": \"demo\", {at}, \"chat\": 1, \"kind\": \"update\", \"name\": \"record\", \
+                     \"value\": \"a\", \"label\": null, \"ms\": null, \"took\": null"
+                ),
+                vec![],
+            ),
             (
                 "sent (many)",
                 sql::SENT_MANY,

@@ -164,6 +164,14 @@ pub const MARK_HANDLED_MANY: &str = "INSERT INTO inbox (bot, update_id, chat, ha
      ON CONFLICT (bot, update_id) DO UPDATE SET status = 'done', payload = NULL, handled_at = excluded.handled_at \
      WHERE inbox.status = 'new' RETURNING bot, update_id";
 
+/// The insights log's rows (bot, at, chat, kind, name, value, label, ms, took), in the order
+/// of the array: the rows of an update follow one another, oldest id first.
+pub const INSERT_LOG_MANY: &str = "INSERT INTO insights (bot, at, chat, kind, name, value, label, ms, took) \
+     SELECT v.bot, v.at, v.chat, v.kind, v.name, v.value, v.label, v.ms, v.took \
+     FROM ROWS FROM (json_to_recordset(CAST($1 AS json)) AS (bot text, at text, chat bigint, kind text, name text, \
+     value text, label text, ms bigint, took text)) WITH ORDINALITY \
+     AS v(bot, at, chat, kind, name, value, label, ms, took, n) ORDER BY v.n";
+
 /// Chats recorded (bot, chat, name, at).
 pub const RECORD_CHATS_MANY: &str = "INSERT INTO chats (bot, chat, name, first_seen) \
      SELECT v.bot, v.chat, v.name, v.at FROM json_to_recordset(CAST($1 AS json)) AS v(bot text, chat bigint, name text, at text) \
