@@ -187,10 +187,9 @@ pub struct Runtime {
     pub commits: Batcher<Work, Result<Committed, StoreError>>,
     /// Delivery outcomes, written in batches.
     pub deliveries: Batcher<Delivery, ()>,
-    /// How long an instance's lease lasts without a heartbeat.
-    pub lease: Duration,
-    /// This instance's lease as it knows it: whether it holds, and its term.
-    pub held: Lease,
+    /// This instance's lease: how long it lasts without a heartbeat, whether it holds as
+    /// this instance knows it, and its term.
+    pub lease: Lease,
     /// Whether handled updates are written to the insights log (api.md, Insights). Off only
     /// with the hidden `BOTWRIGHT_NO_INSIGHTS` variable, for the benchmark's comparison.
     pub log_insights: bool,
@@ -204,7 +203,7 @@ impl Runtime {
     pub async fn renew_lease(&self) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
         self.store.heartbeat(&self.instance, (self.clock)()).await?;
-        self.held.renewed(started);
+        self.lease.renewed(started);
         Ok(())
     }
 
@@ -235,7 +234,7 @@ pub struct Lease {
     /// Until when it holds; `None` before the first heartbeat.
     until: Mutex<Option<std::time::Instant>>,
     term: std::sync::atomic::AtomicU64,
-    hold: Duration,
+    length: Duration,
 }
 
 impl Lease {
@@ -243,8 +242,18 @@ impl Lease {
         Lease {
             until: Mutex::new(None),
             term: std::sync::atomic::AtomicU64::new(0),
-            hold: length * 3 / 4,
+            length,
         }
+    }
+
+    /// How long a lease lasts without a heartbeat.
+    pub fn length(&self) -> Duration {
+        self.length
+    }
+
+    /// The time before which another instance's heartbeat (or claim) is stale at `now`.
+    pub fn stale_before(&self, now: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+        now - chrono::Duration::from_std(self.length).unwrap_or(chrono::Duration::seconds(3))
     }
 
     /// A heartbeat that started at `started` is written.
@@ -253,7 +262,7 @@ impl Lease {
         if until.is_none_or(|u| started > u) {
             self.term.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        let next = started + self.hold;
+        let next = started + self.length * 3 / 4;
         if until.is_none_or(|u| next > u) {
             *until = Some(next);
         }
@@ -372,8 +381,7 @@ impl Runtime {
                 cache,
                 commits,
                 deliveries,
-                lease: tuning.lease,
-                held: Lease::new(tuning.lease),
+                lease: Lease::new(tuning.lease),
                 log_insights: std::env::var_os("BOTWRIGHT_NO_INSIGHTS").is_none(),
                 known_chats: Mutex::new(Default::default()),
             }

@@ -298,7 +298,7 @@ impl Chats {
             chat,
             instance: runtime.instance.clone(),
             now,
-            alive_since: now - chrono::Duration::from_std(runtime.lease).unwrap_or(chrono::Duration::seconds(3)),
+            alive_since: runtime.lease.stale_before(now),
         }
     }
 
@@ -557,7 +557,7 @@ impl Chats {
     async fn commit(&self, bot: &ServedBot, job: Job) -> Result<Committed, Failure> {
         // The term before the commit: a lapse counted after it may have let another instance
         // take the messages over.
-        let term = self.runtime.held.term();
+        let term = self.runtime.lease.term();
         let committed = self
             .runtime
             .commits

@@ -97,7 +97,7 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
             break;
         }
         // A new lease term: what was taken in an earlier one may be another instance's now.
-        let term = runtime.held.term();
+        let term = runtime.lease.term();
         if term != queues.term {
             let stale = queues.new_term(term);
             claim_now |= hand_back(&runtime, stale).await;
@@ -132,7 +132,7 @@ pub async fn run_sender(runtime: Arc<Runtime>, bot: Arc<ServedBot>, mut shutdown
         due.into_iter().for_each(|chat| queues.make_ready(chat));
         let mut wake = claim_at;
         // Nothing is sent while the lease may have run out (see `runtime::Lease`).
-        let holds = runtime.held.holds();
+        let holds = runtime.lease.holds();
         if !holds {
             wake = wake.min(now + LEASE_CHECK);
         }

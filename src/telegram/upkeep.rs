@@ -23,7 +23,7 @@ pub async fn run_upkeep(
     retention_days: u32,
     mut stop: watch::Receiver<bool>,
 ) {
-    let beat = runtime.lease / 3;
+    let beat = runtime.lease.length() / 3;
     let mut retention_at = Instant::now() + Duration::from_secs(10);
     loop {
         if let Err(e) = runtime.renew_lease().await {
@@ -51,7 +51,7 @@ async fn take_over(
     retention_days: u32,
 ) {
     let now = (runtime.clock)();
-    match runtime.store.rescue(now, runtime.lease).await {
+    match runtime.store.rescue(now, runtime.lease.length()).await {
         Ok(0) => {}
         Ok(n) => {
             tracing::warn!(
@@ -63,8 +63,11 @@ async fn take_over(
         Err(e) => tracing::error!(error = %e, "cannot rescue messages of stopped instances"),
     }
     if runtime.store.dialect == Dialect::Postgres {
-        let before = now - chrono::Duration::from_std(runtime.lease).unwrap_or(chrono::Duration::seconds(3));
-        match runtime.store.chats_waiting_since(before, 500).await {
+        match runtime
+            .store
+            .chats_waiting_since(runtime.lease.stale_before(now), 500)
+            .await
+        {
             Ok(waiting) => waiting.iter().for_each(|(bot, chat)| chats.rescue(bot, *chat)),
             Err(e) => tracing::error!(error = %e, "cannot look for waiting updates"),
         }
