@@ -15,6 +15,7 @@ use super::json_rows::JsonRows;
 use super::statements as sql;
 use super::types::{
     ChatClaim, ClaimedChat, Committed, Job, OutboxMessage, StoreError, files_json, keyboard_json, now_text,
+    session_json,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -97,7 +98,7 @@ pub async fn apply_many<D: Db>(db: &mut D, jobs: &[&Job]) -> Result<Vec<Committe
             j.changes
                 .sessions
                 .iter()
-                .map(move |(k, s)| (j, at, *k, serde_json::to_string(s).expect("a session is plain data")))
+                .map(move |(k, s)| (j, at, *k, session_json(s)))
         })
         .collect();
     for (i, (j, _, key, _)) in all.iter().enumerate() {

@@ -67,17 +67,17 @@ pub fn console_queries() -> Vec<HotQuery> {
         vec![Text("demo"), Int(0), Int(50), Text("pending")],
     ));
     for private in [false, true] {
-        let who = [
-            (Registered::All, vec![]),
-            (Registered::Kind("k"), vec![Text("k")]),
-            (Registered::Principal { kind: "k", id: "1" }, vec![Text("k"), Text("1")]),
+        let whom = [
+            Registered::All,
+            Registered::Kind("k"),
+            Registered::Principal { kind: "k", id: "1" },
         ];
-        for (who, values) in who {
-            out.push(q(
-                "registered chats",
-                queries::registered_chats_sql(who, private),
-                [vec![Text("demo")], values].concat(),
-            ));
+        for who in whom {
+            let (sql, values) = queries::registered_chats_sql(who, private);
+            let params = std::iter::once(Text("demo"))
+                .chain(values.into_iter().map(Text))
+                .collect();
+            out.push(q("registered chats", sql, params));
         }
     }
     for (name, sql) in [

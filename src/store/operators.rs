@@ -49,7 +49,7 @@ pub enum Page {
 /// (PostgreSQL refuses an argument the statement does not use).
 #[derive(Default)]
 pub struct Statement {
-    pub sql: String,
+    sql: String,
     args: Vec<Arg>,
 }
 
@@ -366,7 +366,7 @@ pub fn messages_statement(
 ) -> Statement {
     let mut s = Statement::new(&format!(
         "SELECT {} FROM outbox WHERE bot = ",
-        super::queries::MESSAGE_COLUMNS
+        super::statements::MESSAGE_COLUMNS
     ));
     let b = s.arg(Arg::Text(bot.into()));
     s.push(&b);

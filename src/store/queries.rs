@@ -26,9 +26,6 @@ pub struct StoredMessage {
     pub broadcast: Option<i64>,
 }
 
-pub(super) const MESSAGE_COLUMNS: &str =
-    "id, chat, text, status, due_at, created_at, sent_at, telegram_message_id, attempts, last_error, broadcast";
-
 impl StoredMessage {
     pub(super) fn from_row(r: &AnyRow) -> StoredMessage {
         StoredMessage {
@@ -219,12 +216,7 @@ pub async fn registered_chats(
     who: Registered<'_>,
     private_only: bool,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let values = match who {
-        Registered::Principal { kind, id } => vec![kind, id],
-        Registered::Kind(kind) => vec![kind],
-        Registered::All => Vec::new(),
-    };
-    let sql = registered_chats_sql(who, private_only);
+    let (sql, values) = registered_chats_sql(who, private_only);
     let mut query = sqlx::query_scalar(&sql).bind(bot);
     for v in values {
         query = query.bind(v);
@@ -409,13 +401,15 @@ pub fn auth_requests_sql(with_status: bool) -> String {
     )
 }
 
-/// The chats registered as `who` (`$1` the bot, then the kind and the principal's id).
-pub fn registered_chats_sql(who: Registered<'_>, private_only: bool) -> String {
-    let condition = match who {
-        Registered::Principal { .. } => " AND kind = $2 AND principal_id = $3",
-        Registered::Kind(_) => " AND kind = $2",
-        Registered::All => "",
+/// The chats registered as `who`: the statement (`$1` the bot) and the values of its
+/// other parameters, the kind and the principal's id.
+pub fn registered_chats_sql<'a>(who: Registered<'a>, private_only: bool) -> (String, Vec<&'a str>) {
+    let (condition, values) = match who {
+        Registered::Principal { kind, id } => (" AND kind = $2 AND principal_id = $3", vec![kind, id]),
+        Registered::Kind(kind) => (" AND kind = $2", vec![kind]),
+        Registered::All => ("", Vec::new()),
     };
     let private = if private_only { " AND chat > 0" } else { "" };
-    format!("SELECT chat FROM registrations WHERE bot = $1{condition}{private} ORDER BY chat")
+    let sql = format!("SELECT chat FROM registrations WHERE bot = $1{condition}{private} ORDER BY chat");
+    (sql, values)
 }

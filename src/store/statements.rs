@@ -331,7 +331,10 @@ pub const SENT_MANY: &str = "UPDATE outbox o SET status = 'sent', sent_at = $1, 
 
 // ----- the HTTP API's (in its transaction, or on the pool) -----
 
-/// A message as the API shows it (the columns of `queries::StoredMessage`).
+/// A message's columns as the API shows it (`queries::StoredMessage`), in its order.
+pub const MESSAGE_COLUMNS: &str =
+    "id, chat, text, status, due_at, created_at, sent_at, telegram_message_id, attempts, last_error, broadcast";
+/// A message as the API shows it.
 pub const MESSAGE_BY_ID: &str = "SELECT id, chat, text, status, due_at, created_at, sent_at, telegram_message_id, \
      attempts, last_error, broadcast FROM outbox WHERE bot = $1 AND id = $2";
 pub const MESSAGE_STATUS: &str = "SELECT status FROM outbox WHERE bot = $1 AND id = $2";
@@ -362,6 +365,18 @@ pub const INSERT_ACTION_BUTTON: &str = "INSERT INTO action_buttons (bot, record,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The statements that write a column list out read the columns their rows are read by.
+    #[test]
+    fn written_out_column_lists_are_the_lists_rows_are_read_by() {
+        assert!(MESSAGE_BY_ID.starts_with(&format!("SELECT {MESSAGE_COLUMNS} FROM outbox")));
+        for request in [REQUEST_BY_ID, PENDING_REQUEST] {
+            assert!(
+                request.starts_with(&format!("SELECT {REQUEST_COLUMNS} FROM auth_requests")),
+                "{request}"
+            );
+        }
+    }
 
     #[test]
     fn multi_row_statements_number_their_parameters_in_order() {

@@ -91,6 +91,11 @@ pub fn stored_time(
     DateTime::parse_from_rfc3339(s).map_err(|e| StoreError::corrupt(table, id, format!("time {s:?}: {e}")))
 }
 
+/// A session's JSON, as stored.
+pub fn session_json(session: &Session) -> String {
+    serde_json::to_string(session).expect("a session is plain data")
+}
+
 /// A stored session, decoded; one that cannot be is logged and dropped (the user starts
 /// at the top level, as after a change of the bot that removed their place).
 pub fn decode_session(bot: &str, chat: i64, data: &str) -> Option<Session> {

@@ -88,12 +88,11 @@ pub async fn upsert_session<D: Db>(
     session: &crate::engine::Session,
     at: &str,
 ) -> Result<(), StoreError> {
-    let data = serde_json::to_string(session).expect("a session is plain data");
     let q = Query::new(sql::UPSERT_SESSION)
         .bind(bot)
         .bind(chat)
         .bind(user)
-        .bind(data)
+        .bind(super::types::session_json(session))
         .bind(at);
     db.execute(q).await.map(|_| ())
 }
